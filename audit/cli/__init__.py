@@ -1,0 +1,11 @@
+"""``llm-audit``: a thin command line over :class:`audit.Auditor`, one command per method.
+
+Every command module registers itself on :data:`main`; errors a user can cause print one
+line and exit 2 (see :mod:`audit.errors`).
+"""
+from __future__ import annotations
+
+from .app import main
+from . import demo, generate, records  # noqa: F401,E402 - registers the commands
+
+__all__ = ["main"]

@@ -1,0 +1,76 @@
+"""The click group and the shared options every command takes."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from ..errors import UserError
+
+
+class AuditGroup(click.Group):
+    """Turns :class:`UserError` into one line on stderr and exit code 2, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UserError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("Interrupted: nothing partial was stored.", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=AuditGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="llm-audit")
+def main() -> None:
+    """Record, explain, report and reproduce LLM generations for audit.
+
+    Database: --db, else $LLM_AUDIT_DB, else ./llm-audit.db.
+    Model: --model (a local Hugging Face folder or hub id), else the embedded SmolLM2-135M-Instruct.
+    """
+
+
+def db_option(func: Callable) -> Callable:
+    return click.option(
+        "--db",
+        type=click.Path(dir_okay=False, path_type=Path),
+        envvar="LLM_AUDIT_DB",
+        default="llm-audit.db",
+        show_default=True,
+        help="Audit database (env LLM_AUDIT_DB).",
+    )(func)
+
+
+def model_options(func: Callable) -> Callable:
+    func = click.option("--dtype", type=click.Choice(["float32", "bfloat16", "float16"]), default=None, help="Model dtype [float32].")(func)
+    func = click.option("--device", default=None, help="cpu, cuda, cuda:N or auto [auto].")(func)
+    func = click.option("--model", "model", default=None, help="Model folder or hub id [smollm2-135m-instruct].")(func)
+    return func
+
+
+def json_option(func: Callable) -> Callable:
+    return click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")(func)
+
+
+def echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+def parse_json_arg(value: str, what: str) -> Any:
+    """Parse ``value`` as JSON, or as the contents of a file if it starts with ``@``."""
+    text = value
+    if value.startswith("@"):
+        try:
+            text = Path(value[1:]).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"cannot read {what} file {value[1:]}: {exc.strerror}") from None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise UserError(f"{what} is not valid JSON ({exc.msg} at char {exc.pos}): pass a JSON value or @file.json") from None
+

@@ -1,0 +1,131 @@
+"""``llm-audit generate``: record one generation."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..auditor import Auditor
+from ..errors import UserError
+from .app import db_option, echo_json, json_option, main, model_options, parse_json_arg
+from .format import record_summary
+
+
+def _read(value: str | None, path: Path | None, what: str) -> str | None:
+    if value is not None and path is not None:
+        raise UserError(f"give the {what} as text or as a file, not both")
+    if path is not None:
+        try:
+            return path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"cannot read {what} file {path}: {exc.strerror}") from None
+    return value
+
+
+def _variables(pairs: tuple[str, ...], as_json: str | None) -> dict[str, Any] | None:
+    variables: dict[str, Any] = {}
+    if as_json is not None:
+        loaded = parse_json_arg(as_json, "--vars")
+        if not isinstance(loaded, dict):
+            raise UserError('--vars must be a JSON object, e.g. {"income": "$42,000"}')
+        variables.update(loaded)
+    for pair in pairs:
+        if "=" not in pair:
+            raise UserError(f"--var {pair!r} is not NAME=VALUE: write e.g. --var income='$42,000'")
+        name, value = pair.split("=", 1)
+        variables[name.strip()] = value
+    return variables or None
+
+
+@main.command()
+@click.option("--prompt", help="Text, tokenised exactly as given (no chat template).")
+@click.option("--prompt-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Read the prompt text from a file.")
+@click.option("--template", help="A format-string template with {fields}.")
+@click.option("--template-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Read the template from a file.")
+@click.option("--var", "var_pairs", multiple=True, metavar="NAME=VALUE", help="A template variable (repeatable).")
+@click.option("--vars", "vars_json", metavar="JSON|@FILE", help="Template variables as a JSON object.")
+@click.option("--messages", metavar="JSON|@FILE", help="Chat messages as JSON; the chat template is applied.")
+@click.option("--system", help="System message: wraps a template in the chat template.")
+@click.option("--chat/--no-chat", default=None, help="Force the chat template on/off for a template [on with --system].")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed applied immediately before generation.")
+@click.option("--use-case", default="general", show_default=True, help="credit-decision, risk-assessment, news-summary, legal-analysis, or free text.")
+@click.option("--operator", default=None, help="Who ran this [$LLM_AUDIT_OPERATOR or the login name].")
+@click.option("--max-new-tokens", type=int, default=None, help="[64]")
+@click.option("--do-sample/--greedy", default=None, help="Sample or decode greedily [the model's default].")
+@click.option("--temperature", type=float, default=None)
+@click.option("--top-p", type=float, default=None)
+@click.option("--top-k", type=int, default=None)
+@click.option("--repetition-penalty", type=float, default=None)
+@click.option("--num-beams", type=int, default=None)
+@db_option
+@model_options
+@json_option
+def generate(
+    prompt: str | None,
+    prompt_file: Path | None,
+    template: str | None,
+    template_file: Path | None,
+    var_pairs: tuple[str, ...],
+    vars_json: str | None,
+    messages: str | None,
+    system: str | None,
+    chat: bool | None,
+    seed: int,
+    use_case: str,
+    operator: str | None,
+    max_new_tokens: int | None,
+    do_sample: bool | None,
+    temperature: float | None,
+    top_p: float | None,
+    top_k: int | None,
+    repetition_penalty: float | None,
+    num_beams: int | None,
+    db: Path,
+    model: str | None,
+    device: str | None,
+    dtype: str | None,
+    as_json: bool,
+) -> None:
+    """Generate once and store the full record.
+
+    \b
+    Example:
+      llm-audit generate --prompt "The capital of France is" --max-new-tokens 5
+      llm-audit generate --system "You are a credit analyst." \\
+          --template "Income {income}, score {score}. Approve?" --var income=42000 --var score=580 \\
+          --use-case credit-decision --json
+    """
+    prompt = _read(prompt, prompt_file, "prompt")
+    template = _read(template, template_file, "template")
+    chat_messages = parse_json_arg(messages, "--messages") if messages is not None else None
+    if chat_messages is not None and not isinstance(chat_messages, list):
+        raise UserError('--messages must be a JSON list, e.g. [{"role": "user", "content": "..."}]')
+    variables = _variables(var_pairs, vars_json)
+    if variables and template is None:
+        raise UserError("--var/--vars need a --template")
+    params = {
+        "max_new_tokens": max_new_tokens,
+        "do_sample": do_sample,
+        "temperature": temperature,
+        "top_p": top_p,
+        "top_k": top_k,
+        "repetition_penalty": repetition_penalty,
+        "num_beams": num_beams,
+    }
+    auditor = Auditor(db=db, model=model, device=device, dtype=dtype, operator=operator)
+    record = auditor.generate(
+        prompt=prompt,
+        template=template,
+        variables=variables,
+        messages=chat_messages,
+        system=system,
+        chat=chat,
+        seed=seed,
+        use_case=use_case,
+        **{k: v for k, v in params.items() if v is not None},
+    )
+    if as_json:
+        echo_json(record.to_dict())
+    else:
+        click.echo(record_summary(record))

@@ -1,0 +1,9 @@
+"""UTC timestamps in one format everywhere: ISO 8601 with microseconds and a ``Z``."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+
+def utc_iso(epoch: float | None = None) -> str:
+    moment = datetime.now(timezone.utc) if epoch is None else datetime.fromtimestamp(epoch, timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -1,0 +1,67 @@
+"""Run one seeded generation and capture what a record needs from it.
+
+Per-step log-probabilities come from the logits ``generate`` itself produced (the KV-cache
+path that made the decision), not from a second pass; beam search is the exception, since
+its per-step logits belong to beams that may not survive, so there the chosen sequence is
+scored by teacher forcing (:mod:`audit.scoring`).
+"""
+from __future__ import annotations
+
+import copy
+import time
+import warnings
+from dataclasses import dataclass
+
+import torch
+
+from .determinism import seed_everything
+from .model import LoadedModel
+from .scoring import Scored, logprobs_from_logits, teacher_forced
+
+
+@dataclass
+class GenerationOutput:
+    output_ids: list[int]
+    scored: Scored
+    finish_reason: str
+    started: float
+    finished: float
+
+
+def _eos_ids(config) -> set[int]:
+    eos = config.eos_token_id
+    if eos is None:
+        return set()
+    return set(eos) if isinstance(eos, (list, tuple)) else {int(eos)}
+
+
+@torch.no_grad()
+def run_generation(loaded: LoadedModel, input_ids: list[int], config, seed: int) -> GenerationOutput:
+    """Generate from ``input_ids`` with ``config`` (already effective and validated)."""
+    model = loaded.model
+    ids = torch.tensor([input_ids], device=loaded.device)
+    mask = torch.ones_like(ids)
+    run_config = copy.deepcopy(config)
+    run_config.output_logits = True
+    run_config.return_dict_in_generate = True
+    started = time.time()
+    seed_everything(seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = model.generate(input_ids=ids, attention_mask=mask, generation_config=run_config)
+    finished = time.time()
+    output = out.sequences[0, len(input_ids) :]
+    eos = _eos_ids(config)
+    # Batch size 1 never pads, but trim defensively after the first end-of-sequence token.
+    output_ids = output.tolist()
+    for i, token in enumerate(output_ids):
+        if token in eos:
+            output_ids = output_ids[: i + 1]
+            break
+    if (config.num_beams or 1) > 1:
+        scored = teacher_forced(model, input_ids, output_ids)
+    else:
+        logits = torch.stack([step[0] for step in out.logits[: len(output_ids)]])
+        scored = logprobs_from_logits(logits, torch.tensor(output_ids, device=logits.device))
+    finish = "eos" if output_ids and output_ids[-1] in eos else "length"
+    return GenerationOutput(output_ids=output_ids, scored=scored, finish_reason=finish, started=started, finished=finished)

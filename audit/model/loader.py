@@ -1,0 +1,151 @@
+"""Load a causal LM and its tokenizer from the default model, a local folder or a hub id.
+
+Loading never downloads unless the user named a hub id and the network allows it; the
+error for a missing folder says how to get one.
+"""
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ..errors import UserError
+from ..hashing import FileHashCache
+from ..record import ModelIdentity
+from .cache import cache_dir
+from .default import DEFAULT_MODEL_NAME, SOURCE_FILE, converted_folder
+from .identity import describe_model
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+@dataclass
+class LoadedModel:
+    """A model ready to generate, with its identity computed once at load time."""
+
+    model: torch.nn.Module
+    tokenizer: object
+    identity: ModelIdentity
+    folder: Path
+    device: torch.device
+    dtype: torch.dtype
+
+    @property
+    def attn_implementation(self) -> str:
+        return str(getattr(self.model.config, "_attn_implementation", None))
+
+
+def resolve_device(device: str | None) -> torch.device:
+    if device in (None, "", "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError as exc:
+        raise UserError(f"unknown device {device!r}: use cpu, cuda, cuda:N or auto") from exc
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"device {device!r} asked for but CUDA is not available here: use --device cpu")
+    return resolved
+
+
+def resolve_dtype(dtype: str | None) -> torch.dtype:
+    if dtype in (None, ""):
+        return torch.float32
+    if dtype not in DTYPES:
+        raise UserError(f"unknown dtype {dtype!r}: use one of {', '.join(DTYPES)}")
+    return DTYPES[dtype]
+
+
+def _looks_like_path(spec: str) -> bool:
+    return spec.startswith((".", "/", "~")) or os.sep in spec and not _is_hub_id(spec) or Path(spec).exists()
+
+
+def _is_hub_id(spec: str) -> bool:
+    parts = spec.split("/")
+    return len(parts) == 2 and all(parts) and not Path(spec).exists() and not spec.startswith((".", "/", "~"))
+
+
+def _hub_folder(repo_id: str) -> tuple[Path, str | None]:
+    try:
+        from huggingface_hub import snapshot_download
+
+        offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false")
+        folder = Path(snapshot_download(repo_id, local_files_only=offline))
+    except Exception as exc:  # noqa: BLE001 - any hub failure means the same thing to the user
+        raise UserError(
+            f"could not get model {repo_id!r} from the Hugging Face hub ({type(exc).__name__}); "
+            "without network access pass --model with a local model folder"
+        ) from None
+    return folder, folder.name
+
+
+def _revision_of(folder: Path) -> str | None:
+    if folder.parent.name == "snapshots":
+        return folder.name
+    head = folder / ".git" / "HEAD"
+    if head.is_file():
+        ref = head.read_text(encoding="utf-8").strip()
+        if ref.startswith("ref: "):
+            target = folder / ".git" / ref[5:]
+            return target.read_text(encoding="utf-8").strip() if target.is_file() else None
+        return ref
+    return None
+
+
+def load_model(spec: str | None = None, *, device: str | None = None, dtype: str | None = None) -> LoadedModel:
+    """Load ``spec`` (default model name, local folder or hub id) onto ``device`` in ``dtype``."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    spec = spec or DEFAULT_MODEL_NAME
+    torch_device = resolve_device(device)
+    torch_dtype = resolve_dtype(dtype)
+    hashes = FileHashCache(cache_dir() / "file-hashes.json")
+    weights_override: list[Path] | None = None
+
+    if spec == DEFAULT_MODEL_NAME:
+        folder, gguf, _ = converted_folder(hashes)
+        name, source = DEFAULT_MODEL_NAME, str(gguf)
+        revision = json.loads((folder / SOURCE_FILE).read_text(encoding="utf-8"))["package"] + ":" + gguf.name
+        weights_override = [gguf]
+    elif _is_hub_id(spec) and not _looks_like_path(spec):
+        folder, revision = _hub_folder(spec)
+        name, source = spec, spec
+    else:
+        folder = Path(spec).expanduser()
+        if not folder.exists():
+            raise UserError(f"model folder {spec} does not exist: pass --model with a folder holding config.json and weights, or omit it for the default model")
+        if not folder.is_dir() or not (folder / "config.json").is_file():
+            raise UserError(f"{spec} is not a Hugging Face model folder (no config.json): pass the folder that save_pretrained wrote")
+        folder = folder.resolve()
+        name, source, revision = folder.name, str(folder), _revision_of(folder)
+
+    verbosity = hf_logging.get_verbosity()
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            config = AutoConfig.from_pretrained(folder)
+            try:
+                model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch_dtype)
+            except ValueError as exc:
+                raise UserError(
+                    f"{spec} is not a causal language model ({config.model_type}: {exc.__class__.__name__}): "
+                    "pass a model with a *ForCausalLM architecture"
+                ) from None
+            except OSError as exc:
+                raise UserError(f"could not load weights from {spec}: {exc}".splitlines()[0] + " - check the folder is complete") from None
+            tokenizer = AutoTokenizer.from_pretrained(folder)
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+    model.to(torch_device)
+    model.eval()
+    identity = describe_model(model, tokenizer, folder, hashes, name=name, source=source, revision=revision, weights=weights_override)
+    return LoadedModel(model=model, tokenizer=tokenizer, identity=identity, folder=folder, device=torch_device, dtype=torch_dtype)

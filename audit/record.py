@@ -1,0 +1,96 @@
+"""The generation record: everything needed to show a regulator what the model saw and said.
+
+Plain dataclasses with ``to_dict``/``from_dict`` so the same record serialises to the
+store, to ``--json`` and to reports without a translation layer in between. Field names
+follow the regulatory checklist (see README, "What is recorded").
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .environment import Environment
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class ModelIdentity:
+    """What a model *is*, by content: hashes first, names second (names can lie)."""
+
+    name: str
+    source: str
+    architecture: str
+    model_type: str
+    parameter_count: int
+    revision: str | None
+    weights_sha256: dict[str, str]
+    config_sha256: str
+    tokenizer_sha256: dict[str, str]
+    chat_template_sha256: str | None
+    context_length: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ModelIdentity":
+        return cls(**data)
+
+
+@dataclass
+class TopAlternative:
+    token_id: int
+    token: str
+    logprob: float
+
+
+@dataclass
+class GenerationRecord:
+    """One generation, as recorded. Immutable once stored (the store is append-only)."""
+
+    id: str
+    started_at: str
+    finished_at: str
+    duration_s: float
+    use_case: str
+    operator: str
+    prompt_kind: str  # "text" | "template" | "messages"
+    prompt: str  # the exact text that was tokenised (rendered template / chat template)
+    template: str | None
+    variables: dict[str, Any] | None
+    messages: list[dict[str, str]] | None
+    system: str | None
+    add_special_tokens: bool
+    input_ids: list[int]
+    output_ids: list[int]
+    output_text: str
+    finish_reason: str  # "eos" | "length"
+    token_logprobs: list[float]
+    top_logprobs: list[list[TopAlternative]]
+    generation_config: dict[str, Any]
+    seed: int
+    model: ModelIdentity
+    environment: Environment
+    seq: int | None = None  # position in the store, assigned on insert
+    schema_version: int = SCHEMA_VERSION
+    tags: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def input_tokens(self) -> int:
+        return len(self.input_ids)
+
+    @property
+    def output_tokens(self) -> int:
+        return len(self.output_ids)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "GenerationRecord":
+        data = dict(data)
+        data["model"] = ModelIdentity.from_dict(data["model"])
+        data["environment"] = Environment.from_dict(data["environment"])
+        data["top_logprobs"] = [[TopAlternative(**alt) for alt in step] for step in data["top_logprobs"]]
+        return cls(**data)

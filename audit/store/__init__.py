@@ -1,0 +1,61 @@
+"""The audit store: the only place in llm-audit that knows SQL.
+
+``AuditStore`` bundles one repository per component over a single SQLite file. Opening
+for reading can never write; opening for writing applies pending migrations first.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import sqlite_utils
+
+from . import blobs as _blobs, records as _records  # noqa: F401 - importing registers migrations
+from .blobs import BlobRepository
+from .database import check_writable, default_db_path, open_for_read, open_for_write
+from .records import RecordRepository
+
+
+class AuditStore:
+    def __init__(self, db: sqlite_utils.Database, path: Path, writable: bool) -> None:
+        self.db = db
+        self.path = path
+        self.writable = writable
+        self.records = RecordRepository(db)
+        self.blobs = BlobRepository(db)
+
+    @classmethod
+    def open(cls, path: Path | str | None = None, *, write: bool = False) -> "AuditStore":
+        path = Path(path) if path is not None else default_db_path()
+        if write:
+            now = datetime.now(timezone.utc).isoformat()
+            return cls(open_for_write(path, now), path, True)
+        return cls(open_for_read(path), path, False)
+
+    def transaction(self):
+        """``BEGIN IMMEDIATE`` ... ``COMMIT``: one writer at a time, all or nothing."""
+        return _Transaction(self.db.conn)
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    def __enter__(self) -> "AuditStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class _Transaction:
+    def __init__(self, conn) -> None:
+        self.conn = conn
+
+    def __enter__(self):
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+__all__ = ["AuditStore", "check_writable", "default_db_path"]

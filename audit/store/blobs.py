@@ -1,0 +1,66 @@
+"""Content-addressed array blobs: attributions and attention maps, stored compactly.
+
+An array is stored as a zlib-compressed ``.npy`` payload (dtype and shape travel inside
+it), keyed by the SHA-256 of exactly the bytes stored. Identical arrays are stored once,
+and any changed byte is detectable by rehashing, which the tamper-evident log relies on.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import zlib
+
+import numpy as np
+import sqlite_utils
+
+from .schema import register
+
+TABLE = "blobs"
+
+register(
+    "blobs",
+    1,
+    "content-addressed array blobs",
+    f"""CREATE TABLE {TABLE} (
+        sha256 TEXT PRIMARY KEY,
+        dtype TEXT NOT NULL,
+        shape TEXT NOT NULL,
+        raw_bytes INTEGER NOT NULL,
+        data BLOB NOT NULL
+    )""",
+)
+
+
+def encode_array(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
+    return zlib.compress(buffer.getvalue(), 6)
+
+
+def decode_array(data: bytes) -> np.ndarray:
+    return np.load(io.BytesIO(zlib.decompress(data)), allow_pickle=False)
+
+
+class BlobRepository:
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+
+    def put(self, array: np.ndarray) -> str:
+        """Store ``array`` (if new) and return its key."""
+        data = encode_array(array)
+        digest = hashlib.sha256(data).hexdigest()
+        self.db.execute(
+            f"INSERT OR IGNORE INTO {TABLE} (sha256, dtype, shape, raw_bytes, data) VALUES (?, ?, ?, ?, ?)",
+            [digest, str(array.dtype), ",".join(map(str, array.shape)), int(array.nbytes), data],
+        )
+        return digest
+
+    def get(self, digest: str) -> np.ndarray:
+        row = self.db.execute(f"SELECT data FROM {TABLE} WHERE sha256 = ?", [digest]).fetchone()
+        if row is None:
+            raise KeyError(digest)
+        return decode_array(row[0])
+
+    def stored_size(self, digest: str) -> int:
+        row = self.db.execute(f"SELECT length(data) FROM {TABLE} WHERE sha256 = ?", [digest]).fetchone()
+        return int(row[0]) if row else 0

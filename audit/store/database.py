@@ -1,0 +1,103 @@
+"""Opening the audit database safely: recognise it, never damage it, explain every refusal.
+
+A file given as ``--db`` may be missing, someone else's SQLite database, not SQLite at
+all, or read-only. Each case is detected *before* anything is written, so a refused
+command leaves the file byte-for-byte as it was.
+"""
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+from urllib.parse import quote
+
+import sqlite_utils
+
+from ..errors import UserError
+from .schema import MIGRATIONS_TABLE, apply_pending
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+DEFAULT_DB = "llm-audit.db"
+ENV_DB = "LLM_AUDIT_DB"
+
+
+def default_db_path() -> Path:
+    return Path(os.environ.get(ENV_DB) or DEFAULT_DB)
+
+
+def _check_file(path: Path) -> bool:
+    """Return whether ``path`` exists; raise if it exists but cannot be ours."""
+    if not path.exists():
+        return False
+    if path.is_dir():
+        raise UserError(f"{path} is a folder, not a database file: pass --db with a file path such as {path / DEFAULT_DB}")
+    size = path.stat().st_size
+    if size == 0:
+        return True
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise UserError(f"cannot read database {path}: {exc.strerror}: check its permissions") from None
+    if header != SQLITE_HEADER:
+        raise UserError(f"{path} is not an SQLite database: pass --db with an llm-audit database or a new file path")
+    return True
+
+
+def _tables(conn: sqlite3.Connection) -> list[str]:
+    try:
+        return [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
+    except sqlite3.DatabaseError as exc:
+        raise UserError(f"the database file is damaged or not SQLite ({exc}): restore it from a backup or pass another --db") from None
+
+
+def _check_ours(path: Path, conn: sqlite3.Connection) -> None:
+    tables = _tables(conn)
+    if tables and MIGRATIONS_TABLE not in tables:
+        shown = ", ".join(sorted(tables)[:5])
+        raise UserError(f"{path} is an SQLite database of another tool (tables: {shown}): pass --db with an llm-audit database or a new file path")
+
+
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+    return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+
+
+def open_for_read(path: Path) -> sqlite_utils.Database:
+    """Open an existing llm-audit database without the possibility of writing to it."""
+    if not _check_file(path):
+        raise UserError(f"no audit database at {path}: record something first with `llm-audit generate`, or pass --db / set {ENV_DB}")
+    conn = _connect_readonly(path)
+    _check_ours(path, conn)
+    return sqlite_utils.Database(conn)
+
+
+def check_writable(path: Path) -> None:
+    """Refuse early (before a model is loaded) if ``path`` could not take a new record."""
+    exists = _check_file(path)
+    if exists:
+        conn = _connect_readonly(path)
+        try:
+            _check_ours(path, conn)
+        finally:
+            conn.close()
+        if not os.access(path, os.W_OK):
+            raise UserError(f"database {path} is read-only: make it writable (chmod u+w) or pass --db with another file")
+    folder = path.resolve().parent
+    if not folder.is_dir():
+        raise UserError(f"folder {folder} does not exist: create it or pass --db with a path in an existing folder")
+    if not os.access(folder, os.W_OK):
+        raise UserError(f"folder {folder} is read-only, SQLite cannot write its journal there: pass --db in a writable folder")
+
+
+def open_for_write(path: Path, now: str) -> sqlite_utils.Database:
+    """Open (creating if needed) and migrate; call only once the write is certain to happen."""
+    check_writable(path)
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30.0)
+    conn.execute("PRAGMA foreign_keys=ON")
+    try:
+        apply_pending(conn, now)
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        raise UserError(f"cannot write to database {path} ({exc}): check it is writable and not locked") from None
+    return sqlite_utils.Database(conn)

@@ -1,0 +1,158 @@
+"""The ``generations`` table: one row per recorded generation, append-only.
+
+Small arrays (token ids, log-probabilities) are JSON columns so the record stays
+readable with any SQLite client; large arrays belong in :mod:`audit.store.blobs`.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Iterator
+
+import sqlite_utils
+
+from ..errors import UserError
+from ..record import GenerationRecord
+from .schema import register
+
+TABLE = "generations"
+_JSON_COLUMNS = (
+    "variables",
+    "messages",
+    "input_ids",
+    "output_ids",
+    "token_logprobs",
+    "top_logprobs",
+    "generation_config",
+    "model",
+    "environment",
+    "tags",
+)
+
+register(
+    "records",
+    1,
+    "generations table",
+    f"""CREATE TABLE {TABLE} (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        started_at TEXT NOT NULL,
+        finished_at TEXT NOT NULL,
+        duration_s REAL NOT NULL,
+        use_case TEXT NOT NULL,
+        operator TEXT NOT NULL,
+        prompt_kind TEXT NOT NULL,
+        prompt TEXT NOT NULL,
+        template TEXT,
+        variables TEXT,
+        messages TEXT,
+        system TEXT,
+        add_special_tokens INTEGER NOT NULL,
+        input_ids TEXT NOT NULL,
+        output_ids TEXT NOT NULL,
+        output_text TEXT NOT NULL,
+        finish_reason TEXT NOT NULL,
+        token_logprobs TEXT NOT NULL,
+        top_logprobs TEXT NOT NULL,
+        generation_config TEXT NOT NULL,
+        seed INTEGER NOT NULL,
+        model_name TEXT NOT NULL,
+        weights_sha256 TEXT NOT NULL,
+        model TEXT NOT NULL,
+        environment TEXT NOT NULL,
+        tags TEXT NOT NULL,
+        schema_version INTEGER NOT NULL
+    )""",
+    f"CREATE INDEX idx_{TABLE}_use_case ON {TABLE} (use_case, started_at)",
+    f"CREATE INDEX idx_{TABLE}_started ON {TABLE} (started_at)",
+)
+
+
+def _to_row(record: GenerationRecord) -> dict[str, Any]:
+    row = record.to_dict()
+    row.pop("seq")
+    for column in _JSON_COLUMNS:
+        row[column] = json.dumps(row[column], ensure_ascii=False, allow_nan=True) if row[column] is not None else None
+    row["add_special_tokens"] = int(record.add_special_tokens)
+    row["model_name"] = record.model.name
+    row["weights_sha256"] = ",".join(f"{k}={v}" for k, v in sorted(record.model.weights_sha256.items()))
+    return row
+
+
+def _from_row(row: dict[str, Any]) -> GenerationRecord:
+    data = dict(row)
+    data.pop("model_name", None)
+    data.pop("weights_sha256", None)
+    for column in _JSON_COLUMNS:
+        data[column] = json.loads(data[column]) if data[column] is not None else None
+    data["add_special_tokens"] = bool(data["add_special_tokens"])
+    return GenerationRecord.from_dict(data)
+
+
+class RecordRepository:
+    """Insert and read generation records; knows the ``generations`` table and nothing else."""
+
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+
+    def insert(self, record: GenerationRecord) -> int:
+        """Append ``record``; returns its sequence number (1-based, gap-free per database)."""
+        row = _to_row(record)
+        columns = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        cursor = self.db.execute(f"INSERT INTO {TABLE} ({columns}) VALUES ({marks})", list(row.values()))
+        return int(cursor.lastrowid)
+
+    def exists(self) -> bool:
+        return self.db[TABLE].exists()
+
+    def get(self, record_id: str) -> GenerationRecord:
+        rows = list(self.db.query(f"SELECT * FROM {TABLE} WHERE id = ?", [record_id])) if self.exists() else []
+        if not rows:
+            matches = (
+                list(self.db.query(f"SELECT * FROM {TABLE} WHERE id LIKE ? LIMIT 2", [record_id + "%"]))
+                if self.exists() and len(record_id) >= 8
+                else []
+            )
+            if len(matches) == 1:
+                rows = matches
+            else:
+                raise UserError(f"no record with id {record_id!r} in this database: run `llm-audit list` to see the ids")
+        return _from_row(rows[0])
+
+    def iter(
+        self,
+        *,
+        use_case: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> Iterator[GenerationRecord]:
+        if not self.exists():
+            return iter(())
+        where, params = self._where(use_case, since, until)
+        order = "DESC" if newest_first else "ASC"
+        sql = f"SELECT * FROM {TABLE}{where} ORDER BY seq {order}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return (_from_row(row) for row in self.db.query(sql, params))
+
+    def count(self, *, use_case: str | None = None, since: str | None = None, until: str | None = None) -> int:
+        if not self.exists():
+            return 0
+        where, params = self._where(use_case, since, until)
+        return int(self.db.execute(f"SELECT COUNT(*) FROM {TABLE}{where}", params).fetchone()[0])
+
+    @staticmethod
+    def _where(use_case: str | None, since: str | None, until: str | None) -> tuple[str, list[Any]]:
+        clauses, params = [], []
+        if use_case:
+            clauses.append("use_case = ?")
+            params.append(use_case)
+        if since:
+            clauses.append("started_at >= ?")
+            params.append(since)
+        if until:
+            clauses.append("started_at < ?")
+            params.append(until)
+        return ((" WHERE " + " AND ".join(clauses)) if clauses else ""), params

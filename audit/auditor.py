@@ -22,6 +22,7 @@ from .params import GenerationParams, config_to_record, effective_config
 from .prompts import build_prompt
 from .record import GenerationRecord, TopAlternative
 from .store import AuditStore, check_writable, default_db_path
+from .store.records import generation_payload
 
 USE_CASES = ("credit-decision", "risk-assessment", "financial-advice", "news-summary", "legal-analysis")
 _PARAM_NAMES = {f.name for f in fields(GenerationParams)}
@@ -148,6 +149,7 @@ class Auditor:
         with AuditStore.open(self.db_path, write=True) as store:
             with store.transaction():
                 record.seq = store.records.insert(record)
+                store.events.append("generation", record.id, generation_payload(record))
         return record
 
     # -- reading -----------------------------------------------------------------------

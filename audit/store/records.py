@@ -12,6 +12,7 @@ import sqlite_utils
 
 from ..errors import UserError
 from ..record import GenerationRecord
+from .events import register_projection
 from .schema import register
 
 TABLE = "generations"
@@ -76,6 +77,17 @@ def _to_row(record: GenerationRecord) -> dict[str, Any]:
     row["model_name"] = record.model.name
     row["weights_sha256"] = ",".join(f"{k}={v}" for k, v in sorted(record.model.weights_sha256.items()))
     return row
+
+
+def generation_payload(record: GenerationRecord) -> dict[str, Any]:
+    """The logged content of a generation event: the whole record except its store position."""
+    payload = record.to_dict()
+    payload.pop("seq")
+    return payload
+
+
+def _project(db: sqlite_utils.Database, record_id: str) -> dict[str, Any]:
+    return generation_payload(RecordRepository(db).get(record_id))
 
 
 def _from_row(row: dict[str, Any]) -> GenerationRecord:
@@ -156,3 +168,6 @@ class RecordRepository:
             clauses.append("started_at < ?")
             params.append(until)
         return ((" WHERE " + " AND ".join(clauses)) if clauses else ""), params
+
+
+register_projection("generation", _project)

@@ -1,0 +1,87 @@
+"""Shared fixtures: a tiny seeded Llama (fast tests) and the embedded default model (integration).
+
+The tiny model is built from a config with a fixed seed and saved with the default
+model's tokenizer, so it loads through the same code path as any user folder
+(``--model PATH``) and its chat template is real.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from audit.model import LoadedModel, load_model
+from audit.model.default import converted_folder
+from audit.hashing import FileHashCache
+from audit.model.cache import cache_dir
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def build_tiny_model(folder: Path, seed: int = 0) -> Path:
+    from transformers import AutoTokenizer, GenerationConfig, LlamaConfig, LlamaForCausalLM
+
+    default_folder, _, _ = converted_folder(FileHashCache(cache_dir() / "file-hashes.json"))
+    tokenizer = AutoTokenizer.from_pretrained(default_folder)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        tie_word_embeddings=True,
+        bos_token_id=1,
+        eos_token_id=2,
+        pad_token_id=2,
+    )
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(config)
+    # Larger weights than the default init make the distribution peaked enough that
+    # greedy choices are far from ties, so tests are insensitive to kernel rounding.
+    with torch.no_grad():
+        for parameter in model.parameters():
+            if parameter.dim() > 1:
+                parameter.mul_(8.0)
+    model.generation_config = GenerationConfig(bos_token_id=1, eos_token_id=2, pad_token_id=2)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-llama"))
+
+
+@pytest.fixture(scope="session")
+def tiny_loaded(tiny_model_dir: Path) -> LoadedModel:
+    return load_model(str(tiny_model_dir), device="cpu")
+
+
+@pytest.fixture(scope="session")
+def default_loaded() -> LoadedModel:
+    return load_model(None, device="cpu")
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "audit.db"
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run ``llm-audit`` as a user would: a separate process, real exit code and streams."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "audit", *args], capture_output=True, text=True, env=full_env, cwd=cwd or REPO, timeout=600
+    )
+
+
+@pytest.fixture
+def cli():
+    return run_cli

@@ -81,7 +81,9 @@ def check_writable(path: Path) -> None:
             _check_ours(path, conn)
         finally:
             conn.close()
-        if not os.access(path, os.W_OK):
+        # No write bit counts as read-only even for root (who bypasses permissions):
+        # an archive marked read-only must never be appended to by accident.
+        if not os.access(path, os.W_OK) or not (path.stat().st_mode & 0o222):
             raise UserError(f"database {path} is read-only: make it writable (chmod u+w) or pass --db with another file")
     folder = path.resolve().parent
     if not folder.is_dir():

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,13 +60,12 @@ def resolve_dtype(dtype: str | None) -> torch.dtype:
     return DTYPES[dtype]
 
 
-def _looks_like_path(spec: str) -> bool:
-    return spec.startswith((".", "/", "~")) or os.sep in spec and not _is_hub_id(spec) or Path(spec).exists()
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
 def _is_hub_id(spec: str) -> bool:
-    parts = spec.split("/")
-    return len(parts) == 2 and all(parts) and not Path(spec).exists() and not spec.startswith((".", "/", "~"))
+    """``org/name`` that is not an existing path; anything else is treated as a folder."""
+    return bool(_HUB_ID.match(spec)) and not Path(spec).expanduser().exists()
 
 
 def _hub_folder(repo_id: str) -> tuple[Path, str | None]:
@@ -76,8 +76,8 @@ def _hub_folder(repo_id: str) -> tuple[Path, str | None]:
         folder = Path(snapshot_download(repo_id, local_files_only=offline))
     except Exception as exc:  # noqa: BLE001 - any hub failure means the same thing to the user
         raise UserError(
-            f"could not get model {repo_id!r} from the Hugging Face hub ({type(exc).__name__}); "
-            "without network access pass --model with a local model folder"
+            f"{repo_id!r} is neither a local folder nor reachable on the Hugging Face hub ({type(exc).__name__}): "
+            "pass --model with a local model folder (or check the network for hub ids)"
         ) from None
     return folder, folder.name
 
@@ -111,7 +111,7 @@ def load_model(spec: str | None = None, *, device: str | None = None, dtype: str
         name, source = DEFAULT_MODEL_NAME, str(gguf)
         revision = json.loads((folder / SOURCE_FILE).read_text(encoding="utf-8"))["package"] + ":" + gguf.name
         weights_override = [gguf]
-    elif _is_hub_id(spec) and not _looks_like_path(spec):
+    elif _is_hub_id(spec):
         folder, revision = _hub_folder(spec)
         name, source = spec, spec
     else:

@@ -12,6 +12,7 @@ import sqlite_utils
 
 from ..errors import UserError
 from ..record import GenerationRecord
+from .append_only import append_only
 from .events import register_projection
 from .schema import register
 
@@ -66,6 +67,7 @@ register(
     f"CREATE INDEX idx_{TABLE}_use_case ON {TABLE} (use_case, started_at)",
     f"CREATE INDEX idx_{TABLE}_started ON {TABLE} (started_at)",
 )
+register("records", 2, "append-only guard on generations", *append_only(TABLE))
 
 
 def _to_row(record: GenerationRecord) -> dict[str, Any]:

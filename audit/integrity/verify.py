@@ -113,7 +113,9 @@ def _trusted_key(key_path: Path | None, checkpoints: list[Checkpoint]) -> Verify
     return key
 
 
-def _check_checkpoint(cp: Checkpoint, root: bytes, trusted: VerifyKey | None, report: _Report) -> None:
+def _check_checkpoint(cp: Checkpoint, root: bytes, trusted: VerifyKey | None, report: _Report) -> bool:
+    """Report what is wrong with ``cp`` against the log's ``root`` at its size; True if valid."""
+    before = report.seen
     label = f"checkpoint {cp.id} (tree size {cp.tree_size}, signed {cp.signed_at})"
     if root.hex() != cp.root_hash:
         report.add(
@@ -125,11 +127,12 @@ def _check_checkpoint(cp: Checkpoint, root: bytes, trusted: VerifyKey | None, re
         key = VerifyKey.from_raw_hex(cp.public_key, f"checkpoint {cp.id}")
         if trusted is not None:
             report.add("checkpoint-signature", cp.tree_size, f"{label}: signed by key {cp.key_id}, not by the trusted key {trusted.key_id}")
-            return
+            return False
     if key.key_id != cp.key_id:
         report.add("checkpoint-signature", cp.tree_size, f"{label}: key id {cp.key_id} does not match its public key")
     elif not key.verify(cp.signature, checkpoint_message(cp.tree_size, cp.root_hash, cp.signed_at)):
         report.add("checkpoint-signature", cp.tree_size, f"{label}: Ed25519 signature is not valid for its size, root and time")
+    return report.seen == before
 
 
 def verify_store(store: AuditStore, key_path: Path | None = None) -> VerifyResult:
@@ -150,6 +153,7 @@ def verify_store(store: AuditStore, key_path: Path | None = None) -> VerifyResul
             report.add("truncation", later.tree_size, f"checkpoint {later.id} covers fewer events ({later.tree_size}) than checkpoint {earlier.id} ({earlier.tree_size})")
     pending = sorted(checkpoints, key=lambda c: c.tree_size)
     next_cp = 0
+    valid_sizes = [0]
     while next_cp < len(pending) and pending[next_cp].tree_size == 0:
         _check_checkpoint(pending[next_cp], MerkleAccumulator().root(), trusted, report)
         next_cp += 1
@@ -188,7 +192,8 @@ def verify_store(store: AuditStore, key_path: Path | None = None) -> VerifyResul
         acc.add(bytes.fromhex(event.leaf_hash))
         prev_leaf = event.leaf_hash
         while next_cp < len(pending) and pending[next_cp].tree_size == acc.size:
-            _check_checkpoint(pending[next_cp], acc.root(), trusted, report)
+            if _check_checkpoint(pending[next_cp], acc.root(), trusted, report):
+                valid_sizes.append(acc.size)
             next_cp += 1
     result.events = acc.size
     result.root_hash = acc.root().hex()
@@ -197,7 +202,7 @@ def verify_store(store: AuditStore, key_path: Path | None = None) -> VerifyResul
             "truncation", acc.size + 1,
             f"log truncated: checkpoint {cp.id} signed {cp.signed_at} covers {cp.tree_size} events, only {acc.size} remain",
         )
-    result.signed_size = max((c.tree_size for c in checkpoints if c.tree_size <= acc.size), default=0)
+    result.signed_size = max(valid_sizes)
 
     stored_generations = store.records.count()
     if stored_generations != generation_events:

@@ -219,8 +219,12 @@ def test_generation_row_added_outside_the_log(copy):
 
 
 def test_cli_verify_exit_codes_json_and_junit(copy, cli, tmp_path):
-    ok = cli("verify", "--db", str(copy), "--json")
-    assert ok.returncode == 0, ok.stderr
+    from click.testing import CliRunner
+
+    from audit.cli import main
+
+    ok = CliRunner().invoke(main, ["verify", "--db", str(copy), "--json"])
+    assert ok.exit_code == 0, ok.output
     assert json.loads(ok.stdout)["ok"] is True
     seq, record_id = generation_seq(copy, 1)
     attack(copy, f"UPDATE generations SET seed = 99 WHERE id = '{record_id}'")

@@ -234,3 +234,13 @@ def test_cli_verify_exit_codes_json_and_junit(copy, cli, tmp_path):
     assert bad.stdout.startswith(f"TAMPERED: seq {seq}: generation {record_id}") and "seed" in bad.stdout
     xml = junit.read_text()
     assert 'failures="1"' in xml and '<testcase classname="llm-audit.verify" name="tables" time="0"><failure' in xml
+
+
+def test_generation_projection_equals_the_logged_payload(copy):
+    from audit.store.events import projection_for
+    from audit.store.records import generation_payload
+
+    with AuditStore.open(copy) as store:
+        for record in store.records.iter():
+            projected = projection_for("generation")(store.db, record.id)
+            assert projected == generation_payload(record)

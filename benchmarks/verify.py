@@ -139,9 +139,15 @@ def main() -> None:
         model, label = None, "SmolLM2-135M-Instruct (default)"
     auditor = Auditor(db=folder / "real.db", model=model, device="cpu")
     auditor.loaded
-    prompt = "Applicant income $42,000, credit score 580, debt-to-income 41%. Should the loan be approved? Answer briefly."
+    case = dict(
+        system="You are a credit analyst at a bank. Answer in two sentences.",
+        template="Applicant income {income}, credit score {score}, debt-to-income {dti}. Should the loan be approved?",
+        variables={"income": "$42,000", "score": "580", "dti": "41%"},
+        use_case="credit-decision",
+    )
+    auditor.generate(**case, max_new_tokens=2)  # warm-up: first-call costs are not the steady state
     started = time.perf_counter()
-    record = auditor.generate(prompt=prompt, max_new_tokens=32, use_case="credit-decision")
+    record = auditor.generate(**case, max_new_tokens=32)
     gen_s = time.perf_counter() - started
 
     gens = folder / "generations.db"

@@ -23,6 +23,10 @@ from .prompts import build_prompt
 from .record import GenerationRecord, TopAlternative
 from .store import AuditStore, check_writable, default_db_path
 from .store.records import generation_payload
+from .integrity.proof import build_proof, write_proof
+from .integrity.signing import default_key_path, obtain_signing_key
+from .integrity.verify import VerifyResult, verify_database
+from .store.checkpoints import Checkpoint
 
 USE_CASES = ("credit-decision", "risk-assessment", "financial-advice", "news-summary", "legal-analysis")
 _PARAM_NAMES = {f.name for f in fields(GenerationParams)}
@@ -171,3 +175,32 @@ class Auditor:
     def generate_many(self, cases: Iterable[dict[str, Any]]) -> list[GenerationRecord]:
         """Record each case (keyword arguments of :meth:`generate`) in order."""
         return [self.generate(**case) for case in cases]
+
+    # -- integrity --
+    def _key_for_reading(self, key: str | Path | None) -> Path | None:
+        """An explicit key must exist; the default key is used only if it is there."""
+        if key is not None:
+            return Path(key)
+        default = default_key_path(self.db_path)
+        return default if default.exists() else None
+
+    def verify(self, *, key: str | Path | None = None) -> VerifyResult:
+        """Recompute the chain, tables, blobs, Merkle roots and signatures (read-only)."""
+        return verify_database(self.db_path, self._key_for_reading(key))
+
+    def checkpoint(self, *, key: str | Path | None = None) -> Checkpoint:
+        """Sign the log's current size and root now (the key is created on first use)."""
+        path = Path(key) if key is not None else default_key_path(self.db_path)
+        with AuditStore.open(self.db_path) as store:  # read-only: refuse a wrong key before anything is written
+            known = store.checkpoints.key_ids()
+        signing_key = obtain_signing_key(path, known)
+        with AuditStore.open(self.db_path, write=True) as store:
+            return store.events.checkpoint(signing_key)
+
+    def proof(self, record_id: str, output: str | Path) -> Path:
+        """Write ``record_id``'s events, blobs and inclusion proofs to ``output`` (JSON)."""
+        with AuditStore.open(self.db_path) as store:
+            document = build_proof(store, record_id)
+        write_proof(document, Path(output))
+        return Path(output)
+

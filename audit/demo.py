@@ -34,8 +34,18 @@ def record_stage(auditor: Auditor, cases: list[ExampleCase], result: DemoResult,
         say(f"  {record.id}  {case.name:30}  {record.output_tokens:>3} tokens  {text[:70]}")
 
 
+def verify_stage(auditor: Auditor, cases: list[ExampleCase], result: DemoResult, say: Say) -> None:
+    """Seal what the demo recorded with a signed checkpoint, then verify the whole log."""
+    made = auditor.checkpoint()
+    say(f"  checkpoint {made.id}: {made.tree_size} events, root {made.root_hash[:16]}…, key {made.key_id}")
+    verified = auditor.verify()
+    say(f"  {verified.summary()}")
+    result.outputs["verify"] = verified.summary()
+
+
 STAGES: list[tuple[str, Callable[[Auditor, list[ExampleCase], DemoResult, Say], None]]] = [
     ("record", record_stage),
+    ("verify", verify_stage),
 ]
 
 

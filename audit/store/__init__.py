@@ -10,8 +10,9 @@ from pathlib import Path
 
 import sqlite_utils
 
-from . import blobs as _blobs, events as _events, records as _records  # noqa: F401 - importing registers migrations
+from . import blobs as _blobs, checkpoints as _checkpoints, events as _events, records as _records  # noqa: F401 - importing registers migrations
 from .blobs import BlobRepository
+from .checkpoints import CheckpointRepository
 from .events import EventLog
 from .database import check_writable, default_db_path, open_for_read, open_for_write
 from .records import RecordRepository
@@ -25,6 +26,7 @@ class AuditStore:
         self.records = RecordRepository(db)
         self.blobs = BlobRepository(db)
         self.events = EventLog(db)
+        self.checkpoints = CheckpointRepository(db)
 
     @classmethod
     def open(cls, path: Path | str | None = None, *, write: bool = False) -> "AuditStore":

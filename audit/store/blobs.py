@@ -9,10 +9,12 @@ from __future__ import annotations
 import hashlib
 import io
 import zlib
+from typing import Iterator
 
 import numpy as np
 import sqlite_utils
 
+from .append_only import append_only
 from .schema import register
 
 TABLE = "blobs"
@@ -29,6 +31,7 @@ register(
         data BLOB NOT NULL
     )""",
 )
+register("blobs", 2, "append-only guard on blobs", *append_only(TABLE))
 
 
 def encode_array(array: np.ndarray) -> bytes:
@@ -60,6 +63,19 @@ class BlobRepository:
         if row is None:
             raise KeyError(digest)
         return decode_array(row[0])
+
+    def stored_bytes(self, digest: str) -> bytes | None:
+        """The compressed bytes exactly as stored (what the key is the hash of)."""
+        if not self.db[TABLE].exists():
+            return None
+        row = self.db.execute(f"SELECT data FROM {TABLE} WHERE sha256 = ?", [digest]).fetchone()
+        return bytes(row[0]) if row else None
+
+    def iter_stored(self) -> Iterator[tuple[str, bytes]]:
+        """(key, stored bytes) of every blob, for re-hashing during verification."""
+        if not self.db[TABLE].exists():
+            return iter(())
+        return ((row[0], row[1]) for row in self.db.execute(f"SELECT sha256, data FROM {TABLE}"))
 
     def stored_size(self, digest: str) -> int:
         row = self.db.execute(f"SELECT length(data) FROM {TABLE} WHERE sha256 = ?", [digest]).fetchone()

@@ -98,6 +98,9 @@ def open_for_write(path: Path, now: str) -> sqlite_utils.Database:
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30.0)
     conn.execute("PRAGMA foreign_keys=ON")
     try:
+        # WAL: readers never wait for the writer; FULL: a committed append survives power loss.
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
         apply_pending(conn, now)
     except sqlite3.OperationalError as exc:
         conn.close()

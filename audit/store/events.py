@@ -1,4 +1,4 @@
-"""The event log: one row per thing that happened to the audit record, in order.
+"""The event log: one row per thing that happened to the audit record, in one hash chain.
 
 Every component appends an event in the same transaction as its own row (a generation,
 an explanation, an attention computation, a replay, a report issued, a sign-off), with a
@@ -6,20 +6,36 @@ payload that is the full content it stored (arrays by their blob SHA-256). Each 
 registers a *projection*: how to rebuild that payload from its own tables, so integrity
 verification can compare what the tables say now with what was logged then.
 
-The tamper-evident chain (hashes, Merkle tree, signed checkpoints) builds on this table.
+Since v2 each row is a link of the tamper-evident chain (:mod:`audit.integrity.chain`):
+the payload is stored as RFC 8785 canonical JSON with its SHA-256, the previous event's
+leaf hash and its own leaf hash. Every ``checkpoint_every`` events (``$LLM_AUDIT_CHECKPOINT_EVERY``,
+default 100, 0 = never) the append also signs a checkpoint in the same transaction, so
+no committed state is ever further than that from a signature.
 """
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import sqlite_utils
 
 from ..clock import utc_iso
+from ..errors import UserError
+from ..integrity import merkle
+from ..integrity.canonical import canonical_bytes
+from ..integrity.chain import GENESIS, ChainedEvent, seal
+from ..integrity.signing import SigningKey, checkpoint_message, default_key_path, obtain_signing_key
+from .append_only import append_only
+from .checkpoints import Checkpoint, CheckpointRepository
 from .schema import register
 
 TABLE = "events"
+ENV_CHECKPOINT_EVERY = "LLM_AUDIT_CHECKPOINT_EVERY"
+DEFAULT_CHECKPOINT_EVERY = 100
 
 register(
     "events",
@@ -34,6 +50,37 @@ register(
     )""",
     f"CREATE INDEX idx_{TABLE}_subject ON {TABLE} (subject_id, kind)",
 )
+
+_CHAIN_COLUMNS = "seq, kind, subject_id, created_at, payload, payload_sha256, prev_hash, leaf_hash"
+
+
+def _chain_existing(conn: sqlite3.Connection) -> None:
+    """v1 -> v2: rebuild the table with the chain columns and chain the events already there."""
+    conn.execute(f"DROP INDEX IF EXISTS idx_{TABLE}_subject")
+    conn.execute(f"ALTER TABLE {TABLE} RENAME TO {TABLE}_v1")
+    conn.execute(
+        f"""CREATE TABLE {TABLE} (
+            seq INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            subject_id TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            payload_sha256 TEXT NOT NULL,
+            prev_hash TEXT NOT NULL,
+            leaf_hash TEXT NOT NULL UNIQUE
+        )"""
+    )
+    conn.execute(f"CREATE INDEX idx_{TABLE}_subject ON {TABLE} (subject_id, kind)")
+    prev = GENESIS
+    old = conn.execute(f"SELECT kind, subject_id, created_at, payload FROM {TABLE}_v1 ORDER BY seq").fetchall()
+    for seq, (kind, subject_id, created_at, payload) in enumerate(old, start=1):
+        event = seal(seq, prev, kind, subject_id, created_at, json.loads(payload))
+        _insert(conn, event)
+        prev = bytes.fromhex(event.leaf_hash)
+    conn.execute(f"DROP TABLE {TABLE}_v1")
+
+
+register("events", 2, "hash chain columns (RFC 8785 payload, prev_hash, leaf_hash); append-only", _chain_existing, *append_only(TABLE))
 
 Projection = Callable[[sqlite_utils.Database, str], dict[str, Any]]
 _PROJECTIONS: dict[str, Projection] = {}
@@ -57,18 +104,125 @@ class Event:
     payload: dict[str, Any]
 
 
-class EventLog:
-    def __init__(self, db: sqlite_utils.Database) -> None:
-        self.db = db
+def _insert(conn: sqlite3.Connection, event: ChainedEvent) -> None:
+    conn.execute(
+        f"INSERT INTO {TABLE} ({_CHAIN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            event.seq,
+            event.kind,
+            event.subject_id,
+            event.created_at,
+            event.payload,
+            event.payload_sha256,
+            event.prev_hash,
+            event.leaf_hash,
+        ],
+    )
 
+
+def checkpoint_every() -> int:
+    value = os.environ.get(ENV_CHECKPOINT_EVERY, "")
+    return int(value) if value.strip().isdigit() else DEFAULT_CHECKPOINT_EVERY
+
+
+class EventLog:
+    """Append to and read the chained event log.
+
+    ``key_path`` is the signing key for checkpoints (default: see
+    :func:`audit.integrity.signing.default_key_path`).
+    """
+
+    def __init__(self, db: sqlite_utils.Database, key_path: Path | None = None) -> None:
+        self.db = db
+        self.key_path = key_path
+
+    # -- writing -----------------------------------------------------------------------
     def append(self, kind: str, subject_id: str, payload: dict[str, Any]) -> int:
-        """Append one event; call inside the transaction that stores the subject."""
-        text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        cursor = self.db.execute(
-            f"INSERT INTO {TABLE} (kind, subject_id, created_at, payload) VALUES (?, ?, ?, ?)",
-            [kind, subject_id, utc_iso(), text],
-        )
-        return int(cursor.lastrowid)
+        """Append one event; call inside the transaction that stores the subject.
+
+        Called outside a transaction it opens its own ``BEGIN IMMEDIATE``, so reading the
+        chain's tail and writing the next link can never interleave with another writer.
+        """
+        conn = self.db.conn
+        own = not conn.in_transaction
+        if own:
+            conn.execute("BEGIN IMMEDIATE")
+        try:
+            last = conn.execute(f"SELECT seq, leaf_hash FROM {TABLE} ORDER BY seq DESC LIMIT 1").fetchone()
+            seq, prev = (1, GENESIS) if last is None else (int(last[0]) + 1, bytes.fromhex(last[1]))
+            _insert(conn, seal(seq, prev, kind, subject_id, utc_iso(), payload))
+            every = checkpoint_every()
+            if every and seq % every == 0 and self.database_file() is not None:
+                self.checkpoint()
+            if own:
+                conn.execute("COMMIT")
+        except BaseException:
+            if own and conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return seq
+
+    def database_file(self) -> Path | None:
+        for _, name, file in self.db.conn.execute("PRAGMA database_list"):
+            if name == "main" and file:
+                return Path(file)
+        return None
+
+    def resolved_key_path(self) -> Path:
+        if self.key_path is not None:
+            return self.key_path
+        file = self.database_file()
+        if file is None:
+            raise ValueError("an in-memory database has no default key path: pass key_path")
+        return default_key_path(file)
+
+    def checkpoint(self, key: SigningKey | None = None) -> Checkpoint:
+        """Sign the current tree size and root; inside the caller's transaction or its own."""
+        conn = self.db.conn
+        own = not conn.in_transaction
+        if own:
+            conn.execute("BEGIN IMMEDIATE")
+        try:
+            repository = CheckpointRepository(self.db)
+            known = repository.key_ids()
+            if key is None:
+                key = obtain_signing_key(self.resolved_key_path(), known)
+            elif known and key.key_id not in known:
+                raise UserError(f"key {key.source} (id {key.key_id}) did not sign this log's checkpoints (key id {', '.join(sorted(known))})")
+            leaves = self.leaf_hashes()
+            root = merkle.root(leaves).hex()
+            signed_at = utc_iso()
+            message = checkpoint_message(len(leaves), root, signed_at)
+            made = repository.add(Checkpoint(None, len(leaves), root, signed_at, key.key_id, key.raw.hex(), key.sign(message)))
+            if own:
+                conn.execute("COMMIT")
+            return made
+        except BaseException:
+            if own and conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    # -- reading -----------------------------------------------------------------------
+    def exists(self) -> bool:
+        return self.db[TABLE].exists()
+
+    def is_chained(self) -> bool:
+        return self.exists() and "leaf_hash" in self.db[TABLE].columns_dict
+
+    def count(self) -> int:
+        return int(self.db.execute(f"SELECT COUNT(*) FROM {TABLE}").fetchone()[0]) if self.exists() else 0
+
+    def leaf_hashes(self, limit: int | None = None) -> list[bytes]:
+        sql = f"SELECT leaf_hash FROM {TABLE} ORDER BY seq"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [bytes.fromhex(row[0]) for row in self.db.execute(sql)]
+
+    def iter_chain(self, *, subject_id: str | None = None) -> Iterator[ChainedEvent]:
+        """Stored rows as they are (no parsing), oldest first: what verification streams over."""
+        where, params = (" WHERE subject_id = ?", [subject_id]) if subject_id is not None else ("", [])
+        rows = self.db.execute(f"SELECT {_CHAIN_COLUMNS} FROM {TABLE}{where} ORDER BY seq", params)
+        return (ChainedEvent(*row) for row in rows)
 
     def iter(self, *, subject_id: str | None = None, kind: str | None = None) -> Iterator[Event]:
         if not self.db[TABLE].exists():
@@ -83,3 +237,6 @@ class EventLog:
         where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
         rows = self.db.execute(f"SELECT seq, kind, subject_id, created_at, payload FROM {TABLE}{where} ORDER BY seq", params)
         return (Event(seq, k, s, c, json.loads(p)) for seq, k, s, c, p in rows)
+
+
+__all__ = ["Event", "EventLog", "canonical_bytes", "projection_for", "register_projection"]

@@ -1,0 +1,64 @@
+"""The hash chain: how one event becomes a leaf that commits to everything before it.
+
+``leaf_hash = SHA256(0x00 || domain || seq || prev_hash || payload_sha256)`` where
+
+* ``domain`` = ``b"llm-audit/event/v1"`` followed by SHA-256 of the JCS header
+  ``{"created_at", "kind", "subject_id"}``: the protocol tag keeps our leaves from being
+  confused with any other hash, and the header hash makes the leaf commit to *what* the
+  event is and *when*, not only to its content;
+* ``seq`` is 8 bytes big-endian, ``prev_hash`` the previous leaf hash (32 zero bytes for
+  the first event), ``payload_sha256`` the SHA-256 of the JCS payload.
+
+The ``0x00`` prefix is RFC 6962's leaf prefix, so these leaf hashes are directly the
+leaves of the Merkle tree in :mod:`.merkle`.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from .canonical import canonical_bytes
+
+DOMAIN = b"llm-audit/event/v1"
+GENESIS = bytes(32)
+
+
+def header_sha256(kind: str, subject_id: str, created_at: str) -> bytes:
+    return hashlib.sha256(canonical_bytes({"created_at": created_at, "kind": kind, "subject_id": subject_id})).digest()
+
+
+def leaf_hash(seq: int, prev_hash: bytes, payload_sha256: bytes, header: bytes) -> bytes:
+    return hashlib.sha256(b"\x00" + DOMAIN + header + seq.to_bytes(8, "big") + prev_hash + payload_sha256).digest()
+
+
+@dataclass(frozen=True)
+class ChainedEvent:
+    """One event as stored: canonical payload text and its three hashes (hex)."""
+
+    seq: int
+    kind: str
+    subject_id: str
+    created_at: str
+    payload: str
+    payload_sha256: str
+    prev_hash: str
+    leaf_hash: str
+
+
+def seal(seq: int, prev_hash: bytes, kind: str, subject_id: str, created_at: str, payload: Any) -> ChainedEvent:
+    """Canonicalise ``payload`` and compute the event's hashes for position ``seq``."""
+    text = canonical_bytes(payload)
+    digest = hashlib.sha256(text).digest()
+    leaf = leaf_hash(seq, prev_hash, digest, header_sha256(kind, subject_id, created_at))
+    return ChainedEvent(seq, kind, subject_id, created_at, text.decode("utf-8"), digest.hex(), prev_hash.hex(), leaf.hex())
+
+
+def recompute_leaf(event: ChainedEvent) -> str:
+    """The leaf hash ``event`` should have, from its stored fields."""
+    return leaf_hash(
+        event.seq,
+        bytes.fromhex(event.prev_hash),
+        bytes.fromhex(event.payload_sha256),
+        header_sha256(event.kind, event.subject_id, event.created_at),
+    ).hex()

@@ -1,0 +1,148 @@
+"""Export one record's events with inclusion proofs, and check such a file offline.
+
+A proof file lets a validator or regulator check one applicant's dossier without the
+database and without seeing any other record: the events of the record (generation,
+explanations, ...), the blobs they reference, each event's audit path, and the signed
+checkpoint the paths lead to. Checking it needs only this module and the public key.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import UserError
+from ..store import AuditStore
+from .canonical import canonical_bytes
+from .chain import ChainedEvent, recompute_leaf
+from .merkle import inclusion_proof, verify_inclusion
+from .signing import VerifyKey, checkpoint_message, load_key
+
+FORMAT = "llm-audit-proof/v1"
+
+
+def build_proof(store: AuditStore, record_id: str) -> dict[str, Any]:
+    """The proof document for every event whose subject is ``record_id`` (a unique prefix works)."""
+    if not store.events.is_chained():
+        raise UserError(f"{store.path} predates the hash chain: run `llm-audit checkpoint` once first")
+    record_id = store.records.get(record_id).id if store.records.exists() else record_id
+    events = list(store.events.iter_chain(subject_id=record_id))
+    if not events:
+        raise UserError(f"no event for {record_id!r} in this log: run `llm-audit list` to see the ids")
+    checkpoint = store.checkpoints.latest()
+    newest = max(e.seq for e in events)
+    if checkpoint is None or checkpoint.tree_size < newest:
+        raise UserError(f"event seq {newest} of {record_id} is not covered by a signed checkpoint yet: run `llm-audit checkpoint` first")
+    leaves = store.events.leaf_hashes(limit=checkpoint.tree_size)
+    blobs: dict[str, str] = {}
+    for event in events:
+        for digest in _blob_refs(event.payload):
+            data = store.blobs.stored_bytes(digest)
+            if data is not None:
+                blobs[digest] = base64.b64encode(data).decode("ascii")
+    return {
+        "format": FORMAT,
+        "record_id": record_id,
+        "checkpoint": {k: v for k, v in checkpoint.to_dict().items() if k != "id"},
+        "events": [
+            {
+                "seq": e.seq,
+                "kind": e.kind,
+                "subject_id": e.subject_id,
+                "created_at": e.created_at,
+                "payload": json.loads(e.payload),
+                "payload_sha256": e.payload_sha256,
+                "prev_hash": e.prev_hash,
+                "leaf_hash": e.leaf_hash,
+                "inclusion_path": [h.hex() for h in inclusion_proof(leaves, e.seq - 1)],
+            }
+            for e in events
+        ],
+        "blobs": blobs,
+    }
+
+
+def _blob_refs(payload_text: str) -> list[str]:
+    return sorted(set(re.findall(r'"([0-9a-f]{64})"', payload_text)))
+
+
+@dataclass
+class ProofResult:
+    ok: bool
+    record_id: str
+    events: int
+    tree_size: int
+    key_id: str
+    key_pinned: bool
+    problems: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        if not self.ok:
+            return f"INVALID: {self.problems[0]}" + (f" (+{len(self.problems) - 1} more)" if len(self.problems) > 1 else "")
+        pin = "" if self.key_pinned else " (key not pinned: pass --key with the public key you trust)"
+        return f"OK: {self.events} events of {self.record_id} are in the log of {self.tree_size} events signed by key {self.key_id}{pin}"
+
+
+def verify_proof_document(doc: dict[str, Any], trusted: VerifyKey | None = None) -> ProofResult:
+    """Check a proof document; ``trusted`` pins the signer, else the embedded key is used."""
+    try:
+        if doc.get("format") != FORMAT:
+            raise UserError(f"not an llm-audit proof (format {doc.get('format')!r}, expected {FORMAT})")
+        cp = doc["checkpoint"]
+        size, root_hex = int(cp["tree_size"]), str(cp["root_hash"])
+        embedded = VerifyKey.from_raw_hex(cp["public_key"], "the proof's public key")
+        result = ProofResult(True, str(doc["record_id"]), len(doc["events"]), size, embedded.key_id, trusted is not None)
+        key = trusted or embedded
+        if trusted is not None and trusted.key_id != cp["key_id"]:
+            result.problems.append(f"checkpoint signed by key {cp['key_id']}, not by the trusted key {trusted.key_id}")
+        elif embedded.key_id != cp["key_id"]:
+            result.problems.append(f"checkpoint key id {cp['key_id']} does not match its public key")
+        elif not key.verify(cp["signature"], checkpoint_message(size, root_hex, cp["signed_at"])):
+            result.problems.append("checkpoint signature is not valid for its tree size, root and time")
+        root = bytes.fromhex(root_hex)
+        for raw in doc["events"]:
+            seq = int(raw["seq"])
+            text = canonical_bytes(raw["payload"])
+            digest = hashlib.sha256(text).hexdigest()
+            if digest != raw["payload_sha256"]:
+                result.problems.append(f"seq {seq}: payload does not match its payload_sha256")
+            event = ChainedEvent(seq, raw["kind"], raw["subject_id"], raw["created_at"], text.decode(), digest, raw["prev_hash"], raw["leaf_hash"])
+            if recompute_leaf(event) != raw["leaf_hash"]:
+                result.problems.append(f"seq {seq}: leaf hash does not match the event's fields")
+            path = [bytes.fromhex(h) for h in raw["inclusion_path"]]
+            if not verify_inclusion(bytes.fromhex(raw["leaf_hash"]), seq - 1, size, path, root):
+                result.problems.append(f"seq {seq}: inclusion proof does not lead to the signed root")
+        for digest, encoded in doc.get("blobs", {}).items():
+            if hashlib.sha256(base64.b64decode(encoded)).hexdigest() != digest:
+                result.problems.append(f"blob {digest[:16]}…: content does not match its SHA-256")
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UserError(f"the proof file is malformed ({type(exc).__name__}: {exc}): export it again with `llm-audit proof`") from None
+    result.ok = not result.problems
+    return result
+
+
+def write_proof(doc: dict[str, Any], output: Path) -> None:
+    try:
+        output.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"cannot write {output}: {exc.strerror}") from None
+
+
+def read_proof(path: Path) -> dict[str, Any]:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror}") from None
+    except ValueError:
+        raise UserError(f"{path} is not JSON: pass a file written by `llm-audit proof`") from None
+    if not isinstance(doc, dict):
+        raise UserError(f"{path} is not an llm-audit proof")
+    return doc
+
+
+def load_trusted(path: Path | None) -> VerifyKey | None:
+    return load_key(path) if path is not None else None

@@ -1,0 +1,246 @@
+"""Every tampering the issue lists is detected by ``verify``, naming the first bad seq."""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from audit import Auditor
+from audit.integrity.chain import GENESIS, recompute_leaf, seal
+from audit.integrity.signing import create_key, checkpoint_message
+from audit.store import AuditStore
+from audit.store.events import ChainedEvent
+
+PROMPTS = ["Income 42000, score 580. Approve?", "Summarise: rates rose.", "Clause 4.2 limits liability.", "Counterparty rated BB."]
+
+
+@pytest.fixture(scope="module")
+def sealed(tiny_loaded, tmp_path_factory) -> Path:
+    """4 generations, one blob-backed event, then a checkpoint covering all 5 events."""
+    folder = tmp_path_factory.mktemp("sealed")
+    db = folder / "audit.db"
+    auditor = Auditor(db=db, model=tiny_loaded)
+    for seed, prompt in enumerate(PROMPTS):
+        auditor.generate(prompt=prompt, max_new_tokens=4, seed=seed, do_sample=True, temperature=0.7)
+    with AuditStore.open(db, write=True) as store, store.transaction():
+        digest = store.blobs.put(np.arange(12, dtype=np.float32).reshape(3, 4))
+        store.events.append("attribution-test", auditor.list()[0].id, {"scores_sha256": digest, "method": "test"})
+    auditor.checkpoint()
+    assert auditor.verify().ok
+    return db
+
+
+@pytest.fixture
+def copy(sealed, tmp_path) -> Path:
+    for file in sealed.parent.iterdir():
+        shutil.copy2(file, tmp_path / file.name)
+    return tmp_path / sealed.name
+
+
+def attack(db: Path, *statements: str, params: list | None = None) -> None:
+    """What an administrator with a SQLite shell can do: drop the guards, then edit."""
+    conn = sqlite3.connect(db)
+    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type='trigger'").fetchall():
+        conn.execute(f"DROP TRIGGER {name}")
+    for statement in statements:
+        conn.execute(statement, params or [])
+    conn.commit()
+    conn.close()
+
+
+def rechain_from(db: Path, start: int) -> None:
+    """The strongest attacker without the key: recompute every hash from ``start`` on."""
+    conn = sqlite3.connect(db)
+    rows = conn.execute("SELECT seq, kind, subject_id, created_at, payload FROM events WHERE seq >= ? ORDER BY seq", [start]).fetchall()
+    prev_row = conn.execute("SELECT leaf_hash FROM events WHERE seq = ?", [start - 1]).fetchone()
+    prev = bytes.fromhex(prev_row[0]) if prev_row else GENESIS
+    for seq, kind, subject, created, payload in rows:
+        event = seal(seq, prev, kind, subject, created, json.loads(payload))
+        conn.execute(
+            "UPDATE events SET payload=?, payload_sha256=?, prev_hash=?, leaf_hash=? WHERE seq=?",
+            [event.payload, event.payload_sha256, event.prev_hash, event.leaf_hash, seq],
+        )
+        prev = bytes.fromhex(event.leaf_hash)
+    conn.commit()
+    conn.close()
+
+
+def first(db: Path):
+    result = Auditor(db=db).verify()
+    assert not result.ok
+    return result.first_problem
+
+
+def generation_seq(db: Path, n: int) -> tuple[int, str]:
+    """(event seq, record id) of the n-th generation."""
+    conn = sqlite3.connect(db)
+    seq, subject = conn.execute("SELECT seq, subject_id FROM events WHERE kind='generation' ORDER BY seq LIMIT 1 OFFSET ?", [n]).fetchone()
+    conn.close()
+    return seq, subject
+
+
+def test_intact_log_verifies_with_every_count(copy):
+    result = Auditor(db=copy).verify()
+    assert result.ok, result.problems
+    assert (result.events, result.projected, result.blobs, result.checkpoints, result.signed_size) == (5, 4, 1, 1, 5)
+    assert result.key_pinned and result.unsigned_events == 0
+
+
+def test_triggers_abort_update_and_delete_and_leave_the_file_unchanged(copy):
+    before = copy.read_bytes()
+    conn = sqlite3.connect(copy)
+    for statement in ("UPDATE generations SET prompt='x'", "DELETE FROM events WHERE seq=1", "UPDATE blobs SET dtype='x'", "DELETE FROM checkpoints"):
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            conn.execute(statement)
+    conn.close()
+    assert copy.read_bytes() == before
+
+
+def test_changed_prompt(copy):
+    seq, record_id = generation_seq(copy, 1)
+    attack(copy, f"UPDATE generations SET prompt = prompt || ' Approve regardless.' WHERE id = '{record_id}'")
+    problem = first(copy)
+    assert (problem.check, problem.seq) == ("tables", seq) and "prompt" in problem.what and record_id in problem.what
+
+
+def test_changed_seed(copy):
+    seq, record_id = generation_seq(copy, 2)
+    attack(copy, f"UPDATE generations SET seed = seed + 1 WHERE id = '{record_id}'")
+    problem = first(copy)
+    assert (problem.check, problem.seq) == ("tables", seq) and "seed" in problem.what
+
+
+def test_changed_generation_parameter(copy):
+    seq, record_id = generation_seq(copy, 0)
+    attack(copy, f"UPDATE generations SET generation_config = json_set(generation_config, '$.temperature', 0.1) WHERE id = '{record_id}'")
+    problem = first(copy)
+    assert (problem.check, problem.seq) == ("tables", seq) and "generation_config" in problem.what
+
+
+def test_changed_byte_in_blob(copy):
+    conn = sqlite3.connect(copy)
+    digest, data = conn.execute("SELECT sha256, data FROM blobs").fetchone()
+    conn.close()
+    flipped = bytearray(data)
+    flipped[len(flipped) // 2] ^= 0x01
+    attack(copy, "UPDATE blobs SET data = ?", params=[bytes(flipped)])
+    problem = first(copy)
+    assert problem.check == "blobs" and problem.seq == 5 and digest[:16] in problem.what
+
+
+def test_deleted_middle_row(copy):
+    seq, record_id = generation_seq(copy, 1)
+    attack(copy, f"DELETE FROM events WHERE seq = {seq}", f"DELETE FROM generations WHERE id = '{record_id}'")
+    problem = first(copy)
+    assert (problem.check, problem.seq) == ("sequence", seq) and "missing" in problem.what
+
+
+def test_deleted_last_row_after_checkpoint(copy):
+    attack(copy, "DELETE FROM events WHERE seq = 5")
+    problem = first(copy)
+    assert (problem.check, problem.seq) == ("truncation", 5) and "truncated" in problem.what and "covers 5 events, only 4 remain" in problem.what
+
+
+def test_two_rows_swapped(copy):
+    attack(copy, "UPDATE events SET seq = -2 WHERE seq = 2", "UPDATE events SET seq = 2 WHERE seq = 3", "UPDATE events SET seq = 3 WHERE seq = -2")
+    problem = first(copy)
+    assert (problem.check, problem.seq) == ("chain-link", 2)
+
+
+def test_inserted_row_with_recomputed_hashes_is_caught_by_the_signed_root(copy):
+    attack(copy, "UPDATE events SET seq = seq + 100 WHERE seq >= 3", "UPDATE events SET seq = seq - 99 WHERE seq >= 103")
+    forged = seal(3, GENESIS, "attribution-test", "forged", "2026-01-01T00:00:00.000000Z", {"method": "forged"})
+    conn = sqlite3.connect(copy)
+    conn.execute("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [forged.seq, forged.kind, forged.subject_id, forged.created_at, forged.payload, forged.payload_sha256, forged.prev_hash, forged.leaf_hash])
+    conn.commit()
+    conn.close()
+    rechain_from(copy, 3)
+    result = Auditor(db=copy).verify()
+    checks = {p.check for p in result.problems}
+    assert checks == {"checkpoint-root"}  # the chain itself is consistent: only the signed root catches it
+    assert result.first_problem.seq == 5 and "Merkle root" in result.first_problem.what
+
+
+def test_appended_row_with_forged_checkpoint_fails_against_the_pinned_key(copy):
+    # Append a well-formed event beyond the checkpoint and sign a new checkpoint with the attacker's own key.
+    conn = sqlite3.connect(copy)
+    last = conn.execute("SELECT leaf_hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()[0]
+    conn.close()
+    forged = seal(6, bytes.fromhex(last), "attribution-test", "forged", "2026-01-01T00:00:00.000000Z", {"method": "forged"})
+    attack(copy, "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", params=[6, forged.kind, forged.subject_id, forged.created_at, forged.payload, forged.payload_sha256, forged.prev_hash, forged.leaf_hash])
+    with AuditStore.open(copy) as store:
+        from audit.integrity import merkle
+
+        root = merkle.root(store.events.leaf_hashes()).hex()
+    mallory = create_key(copy.parent / "mallory.key")
+    signature = mallory.sign(checkpoint_message(6, root, "2026-01-02T00:00:00.000000Z"))
+    attack(copy, "INSERT INTO checkpoints (tree_size, root_hash, signed_at, key_id, public_key, signature) VALUES (?, ?, ?, ?, ?, ?)",
+           params=[6, root, "2026-01-02T00:00:00.000000Z", mallory.key_id, mallory.raw.hex(), signature])
+    problem = first(copy)
+    assert (problem.check, problem.seq) == ("checkpoint-signature", 6) and mallory.key_id in problem.what
+    # Without a forged checkpoint the appended row is simply not covered by any signature.
+    result = Auditor(db=copy).verify(key=copy.parent / "audit.db.key")
+    assert result.signed_size == 5
+
+
+def test_triggers_dropped_row_edited_and_chain_recomputed(copy):
+    seq, record_id = generation_seq(copy, 0)
+    conn = sqlite3.connect(copy)
+    payload = json.loads(conn.execute("SELECT payload FROM events WHERE seq = ?", [seq]).fetchone()[0])
+    conn.close()
+    payload["output_text"] = "APPROVED."
+    attack(
+        copy,
+        f"UPDATE generations SET output_text = 'APPROVED.' WHERE id = '{record_id}'",
+        f"UPDATE events SET payload = '{json.dumps(payload).replace(chr(39), chr(39) * 2)}' WHERE seq = {seq}",
+    )
+    rechain_from(copy, seq)
+    problem = first(copy)
+    assert problem.check == "checkpoint-root" and problem.seq == 5
+
+
+def test_edited_payload_without_rehash(copy):
+    attack(copy, "UPDATE events SET payload = replace(payload, '\"method\":\"test\"', '\"method\":\"other\"') WHERE seq = 5")
+    problem = first(copy)
+    assert (problem.check, problem.seq) == ("payload-hash", 5)
+
+
+def test_generation_row_added_outside_the_log(copy):
+    seq, record_id = generation_seq(copy, 0)
+    attack(copy, f"CREATE TEMP TABLE t AS SELECT * FROM generations WHERE id = '{record_id}'",
+           "UPDATE t SET seq = NULL, id = 'ffffffff-0000-7000-8000-000000000000'", "INSERT INTO generations SELECT * FROM t")
+    result = Auditor(db=copy).verify()
+    assert not result.ok and result.first_problem.check == "tables" and "5 rows" in result.first_problem.what
+
+
+def test_cli_verify_exit_codes_json_and_junit(copy, cli, tmp_path):
+    from click.testing import CliRunner
+
+    from audit.cli import main
+
+    ok = CliRunner().invoke(main, ["verify", "--db", str(copy), "--json"])
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.stdout)["ok"] is True
+    seq, record_id = generation_seq(copy, 1)
+    attack(copy, f"UPDATE generations SET seed = 99 WHERE id = '{record_id}'")
+    junit = tmp_path / "verify.xml"
+    bad = cli("verify", "--db", str(copy), "--junit", str(junit))
+    assert bad.returncode == 1
+    assert bad.stdout.startswith(f"TAMPERED: seq {seq}: generation {record_id}") and "seed" in bad.stdout
+    xml = junit.read_text()
+    assert 'failures="1"' in xml and '<testcase classname="llm-audit.verify" name="tables" time="0"><failure' in xml
+
+
+def test_generation_projection_equals_the_logged_payload(copy):
+    from audit.store.events import projection_for
+    from audit.store.records import generation_payload
+
+    with AuditStore.open(copy) as store:
+        for record in store.records.iter():
+            projected = projection_for("generation")(store.db, record.id)
+            assert projected == generation_payload(record)

@@ -21,6 +21,7 @@ from .model import LoadedModel, load_model
 from .params import GenerationParams, config_to_record, effective_config
 from .prompts import build_prompt
 from .record import GenerationRecord, TopAlternative
+from .replay_result import ReplayResult
 from .store import AuditStore, check_writable, default_db_path
 from .store.records import generation_payload
 from .integrity.proof import build_proof, write_proof
@@ -204,3 +205,84 @@ class Auditor:
         write_proof(document, Path(output))
         return Path(output)
 
+    # -- replay --
+    def replay(
+        self,
+        record_id: str,
+        model: str | LoadedModel | None = None,
+        allow_model_mismatch: bool = False,
+        tolerance: float = 1e-4,
+    ) -> ReplayResult:
+        """Regenerate ``record_id`` as recorded, store the verdict (and its event), return it.
+
+        The model is ``model`` if given, else the record's own model (its folder, or the
+        default model), reusing this Auditor's model when it is the same by hashes.
+        """
+        return self.replay_many([record_id], model=model, allow_model_mismatch=allow_model_mismatch, tolerance=tolerance)[0]
+
+    def replay_many(
+        self,
+        record_ids: list[str] | None = None,
+        *,
+        use_case: str | None = None,
+        model: str | LoadedModel | None = None,
+        allow_model_mismatch: bool = False,
+        tolerance: float = 1e-4,
+        progress: bool = False,
+    ) -> list[ReplayResult]:
+        """Replay the given records (or all, optionally of one use case), oldest first.
+
+        Every record's model is checked before the first replay, so a mismatch refuses the
+        whole batch with nothing stored.
+        """
+        from tqdm import tqdm
+
+        from .replay import replay_record
+        from .replay.runner import check_model, check_tolerance
+        from .store.replays import replay_payload
+
+        check_tolerance(tolerance)
+        check_writable(self.db_path)
+        with AuditStore.open(self.db_path) as store:
+            if record_ids is None:
+                records = list(store.records.iter(use_case=use_case))
+                if not records:
+                    where = f" with use case {use_case!r}" if use_case else ""
+                    raise UserError(f"no records{where} to replay: run `llm-audit list` to see what is recorded")
+            else:
+                records = [store.records.get(record_id) for record_id in record_ids]
+        models = [self._replay_model(record, model) for record in records]
+        for record, loaded in zip(records, models):
+            check_model(record, loaded, allow_model_mismatch)
+        results = []
+        for record, loaded in tqdm(list(zip(records, models)), desc="replaying", unit="record", disable=not progress or None):
+            result = replay_record(record, loaded, allow_model_mismatch=allow_model_mismatch, tolerance=tolerance)
+            with AuditStore.open(self.db_path, write=True) as store:
+                with store.transaction():
+                    result.seq = store.replays.insert(result)
+                    store.events.append("replay", result.id, replay_payload(result))
+            results.append(result)
+        return results
+
+    def _replay_model(self, record: GenerationRecord, model: str | LoadedModel | None) -> LoadedModel:
+        from .replay.loading import record_model_spec, recorded_dtype, replay_device, reusable
+
+        if isinstance(model, LoadedModel):
+            return model
+        dtype = self._dtype or recorded_dtype(record)
+        device = replay_device(record, self._device)
+        cache: dict[tuple[str, str, str], LoadedModel] = self.__dict__.setdefault("_replay_models", {})
+        if model is None:
+            for candidate in (self._loaded, *cache.values()):
+                if reusable(record, candidate, dtype):
+                    return candidate
+        spec = model or record_model_spec(record)
+        key = (spec, device, dtype)
+        if key not in cache:
+            try:
+                cache[key] = load_model(spec, device=device, dtype=dtype)
+            except UserError as exc:
+                if model is not None:
+                    raise
+                raise UserError(f"cannot load the model of record {record.id} from {spec} ({exc}); pass --model with a copy of it") from None
+        return cache[key]

@@ -14,6 +14,7 @@ from tqdm import tqdm
 from .auditor import Auditor
 from .examples import ExampleCase
 from .record import GenerationRecord
+from .replay.demo_stage import replay_stage
 
 Say = Callable[[str], None]
 
@@ -46,6 +47,7 @@ def verify_stage(auditor: Auditor, cases: list[ExampleCase], result: DemoResult,
 STAGES: list[tuple[str, Callable[[Auditor, list[ExampleCase], DemoResult, Say], None]]] = [
     ("record", record_stage),
     ("verify", verify_stage),
+    ("replay", replay_stage),
 ]
 
 

@@ -15,6 +15,9 @@ class Divergence:
     replayed_token_id: int
     replayed_token: str
     recorded_margin: float | None  # recorded top-1 minus top-2 log-probability at that step
+    replayed_margin: float | None = None  # the same margin in the replay at that step
+    # the recorded log-probability of the token the replay chose, if it was in the recorded top-k
+    recorded_logprob_of_replayed: float | None = None
 
 
 @dataclass
@@ -31,6 +34,18 @@ class ReplayResult:
     id: str | None = None
     created_at: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    tolerance: float = 1e-4
+    model_matches: bool = True  # False only when replayed with --allow-model-mismatch on another model
+    replayed_token_logprobs: list[float] = field(default_factory=list)
+    seq: int | None = None  # position in the store, assigned on insert
+
+    @property
+    def headline(self) -> str:
+        """The verdict as a person should read it: a mismatched model is never hidden."""
+        if self.model_matches:
+            return self.verdict
+        changed = [k for k, v in self.model_match.items() if v.get("decides", True) and not v["match"]]
+        return f"{self.verdict} (DIFFERENT MODEL: {', '.join(changed)})"
 
     def to_json_dict(self) -> dict[str, Any]:
         return {
@@ -40,4 +55,10 @@ class ReplayResult:
             "environment_diff": self.environment_diff,
             "first_divergence": asdict(self.first_divergence) if self.first_divergence else None,
             "max_logprob_diff": self.max_logprob_diff,
+            "model_matches": self.model_matches,
+            "allow_model_mismatch": self.allow_model_mismatch,
+            "tolerance": self.tolerance,
+            "replay_id": self.id,
+            "created_at": self.created_at,
+            "seconds": self.seconds,
         }

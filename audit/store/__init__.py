@@ -11,6 +11,8 @@ from pathlib import Path
 import sqlite_utils
 
 from . import blobs as _blobs, checkpoints as _checkpoints, events as _events, records as _records  # noqa: F401 - importing registers migrations
+from . import blobs as _blobs, events as _events, records as _records  # noqa: F401 - importing registers migrations
+from .replays import ReplayRepository
 from .blobs import BlobRepository
 from .checkpoints import CheckpointRepository
 from .events import EventLog
@@ -27,6 +29,7 @@ class AuditStore:
         self.blobs = BlobRepository(db)
         self.events = EventLog(db)
         self.checkpoints = CheckpointRepository(db)
+        self.replays = ReplayRepository(db)
 
     @classmethod
     def open(cls, path: Path | str | None = None, *, write: bool = False) -> "AuditStore":

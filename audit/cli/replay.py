@@ -1,0 +1,117 @@
+"""``llm-audit replay``: reproduce recorded generations and print the verdicts.
+
+Exit code 0 when every replay is ``identical`` with the record's own model, 1 otherwise
+(drift, divergence, or a model mismatch that was allowed), 2 for a user error.
+"""
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+
+import click
+
+from ..auditor import Auditor
+from ..errors import UserError
+from ..replay.compare import NEAR_TIE
+from ..replay_result import VERDICTS, ReplayResult
+from .app import db_option, echo_json, json_option, main, model_options
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2e}"
+
+
+def replay_detail(result: ReplayResult) -> str:
+    lines = [f"record       {result.record_id}", f"verdict      {result.headline}"]
+    lines.append(f"max |Δ log-prob| {_number(result.max_logprob_diff)} (tolerance {result.tolerance:g}), replay {result.seconds:.2f} s")
+    changed = [name for name, entry in result.model_match.items() if not entry["match"]]
+    lines.append("model        same (weights, config, tokenizer, chat template hashes)" if not changed else f"model        differs: {', '.join(changed)}")
+    if result.first_divergence is not None:
+        d = result.first_divergence
+        near_tie = " (near-tie)" if d.recorded_margin is not None and d.recorded_margin < NEAR_TIE else ""
+        lines.append(
+            f"diverged at  step {d.step}: recorded {d.recorded_token!r} (id {d.recorded_token_id}), "
+            f"replayed {d.replayed_token!r} (id {d.replayed_token_id}); recorded top-1/top-2 margin "
+            f"{_number(d.recorded_margin)}{near_tie}"
+        )
+    if result.environment_diff:
+        lines.append("environment  differs:")
+        lines += [f"  {name}: {entry['recorded']!r} -> {entry['current']!r}" for name, entry in result.environment_diff.items()]
+    else:
+        lines.append("environment  same")
+    return "\n".join(lines)
+
+
+def replay_table(results: list[ReplayResult]) -> str:
+    lines = [f"{'record':36}  {'verdict':13}  {'max |Δ lp|':>10}  {'step':>4}  {'margin':>8}  {'secs':>6}  env changes"]
+    for r in results:
+        d = r.first_divergence
+        lines.append(
+            f"{r.record_id:36}  {r.verdict + ('' if r.model_matches else '*'):13}  {_number(r.max_logprob_diff):>10}  "
+            f"{(str(d.step) if d else '-'):>4}  {(_number(d.recorded_margin) if d else '-'):>8}  {r.seconds:>6.2f}  "
+            f"{', '.join(r.environment_diff) or '-'}"
+        )
+    counts = Counter(r.verdict for r in results)
+    lines.append("")
+    lines.append("  ".join(f"{verdict}: {counts.get(verdict, 0)}" for verdict in VERDICTS) + f"  (total {len(results)})")
+    if any(not r.model_matches for r in results):
+        lines.append("* replayed on a different model (--allow-model-mismatch)")
+    return "\n".join(lines)
+
+
+@main.command()
+@click.argument("record_id", required=False)
+@click.option("--all", "replay_all", is_flag=True, help="Replay every record (oldest first).")
+@click.option("--use-case", default=None, help="With --all: only this use case.")
+@click.option("--allow-model-mismatch", is_flag=True, help="Replay even if the model's hashes differ from the record's.")
+@click.option("--tolerance", type=float, default=1e-4, show_default=True, help="Largest per-token |Δ log-prob| still 'identical'.")
+@db_option
+@model_options
+@json_option
+def replay(
+    record_id: str | None,
+    replay_all: bool,
+    use_case: str | None,
+    allow_model_mismatch: bool,
+    tolerance: float,
+    db: Path,
+    model: str | None,
+    device: str | None,
+    dtype: str | None,
+    as_json: bool,
+) -> None:
+    """Regenerate a record with its recorded inputs, configuration and seed; give a verdict.
+
+    Verdicts: identical (same tokens, log-probs within --tolerance), logprob-drift (same
+    tokens, log-probs moved), diverged (different tokens: first step and margin shown).
+    By default the record's own model is loaded; --model replays on another folder.
+    Exit code 0 when all replays are identical on the record's model, 1 otherwise.
+
+    \b
+    Examples:
+      llm-audit replay 01a2259f-3082-7a9f-ac04-d343f525d3c4
+      llm-audit replay 01a2259f --json
+      llm-audit replay --all --use-case credit-decision
+    """
+    if replay_all == (record_id is not None):
+        raise UserError("pass either one RECORD_ID or --all: e.g. `llm-audit replay 01a2259f` or `llm-audit replay --all`")
+    if use_case is not None and not replay_all:
+        raise UserError("--use-case only applies with --all")
+    auditor = Auditor(db=db, device=device, dtype=dtype)
+    options = {"model": model, "allow_model_mismatch": allow_model_mismatch, "tolerance": tolerance}
+    if replay_all:
+        results = auditor.replay_many(use_case=use_case, progress=not as_json, **options)
+    else:
+        results = [auditor.replay(record_id, **options)]
+    if as_json:
+        if record_id is not None:
+            echo_json(results[0].to_json_dict())
+        else:
+            counts = Counter(r.verdict for r in results)
+            echo_json({"counts": {v: counts.get(v, 0) for v in VERDICTS}, "replays": [r.to_json_dict() for r in results]})
+    elif record_id is not None:
+        click.echo(replay_detail(results[0]))
+    else:
+        click.echo(replay_table(results))
+    sys.exit(0 if all(r.verdict == "identical" and r.model_matches for r in results) else 1)

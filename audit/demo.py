@@ -34,8 +34,23 @@ def record_stage(auditor: Auditor, cases: list[ExampleCase], result: DemoResult,
         say(f"  {record.id}  {case.name:30}  {record.output_tokens:>3} tokens  {text[:70]}")
 
 
+def attention_stage(auditor: Auditor, cases: list[ExampleCase], result: DemoResult, say: Say) -> None:
+    """Attention maps, rollout and head importance for every demo record, stored (no per-head maps)."""
+    total = 0
+    for record in tqdm(result.records, desc="attention", unit="record", disable=None):
+        attention = auditor.attention(record.id)
+        total += attention.stored_bytes or 0
+        layer, head, value = attention.top_heads(1)[0]
+        say(
+            f"  {record.id}  {len(attention.tokens):>4} tokens  {attention.stored_bytes:>10,} bytes stored  "
+            f"top head L{layer}.H{head} ({value:+.2f})  log-prob diff {attention.logprob_max_diff:.1e}  {attention.seconds:.1f} s"
+        )
+    result.outputs["attention"] = f"{len(result.records)} attention analyses stored, {total:,} bytes"
+
+
 STAGES: list[tuple[str, Callable[[Auditor, list[ExampleCase], DemoResult, Say], None]]] = [
     ("record", record_stage),
+    ("attention", attention_stage),
 ]
 
 

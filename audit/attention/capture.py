@@ -16,6 +16,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
+from ..errors import UserError
 from ..scoring import logprobs_from_logits
 
 EAGER = "eager"
@@ -56,7 +57,10 @@ def capture_attention(
     with eager_attention(model):
         out = model(input_ids=ids, use_cache=False, output_attentions=True)
     if not out.attentions or any(a is None for a in out.attentions):
-        raise RuntimeError(f"{type(model).__name__} returned no attention weights with the eager implementation")
+        raise UserError(
+            f"{type(model).__name__} returned no attention weights with the eager implementation: "
+            "attention maps need a model whose attention implementation can be switched (Llama-style models)"
+        )
     start = len(input_ids) - 1
     scored = logprobs_from_logits(out.logits[0, start : start + len(output_ids)], ids[0, len(input_ids) :])
     diffs = np.abs(np.asarray(scored.token_logprobs, dtype=np.float64) - np.asarray(recorded_logprobs, dtype=np.float64))

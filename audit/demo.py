@@ -42,12 +42,25 @@ def verify_stage(auditor: Auditor, cases: list[ExampleCase], result: DemoResult,
     verified = auditor.verify()
     say(f"  {verified.summary()}")
     result.outputs["verify"] = verified.summary()
+def attention_stage(auditor: Auditor, cases: list[ExampleCase], result: DemoResult, say: Say) -> None:
+    """Attention maps, rollout and head importance for every demo record, stored (no per-head maps)."""
+    total = 0
+    for record in tqdm(result.records, desc="attention", unit="record", disable=None):
+        attention = auditor.attention(record.id)
+        total += attention.stored_bytes or 0
+        layer, head, value = attention.top_heads(1)[0]
+        say(
+            f"  {record.id}  {len(attention.tokens):>4} tokens  {attention.stored_bytes:>10,} bytes stored  "
+            f"top head L{layer}.H{head} ({value:+.2f})  log-prob diff {attention.logprob_max_diff:.1e}  {attention.seconds:.1f} s"
+        )
+    result.outputs["attention"] = f"{len(result.records)} attention analyses stored, {total:,} bytes"
 
 
 STAGES: list[tuple[str, Callable[[Auditor, list[ExampleCase], DemoResult, Say], None]]] = [
     ("record", record_stage),
     ("verify", verify_stage),
     ("replay", replay_stage),
+    ("attention", attention_stage),
 ]
 
 

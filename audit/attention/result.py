@@ -32,3 +32,12 @@ class AttentionResult:
     id: str | None = None
     created_at: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_output(self) -> int:
+        return len(self.tokens) - self.n_input
+
+    def top_heads(self, k: int = 5) -> list[tuple[int, int, float]]:
+        """``(layer, head, importance)`` of the ``k`` heads with the largest |importance|."""
+        flat = np.argsort(-np.abs(self.head_importance), axis=None, kind="stable")[:k]
+        return [(int(l), int(h), float(self.head_importance[l, h])) for l, h in zip(*np.unravel_index(flat, self.head_importance.shape))]

@@ -13,6 +13,7 @@ import sqlite_utils
 from . import blobs as _blobs, checkpoints as _checkpoints, events as _events, records as _records  # noqa: F401 - importing registers migrations
 from . import blobs as _blobs, events as _events, records as _records  # noqa: F401 - importing registers migrations
 from .replays import ReplayRepository
+from .attention import AttentionRepository
 from .blobs import BlobRepository
 from .checkpoints import CheckpointRepository
 from .events import EventLog
@@ -30,6 +31,7 @@ class AuditStore:
         self.events = EventLog(db)
         self.checkpoints = CheckpointRepository(db)
         self.replays = ReplayRepository(db)
+        self.attention = AttentionRepository(db)
 
     @classmethod
     def open(cls, path: Path | str | None = None, *, write: bool = False) -> "AuditStore":

@@ -9,5 +9,6 @@ from .app import main
 from . import demo, generate, integrity, records  # noqa: F401,E402 - registers the commands
 from . import demo, generate, records, replay  # noqa: F401,E402 - registers the commands
 from . import attention, demo, generate, records  # noqa: F401,E402 - registers the commands
+from . import demo, explain, generate, records  # noqa: F401,E402 - registers the commands
 
 __all__ = ["main"]

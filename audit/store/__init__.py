@@ -14,6 +14,7 @@ from . import blobs as _blobs, checkpoints as _checkpoints, events as _events, r
 from . import blobs as _blobs, events as _events, records as _records  # noqa: F401 - importing registers migrations
 from .replays import ReplayRepository
 from .attention import AttentionRepository
+from .explanations import ExplanationRepository
 from .blobs import BlobRepository
 from .checkpoints import CheckpointRepository
 from .events import EventLog
@@ -32,6 +33,7 @@ class AuditStore:
         self.checkpoints = CheckpointRepository(db)
         self.replays = ReplayRepository(db)
         self.attention = AttentionRepository(db)
+        self.explanations = ExplanationRepository(db, self.blobs)
 
     @classmethod
     def open(cls, path: Path | str | None = None, *, write: bool = False) -> "AuditStore":

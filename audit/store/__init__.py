@@ -11,10 +11,12 @@ from pathlib import Path
 import sqlite_utils
 
 from . import blobs as _blobs, events as _events, records as _records  # noqa: F401 - importing registers migrations
+from . import reports as _reports  # noqa: F401
 from .blobs import BlobRepository
 from .events import EventLog
 from .database import check_writable, default_db_path, open_for_read, open_for_write
 from .records import RecordRepository
+from .reports import ReportRepository
 
 
 class AuditStore:
@@ -25,6 +27,7 @@ class AuditStore:
         self.records = RecordRepository(db)
         self.blobs = BlobRepository(db)
         self.events = EventLog(db)
+        self.reports = ReportRepository(db)
 
     @classmethod
     def open(cls, path: Path | str | None = None, *, write: bool = False) -> "AuditStore":

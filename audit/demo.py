@@ -34,8 +34,23 @@ def record_stage(auditor: Auditor, cases: list[ExampleCase], result: DemoResult,
         say(f"  {record.id}  {case.name:30}  {record.output_tokens:>3} tokens  {text[:70]}")
 
 
+def report_stage(auditor: Auditor, cases: list[ExampleCase], result: DemoResult, say: Say) -> None:
+    """A dossier per demo record and a summary of this run, in ``out/`` (git-ignored)."""
+    from pathlib import Path
+
+    out = Path("out")
+    out.mkdir(exist_ok=True)
+    dossiers = [auditor.report([record.id], out / f"dossier-{record.id}.html") for record in result.records]
+    summary = auditor.report(None, out / "summary.html", since=result.records[0].started_at)
+    for report in dossiers:
+        say(f"  dossier {report.path} ({report.size_bytes / 1024:.0f} KiB, {report.seconds:.2f} s)")
+    say(f"  summary {summary.path} ({summary.size_bytes / 1024:.0f} KiB, {len(summary.record_ids)} records)")
+    result.outputs["report"] = f"{dossiers[0].path.resolve()} and {summary.path.resolve()}"
+
+
 STAGES: list[tuple[str, Callable[[Auditor, list[ExampleCase], DemoResult, Say], None]]] = [
     ("record", record_stage),
+    ("report", report_stage),
 ]
 
 

@@ -143,3 +143,41 @@ def replay(record: GenerationRecord, verdict: str = "identical") -> ReplayResult
         id="replay-1",
         created_at="2026-03-03T09:00:00.000000Z",
     )
+
+
+# -- shared fixtures for the report tests (imported into each test module) -------------------
+import tomllib  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from audit import Auditor  # noqa: E402
+from audit.report import Evidence  # noqa: E402
+
+INJECTION = "<script>document.documentElement.setAttribute('data-pwned','script')</script> {{ 7*7 }} <img src=x onerror=\"document.documentElement.setAttribute('data-pwned','img')\">"
+GENERATED_AT = "2026-03-04T12:00:00Z"
+
+
+@dataclass
+class ReportCase:
+    db: Path
+    credit: GenerationRecord  # chat template, fields, one field carrying an injection attempt
+    plain: GenerationRecord  # plain text prompt, nothing computed for it
+    evidence: Evidence  # every section filled, numbers from the tiny model
+
+
+@pytest.fixture(scope="session")
+def report_case(tiny_loaded, tiny_model_dir, tmp_path_factory) -> ReportCase:
+    from transformers import AutoModelForCausalLM
+
+    db = tmp_path_factory.mktemp("report") / "audit.db"
+    case = tomllib.loads((Path(__file__).resolve().parents[1] / "examples" / "credit_decision.toml").read_text())
+    variables = {**case["variables"], "purpose": INJECTION}
+    auditor = Auditor(db=db, model=tiny_loaded, operator="analyst-7")
+    with one_thread():
+        credit = auditor.generate(template=case["template"], variables=variables, system=case["system"], use_case="credit-decision", max_new_tokens=12)
+        plain = auditor.generate(prompt="Summarise: rates rose 25 basis points <b>today</b>.", use_case="news-summary", max_new_tokens=6)
+        eager = AutoModelForCausalLM.from_pretrained(tiny_model_dir, attn_implementation="eager")
+        evidence = Evidence(credit, field_attribution(tiny_loaded, credit), token_attribution(tiny_loaded, credit), attention(eager, tiny_loaded.tokenizer, credit), replay(credit))
+    return ReportCase(db, credit, plain, evidence)

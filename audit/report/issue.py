@@ -42,8 +42,12 @@ class ReportOutput:
     dossiers: list[Path] = field(default_factory=list)
 
 
-def normalise_time(value: str | None, what: str) -> str | None:
-    """An ISO 8601 date or date-time as UTC ``YYYY-MM-DDTHH:MM:SSZ`` (naive means UTC)."""
+def normalise_time(value: str | None, what: str, *, store_format: bool = False) -> str | None:
+    """An ISO 8601 date or date-time as UTC ``YYYY-MM-DDTHH:MM:SSZ`` (naive means UTC).
+
+    ``store_format`` keeps microseconds, the format records are stored in, so a filter
+    compares as text exactly like the time it names.
+    """
     if value is None:
         return None
     try:
@@ -52,7 +56,7 @@ def normalise_time(value: str | None, what: str) -> str | None:
         raise UserError(f"{what} {value!r} is not an ISO 8601 date or time: write e.g. 2026-03-01 or 2026-03-01T09:30:00Z") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ" if store_format else "%Y-%m-%dT%H:%M:%SZ")
 
 
 def _check_output(path: Path, pdf: bool) -> None:
@@ -95,7 +99,8 @@ def issue_report(
     """A dossier of ``record_ids``, or (without ids) a summary of the records matching the filters."""
     output = Path(output)
     generated = normalise_time(generated_at, "--generated-at") or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    since_n, until_n = normalise_time(since, "--since"), normalise_time(until, "--until")
+    since_n = normalise_time(since, "--since", store_format=True)
+    until_n = normalise_time(until, "--until", store_format=True)
     if record_ids and (use_case or since or until):
         raise UserError("give record ids for a dossier, or --use-case/--since/--until for a summary, not both")
     _check_output(output, pdf)

@@ -8,8 +8,10 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 import rfc8785
 
+from audit import Auditor, UserError
 from audit.report import IntegrityStatus, build_dossier, build_summary, gather, render_dossiers, render_summary, sha256_html
 from audit.report.evidence import Evidence
 from audit.report.reasons import principal_reasons
@@ -110,8 +112,8 @@ def test_cli_dossier_is_reproducible_and_logged(report_case, cli, tmp_path):
     data = json.loads(first.stdout)
     body = out.read_bytes()
     assert data["sha256"] == hashlib.sha256(body).hexdigest() and data["kind"] == "dossier"
-    again = cli(*args)
-    assert again.returncode == 0 and out.read_bytes() == body
+    again = Auditor(db=report_case.db).report([report_case.credit.id], tmp_path / "again.html", generated_at=GENERATED_AT)
+    assert (tmp_path / "again.html").read_bytes() == body and again.sha256 == data["sha256"]  # Python API == CLI, byte for byte
     with AuditStore.open(report_case.db) as store:
         events = [e for e in store.events.iter(kind="report") if e.subject_id == data["report_id"]]
         assert [e.payload["sha256"] for e in events] == [data["sha256"]]
@@ -133,20 +135,22 @@ def test_cli_summary_over_a_use_case(report_case, cli, tmp_path):
     assert (tmp_path / f"dossier-{report_case.credit.id}.html").is_file()
 
 
-def test_cli_user_errors_change_nothing(report_case, cli, tmp_path):
+def test_user_errors_change_nothing(report_case, cli, tmp_path):
     before = report_case.db.read_bytes()
     out = tmp_path / "x.html"
+    done = cli("report", "no-such-record", "-o", str(out), "--db", str(report_case.db))
+    assert done.returncode == 2 and done.stderr.startswith("Error: no record with id") and "Traceback" not in done.stderr
+    auditor = Auditor(db=report_case.db)
     cases = [
-        (["report", "no-such-record", "-o", str(out)], "no record with id"),
-        (["report", report_case.credit.id, "-o", str(out), "--generated-at", "yesterday"], "not an ISO 8601"),
-        (["report", report_case.credit.id, "--use-case", "credit-decision", "-o", str(out)], "not both"),
-        (["report", "--since", "2999-01-01", "-o", str(out)], "no record matches"),
-        (["report", report_case.credit.id, "-o", str(tmp_path / "missing" / "x.html")], "does not exist"),
+        (dict(record_ids=[report_case.credit.id], output=out, generated_at="yesterday"), "not an ISO 8601"),
+        (dict(record_ids=[report_case.credit.id], output=out, use_case="credit-decision"), "not both"),
+        (dict(record_ids=[report_case.credit.id, report_case.credit.id], output=out), "named twice"),
+        (dict(output=out, since="2999-01-01"), "no record matches"),
+        (dict(record_ids=[report_case.credit.id], output=tmp_path / "missing" / "x.html"), "does not exist"),
     ]
-    for args, message in cases:
-        done = cli(*args, "--db", str(report_case.db))
-        assert done.returncode == 2, (args, done.stderr)
-        assert done.stderr.startswith("Error: ") and message in done.stderr and "Traceback" not in done.stderr
+    for kwargs, message in cases:
+        with pytest.raises(UserError, match=message):
+            auditor.report(**kwargs)
     assert report_case.db.read_bytes() == before and not out.exists()
 
 

@@ -50,7 +50,7 @@ def _bins(values: np.ndarray, max_bins: int, integer: bool) -> np.ndarray:
 
 def histogram(values: list[float], x_title: str, *, integer: bool = False, max_bins: int = 20, width: float = 320, height: float = 190) -> BarChart:
     finite = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=np.float64)
-    left, right, top, bottom = 40.0, width - 8.0, 10.0, height - 34.0
+    left, right, top, bottom = 40.0, width - 18.0, 10.0, height - 34.0
     if finite.size == 0:
         return BarChart(width, height, left, bottom, right, top, [], [], [], x_title, "records", True)
     edges = _bins(finite, max_bins, integer)

@@ -62,7 +62,7 @@ class Summary:
     flags: list[Flag]
     index: list[IndexRow]
     unlisted: int
-    models: list[tuple[str, int]] = field(default_factory=list)
+    models: list[tuple[str, str]] = field(default_factory=list)  # ("Model NAME", "N records")
 
 
 def _flags(evidence: Evidence) -> list[str]:
@@ -154,5 +154,5 @@ def build_summary(
         flags=flags,
         index=index,
         unlisted=total - len(index),
-        models=sorted(models.items(), key=lambda kv: (-kv[1], kv[0])),
+        models=[(f"Model {name}", f"{n} records") for name, n in sorted(models.items(), key=lambda kv: (-kv[1], kv[0]))],
     )

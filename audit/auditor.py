@@ -358,3 +358,36 @@ class Auditor:
         """One stored explanation by id."""
         with AuditStore.open(self.db_path) as store:
             return store.explanations.get(explanation_id)
+    # -- report ------------------------------------------------------------------------
+    def report(
+        self,
+        record_ids: list[str] | str | None = None,
+        output: str | Path = "report.html",
+        *,
+        use_case: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        generated_at: str | None = None,
+        pdf: bool = False,
+        dossiers: bool = False,
+    ):
+        """Write a dossier of ``record_ids`` (or, without ids, a summary of the filtered records).
+
+        ``generated_at`` (ISO 8601) makes the HTML byte-identical across runs; the report's
+        SHA-256 is logged as a "report" event. Returns :class:`audit.report.ReportOutput`.
+        """
+        from .report import issue_report
+
+        ids = [record_ids] if isinstance(record_ids, str) else list(record_ids or [])
+        return issue_report(
+            self.db_path,
+            Path(output),
+            record_ids=ids or None,
+            use_case=use_case,
+            since=since,
+            until=until,
+            generated_at=generated_at,
+            pdf=pdf,
+            dossiers=dossiers,
+            verify=getattr(self, "verify", None),
+        )

@@ -65,6 +65,18 @@ def explain_stage(auditor: Auditor, cases: list[ExampleCase], result: DemoResult
         top = ", ".join(f"{attr.features[j].strip() or repr(attr.features[j])} {float(attr.seq_attr[j]):+.2f}" for j in order)
         say(f"  {attr.record_id}  {case.name:30}  {attr.granularity:5}  {attr.seconds:5.1f} s  top: {top}")
     result.outputs["explain"] = f"{len(explained)} feature-ablation explanations stored"
+def report_stage(auditor: Auditor, cases: list[ExampleCase], result: DemoResult, say: Say) -> None:
+    """A dossier per demo record and a summary of this run, in ``out/`` (git-ignored)."""
+    from pathlib import Path
+
+    out = Path("out")
+    out.mkdir(exist_ok=True)
+    dossiers = [auditor.report([record.id], out / f"dossier-{record.id}.html") for record in result.records]
+    summary = auditor.report(None, out / "summary.html", since=result.records[0].started_at)
+    for report in dossiers:
+        say(f"  dossier {report.path} ({report.size_bytes / 1024:.0f} KiB, {report.seconds:.2f} s)")
+    say(f"  summary {summary.path} ({summary.size_bytes / 1024:.0f} KiB, {len(summary.record_ids)} records)")
+    result.outputs["report"] = f"{dossiers[0].path.resolve()} and {summary.path.resolve()}"
 
 
 STAGES: list[tuple[str, Callable[[Auditor, list[ExampleCase], DemoResult, Say], None]]] = [
@@ -73,6 +85,7 @@ STAGES: list[tuple[str, Callable[[Auditor, list[ExampleCase], DemoResult, Say], 
     ("replay", replay_stage),
     ("attention", attention_stage),
     ("explain", explain_stage),
+    ("report", report_stage),
 ]
 
 

@@ -15,11 +15,13 @@ from . import blobs as _blobs, events as _events, records as _records  # noqa: F
 from .replays import ReplayRepository
 from .attention import AttentionRepository
 from .explanations import ExplanationRepository
+from . import reports as _reports  # noqa: F401
 from .blobs import BlobRepository
 from .checkpoints import CheckpointRepository
 from .events import EventLog
 from .database import check_writable, default_db_path, open_for_read, open_for_write
 from .records import RecordRepository
+from .reports import ReportRepository
 
 
 class AuditStore:
@@ -34,6 +36,7 @@ class AuditStore:
         self.replays = ReplayRepository(db)
         self.attention = AttentionRepository(db)
         self.explanations = ExplanationRepository(db, self.blobs)
+        self.reports = ReportRepository(db)
 
     @classmethod
     def open(cls, path: Path | str | None = None, *, write: bool = False) -> "AuditStore":

@@ -1,0 +1,326 @@
+"""The view model of one decision's dossier: plain values in the order the report shows them.
+
+Everything a template needs is computed here (texts, numbers, colour buckets, geometry);
+the templates in ``reports/templates/`` only lay it out. Absent evidence becomes a plain
+sentence saying what is missing and how to produce it.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..attention.result import AttentionResult
+from ..attribution.result import AttributionResult
+from ..record import GenerationRecord
+from ..replay_result import ReplayResult
+from .colors import fmt
+from .evidence import Evidence, IntegrityStatus, Review, mean_logprob, record_hash
+from .heatmap import Heatmap, Thumbnail, TokenHeatmap, matrix_heatmap, thumbnail, token_heatmap
+from .prompt_view import Segment, prompt_segments
+from .reasons import Reason, field_words, principal_reasons
+from .regulatory import DOSSIER_MAP, NOT_CLAIMED, Requirement
+
+LOGPROB_TOLERANCE = 1e-3  # the attribution component's warning threshold
+
+Rows = list[tuple[str, str]]
+
+
+def _value(value: Any) -> str:
+    """One deterministic text for any recorded value (floats by repr, containers as JSON)."""
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    return "—" if value is None else str(value)
+
+
+@dataclass
+class Cover:
+    system: str
+    use_case: str
+    record_id: str
+    seq: str
+    started_at: str
+    finished_at: str
+    operator: str
+    generated_at: str
+    record_hash: str
+    hash_method: str
+    integrity: IntegrityStatus
+    model: str
+
+
+@dataclass
+class Decision:
+    kind: str
+    segments: list[Segment]
+    fields: Rows  # (field in words, value)
+    system_message: str | None
+    output_text: str
+    finish_reason: str
+    input_tokens: int
+    output_tokens: int
+    mean_logprob: str
+    perplexity: str
+    low_confidence: list[tuple[str, str, str]]  # (step, token, log-prob) of the least likely output tokens
+
+
+@dataclass
+class Why:
+    reasons: list[Reason]
+    reasons_missing: str | None
+    reasons_basis: str  # "template fields" | "prompt segments"
+    field_matrix: Heatmap | None
+    tokens: TokenHeatmap | None
+    token_matrix: Heatmap | None
+    token_missing: str | None
+
+
+@dataclass
+class Attention:
+    missing: str | None
+    rollout: Heatmap | None = None
+    thumbnails: list[Thumbnail] = field(default_factory=list)
+    heads: Heatmap | None = None
+    head_method: str = ""
+    layers: int = 0
+    head_count: int = 0
+
+
+@dataclass
+class Method:
+    attributions: list[tuple[str, Rows]]  # (title, rows) per attribution shown
+    attention: Rows
+    checks: list[tuple[str, str, str]]  # (check, result, verdict "pass" | "warn" | "n/a")
+
+
+@dataclass
+class ReplayView:
+    verdict: str
+    headline: str
+    rows: Rows
+    model_rows: list[tuple[str, str, str, str]]  # (field, recorded, current, match)
+    environment_rows: list[tuple[str, str, str]]
+
+
+@dataclass
+class Reproducibility:
+    identity: Rows
+    generation: Rows
+    environment: Rows
+    replay: ReplayView | None
+    replay_missing: str | None
+    command: str
+
+
+@dataclass
+class Dossier:
+    anchor: str
+    title: str
+    cover: Cover
+    decision: Decision
+    why: Why
+    attention: Attention
+    method: Method
+    reproducibility: Reproducibility
+    regulatory: tuple[Requirement, ...]
+    regulatory_notes: tuple[str, ...]
+    reviews: list[Review]
+
+
+def _cover(record: GenerationRecord, generated_at: str, integrity: IntegrityStatus) -> Cover:
+    digest, how = record_hash(record)
+    return Cover(
+        system=f"llm-audit · {record.model.name}",
+        use_case=record.use_case,
+        record_id=record.id,
+        seq=str(record.seq) if record.seq is not None else "—",
+        started_at=record.started_at,
+        finished_at=record.finished_at,
+        operator=record.operator,
+        generated_at=generated_at,
+        record_hash=digest,
+        hash_method=how,
+        integrity=integrity,
+        model=f"{record.model.name} ({record.model.architecture}, {record.model.parameter_count:,} parameters)",
+    )
+
+
+def _decision(record: GenerationRecord) -> Decision:
+    mean = mean_logprob(record)
+    steps = sorted(range(len(record.token_logprobs)), key=lambda i: (record.token_logprobs[i], i))[:3]
+    tokens = record.top_logprobs
+    low = []
+    for i in sorted(steps):
+        chosen = next((a.token for a in tokens[i] if a.token_id == record.output_ids[i]), None) if i < len(tokens) else None
+        low.append((str(i + 1), chosen if chosen is not None else f"id {record.output_ids[i]}", f"{record.token_logprobs[i]:.3f}"))
+    return Decision(
+        kind=record.prompt_kind,
+        segments=prompt_segments(record),
+        fields=[(field_words(k), _value(v)) for k, v in (record.variables or {}).items()],
+        system_message=record.system,
+        output_text=record.output_text,
+        finish_reason={"eos": "the model ended its answer", "length": "the token limit was reached"}.get(record.finish_reason, record.finish_reason),
+        input_tokens=record.input_tokens,
+        output_tokens=record.output_tokens,
+        mean_logprob=f"{mean:.3f}" if math.isfinite(mean) else "n/a",
+        perplexity=f"{math.exp(-mean):.2f}" if math.isfinite(mean) else "n/a",
+        low_confidence=low,
+    )
+
+
+def _why(evidence: Evidence) -> Why:
+    rid = evidence.record.id
+    fa, ta = evidence.field_attribution, evidence.token_attribution
+    reasons, missing, basis, field_matrix = [], None, "template fields", None
+    if fa is not None:
+        basis = "template fields" if fa.granularity == "field" else "prompt segments"
+        reasons = principal_reasons(fa.features, fa.seq_attr)
+        if not reasons:
+            missing = "The attribution found no field with a material effect on this answer, so no principal reason can be stated."
+        field_matrix = matrix_heatmap(
+            np.asarray(fa.token_attr), list(fa.output_tokens), [field_words(f) for f in fa.features], row_axis="output token", col_axis=basis[:-1]
+        )
+    elif evidence.record.template:
+        missing = f"No field-level attribution has been computed for this record, so no principal reasons can be stated. Run: llm-audit explain {rid} --granularity field"
+    else:
+        missing = "This record has no template fields and no segment attribution has been computed, so principal reasons cannot be stated as fields."
+    tokens = token_matrix = None
+    token_missing = None
+    if ta is not None:
+        tokens = token_heatmap(list(ta.features), list(ta.output_tokens), np.asarray(ta.token_attr), np.asarray(ta.seq_attr))
+        token_matrix = matrix_heatmap(np.asarray(ta.token_attr), list(ta.output_tokens), list(ta.features), row_axis="output token", col_axis="input token")
+    else:
+        token_missing = f"No token-level attribution has been computed for this record. Run: llm-audit explain {rid} --granularity token"
+    if fa is None and ta is None:
+        token_missing = f"No attribution has been computed for this record. Run: llm-audit explain {rid}"
+    return Why(reasons, missing, basis, field_matrix, tokens, token_matrix, token_missing)
+
+
+def _attention(result: AttentionResult | None, record_id: str) -> Attention:
+    if result is None:
+        return Attention(missing=f"No attention analysis has been computed for this record. Run: llm-audit attention {record_id}")
+    inputs = list(result.tokens[: result.n_input])
+    outputs = list(result.tokens[result.n_input :])
+    rollout = np.asarray(result.rollout, dtype=np.float64)
+    rollout_map = matrix_heatmap(rollout, outputs[: rollout.shape[0]], inputs[: rollout.shape[1]], scale="sequential", row_axis="output token", col_axis="input token", value_name="rollout")
+    layer_mean = np.asarray(result.layer_mean, dtype=np.float64)
+    thumbs = [thumbnail(layer_mean[i], f"Layer {i + 1}") for i in range(layer_mean.shape[0])]
+    importance = np.asarray(result.head_importance, dtype=np.float64)
+    scale = "diverging" if (importance < 0).any() else "sequential"
+    heads = matrix_heatmap(
+        importance,
+        [f"L{i + 1}" for i in range(importance.shape[0])],
+        [f"H{j + 1}" for j in range(importance.shape[1])],
+        scale=scale,
+        row_axis="layer",
+        col_axis="head",
+        max_cell=26.0,
+        width=360,
+        value_name="importance",
+    )
+    return Attention(None, rollout_map, thumbs, heads, result.head_importance_method, result.layers, result.heads)
+
+
+def _attribution_rows(result: AttributionResult) -> Rows:
+    rows: Rows = [("Method", result.method), ("Granularity", result.granularity), ("Features", str(len(result.features))), ("Output tokens", str(len(result.output_tokens)))]
+    rows += [(field_words(k), _value(v)) for k, v in sorted(result.params.items())]
+    if result.convergence_delta:
+        rows.append(("Largest |convergence delta|", f"{max(abs(x) for x in result.convergence_delta):.3g}"))
+    rows.append(("Computed", f"{result.created_at or '—'} in {result.seconds:.2f} s"))
+    return rows
+
+
+def _method(evidence: Evidence) -> Method:
+    attributions = []
+    checks: list[tuple[str, str, str]] = []
+    for title, result in (("Field attribution", evidence.field_attribution), ("Token attribution", evidence.token_attribution)):
+        if result is None:
+            continue
+        if result.granularity == "segment":
+            title = "Segment attribution"
+        attributions.append((title, _attribution_rows(result)))
+        if result.logprob_max_diff is not None:
+            ok = result.logprob_max_diff <= LOGPROB_TOLERANCE
+            checks.append((f"{title}: unperturbed vs recorded log-probabilities", f"max difference {result.logprob_max_diff:.2e} (tolerance {LOGPROB_TOLERANCE:g})", "pass" if ok else "warn"))
+        if result.convergence_delta:
+            delta = max(abs(x) for x in result.convergence_delta)
+            checks.append((f"{title}: integrated-gradients completeness", f"largest |convergence delta| {delta:.3g}", "pass" if delta <= 0.05 else "warn"))
+    attention: Rows = []
+    result = evidence.attention
+    if result is not None:
+        attention = [
+            ("Layers x heads", f"{result.layers} x {result.heads}"),
+            ("Rollout", "attention rollout (Abnar & Zuidema 2020), residual added, rows renormalised"),
+            ("Head importance", result.head_importance_method),
+            ("Computed", f"{result.created_at or '—'} in {result.seconds:.2f} s"),
+        ]
+        if result.logprob_max_diff is not None:
+            ok = result.logprob_max_diff <= LOGPROB_TOLERANCE
+            checks.append(("Attention pass vs recorded log-probabilities", f"max difference {result.logprob_max_diff:.2e} (tolerance {LOGPROB_TOLERANCE:g})", "pass" if ok else "warn"))
+    return Method(attributions, attention, checks)
+
+
+def _replay(result: ReplayResult) -> ReplayView:
+    headline = {
+        "identical": "Replay reproduced the recorded output token for token.",
+        "logprob-drift": "Replay produced the same tokens, but the log-probabilities drifted beyond tolerance.",
+        "diverged": "Replay produced a DIFFERENT output.",
+    }.get(result.verdict, f"Replay verdict: {result.verdict}")
+    rows: Rows = [("Verdict", result.verdict), ("Replayed at", result.created_at or "—")]
+    if result.max_logprob_diff is not None:
+        rows.append(("Largest log-probability difference", f"{result.max_logprob_diff:.2e}"))
+    d = result.first_divergence
+    if d is not None:
+        margin = f", recorded top-1 vs top-2 margin {d.recorded_margin:.3f}" if d.recorded_margin is not None else ""
+        rows.append(("First divergence", f"step {d.step + 1}: recorded {d.recorded_token!r}, replayed {d.replayed_token!r}{margin}"))
+    if result.allow_model_mismatch:
+        rows.append(("Model mismatch allowed", "yes: the replay ran on a model that differs from the recorded one"))
+    model_rows = [
+        (k, _value(v.get("recorded")), _value(v.get("current")), "yes" if v.get("match") else "NO")
+        for k, v in sorted(result.model_match.items())
+        if isinstance(v, dict)
+    ]
+    env_rows = [(k, _value(v.get("recorded")), _value(v.get("current"))) for k, v in sorted(result.environment_diff.items()) if isinstance(v, dict)]
+    return ReplayView(result.verdict, headline, rows, model_rows, env_rows)
+
+
+def _reproducibility(evidence: Evidence) -> Reproducibility:
+    record = evidence.record
+    m = record.model
+    identity: Rows = [("Name", m.name), ("Source", m.source), ("Architecture", f"{m.architecture} ({m.model_type})"), ("Parameters", f"{m.parameter_count:,}"), ("Revision", _value(m.revision)), ("Context length", _value(m.context_length))]
+    identity += [(f"Weights SHA-256 ({name})", digest) for name, digest in sorted(m.weights_sha256.items())]
+    identity.append(("Config SHA-256", m.config_sha256))
+    identity += [(f"Tokenizer SHA-256 ({name})", digest) for name, digest in sorted(m.tokenizer_sha256.items())]
+    identity.append(("Chat template SHA-256", _value(m.chat_template_sha256)))
+    generation: Rows = [("Seed", str(record.seed))] + [(k, _value(v)) for k, v in sorted(record.generation_config.items())]
+    generation.append(("Special tokens added", "yes" if record.add_special_tokens else "no"))
+    e = record.environment
+    environment: Rows = [("Python", e.python), ("Platform", e.platform), ("Machine", e.machine), ("CPU", e.cpu), ("Device", f"{e.device} ({e.device_name})"), ("dtype", e.dtype), ("Threads", str(e.threads))]
+    environment += [(name, _value(version)) for name, version in sorted(e.packages.items())]
+    environment += [(f"determinism: {k}", _value(v)) for k, v in sorted(e.determinism.items())]
+    replay = _replay(evidence.replay) if evidence.replay is not None else None
+    missing = None if replay else f"This record has not been replayed. Run: llm-audit replay {record.id}"
+    return Reproducibility(identity, generation, environment, replay, missing, f"llm-audit replay {record.id}")
+
+
+def build_dossier(evidence: Evidence, generated_at: str, integrity: IntegrityStatus, index: int = 0) -> Dossier:
+    """The whole dossier for one record; ``index`` keeps element ids unique in a multi-record file."""
+    record = evidence.record
+    return Dossier(
+        anchor=f"d{index}",
+        title=f"Decision dossier · {record.use_case}",
+        cover=_cover(record, generated_at, integrity),
+        decision=_decision(record),
+        why=_why(evidence),
+        attention=_attention(evidence.attention, record.id),
+        method=_method(evidence),
+        reproducibility=_reproducibility(evidence),
+        regulatory=DOSSIER_MAP,
+        regulatory_notes=NOT_CLAIMED,
+        reviews=list(evidence.reviews),
+    )

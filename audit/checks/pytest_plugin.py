@@ -1,20 +1,19 @@
 """pytest plugin (entry point ``llm_audit``): attribution checks inside a team's own test suite.
 
     def test_credit_explanation_is_stable(assert_attribution_stable):
-        assert_attribution_stable("consumer-credit-decision", "tests/baseline.json", suite="tests/suite.toml")
+        assert_attribution_stable("consumer-credit-decision", "ci/baseline.json", suite="ci/suite.toml")
 
 The fixture shares one runner per test session, so the model loads once however many
 cases are checked; ``--llm-audit-model`` points every check at another model folder.
+Imports of torch and the model code happen inside the fixtures: installing llm-audit
+must not slow down every other pytest run in the same environment.
 """
 from __future__ import annotations
 
 from functools import partial
-from typing import Callable
+from typing import Any, Callable
 
 import pytest
-
-from .assertion import assert_attribution_stable as _assert
-from .runner import Runner
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -24,13 +23,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 @pytest.fixture(scope="session")
-def llm_audit_runner(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Runner:
-    """One runner (one loaded model per model spec) for the whole session, on a temporary database."""
+def llm_audit_runner(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """One :class:`audit.checks.Runner` (one loaded model per model spec) for the session, on a temporary database."""
+    from .runner import Runner
+
     db = tmp_path_factory.mktemp("llm-audit") / "checks.db"
     return Runner(db, request.config.getoption("--llm-audit-model"), device=request.config.getoption("--llm-audit-device"))
 
 
 @pytest.fixture
-def assert_attribution_stable(llm_audit_runner: Runner) -> Callable:
+def assert_attribution_stable(llm_audit_runner: Any) -> Callable:
     """``assert_attribution_stable(case, baseline, suite=None)``: raises AssertionError naming each failing metric."""
-    return partial(_assert, runner=llm_audit_runner)
+    from .assertion import assert_attribution_stable as check
+
+    return partial(check, runner=llm_audit_runner)

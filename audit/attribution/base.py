@@ -1,0 +1,79 @@
+"""The shared shape of an attribution method, and the registry that maps method names to them.
+
+A method declares its parameters with defaults (validated before any model is loaded, so a bad
+value stores nothing) and turns a :class:`Context` into an :class:`Attribution`. Perturbation methods
+run Captum's algorithms over :class:`~audit.attribution.scorer.PrefixCachedScorer`; gradient methods
+run Captum's integration rules over :class:`~audit.attribution.gradients.EmbeddingGradients`.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..errors import UserError
+from .inputs import FeatureSpace
+
+_REGISTRY: dict[str, type["AttributionMethod"]] = {}
+
+
+@dataclass
+class Context:
+    model: Any
+    features: FeatureSpace
+    output_ids: list[int]
+    params: dict[str, Any]
+
+
+@dataclass
+class Attribution:
+    token_attr: np.ndarray  # (n_output, n_features) float32
+    seq_attr: np.ndarray  # (n_features,) float32
+    convergence_delta: list[float] | None = None
+    evaluations: int = 0  # model rows evaluated (perturbations, or interpolation points)
+
+
+def register(cls: type["AttributionMethod"]) -> type["AttributionMethod"]:
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def method_names() -> list[str]:
+    return list(_REGISTRY)
+
+
+def get_method(name: str) -> type["AttributionMethod"]:
+    if name not in _REGISTRY:
+        raise UserError(f"unknown attribution method {name!r}: use one of {', '.join(_REGISTRY)}")
+    return _REGISTRY[name]
+
+
+class AttributionMethod(ABC):
+    name: ClassVar[str]
+    kind: ClassVar[str]  # "perturbation" | "gradient"
+    stochastic: ClassVar[bool] = False
+    defaults: ClassVar[dict[str, Any]]
+    #: lower bounds of the integer parameters
+    minimum: ClassVar[dict[str, int]] = {}
+
+    @classmethod
+    def resolve(cls, params: dict[str, Any]) -> dict[str, Any]:
+        """Defaults merged with ``params`` (``None`` means default); refuses unknown or bad values."""
+        given = {k: v for k, v in params.items() if v is not None}
+        unknown = sorted(set(given) - set(cls.defaults))
+        if unknown:
+            raise UserError(f"{cls.name} takes no parameter {', '.join(unknown)}: its parameters are {', '.join(cls.defaults) or 'none'}")
+        resolved = {**cls.defaults, **given}
+        for key, low in cls.minimum.items():
+            value = resolved[key]
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise UserError(f"{key.replace('_', '-')} must be an integer >= {low} (got {value!r})")
+        method = resolved.get("integration")
+        if method is not None and method not in ("gausslegendre", "riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid"):
+            raise UserError(f"unknown integration rule {method!r}: use gausslegendre or riemann_trapezoid")
+        return resolved
+
+    @abstractmethod
+    def attribute(self, ctx: Context) -> Attribution: ...

@@ -171,3 +171,39 @@ class Auditor:
     def generate_many(self, cases: Iterable[dict[str, Any]]) -> list[GenerationRecord]:
         """Record each case (keyword arguments of :meth:`generate`) in order."""
         return [self.generate(**case) for case in cases]
+
+    # -- attribution -------------------------------------------------------------------
+    def explain(self, record_id: str, method: str = "feature-ablation", granularity: str = "token", **params: Any):
+        """Attribute a recorded output to its input features, store the result and return it.
+
+        ``params``: the method's parameters (``n_steps``, ``n_samples``, ``baseline_token``,
+        ``perturbation_seed``, ``perturbations_per_eval``...; ``None`` means the default). Every
+        user mistake is refused before the model is loaded, and nothing is stored then.
+        """
+        from .attribution.explain import check_request, explain_record
+
+        check_request(None, method, granularity, params)
+        record = self.get(record_id)
+        check_request(record, method, granularity, params)
+        check_writable(self.db_path)
+        loaded = self.loaded
+        result = explain_record(loaded.model, loaded.tokenizer, record, method, granularity, **params)
+        result.id = uuid7()
+        result.created_at = utc_iso()
+        result.extra["model"] = loaded.identity.name
+        result.extra["weights_sha256"] = dict(loaded.identity.weights_sha256)
+        with AuditStore.open(self.db_path, write=True) as store:
+            with store.transaction():
+                payload = store.explanations.insert(result)
+                store.events.append("explanation", result.id, payload)
+        return result
+
+    def explanations(self, record_id: str | None = None, *, method: str | None = None, granularity: str | None = None):
+        """Stored explanations (of one record), oldest first."""
+        with AuditStore.open(self.db_path) as store:
+            return store.explanations.list(store.records.get(record_id).id if record_id else None, method=method, granularity=granularity)
+
+    def explanation(self, explanation_id: str):
+        """One stored explanation by id."""
+        with AuditStore.open(self.db_path) as store:
+            return store.explanations.get(explanation_id)

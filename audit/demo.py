@@ -34,8 +34,22 @@ def record_stage(auditor: Auditor, cases: list[ExampleCase], result: DemoResult,
         say(f"  {record.id}  {case.name:30}  {record.output_tokens:>3} tokens  {text[:70]}")
 
 
+def explain_stage(auditor: Auditor, cases: list[ExampleCase], result: DemoResult, say: Say) -> None:
+    """Feature ablation of every record: by field where it has a template, by token otherwise."""
+    explained = []
+    for record in tqdm(result.records, desc="explaining", unit="record", disable=None):
+        granularity = "field" if record.prompt_kind == "template" and record.template else "token"
+        explained.append(auditor.explain(record.id, method="feature-ablation", granularity=granularity))
+    for case, attr in zip(cases, explained):
+        order = sorted(range(len(attr.features)), key=lambda j: -abs(float(attr.seq_attr[j])))[:3]
+        top = ", ".join(f"{attr.features[j].strip() or repr(attr.features[j])} {float(attr.seq_attr[j]):+.2f}" for j in order)
+        say(f"  {attr.record_id}  {case.name:30}  {attr.granularity:5}  {attr.seconds:5.1f} s  top: {top}")
+    result.outputs["explain"] = f"{len(explained)} feature-ablation explanations stored"
+
+
 STAGES: list[tuple[str, Callable[[Auditor, list[ExampleCase], DemoResult, Say], None]]] = [
     ("record", record_stage),
+    ("explain", explain_stage),
 ]
 
 

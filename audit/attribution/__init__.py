@@ -1,6 +1,8 @@
-"""Token, field and segment attributions of recorded generations (Captum)."""
-from .result import AttributionResult
-from .explain import DEFAULT_METHOD, LogprobMismatchWarning, check_request, explain_record, method_names
-from .inputs import GRANULARITIES
+"""Token, field and segment attributions of recorded generations (Captum).
 
-__all__ = ["AttributionResult", "DEFAULT_METHOD", "GRANULARITIES", "LogprobMismatchWarning", "check_request", "explain_record", "method_names"]
+Only the result contract is imported here (the store needs it without loading Captum); the
+methods live in :mod:`audit.attribution.explain` and :mod:`audit.attribution.methods`.
+"""
+from .result import AttributionResult
+
+__all__ = ["AttributionResult"]

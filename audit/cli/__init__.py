@@ -6,6 +6,6 @@ line and exit 2 (see :mod:`audit.errors`).
 from __future__ import annotations
 
 from .app import main
-from . import checks, demo, generate, records  # noqa: F401,E402 - registers the commands
+from . import checks, demo, explain, generate, records  # noqa: F401,E402 - registers the commands
 
 __all__ = ["main"]

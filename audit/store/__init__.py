@@ -11,6 +11,7 @@ from pathlib import Path
 import sqlite_utils
 
 from . import blobs as _blobs, events as _events, records as _records  # noqa: F401 - importing registers migrations
+from .explanations import ExplanationRepository
 from .blobs import BlobRepository
 from .events import EventLog
 from .database import check_writable, default_db_path, open_for_read, open_for_write
@@ -25,6 +26,7 @@ class AuditStore:
         self.records = RecordRepository(db)
         self.blobs = BlobRepository(db)
         self.events = EventLog(db)
+        self.explanations = ExplanationRepository(db, self.blobs)
 
     @classmethod
     def open(cls, path: Path | str | None = None, *, write: bool = False) -> "AuditStore":

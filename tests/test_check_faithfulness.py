@@ -70,7 +70,7 @@ def test_curves_are_the_eraser_definitions(tiny_loaded, record) -> None:
 
 def test_token_features_use_recorded_positions(tiny_loaded, record) -> None:
     model, tokenizer = tiny_loaded.model, tiny_loaded.tokenizer
-    positions = list(range(len(record.input_ids) - 12, len(record.input_ids)))
+    positions = list(range(len(record.input_ids) - 8, len(record.input_ids)))
     groups = [[p] for p in positions]
     result = attribution(record, [str(p) for p in positions], [0.0] * len(positions), "token", {"feature_positions": groups})
     remove = token_remover(record, result)
@@ -80,6 +80,6 @@ def test_token_features_use_recorded_positions(tiny_loaded, record) -> None:
     effects = [full - logprob(model, record, remove(frozenset({j}))) for j in range(len(positions))]
     good = measure(model, tokenizer, record, attribution(record, result.features, effects, "token", {"feature_positions": groups}),
                    random_orders=2)
-    assert good.ks == [1, 2, 3, 6]
+    assert good.ks == [1, 2, 4]
     # at k = 1 the oracle removes the single most damaging token, so its first point is the largest effect
     assert good.comprehensiveness > 0

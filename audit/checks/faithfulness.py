@@ -21,6 +21,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..attribution import AttributionResult
+from ..attribution.scorer import PrefixCachedScorer
 from ..errors import UserError
 from ..prompts import full_template
 from ..record import GenerationRecord
@@ -150,15 +151,10 @@ def descending(scores: Sequence[float]) -> list[int]:
     return sorted(range(values.size), key=lambda index: (-values[index], index))
 
 
-def curves(score: Callable[[list[int]], float], remove: Remover, order: Sequence[int], ks: Sequence[int], full: float) -> tuple[float, float]:
-    """(comprehensiveness AOPC, sufficiency AOPC) of removing features in ``order``."""
+def _requests(remove: Remover, order: Sequence[int], ks: Sequence[int]) -> list[tuple[list[int], list[int]]]:
+    """For each k: (prompt without the top-k, prompt with only the top-k)."""
     everything = frozenset(range(len(order)))
-    comprehensive, sufficient = [], []
-    for k in ks:
-        top = frozenset(order[:k])
-        comprehensive.append(full - score(remove(top)))
-        sufficient.append(full - score(remove(everything - top)))
-    return float(np.mean(comprehensive)), float(np.mean(sufficient))
+    return [(remove(frozenset(order[:k])), remove(everything - frozenset(order[:k]))) for k in ks]
 
 
 def measure(
@@ -170,30 +166,43 @@ def measure(
     random_orders: int = 8,
     seed: int = 0,
     remover: Remover | None = None,
+    batch_size: int = 16,
 ) -> Faithfulness | None:
-    """Faithfulness of ``result`` (an explanation of ``record``); ``None`` below two features."""
+    """Faithfulness of ``result`` (an explanation of ``record``); ``None`` below two features.
+
+    The unperturbed log-probability is :func:`audit.scoring.teacher_forced`'s; the perturbed
+    prompts (deduplicated) are scored in batches by the explainer's prefix-cached scorer,
+    which computes the same quantity (checked against ``teacher_forced`` in the tests).
+    """
     n = len(result.features)
     ks = removal_sizes(n)
     if not ks:
         return None
     remove = remover or remover_for(tokenizer, record, result)
-    cache: dict[tuple[int, ...], float] = {}
-
-    def score(prompt_ids: list[int]) -> float:
-        key = tuple(prompt_ids)
-        if key not in cache:
-            cache[key] = float(sum(teacher_forced(model, prompt_ids, record.output_ids).token_logprobs))
-        return cache[key]
-
-    full = score(remove(frozenset()))
-    comp, suff = curves(score, remove, descending(result.seq_attr), ks, full)
+    full = float(sum(teacher_forced(model, record.input_ids, record.output_ids).token_logprobs))
     rng = np.random.default_rng(seed)
-    randoms = [curves(score, remove, rng.permutation(n).tolist(), ks, full) for _ in range(random_orders)]
+    orders = [descending(result.seq_attr)] + [rng.permutation(n).tolist() for _ in range(random_orders)]
+    plans = [_requests(remove, order, ks) for order in orders]
+    unique = list(dict.fromkeys(tuple(p) for plan in plans for pair in plan for p in pair))
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    scorer = PrefixCachedScorer(model, record.input_ids, record.output_ids, pad_id=pad)
+    scores: dict[tuple[int, ...], float] = {}
+    for start in range(0, len(unique), batch_size):
+        chunk = unique[start : start + batch_size]
+        for prompt, value in zip(chunk, scorer.score([list(p) for p in chunk]).sum(dim=1).tolist()):
+            scores[prompt] = float(value)
+
+    def aopc(plan: list[tuple[list[int], list[int]]]) -> tuple[float, float]:
+        return (float(np.mean([full - scores[tuple(without)] for without, _ in plan])),
+                float(np.mean([full - scores[tuple(only)] for _, only in plan])))
+
+    comp, suff = aopc(plans[0])
+    randoms = [aopc(plan) for plan in plans[1:]]
     return Faithfulness(
         comprehensiveness=comp,
         sufficiency=suff,
-        random_comprehensiveness=float(np.mean([r[0] for r in randoms])),
-        random_sufficiency=float(np.mean([r[1] for r in randoms])),
+        random_comprehensiveness=float(np.mean([r[0] for r in randoms])) if randoms else float("nan"),
+        random_sufficiency=float(np.mean([r[1] for r in randoms])) if randoms else float("nan"),
         ks=ks,
         full_logprob=full,
         random_orders=random_orders,

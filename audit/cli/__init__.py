@@ -11,5 +11,6 @@ from . import demo, generate, records, replay  # noqa: F401,E402 - registers the
 from . import attention, demo, generate, records  # noqa: F401,E402 - registers the commands
 from . import demo, explain, generate, records  # noqa: F401,E402 - registers the commands
 from . import demo, generate, records, report  # noqa: F401,E402 - registers the commands
+from . import checks, demo, explain, generate, records  # noqa: F401,E402 - registers the commands
 
 __all__ = ["main"]

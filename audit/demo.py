@@ -42,6 +42,8 @@ def verify_stage(auditor: Auditor, cases: list[ExampleCase], result: DemoResult,
     verified = auditor.verify()
     say(f"  {verified.summary()}")
     result.outputs["verify"] = verified.summary()
+
+
 def attention_stage(auditor: Auditor, cases: list[ExampleCase], result: DemoResult, say: Say) -> None:
     """Attention maps, rollout and head importance for every demo record, stored (no per-head maps)."""
     total = 0
@@ -54,6 +56,8 @@ def attention_stage(auditor: Auditor, cases: list[ExampleCase], result: DemoResu
             f"top head L{layer}.H{head} ({value:+.2f})  log-prob diff {attention.logprob_max_diff:.1e}  {attention.seconds:.1f} s"
         )
     result.outputs["attention"] = f"{len(result.records)} attention analyses stored, {total:,} bytes"
+
+
 def explain_stage(auditor: Auditor, cases: list[ExampleCase], result: DemoResult, say: Say) -> None:
     """Feature ablation of every record: by field where it has a template, by token otherwise."""
     explained = []
@@ -65,6 +69,8 @@ def explain_stage(auditor: Auditor, cases: list[ExampleCase], result: DemoResult
         top = ", ".join(f"{attr.features[j].strip() or repr(attr.features[j])} {float(attr.seq_attr[j]):+.2f}" for j in order)
         say(f"  {attr.record_id}  {case.name:30}  {attr.granularity:5}  {attr.seconds:5.1f} s  top: {top}")
     result.outputs["explain"] = f"{len(explained)} feature-ablation explanations stored"
+
+
 def report_stage(auditor: Auditor, cases: list[ExampleCase], result: DemoResult, say: Say) -> None:
     """A dossier per demo record and a summary of this run, in ``out/`` (git-ignored)."""
     from pathlib import Path
@@ -81,11 +87,11 @@ def report_stage(auditor: Auditor, cases: list[ExampleCase], result: DemoResult,
 
 STAGES: list[tuple[str, Callable[[Auditor, list[ExampleCase], DemoResult, Say], None]]] = [
     ("record", record_stage),
-    ("verify", verify_stage),
-    ("replay", replay_stage),
-    ("attention", attention_stage),
     ("explain", explain_stage),
+    ("attention", attention_stage),
+    ("replay", replay_stage),
     ("report", report_stage),
+    ("verify", verify_stage),
 ]
 
 

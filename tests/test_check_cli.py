@@ -109,6 +109,7 @@ def test_cannot_run_is_exit_2_and_one_line(created, tmp_path: Path, cli) -> None
 
 
 def test_pytest_plugin_fixture(created, tmp_path: Path) -> None:
+    """The fixture arrives through the installed ``pytest11`` entry point, as a team gets it."""
     suite, baseline, done = created
     assert done.returncode == 0, done.stderr
     (tmp_path / "test_team.py").write_text(f"""
@@ -126,7 +127,7 @@ def test_fails_loudly(assert_attribution_stable, tmp_path):
     with pytest.raises(AssertionError, match="output changed at step 0"):
         assert_attribution_stable("credit", tmp_path / "b.json", suite=r"{suite}")
 """)
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "audit.checks.pytest_plugin", "-p", "no:cacheprovider",
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                           str(tmp_path / "test_team.py")], capture_output=True, text=True, cwd=tmp_path, timeout=600,
                          env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
     assert run.returncode == 0, run.stdout + run.stderr

@@ -10,12 +10,9 @@ from pathlib import Path
 
 import sqlite_utils
 
-from . import blobs as _blobs, checkpoints as _checkpoints, events as _events, records as _records  # noqa: F401 - importing registers migrations
-from . import blobs as _blobs, events as _events, records as _records  # noqa: F401 - importing registers migrations
-from .replays import ReplayRepository
 from .attention import AttentionRepository
 from .explanations import ExplanationRepository
-from . import reports as _reports  # noqa: F401
+from .replays import ReplayRepository
 from .blobs import BlobRepository
 from .checkpoints import CheckpointRepository
 from .events import EventLog

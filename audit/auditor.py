@@ -287,6 +287,7 @@ class Auditor:
                     raise
                 raise UserError(f"cannot load the model of record {record.id} from {spec} ({exc}); pass --model with a copy of it") from None
         return cache[key]
+
     # -- attention ---------------------------------------------------------------------
     def attention(self, record_id: str, heads: bool = False, *, tolerance: float = 1e-4) -> AttentionResult:
         """Capture, aggregate and store the attention of a recorded generation.
@@ -323,6 +324,7 @@ class Auditor:
                 payload = store.attention.insert(result)
                 store.events.append("attention", result.id, payload)
             return store.attention.get(result.id)
+
     # -- attribution -------------------------------------------------------------------
     def explain(self, record_id: str, method: str = "feature-ablation", granularity: str = "token", **params: Any):
         """Attribute a recorded output to its input features, store the result and return it.
@@ -358,6 +360,7 @@ class Auditor:
         """One stored explanation by id."""
         with AuditStore.open(self.db_path) as store:
             return store.explanations.get(explanation_id)
+
     # -- report ------------------------------------------------------------------------
     def report(
         self,
@@ -389,5 +392,5 @@ class Auditor:
             generated_at=generated_at,
             pdf=pdf,
             dossiers=dossiers,
-            verify=getattr(self, "verify", None),
+            verify=self.verify,
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,25 @@ def build_tiny_model(folder: Path, seed: int = 0) -> Path:
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+@contextmanager
+def one_torch_thread():
+    """Tiny-model passes are per-op overhead: one thread is ~50x faster than two cores shared
+    with other jobs, and avoids oversubscribing a CI runner. Restores the previous count."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def single_thread():
+    """Module-wide :func:`one_torch_thread`; use with ``pytest.mark.usefixtures("single_thread")``."""
+    with one_torch_thread():
+        yield
 
 
 @pytest.fixture(scope="session")

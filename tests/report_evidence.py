@@ -7,8 +7,6 @@ values the model actually produced, not invented ones.
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import numpy as np
 import torch
 
@@ -17,6 +15,8 @@ from audit.attribution.result import AttributionResult
 from audit.prompts import build_prompt
 from audit.record import GenerationRecord
 from audit.replay_result import Divergence, ReplayResult
+from audit.scoring import teacher_forced
+from conftest import one_torch_thread
 
 
 def token_attribution(loaded, record: GenerationRecord) -> AttributionResult:
@@ -48,25 +48,8 @@ def token_attribution(loaded, record: GenerationRecord) -> AttributionResult:
     )
 
 
-@contextmanager
-def one_thread():
-    """Tiny tensors run ~50x faster on one thread than on two cores shared with other jobs."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-@torch.no_grad()
 def _scored(model, input_ids: list[int], output_ids: list[int]) -> np.ndarray:
-    """Teacher-forced log-probabilities, projecting to the vocabulary only at scored positions."""
-    ids = torch.tensor([list(input_ids) + list(output_ids)])
-    start = len(input_ids) - 1
-    hidden = model.model(input_ids=ids, use_cache=False).last_hidden_state[0, start : start + len(output_ids)]
-    logp = torch.log_softmax(model.lm_head(hidden).float(), dim=-1)
-    return logp.gather(-1, torch.tensor(output_ids).view(-1, 1)).squeeze(-1).numpy()
+    return np.asarray(teacher_forced(model, input_ids, output_ids).token_logprobs)
 
 
 def field_attribution(loaded, record: GenerationRecord) -> AttributionResult:
@@ -175,7 +158,7 @@ def report_case(tiny_loaded, tiny_model_dir, tmp_path_factory) -> ReportCase:
     case = tomllib.loads((Path(__file__).resolve().parents[1] / "examples" / "credit_decision.toml").read_text())
     variables = {**case["variables"], "purpose": INJECTION}
     auditor = Auditor(db=db, model=tiny_loaded, operator="analyst-7")
-    with one_thread():
+    with one_torch_thread():
         credit = auditor.generate(template=case["template"], variables=variables, system=case["system"], use_case="credit-decision", max_new_tokens=12)
         plain = auditor.generate(prompt="Summarise: rates rose 25 basis points <b>today</b>.", use_case="news-summary", max_new_tokens=6)
         eager = AutoModelForCausalLM.from_pretrained(tiny_model_dir, attn_implementation="eager")

@@ -23,13 +23,7 @@ PERTURBATION = ("feature-ablation", "shapley-sampling", "lime", "kernel-shap")
 GRADIENT = ("integrated-gradients", "gradient-x-input")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny-model passes are per-op overhead; one thread avoids oversubscribing a shared runner."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 @pytest.fixture(scope="module")

@@ -104,3 +104,15 @@ def test_leaf_hash_is_the_documented_formula():
     expected = hashlib.sha256(b"\x00" + DOMAIN + header + (7).to_bytes(8, "big") + GENESIS + payload_sha).hexdigest()
     assert event.payload == '{"x":1}' and event.payload_sha256 == payload_sha.hex()
     assert event.leaf_hash == expected == leaf_hash(7, GENESIS, payload_sha, header).hex() == recompute_leaf(event)
+
+
+@pytest.mark.parametrize("text", ["plain", 'quote " and \\ backslash', "tab\tnew\nline\x00\x1f\x7f", "\u20ac \u2028 \U0001F600 é"])
+def test_fast_canonical_forms_equal_the_rfc8785_encoder(text):
+    from audit.integrity.canonical import canonical_header, canonical_object, canonical_scalar
+
+    assert canonical_header(text, "generation", text) == canonical_bytes({"created_at": text, "kind": "generation", "subject_id": text})
+    for scalar in (text, 0.1, 2.5e-05, 1e21, 3.0, -7, True, None):
+        assert canonical_scalar(scalar) == canonical_bytes(scalar).decode()
+    value = {"b": [1, 2.5, None], "a": text, "c": {"z": 1, "y": [text]}, text[:1] or "k": False}
+    members = {k: canonical_bytes(v).decode() for k, v in value.items()}
+    assert canonical_object(members) == canonical_bytes(value).decode()

@@ -244,3 +244,37 @@ def test_generation_projection_equals_the_logged_payload(copy):
         for record in store.records.iter():
             projected = projection_for("generation")(store.db, record.id)
             assert projected == generation_payload(record)
+
+
+def test_verification_rebuilds_each_generation_payload_byte_for_byte(copy):
+    """The fast path: canonical JSON columns concatenate to the exact logged text, no parsing."""
+    from audit.store.events import text_projection_for
+
+    with AuditStore.open(copy) as store:
+        logged = {e.subject_id: e.payload for e in store.events.iter_chain() if e.kind == "generation"}
+        assert len(logged) == len(PROMPTS)
+        for record_id, payload in logged.items():
+            assert text_projection_for("generation")(store.db, record_id) == payload
+
+
+def test_record_that_json_canonicalisation_cannot_write_verifies_the_slow_way(copy):
+    """A -inf log-probability is outside I-JSON: its column is plain JSON, and verification
+    falls back to comparing parsed values, which still catches an edit."""
+    from dataclasses import replace
+
+    from audit.ids import uuid7
+    from audit.store.events import text_projection_for
+    from audit.store.records import generation_payload
+
+    with AuditStore.open(copy, write=True) as store:
+        template = next(store.records.iter())
+        record = replace(template, id=uuid7(), seq=None, token_logprobs=[float("-inf")] + template.token_logprobs[1:])
+        with store.transaction():
+            record.seq = store.records.insert(record)
+            store.events.append("generation", record.id, generation_payload(record))
+        assert text_projection_for("generation")(store.db, record.id) != store.events.iter_chain(subject_id=record.id).__next__().payload
+        assert store.records.get(record.id).token_logprobs[0] == float("-inf")
+    assert Auditor(db=copy).verify().ok
+    attack(copy, "UPDATE generations SET seed = seed + 1 WHERE id = ?", params=[record.id])
+    problem = first(copy)
+    assert problem.check == "tables" and "seed" in problem.what

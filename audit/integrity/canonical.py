@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from json.encoder import encode_basestring
 from typing import Any
 
 import rfc8785
@@ -41,6 +43,18 @@ def canonical_bytes(value: Any) -> bytes:
         return rfc8785.dumps(jcs_safe(value))
 
 
+def strict_canonical(value: Any) -> str | None:
+    """JCS text of ``value``, or None when it holds a number JCS cannot write (see module doc).
+
+    For storing a value in canonical form where it must also parse back unchanged: the
+    tagged rewrite of :func:`canonical_bytes` would not.
+    """
+    try:
+        return rfc8785.dumps(value).decode("utf-8")
+    except rfc8785.CanonicalizationError:
+        return None
+
+
 def same_content(canonical_text: str, value: Any) -> bool:
     """Whether ``value`` is the content logged as ``canonical_text``.
 
@@ -50,3 +64,50 @@ def same_content(canonical_text: str, value: Any) -> bool:
     """
     logged = json.loads(canonical_text)
     return logged == value or logged == jcs_safe(value)
+
+
+# Strings that JCS writes verbatim between quotes: no quote, backslash or control character.
+_VERBATIM = re.compile(r'[^"\\\x00-\x1f]*\Z')
+
+
+def canonical_object(members: dict[str, str]) -> str:
+    """JCS text of an object whose members are given as already canonical value texts.
+
+    Lets a caller that keeps each part of a payload in canonical form (the ``generations``
+    columns) rebuild the payload's exact text by concatenation, without parsing or
+    re-encoding anything. Keys are sorted by code point, which equals JCS's UTF-16 order
+    for the ASCII keys our records use; a non-ASCII key falls back to the encoder.
+    """
+    if not all(key.isascii() for key in members):
+        return canonical_bytes({k: json.loads(v) for k, v in members.items()}).decode("utf-8")
+    return "{" + ",".join(f"{encode_basestring(k)}:{members[k]}" for k in sorted(members)) + "}"
+
+
+def canonical_scalar(value: str | int | float | bool | None) -> str:
+    """JCS text of one scalar, in microseconds: strings via the C JSON encoder.
+
+    The C string encoder behind ``json.dumps(..., ensure_ascii=False)`` escapes exactly
+    what JCS escapes (quote, backslash, U+0000-U+001F with the same short forms), so the
+    texts are identical; a lone surrogate, which JCS rejects, gives text that will not
+    match and so fails safe.
+    """
+    if isinstance(value, str):
+        return encode_basestring(value)
+    if value is None or isinstance(value, bool):
+        return "null" if value is None else ("true" if value else "false")
+    return canonical_bytes(value).decode("utf-8")
+
+
+def canonical_header(created_at: str, kind: str, subject_id: str) -> bytes:
+    """JCS of ``{"created_at", "kind", "subject_id"}``, hashed into every leaf.
+
+    Computed once per event on append and on every verification, so the common case of
+    plain strings is formatted directly (byte-identical to JCS, which writes such strings
+    verbatim); anything else goes through the encoder.
+    """
+    if _VERBATIM.match(created_at) and _VERBATIM.match(kind) and _VERBATIM.match(subject_id):
+        try:
+            return f'{{"created_at":"{created_at}","kind":"{kind}","subject_id":"{subject_id}"}}'.encode("utf-8")
+        except UnicodeEncodeError:
+            pass
+    return canonical_bytes({"created_at": created_at, "kind": kind, "subject_id": subject_id})

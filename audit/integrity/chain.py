@@ -18,14 +18,14 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from .canonical import canonical_bytes
+from .canonical import canonical_bytes, canonical_header
 
 DOMAIN = b"llm-audit/event/v1"
 GENESIS = bytes(32)
 
 
 def header_sha256(kind: str, subject_id: str, created_at: str) -> bytes:
-    return hashlib.sha256(canonical_bytes({"created_at": created_at, "kind": kind, "subject_id": subject_id})).digest()
+    return hashlib.sha256(canonical_header(created_at, kind, subject_id)).digest()
 
 
 def leaf_hash(seq: int, prev_hash: bytes, payload_sha256: bytes, header: bytes) -> bytes:

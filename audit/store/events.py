@@ -83,16 +83,31 @@ def _chain_existing(conn: sqlite3.Connection) -> None:
 register("events", 2, "hash chain columns (RFC 8785 payload, prev_hash, leaf_hash); append-only", _chain_existing, *append_only(TABLE))
 
 Projection = Callable[[sqlite_utils.Database, str], dict[str, Any]]
+TextProjection = Callable[[sqlite_utils.Database, str], str]
 _PROJECTIONS: dict[str, Projection] = {}
+_TEXT_PROJECTIONS: dict[str, TextProjection] = {}
 
 
-def register_projection(kind: str, projection: Projection) -> None:
-    """Declare how to rebuild the payload of ``kind`` events from the component's tables."""
+def register_projection(kind: str, projection: Projection, *, text: TextProjection | None = None) -> None:
+    """Declare how to rebuild the payload of ``kind`` events from the component's tables.
+
+    ``text``, optional, rebuilds the payload's canonical text directly (a component that
+    stores its parts in canonical form can concatenate them): when it equals the logged
+    text verification is done without parsing anything; when it differs, ``projection``
+    decides, so a ``text`` that is merely unable to reproduce old rows costs speed, never
+    correctness.
+    """
     _PROJECTIONS[kind] = projection
+    if text is not None:
+        _TEXT_PROJECTIONS[kind] = text
 
 
 def projection_for(kind: str) -> Projection | None:
     return _PROJECTIONS.get(kind)
+
+
+def text_projection_for(kind: str) -> TextProjection | None:
+    return _TEXT_PROJECTIONS.get(kind)
 
 
 @dataclass
@@ -239,4 +254,4 @@ class EventLog:
         return (Event(seq, k, s, c, json.loads(p)) for seq, k, s, c, p in rows)
 
 
-__all__ = ["Event", "EventLog", "canonical_bytes", "projection_for", "register_projection"]
+__all__ = ["Event", "EventLog", "canonical_bytes", "projection_for", "register_projection", "text_projection_for"]

@@ -11,6 +11,7 @@ from typing import Any, Iterator
 import sqlite_utils
 
 from ..errors import UserError
+from ..integrity.canonical import canonical_object, canonical_scalar, strict_canonical
 from ..record import GenerationRecord
 from .append_only import append_only
 from .events import register_projection
@@ -74,11 +75,23 @@ def _to_row(record: GenerationRecord) -> dict[str, Any]:
     row = record.to_dict()
     row.pop("seq")
     for column in _JSON_COLUMNS:
-        row[column] = json.dumps(row[column], ensure_ascii=False, allow_nan=True) if row[column] is not None else None
+        row[column] = _json_text(row[column])
     row["add_special_tokens"] = int(record.add_special_tokens)
     row["model_name"] = record.model.name
     row["weights_sha256"] = ",".join(f"{k}={v}" for k, v in sorted(record.model.weights_sha256.items()))
     return row
+
+
+def _json_text(value: Any) -> str | None:
+    """A JSON column's text: canonical (RFC 8785) so verification can rebuild the logged
+    payload by concatenation (:func:`_project_text`); plain JSON for the rare value JCS
+    cannot write (a -inf log-probability), which verification then checks the slow way."""
+    if value is None:
+        return None
+    return strict_canonical(value) or json.dumps(value, ensure_ascii=False, allow_nan=True)
+
+
+_NOT_IN_PAYLOAD = ("seq", "model_name", "weights_sha256")
 
 
 def generation_payload(record: GenerationRecord) -> dict[str, Any]:
@@ -98,12 +111,36 @@ def _project(db: sqlite_utils.Database, record_id: str) -> dict[str, Any]:
     if not rows:
         raise KeyError(record_id)
     data = dict(rows[0])
-    for column in ("seq", "model_name", "weights_sha256"):
+    for column in _NOT_IN_PAYLOAD:
         data.pop(column)
     for column in _JSON_COLUMNS:
         data[column] = json.loads(data[column]) if data[column] is not None else None
     data["add_special_tokens"] = bool(data["add_special_tokens"])
     return data
+
+
+def _project_text(db: sqlite_utils.Database, record_id: str) -> str:
+    """The payload's canonical text, concatenated from the row's columns.
+
+    The JSON columns already hold canonical text and scalars encode in microseconds, so a
+    record verifies without one parse: 100,000 records in seconds instead of minutes.
+    """
+    row = db.execute(f"SELECT * FROM {TABLE} WHERE id = ?", [record_id])
+    names = [d[0] for d in row.description]
+    values = row.fetchone()
+    if values is None:
+        raise KeyError(record_id)
+    members: dict[str, str] = {}
+    for name, value in zip(names, values):
+        if name in _NOT_IN_PAYLOAD:
+            continue
+        if name in _JSON_COLUMNS:
+            members[name] = "null" if value is None else value
+        elif name == "add_special_tokens":
+            members[name] = "true" if value else "false"
+        else:
+            members[name] = canonical_scalar(value)
+    return canonical_object(members)
 
 
 def _from_row(row: dict[str, Any]) -> GenerationRecord:
@@ -186,4 +223,4 @@ class RecordRepository:
         return ((" WHERE " + " AND ".join(clauses)) if clauses else ""), params
 
 
-register_projection("generation", _project)
+register_projection("generation", _project, text=_project_text)

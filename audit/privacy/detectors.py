@@ -92,7 +92,7 @@ class PhoneDetector:
         found = _spans(self.name, text, self._international, international)
         for pattern, valid in ((self._nanp, nanp), (self._national, national)):
             found += [s for s in _spans(self.name, text, pattern, valid) if not any(_overlap(s, f) for f in found)]
-        return found
+        return sorted(found, key=lambda s: s.start)
 
 
 # -- IBAN -----------------------------------------------------------------------------------

@@ -29,6 +29,8 @@ from .integrity.signing import default_key_path, obtain_signing_key
 from .integrity.verify import VerifyResult, verify_database
 from .store.checkpoints import Checkpoint
 from .attention import AttentionResult
+from .privacy.guard import PrivacyGuard, is_sealed
+from .privacy.policy import Policy, load_policy
 
 USE_CASES = ("credit-decision", "risk-assessment", "financial-advice", "news-summary", "legal-analysis")
 _PARAM_NAMES = {f.name for f in fields(GenerationParams)}
@@ -57,6 +59,8 @@ class Auditor:
         device: str | None = None,
         dtype: str | None = None,
         operator: str | None = None,
+        policy: "str | Path | Policy | None" = None,
+        key_store: str | Path | None = None,
     ) -> None:
         self.db_path = Path(db) if db is not None else default_db_path()
         self._model_spec = model if isinstance(model, (str, type(None))) else None
@@ -64,6 +68,8 @@ class Auditor:
         self._device = device
         self._dtype = dtype
         self.operator = operator or default_operator()
+        self.policy = load_policy(policy) if isinstance(policy, (str, Path)) else policy
+        self.key_store = Path(key_store) if key_store is not None else None
 
     # -- model -------------------------------------------------------------------------
     @property
@@ -99,6 +105,8 @@ class Auditor:
         params = GenerationParams(**generation)
         params.validate()
         check_writable(self.db_path)
+        if self.policy is not None:
+            self._guard().keys  # a bad key store refuses before the model runs
 
         loaded = self.loaded
         config = effective_config(loaded.model.generation_config, params)
@@ -152,16 +160,20 @@ class Auditor:
             environment=capture_environment(loaded.device, loaded.dtype),
             tags=dict(tags or {}),
         )
+        stored = self._guard().protect(record) if self.policy is not None else record
         with AuditStore.open(self.db_path, write=True) as store:
             with store.transaction():
-                record.seq = store.records.insert(record)
-                store.events.append("generation", record.id, generation_payload(record))
+                record.seq = store.records.insert(stored)
+                store.events.append("generation", record.id, generation_payload(stored))
+        if stored is not record:
+            record.tags = stored.tags
         return record
 
     # -- reading -----------------------------------------------------------------------
-    def get(self, record_id: str) -> GenerationRecord:
+    def get(self, record_id: str, *, clear: bool = False) -> GenerationRecord:
+        """The record; a sealed one opened when its key is available (``clear=True``: or refuse)."""
         with AuditStore.open(self.db_path) as store:
-            return store.records.get(record_id)
+            return self._opened(store, store.records.get(record_id), clear)
 
     def list(
         self,
@@ -246,22 +258,23 @@ class Auditor:
         check_writable(self.db_path)
         with AuditStore.open(self.db_path) as store:
             if record_ids is None:
-                records = list(store.records.iter(use_case=use_case))
+                records = [self._opened(store, r, True) for r in store.records.iter(use_case=use_case)]
                 if not records:
                     where = f" with use case {use_case!r}" if use_case else ""
                     raise UserError(f"no records{where} to replay: run `llm-audit list` to see what is recorded")
             else:
-                records = [store.records.get(record_id) for record_id in record_ids]
+                records = [self._opened(store, store.records.get(record_id), True) for record_id in record_ids]
         models = [self._replay_model(record, model) for record in records]
         for record, loaded in zip(records, models):
             check_model(record, loaded, allow_model_mismatch)
         results = []
         for record, loaded in tqdm(list(zip(records, models)), desc="replaying", unit="record", disable=not progress or None):
             result = replay_record(record, loaded, allow_model_mismatch=allow_model_mismatch, tolerance=tolerance)
+            stored = self._guard().seal_replay(record, result) if is_sealed(record) else result
             with AuditStore.open(self.db_path, write=True) as store:
                 with store.transaction():
-                    result.seq = store.replays.insert(result)
-                    store.events.append("replay", result.id, replay_payload(result))
+                    result.seq = store.replays.insert(stored)
+                    store.events.append("replay", result.id, replay_payload(stored))
             results.append(result)
         return results
 
@@ -300,7 +313,7 @@ class Auditor:
 
         if not tolerance > 0:
             raise UserError(f"tolerance must be a positive number (got {tolerance!r})")
-        record = self.get(record_id)
+        record = self.get(record_id, clear=True)
         if not record.output_ids:
             raise UserError(f"record {record.id} has no output tokens: there is no attention to explain")
         check_writable(self.db_path)
@@ -321,9 +334,9 @@ class Auditor:
         result.created_at = utc_iso()
         with AuditStore.open(self.db_path, write=True) as store:
             with store.transaction():
-                payload = store.attention.insert(result)
+                payload = store.attention.insert(self._guard().seal_attention(record, result) if is_sealed(record) else result)
                 store.events.append("attention", result.id, payload)
-            return store.attention.get(result.id)
+            return self._open_result(store.attention.get(result.id), "attention")
 
     # -- attribution -------------------------------------------------------------------
     def explain(self, record_id: str, method: str = "feature-ablation", granularity: str = "token", **params: Any):
@@ -336,7 +349,7 @@ class Auditor:
         from .attribution.explain import check_request, explain_record
 
         check_request(None, method, granularity, params)
-        record = self.get(record_id)
+        record = self.get(record_id, clear=True)
         check_request(record, method, granularity, params)
         check_writable(self.db_path)
         loaded = self.loaded
@@ -345,21 +358,23 @@ class Auditor:
         result.created_at = utc_iso()
         result.extra["model"] = loaded.identity.name
         result.extra["weights_sha256"] = dict(loaded.identity.weights_sha256)
+        stored = self._guard().seal_explanation(record, result) if is_sealed(record) else result
         with AuditStore.open(self.db_path, write=True) as store:
             with store.transaction():
-                payload = store.explanations.insert(result)
+                payload = store.explanations.insert(stored)
                 store.events.append("explanation", result.id, payload)
         return result
 
     def explanations(self, record_id: str | None = None, *, method: str | None = None, granularity: str | None = None):
         """Stored explanations (of one record), oldest first."""
         with AuditStore.open(self.db_path) as store:
-            return store.explanations.list(store.records.get(record_id).id if record_id else None, method=method, granularity=granularity)
+            found = store.explanations.list(store.records.get(record_id).id if record_id else None, method=method, granularity=granularity)
+        return [self._open_result(r, "explanation") for r in found]
 
     def explanation(self, explanation_id: str):
         """One stored explanation by id."""
         with AuditStore.open(self.db_path) as store:
-            return store.explanations.get(explanation_id)
+            return self._open_result(store.explanations.get(explanation_id), "explanation")
 
     # -- report ------------------------------------------------------------------------
     def report(
@@ -394,3 +409,164 @@ class Auditor:
             dossiers=dossiers,
             verify=self.verify,
         )
+
+    # -- privacy -----------------------------------------------------------------------
+    def _guard(self) -> PrivacyGuard:
+        """One guard (and one key store read) per Auditor: redaction on write, opening on read."""
+        from .privacy.keystore import default_key_store_path
+
+        if "_privacy_guard" not in self.__dict__:
+            self._privacy_guard = PrivacyGuard(self.policy, self.key_store or default_key_store_path(self.db_path))
+        return self._privacy_guard
+
+    def _opened(self, store: AuditStore, record: GenerationRecord, required: bool) -> GenerationRecord:
+        """``record`` with its sealed content opened; without the key, the stored form or (required) a UserError."""
+        from .privacy.keystore import HOW_TO_SUPPLY, KeyMissing
+
+        if not is_sealed(record):
+            return record
+        try:
+            return self._guard().open_record(record)
+        except KeyMissing:
+            if not required:
+                return record
+            erased = store.privacy.erasure(record.id)
+            if erased is not None:
+                raise UserError(f"record {record.id} was erased on {erased['erased_at'][:10]} under {erased['reason']!r}: its content is gone by design") from None
+            subject = record.tags["privacy"]["subject"]
+            raise UserError(
+                f"record {record.id} is sealed and key store {self._guard().key_store_path} has no key for its data subject "
+                f"{subject}: {HOW_TO_SUPPLY} with the key store it was recorded with"
+            ) from None
+
+    def _open_result(self, result: Any, kind: str) -> Any:
+        """An explanation or attention result with its sealed labels opened when the key is here."""
+        from .privacy.keystore import KeyMissing
+
+        if result is None or "sealed" not in (result.extra or {}):
+            return result
+        try:
+            guard = self._guard()
+            return guard.open_explanation(result) if kind == "explanation" else guard.open_attention(result)
+        except KeyMissing:
+            return result
+
+    def _subject_ref(self, subject: str) -> str:
+        return self._guard().keys.subject_ref(subject)
+
+    def retention(self, *, apply: bool = False, as_of: str | None = None, reason: str = "retention period ended"):
+        """Every sealed record's retention state; with ``apply``, erase those due now.
+
+        Due means: past the minimum of its class, not erased, no legal hold on it or its
+        subject. Nothing else is ever erased. Returns ``(items, erased_ids)``.
+        """
+        from .privacy.retention import check_as_of, classify
+
+        now = check_as_of(as_of, apply)
+        if apply:
+            check_writable(self.db_path)
+        with AuditStore.open(self.db_path) as store:
+            rows = store.privacy.sealed()
+            erased, holds = store.privacy.erasures(), self.holds(store)
+        keys = self._guard().keys
+        items = [classify(row, now, holds, erased, keys.has_record(row["privacy"]["subject"], row["id"])) for row in rows]
+        due = [item for item in items if item.state == "due"]
+        if apply and due:
+            self._erase([(i.record_id, i.subject) for i in due], "retention", reason)
+        return items, [i.record_id for i in due] if apply else []
+
+    def erase(self, *, subject: str | None = None, record_id: str | None = None, reason: str) -> list[str]:
+        """Crypto-shred a data subject's (or one record's) keys and log an ``erasure`` tombstone per record.
+
+        Refused, with nothing changed, while any affected record is inside its retention
+        minimum or under a legal hold. The records' metadata, redacted text and ciphertext
+        stay (the log is append-only and still verifies); the clear content is gone.
+        """
+        from .privacy.retention import classify
+
+        if (subject is None) == (record_id is None):
+            raise UserError("name exactly one of --subject ID or --record ID")
+        if not reason or not reason.strip():
+            raise UserError("--reason is required: say why (e.g. 'GDPR Art. 17 request 2026-014')")
+        check_writable(self.db_path)
+        with AuditStore.open(self.db_path) as store:
+            if subject is not None:
+                ref = self._subject_ref(subject)
+                rows = store.privacy.sealed(ref)
+                if not rows:
+                    raise UserError(f"no sealed records of data subject {subject!r} (reference {ref}) in this database: check the id and the key store")
+            else:
+                record = store.records.get(record_id)
+                if not is_sealed(record):
+                    raise UserError(f"record {record.id} is not sealed (recorded without a policy): there is no key to destroy")
+                rows = [r for r in store.privacy.sealed(record.tags["privacy"]["subject"]) if r["id"] == record.id]
+            erased, holds = store.privacy.erasures(), self.holds(store)
+        from datetime import datetime, timezone
+
+        keys = self._guard().keys
+        items = [classify(r, datetime.now(timezone.utc), holds, erased, keys.has_record(r["privacy"]["subject"], r["id"])) for r in rows]
+        blocked = [i for i in items if i.state in ("within-minimum", "on-hold", "no-key")]
+        if blocked:
+            first = blocked[0]
+            raise UserError(f"{len(blocked)} of {len(items)} record(s) cannot be erased ({first.record_id}: {first.state}, {first.detail}); nothing was erased")
+        todo = [(i.record_id, i.subject) for i in items if i.state == "due"]
+        if not todo:
+            raise UserError("everything named is already erased: nothing to do")
+        return self._erase(todo, "subject" if subject is not None else "record", reason.strip())
+
+    def _erase(self, todo: list[tuple[str, str]], scope: str, reason: str) -> list[str]:
+        """Tombstones and key destruction in one step: the key store is saved inside the DB transaction."""
+        keys = self._guard().keys
+        erased_at = utc_iso()
+        with AuditStore.open(self.db_path, write=True) as store:
+            with store.transaction():
+                for record_id, subject in todo:
+                    store.events.append("erasure", record_id, {"record_id": record_id, "subject": subject, "scope": scope, "reason": reason,
+                                                               "erased_at": erased_at, "operator": self.operator, "method": "crypto-shredding"})
+                    keys.erase_record(subject, record_id)
+                keys.save()
+        return [record_id for record_id, _ in todo]
+
+    def holds(self, store: AuditStore | None = None):
+        """The legal holds in force now (a hold not followed by a release of the same target)."""
+        from .privacy.retention import Hold
+
+        if store is None:
+            with AuditStore.open(self.db_path) as opened:
+                return self.holds(opened)
+        active: dict[tuple[str, str], Hold] = {}
+        for kind, p in store.privacy.hold_events():
+            key = (p["scope"], p["target"])
+            if kind == "hold":
+                active[key] = Hold(p["scope"], p["target"], p["reason"], p["at"], p.get("operator", ""))
+            else:
+                active.pop(key, None)
+        return list(active.values())
+
+    def hold(self, *, subject: str | None = None, record_id: str | None = None, reason: str, release: bool = False):
+        """Place (or with ``release``, lift) a legal hold on a data subject or one record; logged as an event."""
+        from .privacy.retention import Hold
+
+        if (subject is None) == (record_id is None):
+            raise UserError("name exactly one of --subject ID or --record ID")
+        if not reason or not reason.strip():
+            raise UserError("--reason is required: name the matter or order (e.g. 'litigation 2026-CV-112')")
+        check_writable(self.db_path)
+        with AuditStore.open(self.db_path) as store:
+            if subject is not None:
+                scope, target = "subject", self._subject_ref(subject)
+                if not store.privacy.sealed(target):
+                    raise UserError(f"no sealed records of data subject {subject!r} in this database: check the id and the key store")
+            else:
+                scope, target = "record", store.records.get(record_id).id
+            held = any((h.scope, h.target) == (scope, target) for h in self.holds(store))
+        if release and not held:
+            raise UserError(f"there is no legal hold on that {scope} to release: run `llm-audit hold --list`")
+        if not release and held:
+            raise UserError(f"that {scope} is already under a legal hold: release it first to change the reason")
+        at = utc_iso()
+        kind = "release" if release else "hold"
+        with AuditStore.open(self.db_path, write=True) as store:
+            with store.transaction():
+                store.events.append(kind, target, {"scope": scope, "target": target, "reason": reason.strip(), "at": at, "operator": self.operator})
+        return Hold(scope, target, reason.strip(), at, self.operator)

@@ -25,13 +25,42 @@ class AuditGroup(click.Group):
             sys.exit(130)
 
 
+def _use_key_store(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:
+    """Point this process at a key store and refuse to start if anyone but its owner can read it."""
+    import os
+
+    from ..privacy.keystore import ENV_PATH, check_permissions
+
+    if value is not None:
+        os.environ[ENV_PATH] = str(value)
+    if os.environ.get(ENV_PATH):
+        try:
+            check_permissions(Path(os.environ[ENV_PATH]))
+        except UserError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+
+def key_store_option(func: Callable) -> Callable:
+    return click.option(
+        "--key-store",
+        type=click.Path(dir_okay=False, path_type=Path),
+        callback=_use_key_store,
+        expose_value=False,
+        is_eager=True,
+        help="Key store of sealed records (env LLM_AUDIT_KEY_STORE) [<db>.keys.json]; must be mode 0600.",
+    )(func)
+
+
 @click.group(cls=AuditGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="llm-audit")
+@key_store_option
 def main() -> None:
     """Record, explain, report and reproduce LLM generations for audit.
 
     Database: --db, else $LLM_AUDIT_DB, else ./llm-audit.db.
     Model: --model (a local Hugging Face folder or hub id), else the embedded SmolLM2-135M-Instruct.
+    Key store (sealed records): --key-store, else $LLM_AUDIT_KEY_STORE, else <db>.keys.json.
     """
 
 

@@ -9,22 +9,30 @@ import click
 from ..auditor import Auditor
 from ..demo import run_demo
 from ..examples import load_examples
-from .app import db_option, main, model_options
+from .app import db_option, key_store_option, main, model_options
 
 
 @main.command()
 @click.option("--examples", "examples_dir", type=click.Path(path_type=Path), default=Path("examples"), show_default=True, help="Folder of *.toml cases.")
+@click.option("--policy", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Privacy policy TOML: records are redacted and sealed; its [demo] cases are added.")
+@key_store_option
 @db_option
 @model_options
-def demo(examples_dir: Path, db: Path, model: str | None, device: str | None, dtype: str | None) -> None:
+def demo(examples_dir: Path, policy: Path | None, db: Path, model: str | None, device: str | None, dtype: str | None) -> None:
     """Record every example case (then explain and report them) into the database.
 
     \b
     Example:
       llm-audit demo --db demo.db
+      llm-audit demo --policy examples/privacy/policy.toml --db private.db
     """
     cases = load_examples(examples_dir)
-    auditor = Auditor(db=db, model=model, device=device, dtype=dtype)
+    auditor = Auditor(db=db, model=model, device=device, dtype=dtype, policy=policy)
+    if auditor.policy is not None:
+        from ..examples import load_case
+
+        cases += [load_case(path) for path in auditor.policy.demo_cases]
     started = time.perf_counter()
     click.echo(f"llm-audit demo: {len(cases)} example cases from {examples_dir} into {db}")
     result = run_demo(auditor, cases, click.echo)

@@ -8,7 +8,7 @@ import click
 
 from ..auditor import Auditor
 from ..errors import UserError
-from .app import db_option, echo_json, json_option, main, model_options, parse_json_arg
+from .app import db_option, echo_json, json_option, key_store_option, main, model_options, parse_json_arg
 from .format import record_summary
 
 
@@ -58,6 +58,9 @@ def _variables(pairs: tuple[str, ...], as_json: str | None) -> dict[str, Any] | 
 @click.option("--top-k", type=int, default=None)
 @click.option("--repetition-penalty", type=float, default=None)
 @click.option("--num-beams", type=int, default=None)
+@click.option("--policy", type=click.Path(dir_okay=False, path_type=Path), envvar="LLM_AUDIT_POLICY", default=None,
+              help="Privacy policy TOML: redact PII and seal the clear content (env LLM_AUDIT_POLICY).")
+@key_store_option
 @db_option
 @model_options
 @json_option
@@ -81,6 +84,7 @@ def generate(
     top_k: int | None,
     repetition_penalty: float | None,
     num_beams: int | None,
+    policy: Path | None,
     db: Path,
     model: str | None,
     device: str | None,
@@ -95,6 +99,8 @@ def generate(
       llm-audit generate --system "You are a credit analyst." \\
           --template "Income {income}, score {score}. Approve?" --var income=42000 --var score=580 \\
           --use-case credit-decision --json
+      llm-audit generate --policy examples/privacy/policy.toml --template "Customer {customer_id}, card {card}. Approve?" \\
+          --var customer_id=C-1 --var card="4111 1111 1111 1111" --use-case credit-decision
     """
     prompt = _read(prompt, prompt_file, "prompt")
     template = _read(template, template_file, "template")
@@ -113,7 +119,7 @@ def generate(
         "repetition_penalty": repetition_penalty,
         "num_beams": num_beams,
     }
-    auditor = Auditor(db=db, model=model, device=device, dtype=dtype, operator=operator)
+    auditor = Auditor(db=db, model=model, device=device, dtype=dtype, operator=operator, policy=policy)
     record = auditor.generate(
         prompt=prompt,
         template=template,

@@ -67,6 +67,7 @@ class Decision:
     mean_logprob: str
     perplexity: str
     low_confidence: list[tuple[str, str, str]]  # (step, token, log-prob) of the least likely output tokens
+    privacy: str | None = None  # "Erased on <date> under <reason>..." or the redaction note, for sealed records
 
 
 @dataclass
@@ -150,7 +151,7 @@ def _cover(record: GenerationRecord, generated_at: str, integrity: IntegrityStat
     )
 
 
-def _decision(record: GenerationRecord) -> Decision:
+def _decision(record: GenerationRecord, privacy: str | None = None) -> Decision:
     mean = mean_logprob(record)
     steps = sorted(range(len(record.token_logprobs)), key=lambda i: (record.token_logprobs[i], i))[:3]
     tokens = record.top_logprobs
@@ -170,6 +171,7 @@ def _decision(record: GenerationRecord) -> Decision:
         mean_logprob=f"{mean:.3f}" if math.isfinite(mean) else "n/a",
         perplexity=f"{math.exp(-mean):.2f}" if math.isfinite(mean) else "n/a",
         low_confidence=low,
+        privacy=privacy,
     )
 
 
@@ -315,7 +317,7 @@ def build_dossier(evidence: Evidence, generated_at: str, integrity: IntegritySta
         anchor=f"d{index}",
         title=f"Decision dossier · {record.use_case}",
         cover=_cover(record, generated_at, integrity),
-        decision=_decision(record),
+        decision=_decision(record, evidence.privacy),
         why=_why(evidence),
         attention=_attention(evidence.attention, record.id),
         method=_method(evidence),

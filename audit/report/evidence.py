@@ -38,6 +38,7 @@ class Evidence:
     attention: AttentionResult | None = None
     replay: ReplayResult | None = None
     reviews: list[Review] = field(default_factory=list)
+    privacy: str | None = None  # redaction / erasure status in words, for sealed records
 
 
 @dataclass
@@ -104,6 +105,27 @@ def gather(store: Any, record: GenerationRecord, *, full: bool = True) -> Eviden
         attention=_latest(getattr(store, "attention", None), record.id) if full else None,
         replay=_latest(getattr(store, "replays", None), record.id),
         reviews=_reviews(store, record.id) if full else [],
+        privacy=privacy_note(store, record),
+    )
+
+
+def privacy_note(store: Any, record: GenerationRecord) -> str | None:
+    """What the privacy component did to this record, as the report states it (None: not sealed)."""
+    info = (record.tags or {}).get("privacy")
+    if not isinstance(info, dict) or not info.get("sealed"):
+        return None
+    repo = getattr(store, "privacy", None)
+    erased = repo.erasure(record.id) if repo is not None else None
+    if erased is not None:
+        return (
+            f"Erased on {erased['erased_at'][:10]} under {erased['reason']!r}: the record's keys were destroyed (crypto-shredding), "
+            "so its clear content can no longer be read; the metadata, the redacted text below and the audit log remain."
+        )
+    kinds = ", ".join(f"{kind} ({n})" for kind, n in sorted(info.get("detected", {}).items())) or "none detected"
+    return (
+        f"Personal data was redacted before storage and is shown as placeholders; found: {kinds}. The exact content is sealed "
+        f"(AES-256-GCM) under the data subject's key. Retention class {info.get('retention_class')}: kept at least until "
+        f"{str(info.get('retain_until', ''))[:10]}."
     )
 
 

@@ -18,6 +18,7 @@ from .checkpoints import CheckpointRepository
 from .events import EventLog
 from .database import check_writable, default_db_path, open_for_read, open_for_write
 from .records import RecordRepository
+from .privacy import PrivacyRepository
 from .reports import ReportRepository
 
 
@@ -34,6 +35,7 @@ class AuditStore:
         self.attention = AttentionRepository(db)
         self.explanations = ExplanationRepository(db, self.blobs)
         self.reports = ReportRepository(db)
+        self.privacy = PrivacyRepository(db, self.events)
 
     @classmethod
     def open(cls, path: Path | str | None = None, *, write: bool = False) -> "AuditStore":

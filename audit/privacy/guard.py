@@ -1,0 +1,177 @@
+"""Apply the policy to what is about to be stored, and open what was sealed.
+
+Generation always runs on the clear prompt in memory. What the store receives for a
+sealed record is: the redacted prompt, template, variables, messages, system message and
+output text (placeholders), token ids replaced by ``-1`` (lengths kept, so counts and
+log-probability positions still line up), top-k alternatives without their token strings,
+and one AES-GCM envelope (in ``tags.privacy``) with the exact clear content. The
+generation event's payload is therefore redacted text plus ciphertext: destroying the key
+later leaves the hash chain verifiable. Labels of explanations and attention analyses
+(prompt tokens) and replayed token ids are sealed the same way, under the record's key.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from ..record import GenerationRecord, TopAlternative
+from .keystore import KeyStore
+from .policy import Policy
+from .redaction import Redactor
+from .retention import retain_until
+from .sealing import open_sealed, seal
+
+SEALED_ID = -1
+SEALED_TOKEN = "[SEALED]"
+
+
+def privacy_of(tags: dict[str, Any] | None) -> dict[str, Any] | None:
+    info = (tags or {}).get("privacy")
+    return info if isinstance(info, dict) and info.get("sealed") else None
+
+
+def is_sealed(record: GenerationRecord) -> bool:
+    return privacy_of(record.tags) is not None
+
+
+class PrivacyGuard:
+    """Redact-and-seal on the way in, open on the way out; keys come from one key store."""
+
+    def __init__(self, policy: Policy | None, key_store_path: Path) -> None:
+        self.policy = policy
+        self.key_store_path = key_store_path
+        self._keys: KeyStore | None = None
+
+    @property
+    def keys(self) -> KeyStore:
+        if self._keys is None:
+            self._keys = KeyStore.open(self.key_store_path)
+        return self._keys
+
+    # -- storing ------------------------------------------------------------------------------
+    def protect(self, record: GenerationRecord) -> GenerationRecord:
+        """The form of ``record`` to store (redacted + envelope); saves the new key first.
+
+        The key store is written before the database so a committed record always has its
+        key; a failed insert afterwards only leaves an unused key behind.
+        """
+        policy = self.policy
+        assert policy is not None
+        keys = self.keys
+        subject_id = (record.variables or {}).get(policy.subject_field) if policy.subject_field else None
+        if subject_id is not None and str(subject_id).strip():
+            subject, source = keys.subject_ref(str(subject_id).strip()), f"field {policy.subject_field}"
+        else:
+            subject, source = keys.subject_ref("record:" + record.id), "record (no subject field)"
+        redactor = Redactor(policy, keys.keyed_hash)
+        redactor.mark_fields(record.variables)
+        klass = policy.retention_class(record.use_case)
+        count, unit = klass.period
+        clear = {
+            "prompt": record.prompt,
+            "template": record.template,
+            "variables": record.variables,
+            "messages": record.messages,
+            "system": record.system,
+            "input_ids": record.input_ids,
+            "output_ids": record.output_ids,
+            "output_text": record.output_text,
+            "top_tokens": [[[a.token_id, a.token] for a in step] for step in record.top_logprobs],
+        }
+        data_key = keys.new_record_key(subject, record.id)
+        stored = dataclasses.replace(
+            record,
+            prompt=redactor.text(record.prompt, "prompt") or "",
+            template=redactor.text(record.template, "template"),
+            variables=None if record.variables is None else {k: redactor.value(v, f"variables.{k}") for k, v in record.variables.items()},
+            messages=None if record.messages is None else [
+                {**m, "content": redactor.text(m.get("content"), f"messages[{i}]")} for i, m in enumerate(record.messages)
+            ],
+            system=redactor.text(record.system, "system"),
+            input_ids=[SEALED_ID] * len(record.input_ids),
+            output_ids=[SEALED_ID] * len(record.output_ids),
+            output_text=redactor.text(record.output_text, "output_text") or "",
+            top_logprobs=[[TopAlternative(SEALED_ID, SEALED_TOKEN, a.logprob) for a in step] for step in record.top_logprobs],
+            tags={
+                **record.tags,
+                "privacy": {
+                    "sealed": True,
+                    "subject": subject,
+                    "subject_source": source,
+                    "retention_class": klass.name,
+                    "minimum": klass.minimum,
+                    "retain_until": retain_until(record.started_at, count, unit),
+                    "policy": policy.summary(),
+                    "detected": redactor.kinds(),
+                    "findings": [f.to_dict() for f in redactor.findings],
+                    "envelope": seal(data_key, record.id, "generation", clear),
+                },
+            },
+        )
+        keys.save()
+        return stored
+
+    # -- opening ------------------------------------------------------------------------------
+    def record_key(self, record_id: str, tags: dict[str, Any]) -> bytes:
+        """The data key of a sealed record; raises :class:`KeyMissing` if absent or erased."""
+        info = privacy_of(tags)
+        assert info is not None
+        return self.keys.record_key(info["subject"], record_id)
+
+    def open_record(self, stored: GenerationRecord) -> GenerationRecord:
+        clear = open_sealed(self.record_key(stored.id, stored.tags), stored.id, privacy_of(stored.tags)["envelope"])
+        tops = [
+            [TopAlternative(int(tid), token, alt.logprob) for (tid, token), alt in zip(step_tokens, step)]
+            for step_tokens, step in zip(clear.pop("top_tokens"), stored.top_logprobs)
+        ]
+        return dataclasses.replace(stored, top_logprobs=tops, **clear)
+
+    def _sealed_extra(self, record_id: str, tags: dict[str, Any], field: str, value: Any, extra: dict[str, Any]) -> dict[str, Any]:
+        envelope = seal(self.record_key(record_id, tags), record_id, field, value)
+        return {**extra, "sealed": {"subject": privacy_of(tags)["subject"], "envelope": envelope}}
+
+    def _open_extra(self, record_id: str, tags: dict[str, Any], extra: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        sealed = extra["sealed"]
+        value = open_sealed(self.keys.record_key(sealed["subject"], record_id), record_id, sealed["envelope"])
+        return value, extra
+
+    def seal_explanation(self, record: GenerationRecord, result):
+        """A copy to store: prompt-token and output-token labels replaced, the clear ones sealed."""
+        labels = {"features": list(result.features), "output_tokens": list(result.output_tokens)}
+        features = [f"[TOKEN_{i + 1}]" for i in range(len(result.features))] if result.granularity == "token" else list(result.features)
+        return dataclasses.replace(
+            result,
+            features=features,
+            output_tokens=[f"[OUT_{i + 1}]" for i in range(len(result.output_tokens))],
+            extra=self._sealed_extra(record.id, record.tags, f"explanation/{result.id}", labels, result.extra),
+        )
+
+    def open_explanation(self, result):
+        labels, _ = self._open_extra(result.record_id, {}, result.extra)
+        return dataclasses.replace(result, features=labels["features"], output_tokens=labels["output_tokens"])
+
+    def seal_attention(self, record: GenerationRecord, result):
+        return dataclasses.replace(
+            result,
+            tokens=[f"[TOKEN_{i + 1}]" for i in range(len(result.tokens))],
+            extra=self._sealed_extra(record.id, record.tags, f"attention/{result.id}", list(result.tokens), result.extra),
+        )
+
+    def open_attention(self, result):
+        tokens, _ = self._open_extra(result.record_id, {}, result.extra)
+        return dataclasses.replace(result, tokens=tokens)
+
+    def seal_replay(self, record: GenerationRecord, result):
+        """Replayed ids and divergence tokens are the output text again: sealed like it."""
+        divergence = result.first_divergence
+        clear = {"replayed_output_ids": list(result.replayed_output_ids), "first_divergence": dataclasses.asdict(divergence) if divergence else None}
+        hidden = None
+        if divergence is not None:
+            hidden = dataclasses.replace(divergence, recorded_token_id=SEALED_ID, recorded_token=SEALED_TOKEN, replayed_token_id=SEALED_ID, replayed_token=SEALED_TOKEN)
+        return dataclasses.replace(
+            result,
+            replayed_output_ids=[SEALED_ID] * len(result.replayed_output_ids),
+            first_divergence=hidden,
+            extra=self._sealed_extra(record.id, record.tags, f"replay/{result.id}", clear, result.extra),
+        )

@@ -82,15 +82,23 @@ def test_fresh_baseline_passes_with_junit_and_json(created, tmp_path: Path) -> N
     assert (root.tag, root.get("tests"), root.get("failures")) == ("testsuites", "2", "0")
 
 
-def test_edited_template_fails_with_a_clear_message(created, tiny_loaded, tmp_path: Path, tiny_model_dir: Path) -> None:
+def test_edited_template_fails_with_a_clear_message(created, tmp_path: Path, tiny_model_dir: Path, cli) -> None:
+    """What a CI log shows when someone edits a prompt template: exit 1, the case, why, and where the output moved."""
     _, baseline, done = created
     assert done.returncode == 0, done.stderr
     edited = tmp_path / "suite.toml"
     edited.write_text(suite_text(tiny_model_dir, "Decline?"))
-    result = check_suite(load_suite(edited), load_baseline(baseline), Runner(tmp_path / "c.db", tiny_loaded))
-    credit, news = result.cases
-    assert not result.passed and news.passed
-    assert credit.failures[0].startswith("case definition changed since the baseline (inputs.template)")
+    report = tmp_path / "report.xml"
+    check = cli("check", "--suite", str(edited), "--baseline", str(baseline), "--junit", str(report))
+    assert check.returncode == 1, check.stdout + check.stderr
+    lines = check.stdout.splitlines()
+    assert "FAIL credit: case definition changed since the baseline (inputs.template): review the new output and re-create the baseline" in lines
+    changed = [line for line in lines if line.startswith("FAIL credit: output changed at step ")]
+    assert len(changed) == 1 and ", now " in changed[0] and "baseline " in changed[0]
+    assert not any(line.startswith("FAIL news") for line in lines)
+    assert lines[-1].startswith("tiny: FAILED (1 of 2 cases)")
+    failure = ET.parse(report).getroot().find("testsuite/testcase[@name='credit']/failure")
+    assert failure is not None and "inputs.template" in failure.get("message", "") + (failure.text or "")
 
 
 def test_cannot_run_is_exit_2_and_one_line(created, tmp_path: Path, cli) -> None:

@@ -57,6 +57,7 @@ class CaseResult:
     notes: list[str] = field(default_factory=list)
     output_text: str = ""
     seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -74,6 +75,7 @@ class CaseResult:
             "notes": list(self.notes),
             "output_text": self.output_text,
             "seconds": round(self.seconds, 3),
+            "timings": dict(self.timings),
         }
 
 
@@ -146,7 +148,8 @@ def context_notes(baseline: Baseline, run: CaseRun) -> list[str]:
 
 def compare_case(run: CaseRun, baseline: Baseline) -> CaseResult:
     case, entry = run.case, baseline.entry(run.case.name)
-    result = CaseResult(name=case.name, output_text=run.record.output_text, seconds=run.seconds, notes=context_notes(baseline, run))
+    result = CaseResult(name=case.name, output_text=run.record.output_text, seconds=run.seconds, timings=dict(run.timings),
+                        notes=context_notes(baseline, run))
 
     if entry.get("definition_sha256") != case.definition_sha256():
         keys = changed_keys(entry.get("definition"), case.definition())

@@ -21,7 +21,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..attribution import AttributionResult
-from ..attribution.scorer import PrefixCachedScorer
+from ..attribution.scorer import PrefixCachedScorer, common_prefix
 from ..errors import UserError
 from ..prompts import full_template
 from ..record import GenerationRecord
@@ -41,6 +41,9 @@ class Faithfulness:
     ks: list[int]
     full_logprob: float
     random_orders: int
+    random_comprehensiveness_sd: float = float("nan")  # spread of the random reference across orders
+    random_sufficiency_sd: float = float("nan")
+    prompts_scored: int = 0
 
     @property
     def comprehensiveness_gain(self) -> float:
@@ -61,6 +64,8 @@ class Faithfulness:
             "ks": list(self.ks),
             "full_logprob": self.full_logprob,
             "random_orders": self.random_orders,
+            "random_comprehensiveness_sd": self.random_comprehensiveness_sd,
+            "random_sufficiency_sd": self.random_sufficiency_sd,
         }
 
 
@@ -151,10 +156,27 @@ def descending(scores: Sequence[float]) -> list[int]:
     return sorted(range(values.size), key=lambda index: (-values[index], index))
 
 
-def _requests(remove: Remover, order: Sequence[int], ks: Sequence[int]) -> list[tuple[list[int], list[int]]]:
-    """For each k: (prompt without the top-k, prompt with only the top-k)."""
+def _requests(remove: Remover, order: Sequence[int], ks: Sequence[int], sufficiency: bool = True) -> list[tuple[list[int], list[int] | None]]:
+    """For each k: (prompt without the top-k, prompt with only the top-k or None)."""
     everything = frozenset(range(len(order)))
-    return [(remove(frozenset(order[:k])), remove(everything - frozenset(order[:k]))) for k in ks]
+    return [(remove(frozenset(order[:k])), remove(everything - frozenset(order[:k])) if sufficiency else None) for k in ks]
+
+
+def score_prompts(scorer: PrefixCachedScorer, prompts: Sequence[tuple[int, ...]], batch_size: int) -> dict[tuple[int, ...], float]:
+    """Summed output log-probability after each prompt, batched by where the prompt first changes.
+
+    The scorer recomputes a batch from the earliest position any of its rows changed, so
+    batching prompts in order of that position lets each batch reuse the longest unchanged
+    prefix (random removal orders change the prompt anywhere; this roughly halves the work
+    against batching them in the order they were drawn).
+    """
+    ordered = sorted(prompts, key=lambda p: (common_prefix(p, scorer.prompt_ids), len(p)))
+    scores: dict[tuple[int, ...], float] = {}
+    for start in range(0, len(ordered), batch_size):
+        chunk = ordered[start : start + batch_size]
+        for prompt, value in zip(chunk, scorer.score([list(p) for p in chunk]).sum(dim=1).tolist()):
+            scores[prompt] = float(value)
+    return scores
 
 
 def measure(
@@ -167,8 +189,12 @@ def measure(
     seed: int = 0,
     remover: Remover | None = None,
     batch_size: int = 16,
+    sufficiency: bool = True,
 ) -> Faithfulness | None:
     """Faithfulness of ``result`` (an explanation of ``record``); ``None`` below two features.
+
+    ``sufficiency=False`` scores only the comprehensiveness curves (half the prompts; the
+    sufficiency fields are then NaN), for callers that gate comprehensiveness alone.
 
     The unperturbed log-probability is :func:`audit.scoring.teacher_forced`'s; the perturbed
     prompts (deduplicated) are scored in batches by the explainer's prefix-cached scorer,
@@ -182,28 +208,27 @@ def measure(
     full = float(sum(teacher_forced(model, record.input_ids, record.output_ids).token_logprobs))
     rng = np.random.default_rng(seed)
     orders = [descending(result.seq_attr)] + [rng.permutation(n).tolist() for _ in range(random_orders)]
-    plans = [_requests(remove, order, ks) for order in orders]
-    unique = list(dict.fromkeys(tuple(p) for plan in plans for pair in plan for p in pair))
+    plans = [_requests(remove, order, ks, sufficiency) for order in orders]
+    unique = list(dict.fromkeys(tuple(p) for plan in plans for pair in plan for p in pair if p is not None))
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    scorer = PrefixCachedScorer(model, record.input_ids, record.output_ids, pad_id=pad)
-    scores: dict[tuple[int, ...], float] = {}
-    for start in range(0, len(unique), batch_size):
-        chunk = unique[start : start + batch_size]
-        for prompt, value in zip(chunk, scorer.score([list(p) for p in chunk]).sum(dim=1).tolist()):
-            scores[prompt] = float(value)
+    scores = score_prompts(PrefixCachedScorer(model, record.input_ids, record.output_ids, pad_id=pad), unique, batch_size)
 
-    def aopc(plan: list[tuple[list[int], list[int]]]) -> tuple[float, float]:
-        return (float(np.mean([full - scores[tuple(without)] for without, _ in plan])),
-                float(np.mean([full - scores[tuple(only)] for _, only in plan])))
+    def aopc(plan: list[tuple[list[int], list[int] | None]]) -> tuple[float, float]:
+        comp = float(np.mean([full - scores[tuple(without)] for without, _ in plan]))
+        return comp, (float(np.mean([full - scores[tuple(only)] for _, only in plan])) if sufficiency else float("nan"))
 
     comp, suff = aopc(plans[0])
-    randoms = [aopc(plan) for plan in plans[1:]]
+    randoms = np.asarray([aopc(plan) for plan in plans[1:]], dtype=np.float64).reshape(-1, 2)
+    nan = float("nan")
     return Faithfulness(
         comprehensiveness=comp,
         sufficiency=suff,
-        random_comprehensiveness=float(np.mean([r[0] for r in randoms])) if randoms else float("nan"),
-        random_sufficiency=float(np.mean([r[1] for r in randoms])) if randoms else float("nan"),
+        random_comprehensiveness=float(randoms[:, 0].mean()) if len(randoms) else nan,
+        random_sufficiency=float(randoms[:, 1].mean()) if len(randoms) else nan,
         ks=ks,
         full_logprob=full,
         random_orders=random_orders,
+        random_comprehensiveness_sd=float(randoms[:, 0].std(ddof=1)) if len(randoms) > 1 else nan,
+        random_sufficiency_sd=float(randoms[:, 1].std(ddof=1)) if len(randoms) > 1 else nan,
+        prompts_scored=len(unique),
     )

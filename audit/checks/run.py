@@ -19,3 +19,4 @@ class CaseRun:
     stability: Stability | None = None
     faithfulness: Faithfulness | None = None
     seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per step: where a slow check spends its time

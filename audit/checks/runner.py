@@ -58,9 +58,20 @@ class Runner:
 
     def run_case(self, case: Case, suite_model: str | None = None, say: Say = _quiet) -> CaseRun:
         started = time.perf_counter()
+        timings: dict[str, float] = {}
+        clock = [started]
+
+        def lap(step: str) -> None:
+            now = time.perf_counter()
+            timings[step] = round(timings.get(step, 0.0) + now - clock[0], 3)
+            clock[0] = now
+
         auditor = self.auditor(suite_model)
+        auditor.loaded  # the first case of a model pays its load, timed apart from generation
+        lap("load")
         say("generate")
         record = auditor.generate(**case.generate_kwargs())
+        lap("generate")
         first_seed = int(case.params.get(SEED_PARAM, 0))
         runs = []
         for offset in range(case.stability_seeds):
@@ -69,6 +80,7 @@ class Runner:
             if case.stability_seeds > 1:
                 params[SEED_PARAM] = first_seed + offset
             runs.append(auditor.explain(record.id, method=case.method, granularity=case.granularity, **params))
+            lap("explain")
         run = CaseRun(case=case, record=record, attribution=runs[0], runs=runs)
         if len(runs) > 1:
             run.stability = stability([r.seq_attr for r in runs])
@@ -78,7 +90,9 @@ class Runner:
             run.faithfulness = faithfulness_mod.measure(
                 loaded.model, loaded.tokenizer, record, run.attribution, random_orders=case.random_orders, seed=case.seed
             )
+            lap("faithfulness")
         run.seconds = time.perf_counter() - started
+        run.timings = {k: v for k, v in timings.items() if k != "load" or v >= 0.001}
         return run
 
     def run_suite(self, suite: Suite, say: Say = _quiet) -> list[CaseRun]:
@@ -87,7 +101,8 @@ class Runner:
         for index, case in enumerate(suite.cases, 1):
             say(f"[{index}/{total}] {case.name}: ")
             run = self.run_case(case, suite.model, lambda step, name=case.name: say(f"[{index}/{total}] {name}: {step}"))
-            say(f"[{index}/{total}] {case.name}: done in {run.seconds:.1f} s")
+            steps = ", ".join(f"{step} {seconds:.1f} s" for step, seconds in run.timings.items())
+            say(f"[{index}/{total}] {case.name}: done in {run.seconds:.1f} s ({steps})")
             results.append(run)
         return results
 

@@ -13,6 +13,7 @@ makes a resubmission harmless even if the dead attempt had already sent its resu
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from typing import Any, Iterator
 
@@ -53,6 +54,9 @@ class RayWorker:
 class RayExecutor:
     """``workers`` actors (default: as many as the cluster has CPUs / ``cpus_per_worker``).
 
+    The actors live for one run, unless ``keep_alive``: then they (and their loaded model)
+    serve every run of this executor until :meth:`close`.
+
     ``address``: ``None`` starts a local Ray (or joins ``$RAY_ADDRESS``), ``"auto"`` joins the
     cluster this machine belongs to, ``"ray://host:10001"`` a remote one. If Ray is already
     initialised in this process (tests, notebooks) it is used as it is and left running.
@@ -70,6 +74,8 @@ class RayExecutor:
         threads_per_worker: int | None = None,
         max_restarts: int = 2,
         retries: int = 2,
+        keep_alive: bool = False,
+        start_timeout: float = 600.0,
     ) -> None:
         if workers is not None and workers < 1:
             raise UserError(f"--workers must be at least 1 (got {workers})")
@@ -82,6 +88,10 @@ class RayExecutor:
         self.threads_per_worker = threads_per_worker or max(1, int(cpus_per_worker))
         self.max_restarts = max_restarts
         self.retries = retries
+        self.keep_alive = keep_alive  # reuse the actors (and their loaded model) across runs until close()
+        self.start_timeout = start_timeout  # workers import torch and load the model; a full cluster never starts them
+        self._actors: list[Any] = []
+        self._started_ray = False
         self.ray = import_ray()
 
     def _connect(self) -> bool:
@@ -98,66 +108,107 @@ class RayExecutor:
     def run(self, work: Any, records: list[GenerationRecord]) -> Iterator[Outcome]:
         if not records:
             return
-        ray = self.ray
-        started_here = self._connect()
-        actors: list[Any] = []
         try:
-            if not self.workers:
-                self.workers = max(1, int(ray.cluster_resources().get("CPU", 1) // self.cpus_per_worker))
-            actor_class = ray.remote(num_cpus=self.cpus_per_worker, max_restarts=self.max_restarts, max_task_retries=0)(RayWorker)
-            actors = [actor_class.remote(self.spec, work.needs_default_model, self.threads_per_worker) for _ in range(min(self.workers, len(records)))]
-            self.workers = len(actors)
-            try:
-                ray.get([actor.ready.remote() for actor in actors])
-            except ray.exceptions.RayError as exc:
-                raise UserError(f"a Ray worker could not start ({_cause(exc)}): the model folder and llm-audit must be installed on every node") from None
+            actors = self._actors_for(work, len(records))
             yield from self._stream(work, records, actors)
         finally:
-            for actor in actors:
-                ray.kill(actor, no_restart=True)
-            if started_here:
-                ray.shutdown()
+            if not self.keep_alive:
+                self.close()
+
+    def _actors_for(self, work: Any, count: int) -> list[Any]:
+        """Start the actors, or reuse this executor's (they load whatever a work needs on first use)."""
+        ray = self.ray
+        if self._actors:
+            return self._actors
+        self._started_ray = self._connect() or self._started_ray
+        if not self.workers:
+            self.workers = max(1, int(ray.cluster_resources().get("CPU", 1) // self.cpus_per_worker))
+        actor_class = ray.remote(num_cpus=self.cpus_per_worker, max_restarts=self.max_restarts, max_task_retries=0)(RayWorker)
+        size = self.workers if self.keep_alive else min(self.workers, count)
+        self._actors = [actor_class.remote(self.spec, work.needs_default_model, self.threads_per_worker) for _ in range(size)]
+        self.workers = len(self._actors)
+        try:
+            ray.get([actor.ready.remote() for actor in self._actors], timeout=self.start_timeout)
+        except ray.exceptions.GetTimeoutError:
+            free = ray.available_resources().get("CPU", 0)
+            self.close_actors()
+            raise UserError(
+                f"{self.workers} Ray worker(s) did not start within {self.start_timeout:g} s (the cluster has {free:g} CPUs free, "
+                f"each worker asks for {self.cpus_per_worker:g}): lower --workers or --cpus-per-worker, or free the cluster"
+            ) from None
+        except ray.exceptions.RayError as exc:
+            self.close_actors()
+            raise UserError(f"a Ray worker could not start ({_cause(exc)}): the model folder and llm-audit must be installed on every node") from None
+        return self._actors
+
+    def close_actors(self) -> None:
+        for actor in self._actors:
+            self.ray.kill(actor, no_restart=True)
+        self._actors = []
+
+    def close(self) -> None:
+        """Kill the actors; shut Ray down if this executor started it."""
+        self.close_actors()
+        if self._started_ray:
+            self.ray.shutdown()
+            self._started_ray = False
 
     def _stream(self, work: Any, records: list[GenerationRecord], actors: list[Any]) -> Iterator[Outcome]:
-        """One task in flight per actor; a dead actor's record goes back to the front of the queue."""
+        """One task in flight per actor; a dead actor's record goes back to the front of the queue.
+
+        After a death the actor is pinged (``ready``) until Ray has restarted it, so no record is
+        sent to an actor that is still restarting; an actor past ``max_restarts`` is dropped.
+        """
         ray = self.ray
         queue: deque[tuple[GenerationRecord, int]] = deque((record, 1) for record in records)
-        in_flight: dict[Any, tuple[int, GenerationRecord, int]] = {}
-        deaths = [0] * len(actors)
+        waiting: dict[Any, tuple[int, GenerationRecord | None, int]] = {}  # ref -> (actor, record or None for a ping, attempt)
+        dead: set[int] = set()
 
         def submit(index: int) -> None:
-            if queue and deaths[index] <= self.max_restarts:
+            if queue:
                 record, attempt = queue.popleft()
-                in_flight[actors[index].compute.remote(work, record, attempt)] = (index, record, attempt)
+                waiting[actors[index].compute.remote(work, record, attempt)] = (index, record, attempt)
+
+        def idle() -> list[int]:
+            busy = {i for i, _, _ in waiting.values()}
+            return [i for i in range(len(actors)) if i not in busy and i not in dead]
 
         for index in range(len(actors)):
             submit(index)
-        while in_flight:
-            [ref], _ = ray.wait(list(in_flight), num_returns=1)
-            index, record, attempt = in_flight.pop(ref)
+        while waiting:
+            [ref], _ = ray.wait(list(waiting), num_returns=1)
+            index, record, attempt = waiting.pop(ref)
             try:
-                outcome = ray.get(ref)
-            except ray.exceptions.RayActorError as exc:
-                deaths[index] += 1
-                if attempt <= self.retries:
+                value = ray.get(ref)
+            except ray.exceptions.ActorUnavailableError:
+                if record is not None:
                     queue.appendleft((record, attempt + 1))
+                time.sleep(0.2)  # restarting: ask again shortly
+                waiting[actors[index].ready.remote()] = (index, None, 0)
+                for other in idle():
+                    submit(other)
+                continue
+            except ray.exceptions.RayActorError as exc:
+                if record is not None:
+                    if attempt <= self.retries:
+                        queue.appendleft((record, attempt + 1))
+                    else:
+                        yield Outcome(record.id, error=f"its worker died {attempt} times ({_cause(exc)})", worker="(died)", attempts=attempt)
+                    waiting[actors[index].ready.remote()] = (index, None, 0)  # answers once Ray has restarted it
+                    for other in idle():
+                        submit(other)
                 else:
-                    yield Outcome(record.id, error=f"its worker died {attempt} times ({_cause(exc)})", worker="(died)", attempts=attempt)
-                alive = [i for i in range(len(actors)) if deaths[i] <= self.max_restarts]
-                target = index if deaths[index] <= self.max_restarts else next((i for i in alive if not _busy(i, in_flight)), None)
-                if target is not None:
-                    submit(target)
-                elif not alive and not in_flight:
+                    dead.add(index)  # past max_restarts
+                    for other in idle():
+                        submit(other)
+                if len(dead) == len(actors):
                     for left, tries in queue:
                         yield Outcome(left.id, error="no Ray worker left alive (all exceeded their restarts)", worker="(died)", attempts=tries)
                     queue.clear()
                 continue
-            yield outcome
+            if record is not None:
+                yield value
             submit(index)
-
-
-def _busy(index: int, in_flight: dict[Any, tuple[int, GenerationRecord, int]]) -> bool:
-    return any(i == index for i, _, _ in in_flight.values())
 
 
 def _cause(exc: BaseException) -> str:

@@ -19,6 +19,7 @@ from .events import EventLog
 from .database import check_writable, default_db_path, open_for_read, open_for_write
 from .records import RecordRepository
 from .reports import ReportRepository
+from .provenance import ProvenanceRepository
 
 
 class AuditStore:
@@ -34,6 +35,7 @@ class AuditStore:
         self.attention = AttentionRepository(db)
         self.explanations = ExplanationRepository(db, self.blobs)
         self.reports = ReportRepository(db)
+        self.provenance = ProvenanceRepository(db)
 
     @classmethod
     def open(cls, path: Path | str | None = None, *, write: bool = False) -> "AuditStore":

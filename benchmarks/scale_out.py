@@ -86,7 +86,11 @@ def main() -> None:
     record(source, args.records, args.max_new_tokens)
     auditor = Auditor(db=source)
     loaded = auditor.loaded
-    results = [run(source, folder, "in-process", InProcessExecutor(ModelSpec(), loaded), args.method, args.granularity, loaded)]
+    results = [run(source, folder, f"in-process, {args.cpus} thr", InProcessExecutor(ModelSpec(), loaded), args.method, args.granularity, loaded)]
+    if args.cpus > 1:  # on a shared machine, one thread can beat several (oversubscription): show it
+        torch.set_num_threads(1)
+        results.append(run(source, folder, "in-process, 1 thr", InProcessExecutor(ModelSpec(), loaded), args.method, args.granularity, loaded))
+        torch.set_num_threads(args.cpus)
     if args.address:
         ray.init(address=args.address, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
     else:
@@ -95,19 +99,20 @@ def main() -> None:
     for workers in (int(w) for w in args.workers.split(",")):
         cpus = max(args.cpus / workers, 0.01)
         executor = RayExecutor(spec, workers=workers, cpus_per_worker=cpus, threads_per_worker=max(1, int(cpus)), keep_alive=True)
-        results.append(run(source, folder, f"ray, {workers} worker{'s' if workers > 1 else ''}", executor, args.method, args.granularity))
+        label = f"ray, {workers} worker{'s' if workers > 1 else ''} x {max(1, int(cpus))} thr"
+        results.append(run(source, folder, label, executor, args.method, args.granularity))
     ray.shutdown()
 
     reference = results[0]
     print(f"\n{args.records} records, {args.method} at {args.granularity} granularity, {args.max_new_tokens} new tokens, "
           f"default model, {args.cpus} CPUs in total\n")
-    print(f"{'executor':18} {'startup s':>9} {'explain s':>9} {'steady rec/s':>12} {'wall rec/s':>10} {'vs in-process':>13} {'same arrays':>11}")
+    print(f"{'executor':24} {'startup s':>9} {'explain s':>9} {'steady rec/s':>12} {'wall rec/s':>10} {'vs in-process':>13} {'same arrays':>11}")
     base = reference["stored"] / reference["steady"]
     for r in results:
         steady = r["stored"] / r["steady"]
         wall = r["stored"] / (r["steady"] + r["startup"])
         same = "yes" if r["arrays"] == reference["arrays"] else "NO"
-        print(f"{r['name']:18} {r['startup']:>9.2f} {r['steady']:>9.2f} {steady:>12.3f} {wall:>10.3f} {steady / base:>12.2f}x {same:>11}")
+        print(f"{r['name']:24} {r['startup']:>9.2f} {r['steady']:>9.2f} {steady:>12.3f} {wall:>10.3f} {steady / base:>12.2f}x {same:>11}")
     shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -176,31 +176,27 @@ class RayExecutor:
         for index in range(len(actors)):
             submit(index)
         while waiting:
+            if not queue and all(record is None for _, record, _ in waiting.values()):
+                break  # only pings of restarting actors left: nothing more to compute
             [ref], _ = ray.wait(list(waiting), num_returns=1)
             index, record, attempt = waiting.pop(ref)
             try:
                 value = ray.get(ref)
-            except ray.exceptions.ActorUnavailableError:
-                if record is not None:
-                    queue.appendleft((record, attempt + 1))
-                time.sleep(0.2)  # restarting: ask again shortly
-                waiting[actors[index].ready.remote()] = (index, None, 0)
+            except ray.exceptions.RayActorError as exc:
+                restarting = isinstance(exc, ray.exceptions.ActorUnavailableError)
+                if record is None and not restarting:
+                    dead.add(index)  # past max_restarts: its ping failed for good
+                else:
+                    if record is not None:
+                        if attempt <= self.retries:
+                            queue.appendleft((record, attempt + 1))
+                        else:
+                            yield Outcome(record.id, error=f"its worker died {attempt} times ({_cause(exc)})", worker="(died)", attempts=attempt)
+                    if restarting:
+                        time.sleep(0.2)  # ask again shortly
+                    waiting[actors[index].ready.remote()] = (index, None, 0)  # answers once Ray has restarted it
                 for other in idle():
                     submit(other)
-                continue
-            except ray.exceptions.RayActorError as exc:
-                if record is not None:
-                    if attempt <= self.retries:
-                        queue.appendleft((record, attempt + 1))
-                    else:
-                        yield Outcome(record.id, error=f"its worker died {attempt} times ({_cause(exc)})", worker="(died)", attempts=attempt)
-                    waiting[actors[index].ready.remote()] = (index, None, 0)  # answers once Ray has restarted it
-                    for other in idle():
-                        submit(other)
-                else:
-                    dead.add(index)  # past max_restarts
-                    for other in idle():
-                        submit(other)
                 if len(dead) == len(actors):
                     for left, tries in queue:
                         yield Outcome(left.id, error="no Ray worker left alive (all exceeded their restarts)", worker="(died)", attempts=tries)

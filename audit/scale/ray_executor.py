@@ -100,7 +100,7 @@ class RayExecutor:
         if ray.is_initialized():
             return False
         try:
-            ray.init(address=self.address, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+            ray.init(address=self.address, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
         except (ConnectionError, RuntimeError, ValueError) as exc:
             raise UserError(f"cannot connect to the Ray cluster at {self.address or 'a new local instance'} ({exc}): check --address") from None
         return True

@@ -10,7 +10,7 @@ import getpass
 import os
 from dataclasses import fields
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from .clock import utc_iso
 from .environment import capture_environment
@@ -31,6 +31,9 @@ from .store.checkpoints import Checkpoint
 from .attention import AttentionResult
 from .privacy.guard import PrivacyGuard, is_sealed
 from .privacy.policy import Policy, load_policy
+
+if TYPE_CHECKING:
+    from .scale.work import ModelSpec
 
 USE_CASES = ("credit-decision", "risk-assessment", "financial-advice", "news-summary", "legal-analysis")
 _PARAM_NAMES = {f.name for f in fields(GenerationParams)}
@@ -570,3 +573,120 @@ class Auditor:
             with store.transaction():
                 store.events.append(kind, target, {"scope": scope, "target": target, "reason": reason.strip(), "at": at, "operator": self.operator})
         return Hold(scope, target, reason.strip(), at, self.operator)
+
+    # -- scale-out ---------------------------------------------------------------------
+    def model_spec(self) -> "ModelSpec":
+        """What a worker elsewhere needs to load this Auditor's model (a name or a folder)."""
+        from .model import DEFAULT_MODEL_NAME
+        from .scale.work import ModelSpec
+
+        if self._loaded is None:
+            return ModelSpec(self._model_spec, self._device, self._dtype)
+        loaded = self._loaded
+        spec = None if loaded.identity.name == DEFAULT_MODEL_NAME else str(loaded.folder)
+        return ModelSpec(spec, str(loaded.device), str(loaded.dtype).replace("torch.", ""))
+
+    def explain_all(
+        self,
+        *,
+        use_case: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        method: str = "feature-ablation",
+        granularity: str = "token",
+        executor: Any = None,
+        progress: bool = False,
+        on_stored: Any = None,
+        **params: Any,
+    ):
+        """Explain every matching record not yet explained with this method and parameters.
+
+        Resumable and idempotent: records already explained the same way are skipped, each
+        result is stored in its own transaction as it arrives. ``executor``: an
+        :class:`audit.scale.InProcessExecutor` (default, this Auditor's model) or
+        :class:`audit.scale.ray_executor.RayExecutor`. Returns :class:`audit.scale.BatchSummary`.
+        """
+        from .scale.driver import run_batch
+        from .scale.pending import effective_params, select_for_explain
+        from .scale.work import ExplainWork
+
+        given = {k: v for k, v in params.items() if v is not None}
+        effective_params(method, granularity, given)
+        check_writable(self.db_path)
+        with AuditStore.open(self.db_path) as store:
+            records = list(store.records.iter(use_case=use_case, since=since, until=until))
+            if not records:
+                raise UserError("no records match the filters: run `llm-audit list` to see what is recorded")
+            records, locked = self._open_for_batch(store, records)
+            selection = select_for_explain(store, records, method, granularity, given)
+        selection.selected += len(locked)
+        selection.skipped.update(locked)
+        work = ExplainWork(method, granularity, given)
+        return run_batch(self.db_path, work, selection, executor or self._local_executor(), progress=progress, on_stored=on_stored,
+                         seal=self._batch_sealer(selection.todo, "explanation"))
+
+    def replay_all(
+        self,
+        *,
+        use_case: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        model: str | None = None,
+        allow_model_mismatch: bool = False,
+        tolerance: float = 1e-4,
+        executor: Any = None,
+        progress: bool = False,
+    ):
+        """Replay every matching record through ``executor`` (see :meth:`explain_all`); one replay stored per record."""
+        from .replay.runner import check_tolerance
+        from .scale.driver import run_batch
+        from .scale.pending import Selection
+        from .scale.work import ReplayWork
+
+        check_tolerance(tolerance)
+        check_writable(self.db_path)
+        with AuditStore.open(self.db_path) as store:
+            records = list(store.records.iter(use_case=use_case, since=since, until=until))
+            if not records:
+                raise UserError("no records match the filters: run `llm-audit list` to see what is recorded")
+            opened, locked = self._open_for_batch(store, records)
+        work = ReplayWork(model=model, allow_model_mismatch=allow_model_mismatch, tolerance=tolerance)
+        selection = Selection(todo=opened, selected=len(records), skipped=locked)
+        return run_batch(self.db_path, work, selection, executor or self._local_executor(), progress=progress,
+                         seal=self._batch_sealer(opened, "replay"))
+
+    def _open_for_batch(self, store: AuditStore, records: list[GenerationRecord]) -> tuple[list[GenerationRecord], dict[str, str]]:
+        """Sealed records opened for the workers (exact token ids); those whose key is
+        missing or erased are skipped with the reason instead of stopping the batch."""
+        opened, locked = [], {}
+        for record in records:
+            try:
+                opened.append(self._opened(store, record, True))
+            except UserError as exc:
+                locked[record.id] = str(exc)
+        return opened, locked
+
+    def _batch_sealer(self, records: list[GenerationRecord], kind: str):
+        """What the driver applies to each result of a sealed record before storing it."""
+        sealed = {record.id: record for record in records if is_sealed(record)}
+        if not sealed:
+            return None
+        guard = self._guard()
+
+        def seal(result: Any) -> Any:
+            record = sealed.get(result.record_id)
+            if record is None:
+                return result
+            return guard.seal_explanation(record, result) if kind == "explanation" else guard.seal_replay(record, result)
+
+        return seal
+
+    def _local_executor(self):
+        from .scale.executors import InProcessExecutor
+
+        return InProcessExecutor(self.model_spec(), self._loaded)
+
+    def replays(self, replay_ids: list[str]) -> list[ReplayResult]:
+        """Stored replays by id, in the given order."""
+        with AuditStore.open(self.db_path) as store:
+            return [store.replays.get(replay_id) for replay_id in replay_ids]

@@ -155,3 +155,30 @@ def test_demo_with_the_policy_leaves_no_planted_pii(tmp_path, tiny_loaded, monke
     assert all(r.tags["privacy"]["sealed"] for r in result.records)
     html = "".join(p.read_text() for p in (tmp_path / "out").glob("*.html"))
     assert html and not [v for v in PLANTED if v in html]  # the reports show placeholders
+
+
+def test_batch_explain_and_replay_open_sealed_records_and_store_them_sealed(sealed, tmp_path):
+    """`explain --all` / `replay --all` send workers the opened record (exact ids) and store
+    sealed labels; a record whose key is not here is skipped with the reason, not explained."""
+    auditor, record, *_ = sealed
+    db = tmp_path / "batch.db"
+    with AuditStore.open(auditor.db_path) as store:
+        store.db.conn.execute(f"VACUUM INTO '{db}'")
+    keys = tmp_path / "keys.json"
+    shutil.copy(auditor._guard().key_store_path, keys)
+    batch = Auditor(db=db, model=auditor.loaded, key_store=keys)
+    summary = batch.explain_all(method="gradient-x-input", granularity="token")
+    assert summary.stored == 1 and not summary.failures and not summary.skipped
+    replays = batch.replay_all()
+    assert replays.stored == 1 and batch.replays(replays.stored_ids)[0].verdict == "identical"
+    with AuditStore.open(db) as store:
+        raw = store.explanations.latest(record.id, method="gradient-x-input")
+        raw_replay = store.replays.latest(record.id)
+    assert raw.features[0] == "[TOKEN_1]" and set(raw_replay.replayed_output_ids) == {-1}
+    opened = batch.explanations(record.id, method="gradient-x-input")[0]
+    assert opened.features == batch.explain(record.id, method="gradient-x-input").features and "4111" in "".join(opened.features)
+    assert leaks(db) == [] and batch.verify().ok
+
+    stranger = Auditor(db=db, model=auditor.loaded, key_store=tmp_path / "empty.keys.json")
+    skipped = stranger.explain_all(method="feature-ablation", granularity="field")
+    assert skipped.stored == 0 and "no key for its data subject" in skipped.skipped[record.id]

@@ -6,6 +6,6 @@ line and exit 2 (see :mod:`audit.errors`).
 from __future__ import annotations
 
 from .app import main
-from . import attention, checks, demo, explain, generate, integrity, privacy, records, replay, report  # noqa: F401,E402 - registers the commands
+from . import attention, checks, demo, explain, generate, integrity, merge, privacy, records, replay, report  # noqa: F401,E402 - registers the commands
 
 __all__ = ["main"]

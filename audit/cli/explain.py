@@ -1,6 +1,7 @@
 """``llm-audit explain``: attribute a recorded output to its input tokens, fields or segments."""
 from __future__ import annotations
 
+import sys
 import warnings
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import click
 
 from ..attribution.result import AttributionResult
 from ..auditor import Auditor
+from ..errors import UserError
 from .app import db_option, echo_json, json_option, main, model_options
 
 METHODS = ("feature-ablation", "shapley-sampling", "lime", "kernel-shap", "integrated-gradients", "gradient-x-input")
@@ -31,8 +33,39 @@ def attribution_summary(result: AttributionResult, top: int = 10) -> str:
     return "\n".join(lines)
 
 
+def executor_options(func):
+    """--executor/--address/--workers/--cpus-per-worker, shared by ``explain --all`` and ``replay --all``."""
+    func = click.option("--cpus-per-worker", type=float, default=1, show_default=True,
+                        help="With --executor ray: CPUs Ray reserves per worker (torch threads = this).")(func)
+    func = click.option("--workers", type=int, default=None, help="With --executor ray: number of workers [cluster CPUs / --cpus-per-worker].")(func)
+    func = click.option("--address", default=None, help="With --executor ray: cluster address (auto, ray://host:10001) [a new local Ray].")(func)
+    func = click.option("--executor", type=click.Choice(["in-process", "ray"]), default="in-process", show_default=True,
+                        help="With --all: where the model runs; the database is written by this process only.")(func)
+    return func
+
+
+def make_executor(auditor: Auditor, executor: str, address: str | None, workers: int | None, cpus_per_worker: float):
+    """The executor a batch command asked for; Ray is imported only here, only for ``ray``."""
+    if executor != "ray":
+        if address is not None or workers is not None:
+            raise UserError("--address and --workers only apply with --executor ray")
+        return None
+    from ..scale.ray_executor import RayExecutor
+
+    return RayExecutor(auditor.model_spec(), address=address, workers=workers, cpus_per_worker=cpus_per_worker)
+
+
+def batch_exit_code(summary) -> int:
+    return 130 if summary.interrupted else (1 if summary.failures else 0)
+
+
 @main.command()
-@click.argument("record_id")
+@click.argument("record_id", required=False)
+@click.option("--all", "explain_all", is_flag=True, help="Explain every record not yet explained with this method and parameters.")
+@click.option("--use-case", default=None, help="With --all: only this use case.")
+@click.option("--since", default=None, help="With --all: only records started at or after this ISO time (e.g. 2026-11-01).")
+@click.option("--until", default=None, help="With --all: only records started before this ISO time.")
+@executor_options
 @click.option("--method", default="feature-ablation", show_default=True, help="Attribution method: " + ", ".join(METHODS) + ".")
 @click.option("--granularity", default="token", show_default=True,
               help="token (each prompt token), field (each template variable) or segment (each chat message).")
@@ -45,7 +78,15 @@ def attribution_summary(result: AttributionResult, top: int = 10) -> str:
 @model_options
 @json_option
 def explain(
-    record_id: str,
+    record_id: str | None,
+    explain_all: bool,
+    use_case: str | None,
+    since: str | None,
+    until: str | None,
+    executor: str,
+    address: str | None,
+    workers: int | None,
+    cpus_per_worker: float,
     method: str,
     granularity: str,
     n_steps: int | None,
@@ -65,7 +106,17 @@ def explain(
     Example:
       llm-audit explain 01a2259f --granularity field
       llm-audit explain 01a2259f --method integrated-gradients --n-steps 32 --json
+      llm-audit explain --all --use-case credit-decision --granularity field
+      llm-audit explain --all --executor ray --address auto --workers 8
+
+    With --all, records already explained with the same method, granularity and
+    parameters are skipped, so an interrupted run resumes where it stopped.
+    Exit code (--all): 0 all stored, 1 some failed, 130 interrupted.
     """
+    if explain_all == (record_id is not None):
+        raise UserError("pass either one RECORD_ID or --all: e.g. `llm-audit explain 01a2259f` or `llm-audit explain --all`")
+    if not explain_all and (use_case or since or until or executor != "in-process" or address or workers):
+        raise UserError("--use-case, --since, --until, --executor, --address and --workers only apply with --all")
     params = {
         "n_steps": n_steps,
         "n_samples": n_samples,
@@ -74,6 +125,15 @@ def explain(
         "perturbations_per_eval": perturbations_per_eval,
     }
     auditor = Auditor(db=db, model=model, device=device, dtype=dtype)
+    if explain_all:
+        chosen = make_executor(auditor, executor, address, workers, cpus_per_worker)
+        summary = auditor.explain_all(use_case=use_case, since=since, until=until, method=method, granularity=granularity,
+                                      executor=chosen, progress=not as_json, **params)
+        if as_json:
+            echo_json(summary.to_dict())
+        else:
+            click.echo(summary.table())
+        sys.exit(batch_exit_code(summary))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = auditor.explain(record_id, method=method, granularity=granularity, **{k: v for k, v in params.items() if v is not None})

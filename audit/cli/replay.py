@@ -15,6 +15,7 @@ from ..auditor import Auditor
 from ..errors import UserError
 from ..replay.compare import NEAR_TIE
 from ..replay_result import VERDICTS, ReplayResult
+from .explain import batch_exit_code, executor_options, make_executor
 from .app import db_option, echo_json, json_option, main, model_options
 
 
@@ -66,6 +67,7 @@ def replay_table(results: list[ReplayResult]) -> str:
 @click.option("--use-case", default=None, help="With --all: only this use case.")
 @click.option("--allow-model-mismatch", is_flag=True, help="Replay even if the model's hashes differ from the record's.")
 @click.option("--tolerance", type=float, default=1e-4, show_default=True, help="Largest per-token |Δ log-prob| still 'identical'.")
+@executor_options
 @db_option
 @model_options
 @json_option
@@ -75,6 +77,10 @@ def replay(
     use_case: str | None,
     allow_model_mismatch: bool,
     tolerance: float,
+    executor: str,
+    address: str | None,
+    workers: int | None,
+    cpus_per_worker: float,
     db: Path,
     model: str | None,
     device: str | None,
@@ -93,6 +99,7 @@ def replay(
       llm-audit replay 01a2259f-3082-7a9f-ac04-d343f525d3c4
       llm-audit replay 01a2259f --json
       llm-audit replay --all --use-case credit-decision
+      llm-audit replay --all --executor ray --address auto
     """
     if replay_all == (record_id is not None):
         raise UserError("pass either one RECORD_ID or --all: e.g. `llm-audit replay 01a2259f` or `llm-audit replay --all`")
@@ -100,6 +107,22 @@ def replay(
         raise UserError("--use-case only applies with --all")
     auditor = Auditor(db=db, device=device, dtype=dtype)
     options = {"model": model, "allow_model_mismatch": allow_model_mismatch, "tolerance": tolerance}
+    if executor != "in-process" and not replay_all:
+        raise UserError("--executor only applies with --all")
+    chosen = make_executor(auditor, executor, address, workers, cpus_per_worker)
+    if chosen is not None:
+        summary = auditor.replay_all(use_case=use_case, executor=chosen, progress=not as_json, **options)
+        results = auditor.replays(summary.stored_ids)
+        counts = Counter(r.verdict for r in results)
+        if as_json:
+            echo_json({"counts": {v: counts.get(v, 0) for v in VERDICTS}, "replays": [r.to_json_dict() for r in results],
+                       "summary": summary.to_dict()})
+        else:
+            click.echo(replay_table(results))
+            click.echo("")
+            click.echo(summary.table())
+        identical = all(r.verdict == "identical" and r.model_matches for r in results)
+        sys.exit(batch_exit_code(summary) or (0 if identical else 1))
     if replay_all:
         results = auditor.replay_many(use_case=use_case, progress=not as_json, **options)
     else:

@@ -20,6 +20,7 @@ from .database import check_writable, default_db_path, open_for_read, open_for_w
 from .records import RecordRepository
 from .privacy import PrivacyRepository
 from .reports import ReportRepository
+from .provenance import ProvenanceRepository
 
 
 class AuditStore:
@@ -36,6 +37,7 @@ class AuditStore:
         self.explanations = ExplanationRepository(db, self.blobs)
         self.reports = ReportRepository(db)
         self.privacy = PrivacyRepository(db, self.events)
+        self.provenance = ProvenanceRepository(db)
 
     @classmethod
     def open(cls, path: Path | str | None = None, *, write: bool = False) -> "AuditStore":

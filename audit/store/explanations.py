@@ -149,6 +149,20 @@ class ExplanationRepository:
         """Every stored explanation (of one record, method, granularity), oldest first."""
         return list(self.iter(record_id, method=method, granularity=granularity))
 
+    def params_of(self, method: str, granularity: str, record_id: str | None = None) -> list[tuple[str, dict[str, Any]]]:
+        """(record id, stored parameters) of each explanation of this method and granularity, arrays not loaded.
+
+        What a batch run needs to tell which records are already explained (:mod:`audit.scale.pending`).
+        """
+        if not self.exists():
+            return []
+        sql = f"SELECT record_id, params FROM {TABLE} WHERE method = ? AND granularity = ?"
+        args: list[Any] = [method, granularity]
+        if record_id is not None:
+            sql += " AND record_id = ?"
+            args.append(record_id)
+        return [(row[0], json.loads(row[1])) for row in self.db.execute(sql + " ORDER BY seq", args)]
+
     def latest(self, record_id: str, method: str | None = None, granularity: str | None = None) -> AttributionResult | None:
         """The newest explanation of ``record_id`` (optionally of one method and granularity)."""
         return next(self.iter(record_id, method=method, granularity=granularity, newest_first=True), None)

@@ -1,0 +1,90 @@
+"""The one writer: stores each result in its own transaction as it arrives.
+
+Whatever the executor, the driver alone opens the database for writing. A result is stored
+with its event in one transaction, after checking (inside that transaction) that the same
+result is not already there, so a retried or duplicated task can never be stored twice and
+an interrupted run leaves only whole results behind.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from ..store import AuditStore
+from .executors import Executor
+from .pending import Selection
+from .summary import BatchSummary
+
+
+def run_batch(
+    db_path: Path,
+    work: Any,
+    selection: Selection,
+    executor: Executor,
+    *,
+    progress: bool = False,
+    on_stored: Callable[[BatchSummary], None] | None = None,
+    seal: Callable[[Any], Any] | None = None,
+) -> BatchSummary:
+    """Send ``selection.todo`` through ``executor``, store the results, return the counts.
+
+    ``seal`` turns a result into the form to store (the clear token labels of a sealed
+    record encrypted, see :mod:`audit.privacy`); workers only ever see and return clear
+    results, so keys never leave the driver.
+
+    Ctrl-C (KeyboardInterrupt) stops the run between two results: the summary then says
+    ``interrupted`` and the same command resumes where it stopped.
+    """
+    from tqdm import tqdm
+
+    summary = BatchSummary(
+        kind=work.kind,
+        executor=executor.name,
+        workers=executor.workers,
+        selected=selection.selected,
+        already_done=selection.already_done,
+        skipped=dict(selection.skipped),
+        todo=len(selection.todo),
+    )
+    started = time.perf_counter()
+    seen: set[str] = set()
+    if not selection.todo:
+        return summary
+    bar = tqdm(total=len(selection.todo), desc=f"{work.kind}s", unit="record", disable=not progress or None, smoothing=0.1)
+    outcomes = executor.run(work, selection.todo)
+    try:
+        with AuditStore.open(db_path, write=True) as store:
+            for outcome in outcomes:
+                summary.workers = executor.workers
+                stats = summary.worker(outcome.worker)
+                stats.records += 1
+                stats.busy_s += outcome.seconds
+                if outcome.attempts > 1:
+                    summary.retried += 1
+                    stats.retried += 1
+                if outcome.warnings:
+                    summary.warnings[outcome.record_id] = outcome.warnings
+                if outcome.error is not None:
+                    summary.failures[outcome.record_id] = outcome.error
+                    stats.failures += 1
+                elif outcome.record_id in seen:
+                    summary.duplicates += 1
+                else:
+                    with store.transaction():
+                        if work.is_stored(store, outcome.record_id):
+                            summary.duplicates += 1
+                        else:
+                            summary.stored_ids.append(work.store(store, outcome.result, seal))
+                            summary.stored += 1
+                    seen.add(outcome.record_id)
+                    if on_stored is not None:
+                        on_stored(summary)
+                bar.update(1)
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    finally:
+        outcomes.close()  # releases the workers (kills Ray actors) even when interrupted
+        bar.close()
+        summary.seconds = time.perf_counter() - started
+    return summary

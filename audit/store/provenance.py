@@ -1,0 +1,108 @@
+"""The ``provenance`` table: where each merged record came from.
+
+One row per subject (a generation, explanation or replay) that ``llm-audit merge`` copied
+into an archive: the source host, the source file, the subject's position in the source's
+hash chain, the SHA-256 of its payload there, and the Merkle root of the source log that was
+verified just before the copy. Each row is logged as a ``provenance`` event, so the archive's
+own chain covers where its content came from.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Iterator
+
+import sqlite_utils
+
+from .append_only import append_only
+from .events import register_projection
+from .schema import register
+
+TABLE = "provenance"
+
+register(
+    "provenance",
+    1,
+    "provenance of merged records (source host, chain position, verified root)",
+    f"""CREATE TABLE {TABLE} (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        subject_kind TEXT NOT NULL,
+        subject_id TEXT NOT NULL,
+        source_host TEXT NOT NULL,
+        source_path TEXT NOT NULL,
+        source_seq INTEGER NOT NULL,
+        source_payload_sha256 TEXT NOT NULL,
+        source_events INTEGER NOT NULL,
+        source_root_hash TEXT NOT NULL,
+        merged_at TEXT NOT NULL,
+        UNIQUE (subject_kind, subject_id)
+    )""",
+    f"CREATE INDEX idx_{TABLE}_host ON {TABLE} (source_host)",
+    *append_only(TABLE),
+)
+
+
+@dataclass
+class Provenance:
+    id: str
+    subject_kind: str  # "generation" | "explanation" | "replay"
+    subject_id: str
+    source_host: str
+    source_path: str
+    source_seq: int  # the subject's event seq in the source's chain
+    source_payload_sha256: str  # its payload hash there (equal to the archive event's)
+    source_events: int  # size of the source log that was verified
+    source_root_hash: str  # Merkle root of those events
+    merged_at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+_COLUMNS = tuple(Provenance.__dataclass_fields__)
+
+
+class ProvenanceRepository:
+    """Insert and read provenance rows; knows the ``provenance`` table and nothing else."""
+
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+
+    def exists(self) -> bool:
+        return self.db[TABLE].exists()
+
+    def insert(self, row: Provenance) -> dict[str, Any]:
+        """Store ``row``; returns the event payload (the row itself)."""
+        marks = ", ".join("?" for _ in _COLUMNS)
+        data = row.to_dict()
+        self.db.execute(f"INSERT INTO {TABLE} ({', '.join(_COLUMNS)}) VALUES ({marks})", [data[c] for c in _COLUMNS])
+        return data
+
+    def get(self, provenance_id: str) -> Provenance | None:
+        if not self.exists():
+            return None
+        rows = list(self.db.query(f"SELECT {', '.join(_COLUMNS)} FROM {TABLE} WHERE id = ?", [provenance_id]))
+        return Provenance(**rows[0]) if rows else None
+
+    def of(self, subject_id: str) -> Provenance | None:
+        """Where ``subject_id`` (a record, explanation or replay id) was merged from, if it was."""
+        if not self.exists():
+            return None
+        rows = list(self.db.query(f"SELECT {', '.join(_COLUMNS)} FROM {TABLE} WHERE subject_id = ?", [subject_id]))
+        return Provenance(**rows[0]) if rows else None
+
+    def iter(self, *, source_host: str | None = None) -> Iterator[Provenance]:
+        if not self.exists():
+            return iter(())
+        where, params = (" WHERE source_host = ?", [source_host]) if source_host else ("", [])
+        return (Provenance(**row) for row in self.db.query(f"SELECT {', '.join(_COLUMNS)} FROM {TABLE}{where} ORDER BY seq", params))
+
+
+def _project(db: sqlite_utils.Database, provenance_id: str) -> dict[str, Any]:
+    row = ProvenanceRepository(db).get(provenance_id)
+    if row is None:
+        raise KeyError(provenance_id)
+    return row.to_dict()
+
+
+register_projection("provenance", _project)

@@ -37,7 +37,7 @@ def _progress(line: str) -> None:
 
 @main.group()
 def baseline() -> None:
-    """Attribution baselines for ``llm-audit check``."""
+    """Attribution baselines for `llm-audit check`: create one from a suite."""
 
 
 @baseline.command("create")

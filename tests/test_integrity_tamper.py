@@ -278,3 +278,18 @@ def test_record_that_json_canonicalisation_cannot_write_verifies_the_slow_way(co
     attack(copy, "UPDATE generations SET seed = seed + 1 WHERE id = ?", params=[record.id])
     problem = first(copy)
     assert problem.check == "tables" and "seed" in problem.what
+
+
+def test_template_variables_keep_their_order_and_still_verify_byte_for_byte(tiny_loaded, tmp_path):
+    """JCS sorts object keys; the variables column keeps the caller's order (it is the order
+    of the fields in a field-level explanation) and is canonicalised only for verification."""
+    from audit.store.events import text_projection_for
+
+    auditor = Auditor(db=tmp_path / "v.db", model=tiny_loaded)
+    record = auditor.generate(template="Score {zeta}, income {alpha}. Approve?", variables={"zeta": "580", "alpha": "$42,000"}, max_new_tokens=2)
+    assert list(auditor.get(record.id).variables) == ["zeta", "alpha"]
+    with AuditStore.open(auditor.db_path) as store:
+        logged = next(store.events.iter_chain(subject_id=record.id)).payload
+        assert '"variables":{"alpha":"$42,000","zeta":"580"}' in logged
+        assert text_projection_for("generation")(store.db, record.id) == logged
+    assert auditor.verify().ok

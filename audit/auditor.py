@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any, Iterable
 from .clock import utc_iso
 from .environment import capture_environment
 from .errors import UserError
-from .generation import run_generation
 from .ids import uuid7
 from .model import LoadedModel, load_model
 from .params import GenerationParams, config_to_record, effective_config
@@ -127,6 +126,8 @@ class Auditor:
                     f"prompt ({len(prepared.input_ids)} tokens) + max_new_tokens ({config.max_new_tokens}) exceeds the "
                     f"context of {context}: lower --max-new-tokens to {context - len(prepared.input_ids)} or less"
                 )
+
+        from .generation import run_generation
 
         out = run_generation(loaded, prepared.input_ids, config, seed)
         generation_config = config_to_record(config)

@@ -9,11 +9,10 @@ import platform
 import sys
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-
-from .determinism import determinism_flags
+if TYPE_CHECKING:
+    import torch
 
 _PACKAGES = ("torch", "transformers", "captum", "numpy", "tokenizers", "safetensors", "accelerate", "gguf", "llm-audit")
 
@@ -59,8 +58,12 @@ class Environment:
         return cls(**data)
 
 
-def capture_environment(device: torch.device | str, dtype: torch.dtype | str) -> Environment:
+def capture_environment(device: "torch.device | str", dtype: "torch.dtype | str") -> Environment:
     """Describe this process as it is right now, for the given model device and dtype."""
+    import torch
+
+    from .determinism import determinism_flags
+
     device = torch.device(device)
     if device.type == "cuda":
         device_name = torch.cuda.get_device_name(device)

@@ -12,11 +12,6 @@ from pathlib import Path
 
 import click
 
-from ..checks.baseline import build_baseline, load_baseline, write_baseline
-from ..checks.junit import write_junit
-from ..checks.runner import Runner, check_suite, database
-from ..checks.suite import load_suite
-from ..checks.table import render_table
 from .app import echo_json, json_option, main
 
 _suite_option = click.option("--suite", "suite_path", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Suite TOML.")
@@ -51,6 +46,10 @@ def baseline_create(suite_path: Path, output: Path, db: Path | None, model: str 
     Example:
       llm-audit baseline create --suite examples/ci/suite.toml -o examples/ci/baseline.json
     """
+    from ..checks.baseline import build_baseline, write_baseline
+    from ..checks.runner import Runner, database
+    from ..checks.suite import load_suite
+
     suite = load_suite(suite_path)
     started = time.perf_counter()
     with database(db) as path:
@@ -87,6 +86,12 @@ def check(
     Example:
       llm-audit check --suite examples/ci/suite.toml --baseline examples/ci/baseline.json --junit report.xml
     """
+    from ..checks.baseline import load_baseline
+    from ..checks.junit import write_junit
+    from ..checks.runner import Runner, check_suite, database
+    from ..checks.suite import load_suite
+    from ..checks.table import render_table
+
     suite = load_suite(suite_path)
     baseline_data = load_baseline(baseline_path)
     started = time.time()

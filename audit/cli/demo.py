@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from ..auditor import Auditor
-from ..demo import run_demo
 from ..examples import load_examples
 from .app import db_option, key_store_option, main, model_options
 
@@ -35,6 +34,8 @@ def demo(examples_dir: Path, policy: Path | None, db: Path, model: str | None, d
         cases += [load_case(path) for path in auditor.policy.demo_cases]
     started = time.perf_counter()
     click.echo(f"llm-audit demo: {len(cases)} example cases from {examples_dir} into {db}")
+    from ..demo import run_demo  # imports torch: not needed for --help
+
     result = run_demo(auditor, cases, click.echo)
     stages = ", ".join(f"{name} {secs:.1f} s" for name, secs in result.seconds.items())
     click.echo(f"done in {time.perf_counter() - started:.1f} s ({stages}); {len(result.records)} records in {db}")

@@ -9,7 +9,6 @@ import json
 import os
 import re
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -20,24 +19,9 @@ from ..record import ModelIdentity
 from .cache import cache_dir
 from .default import DEFAULT_MODEL_NAME, SOURCE_FILE, converted_folder
 from .identity import describe_model
+from .loaded import LoadedModel
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-
-
-@dataclass
-class LoadedModel:
-    """A model ready to generate, with its identity computed once at load time."""
-
-    model: torch.nn.Module
-    tokenizer: object
-    identity: ModelIdentity
-    folder: Path
-    device: torch.device
-    dtype: torch.dtype
-
-    @property
-    def attn_implementation(self) -> str:
-        return str(getattr(self.model.config, "_attn_implementation", None))
 
 
 def resolve_device(device: str | None) -> torch.device:

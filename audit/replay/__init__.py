@@ -4,7 +4,22 @@
 around it), ``config`` (the recorded decoding parameters), ``compare`` (the verdict) and
 ``runner`` (the one function that ties them together).
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from .compare import DEFAULT_TOLERANCE
-from .runner import replay_record
+
+if TYPE_CHECKING:
+    from .runner import replay_record
 
 __all__ = ["DEFAULT_TOLERANCE", "replay_record"]
+
+
+def __getattr__(name: str) -> Any:
+    """``replay_record`` on first use: the runner imports torch, the CLI's help should not."""
+    if name == "replay_record":
+        from .runner import replay_record
+
+        return replay_record
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -89,6 +89,30 @@ def default_loaded() -> LoadedModel:
     return load_model(None, device="cpu")
 
 
+@pytest.fixture(scope="module")
+def cases_db(request: pytest.FixtureRequest, tiny_loaded: LoadedModel, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database holding the test module's ``CASES`` (``generate`` keyword lists), 3 tokens each.
+
+    Recorded once per module; tests take a private copy through ``cases_db_copy``.
+    """
+    from audit import Auditor
+
+    db = tmp_path_factory.mktemp("cases") / "source.db"
+    auditor = Auditor(db=db, model=tiny_loaded)
+    for case in request.module.CASES:
+        auditor.generate(**case, max_new_tokens=3, use_case="credit-decision")
+    return db
+
+
+@pytest.fixture
+def cases_db_copy(cases_db: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    copy = tmp_path / "audit.db"
+    shutil.copy(cases_db, copy)
+    return copy
+
+
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "audit.db"

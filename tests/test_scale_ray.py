@@ -52,20 +52,10 @@ def pool(cluster, tiny_model_dir):
     executor.close()
 
 
-@pytest.fixture(scope="module")
-def recorded(tiny_loaded, tmp_path_factory) -> Path:
-    db = tmp_path_factory.mktemp("scale-ray") / "source.db"
-    auditor = Auditor(db=db, model=tiny_loaded)
-    for case in CASES:
-        auditor.generate(**case, max_new_tokens=3, use_case="credit-decision")
-    return db
-
-
 @pytest.fixture
-def db(recorded, tmp_path) -> Path:
-    copy = tmp_path / "audit.db"
-    shutil.copy(recorded, copy)
-    return copy
+def db(cases_db_copy: Path) -> Path:
+    """A private copy of this module's CASES, recorded once (conftest ``cases_db``)."""
+    return cases_db_copy
 
 
 def _spec(tiny_model_dir: Path) -> ModelSpec:

@@ -34,6 +34,14 @@ from .privacy.policy import Policy, load_policy
 if TYPE_CHECKING:
     from .scale.work import ModelSpec
 
+def _check_target(subject: str | None, record_id: str | None, reason: str, why: str) -> None:
+    """Erasure and legal holds name exactly one target and always say why."""
+    if (subject is None) == (record_id is None):
+        raise UserError("name exactly one of --subject ID or --record ID")
+    if not reason or not reason.strip():
+        raise UserError(f"--reason is required: {why}")
+
+
 USE_CASES = ("credit-decision", "risk-assessment", "financial-advice", "news-summary", "legal-analysis")
 _PARAM_NAMES = {f.name for f in fields(GenerationParams)}
 
@@ -464,16 +472,13 @@ class Auditor:
         Due means: past the minimum of its class, not erased, no legal hold on it or its
         subject. Nothing else is ever erased. Returns ``(items, erased_ids)``.
         """
-        from .privacy.retention import check_as_of, classify
+        from .privacy.retention import check_as_of
 
         now = check_as_of(as_of, apply)
         if apply:
             check_writable(self.db_path)
         with AuditStore.open(self.db_path) as store:
-            rows = store.privacy.sealed()
-            erased, holds = store.privacy.erasures(), self.holds(store)
-        keys = self._guard().keys
-        items = [classify(row, now, holds, erased, keys.has_record(row["privacy"]["subject"], row["id"])) for row in rows]
+            items = self._retention_states(store, store.privacy.sealed(), now)
         due = [item for item in items if item.state == "due"]
         if apply and due:
             self._erase([(i.record_id, i.subject) for i in due], "retention", reason)
@@ -486,12 +491,9 @@ class Auditor:
         minimum or under a legal hold. The records' metadata, redacted text and ciphertext
         stay (the log is append-only and still verifies); the clear content is gone.
         """
-        from .privacy.retention import classify
+        from datetime import datetime, timezone
 
-        if (subject is None) == (record_id is None):
-            raise UserError("name exactly one of --subject ID or --record ID")
-        if not reason or not reason.strip():
-            raise UserError("--reason is required: say why (e.g. 'GDPR Art. 17 request 2026-014')")
+        _check_target(subject, record_id, reason, "say why (e.g. 'GDPR Art. 17 request 2026-014')")
         check_writable(self.db_path)
         with AuditStore.open(self.db_path) as store:
             if subject is not None:
@@ -504,11 +506,7 @@ class Auditor:
                 if not is_sealed(record):
                     raise UserError(f"record {record.id} is not sealed (recorded without a policy): there is no key to destroy")
                 rows = [r for r in store.privacy.sealed(record.tags["privacy"]["subject"]) if r["id"] == record.id]
-            erased, holds = store.privacy.erasures(), self.holds(store)
-        from datetime import datetime, timezone
-
-        keys = self._guard().keys
-        items = [classify(r, datetime.now(timezone.utc), holds, erased, keys.has_record(r["privacy"]["subject"], r["id"])) for r in rows]
+            items = self._retention_states(store, rows, datetime.now(timezone.utc))
         blocked = [i for i in items if i.state in ("within-minimum", "on-hold", "no-key")]
         if blocked:
             first = blocked[0]
@@ -517,6 +515,13 @@ class Auditor:
         if not todo:
             raise UserError("everything named is already erased: nothing to do")
         return self._erase(todo, "subject" if subject is not None else "record", reason.strip())
+
+    def _retention_states(self, store: AuditStore, rows: list[dict[str, Any]], now: Any) -> list[Any]:
+        """Each sealed row's retention state at ``now``: the one rule retention and erase share."""
+        from .privacy.retention import classify
+
+        erased, holds, keys = store.privacy.erasures(), self.holds(store), self._guard().keys
+        return [classify(row, now, holds, erased, keys.has_record(row["privacy"]["subject"], row["id"])) for row in rows]
 
     def _erase(self, todo: list[tuple[str, str]], scope: str, reason: str) -> list[str]:
         """Tombstones and key destruction in one step: the key store is saved inside the DB transaction."""
@@ -551,10 +556,7 @@ class Auditor:
         """Place (or with ``release``, lift) a legal hold on a data subject or one record; logged as an event."""
         from .privacy.retention import Hold
 
-        if (subject is None) == (record_id is None):
-            raise UserError("name exactly one of --subject ID or --record ID")
-        if not reason or not reason.strip():
-            raise UserError("--reason is required: name the matter or order (e.g. 'litigation 2026-CV-112')")
+        _check_target(subject, record_id, reason, "name the matter or order (e.g. 'litigation 2026-CV-112')")
         check_writable(self.db_path)
         with AuditStore.open(self.db_path) as store:
             if subject is not None:

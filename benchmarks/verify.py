@@ -139,6 +139,13 @@ def append_costs(db: Path, record, repeats: int) -> tuple[float, float]:
     return statistics.median(chained), statistics.median(plain)
 
 
+def print_verify_table(title: str, unit: str, n: int, ref_s: float, ver_s: float, ref_label: str, ver_label: str) -> None:
+    print(f"\n## {title}\n")
+    print(f"| pass | seconds | {unit} | ratio |\n|---|---:|---:|---:|")
+    print(f"| {ref_label} | {ref_s:.2f} | {n / ref_s:,.0f} | 1.00 |")
+    print(f"| {ver_label} | {ver_s:.2f} | {n / ver_s:,.0f} | {ver_s / ref_s:.2f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=100_000)
@@ -152,10 +159,10 @@ def main() -> None:
     ref_s = reference_read(synthetic)
     ver_s, n = timed_verify(synthetic)
     size_mb = synthetic.stat().st_size / 1e6
-    print(f"\n## Verification, {n:,} synthetic events ({size_mb:.0f} MB, {n // 1000} checkpoints; built in {build_s:.1f} s)\n")
-    print("| pass | seconds | events/s | ratio |\n|---|---:|---:|---:|")
-    print(f"| reference: read rows + SHA-256 of payload | {ref_s:.2f} | {n / ref_s:,.0f} | 1.00 |")
-    print(f"| llm-audit verify (chain, leaves, Merkle, signatures) | {ver_s:.2f} | {n / ver_s:,.0f} | {ver_s / ref_s:.2f} |")
+    print_verify_table(
+        f"Verification, {n:,} synthetic events ({size_mb:.0f} MB, {n // 1000} checkpoints; built in {build_s:.1f} s)",
+        "events/s", n, ref_s, ver_s, "reference: read rows + SHA-256 of payload", "llm-audit verify (chain, leaves, Merkle, signatures)",
+    )
 
     if args.no_model:
         sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -183,10 +190,12 @@ def main() -> None:
     gref_s = reference_read(gens)
     gver_s, gn = timed_verify(gens)
     gsize = gens.stat().st_size / 1e6
-    print(f"\n## Verification with projections, {gn:,} generation records ({label}, {record.output_tokens} output tokens each; {gsize:,.0f} MB, built in {gbuild_s:.0f} s)\n")
-    print("| pass | seconds | records/s | ratio |\n|---|---:|---:|---:|")
-    print(f"| reference: read event rows + SHA-256 of payload | {gref_s:.2f} | {gn / gref_s:,.0f} | 1.00 |")
-    print(f"| verify (rebuild each record from `generations`, compare, chain, Merkle, signature) | {gver_s:.2f} | {gn / gver_s:,.0f} | {gver_s / gref_s:.2f} |")
+    print_verify_table(
+        f"Verification with projections, {gn:,} generation records ({label}, {record.output_tokens} output tokens each; "
+        f"{gsize:,.0f} MB, built in {gbuild_s:.0f} s)",
+        "records/s", gn, gref_s, gver_s, "reference: read event rows + SHA-256 of payload",
+        "verify (rebuild each record from `generations`, compare, chain, Merkle, signature)",
+    )
 
     chained_s, plain_s = append_costs(folder / "append.db", record, 50)
     print(f"\n## Per-record append overhead ({label}, one record of {len(json.dumps(generation_payload(record))):,} bytes JSON)\n")

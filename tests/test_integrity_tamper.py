@@ -272,7 +272,7 @@ def test_record_that_json_canonicalisation_cannot_write_verifies_the_slow_way(co
         with store.transaction():
             record.seq = store.records.insert(record)
             store.events.append("generation", record.id, generation_payload(record))
-        assert text_projection_for("generation")(store.db, record.id) != store.events.iter_chain(subject_id=record.id).__next__().payload
+        assert text_projection_for("generation")(store.db, record.id) != next(store.events.iter_chain(subject_id=record.id)).payload
         assert store.records.get(record.id).token_logprobs[0] == float("-inf")
     assert Auditor(db=copy).verify().ok
     attack(copy, "UPDATE generations SET seed = seed + 1 WHERE id = ?", params=[record.id])

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError
+from .files import read_user_file
 from .run import CaseRun
 from .suite import Suite
 
@@ -163,12 +164,9 @@ def parse_baseline(data: Any, where: str = "baseline") -> Baseline:
 
 def load_baseline(path: str | Path) -> Baseline:
     path = Path(path)
+    text = read_user_file(path, "baseline", f"create it with llm-audit baseline create --suite SUITE -o {path}")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"baseline {path} not found: create it with llm-audit baseline create --suite SUITE -o {path}") from None
-    except OSError as exc:
-        raise UserError(f"cannot read baseline {path}: {exc.strerror}") from None
+        data = json.loads(text)
     except ValueError as exc:
         raise UserError(f"baseline {path} is not valid JSON ({exc}): restore it from git or re-create it") from None
     baseline = parse_baseline(data, str(path))

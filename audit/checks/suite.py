@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
+from .files import read_user_file
 from ..examples import load_case
 
 METHODS = ("feature-ablation", "shapley-sampling", "lime", "kernel-shap", "integrated-gradients", "gradient-x-input")
@@ -240,12 +241,9 @@ def parse_suite(data: dict[str, Any], folder: Path, path: Path | None = None, na
 
 def load_suite(path: str | Path) -> Suite:
     path = Path(path)
+    text = read_user_file(path, "suite file", "pass --suite PATH to a suite TOML (see examples/ci/suite.toml)")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"suite file {path} not found: pass --suite PATH to a suite TOML (see examples/ci/suite.toml)") from None
-    except OSError as exc:
-        raise UserError(f"cannot read suite file {path}: {exc.strerror}") from None
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"suite file {path} is not valid TOML: {exc}") from None
     return parse_suite(data, path.resolve().parent, path, path.stem)

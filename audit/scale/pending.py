@@ -58,7 +58,7 @@ def select_for_explain(store: Any, records: list[GenerationRecord], method: str,
     """Records without a stored explanation for this request; unexplainable ones are skipped with the reason."""
     from ..attribution.explain import check_request
 
-    key = params_key(method, granularity, effective_params(method, granularity, params))
+    key = request_key(method, granularity, params)
     done = {record_id for record_id, k in explained_keys(store, method, granularity) if k == key}
     selection = Selection(todo=[], selected=len(records))
     for record in records:
@@ -74,7 +74,11 @@ def select_for_explain(store: Any, records: list[GenerationRecord], method: str,
     return selection
 
 
-def already_explained(store: Any, record_id: str, method: str, granularity: str, params: dict[str, Any]) -> bool:
-    """Whether this exact explanation is stored; checked again inside each store transaction."""
-    key = params_key(method, granularity, effective_params(method, granularity, params))
+def request_key(method: str, granularity: str, params: dict[str, Any]) -> str:
+    """The identity of an explanation request: :func:`params_key` of its effective parameters."""
+    return params_key(method, granularity, effective_params(method, granularity, params))
+
+
+def already_explained(store: Any, record_id: str, method: str, granularity: str, key: str) -> bool:
+    """Whether the explanation with request ``key`` is stored; checked again inside each store transaction."""
     return any(params_key(method, granularity, p) == key for _, p in store.explanations.params_of(method, granularity, record_id))

@@ -11,6 +11,7 @@ import os
 import socket
 import warnings
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Callable, ClassVar
 
 from ..clock import utc_iso
@@ -85,10 +86,17 @@ class ExplainWork:
         result.extra["weights_sha256"] = dict(loaded.identity.weights_sha256)
         return result
 
+    @cached_property
+    def key(self) -> str:
+        """The request's identity, computed once per batch rather than once per stored result."""
+        from .pending import request_key
+
+        return request_key(self.method, self.granularity, self.params)
+
     def is_stored(self, store: Any, record_id: str) -> bool:
         from .pending import already_explained
 
-        return already_explained(store, record_id, self.method, self.granularity, self.params)
+        return already_explained(store, record_id, self.method, self.granularity, self.key)
 
     def store(self, store: Any, result: Any, seal: Callable[[Any], Any] | None = None) -> str:
         result.id = uuid7()

@@ -264,7 +264,7 @@ class Auditor:
 
         from .replay import replay_record
         from .replay.runner import check_model, check_tolerance
-        from .store.replays import replay_payload
+        from .scale.work import ReplayWork
 
         check_tolerance(tolerance)
         check_writable(self.db_path)
@@ -282,11 +282,9 @@ class Auditor:
         results = []
         for record, loaded in tqdm(list(zip(records, models)), desc="replaying", unit="record", disable=not progress or None):
             result = replay_record(record, loaded, allow_model_mismatch=allow_model_mismatch, tolerance=tolerance)
-            stored = self._guard().seal_replay(record, result) if is_sealed(record) else result
             with AuditStore.open(self.db_path, write=True) as store:
                 with store.transaction():
-                    result.seq = store.replays.insert(stored)
-                    store.events.append("replay", result.id, replay_payload(stored))
+                    ReplayWork().store(store, result, self._sealer([record], "replay"))
             results.append(result)
         return results
 
@@ -358,23 +356,18 @@ class Auditor:
         ``perturbation_seed``, ``perturbations_per_eval``...; ``None`` means the default). Every
         user mistake is refused before the model is loaded, and nothing is stored then.
         """
-        from .attribution.explain import check_request, explain_record
+        from .attribution.explain import check_request
+        from .scale.work import ExplainWork
 
         check_request(None, method, granularity, params)
         record = self.get(record_id, clear=True)
         check_request(record, method, granularity, params)
         check_writable(self.db_path)
-        loaded = self.loaded
-        result = explain_record(loaded.model, loaded.tokenizer, record, method, granularity, **params)
-        result.id = uuid7()
-        result.created_at = utc_iso()
-        result.extra["model"] = loaded.identity.name
-        result.extra["weights_sha256"] = dict(loaded.identity.weights_sha256)
-        stored = self._guard().seal_explanation(record, result) if is_sealed(record) else result
+        work = ExplainWork(method, granularity, params)  # the same compute and store as `explain --all`
+        result = work.run(self.loaded, record)
         with AuditStore.open(self.db_path, write=True) as store:
             with store.transaction():
-                payload = store.explanations.insert(stored)
-                store.events.append("explanation", result.id, payload)
+                work.store(store, result, self._sealer([record], "explanation"))
         return result
 
     def explanations(self, record_id: str | None = None, *, method: str | None = None, granularity: str | None = None):
@@ -626,7 +619,7 @@ class Auditor:
         selection.skipped.update(locked)
         work = ExplainWork(method, granularity, given)
         return run_batch(self.db_path, work, selection, executor or self._local_executor(), progress=progress, on_stored=on_stored,
-                         seal=self._batch_sealer(selection.todo, "explanation"))
+                         seal=self._sealer(selection.todo, "explanation"))
 
     def replay_all(
         self,
@@ -656,7 +649,7 @@ class Auditor:
         work = ReplayWork(model=model, allow_model_mismatch=allow_model_mismatch, tolerance=tolerance)
         selection = Selection(todo=opened, selected=len(records), skipped=locked)
         return run_batch(self.db_path, work, selection, executor or self._local_executor(), progress=progress,
-                         seal=self._batch_sealer(opened, "replay"))
+                         seal=self._sealer(opened, "replay"))
 
     def _open_for_batch(self, store: AuditStore, records: list[GenerationRecord]) -> tuple[list[GenerationRecord], dict[str, str]]:
         """Sealed records opened for the workers (exact token ids); those whose key is
@@ -669,20 +662,15 @@ class Auditor:
                 locked[record.id] = str(exc)
         return opened, locked
 
-    def _batch_sealer(self, records: list[GenerationRecord], kind: str):
-        """What the driver applies to each result of a sealed record before storing it."""
+    def _sealer(self, records: list[GenerationRecord], kind: str):
+        """What is applied to each explanation or replay of these records before it is stored:
+        the clear token labels of a sealed record encrypted (None when none is sealed)."""
         sealed = {record.id: record for record in records if is_sealed(record)}
         if not sealed:
             return None
         guard = self._guard()
-
-        def seal(result: Any) -> Any:
-            record = sealed.get(result.record_id)
-            if record is None:
-                return result
-            return guard.seal_explanation(record, result) if kind == "explanation" else guard.seal_replay(record, result)
-
-        return seal
+        seal_one = guard.seal_explanation if kind == "explanation" else guard.seal_replay
+        return lambda result: seal_one(sealed[result.record_id], result) if result.record_id in sealed else result
 
     def _local_executor(self):
         from .scale.executors import InProcessExecutor

@@ -78,9 +78,12 @@ class ExplainWork:
     needs_default_model: ClassVar[bool] = True
 
     def compute(self, host: ModelHost, record: GenerationRecord) -> Any:
+        return self.run(host.default, record)
+
+    def run(self, loaded: LoadedModel, record: GenerationRecord) -> Any:
+        """The explanation of ``record`` by ``loaded``, labelled with the model that made it."""
         from ..attribution.explain import explain_record
 
-        loaded = host.default
         result = explain_record(loaded.model, loaded.tokenizer, record, self.method, self.granularity, **self.params)
         result.extra["model"] = loaded.identity.name
         result.extra["weights_sha256"] = dict(loaded.identity.weights_sha256)

@@ -133,6 +133,8 @@ def test_cli_refuses_bad_batch_requests_without_touching_the_database(db, cli):
     before = db.read_bytes()
     both = cli("explain", "someid", "--all", "--db", str(db))
     assert both.returncode == 2 and both.stderr.count("\n") == 1 and both.stderr.startswith("Error: pass either one RECORD_ID or --all")
+    neither = cli("replay", "--db", str(db))
+    assert neither.returncode == 2 and neither.stderr.count("\n") == 1 and neither.stderr.startswith("Error: pass either one RECORD_ID or --all")
     assert db.read_bytes() == before
 
 

@@ -4,6 +4,7 @@ The public names are resolved on first use (PEP 562): importing a submodule, or 
 CLI command that never touches a model (``--help``, ``list``, ``verify``), does not pay for
 importing torch.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any

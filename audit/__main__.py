@@ -1,4 +1,5 @@
 """``python -m audit`` runs the CLI (same as the ``llm-audit`` console script)."""
+
 from .cli import main
 
 main()

@@ -4,35 +4,39 @@ It owns the database path and a lazily loaded model, and wires the one-way flow
 model -> generation record -> store. Every user mistake is checked before the model is
 loaded or the database opened for writing, so a refused call changes nothing.
 """
+
 from __future__ import annotations
 
 import getpass
 import os
+from collections.abc import Iterable
 from dataclasses import fields
+from datetime import UTC
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
+from .attention import AttentionResult
 from .clock import utc_iso
 from .environment import capture_environment
 from .errors import UserError
 from .ids import uuid7
+from .integrity.proof import build_proof, write_proof
+from .integrity.signing import default_key_path, obtain_signing_key
+from .integrity.verify import VerifyResult, verify_database
 from .model import LoadedModel, load_model
 from .params import GenerationParams, config_to_record, effective_config
+from .privacy.guard import PrivacyGuard, is_sealed
+from .privacy.policy import Policy, load_policy
 from .prompts import build_prompt
 from .record import GenerationRecord, TopAlternative
 from .replay_result import ReplayResult
 from .store import AuditStore, check_writable, default_db_path
-from .store.records import generation_payload
-from .integrity.proof import build_proof, write_proof
-from .integrity.signing import default_key_path, obtain_signing_key
-from .integrity.verify import VerifyResult, verify_database
 from .store.checkpoints import Checkpoint
-from .attention import AttentionResult
-from .privacy.guard import PrivacyGuard, is_sealed
-from .privacy.policy import Policy, load_policy
+from .store.records import generation_payload
 
 if TYPE_CHECKING:
     from .scale.work import ModelSpec
+
 
 def _check_target(subject: str | None, record_id: str | None, reason: str, why: str) -> None:
     """Erasure and legal holds name exactly one target and always say why."""
@@ -69,7 +73,7 @@ class Auditor:
         device: str | None = None,
         dtype: str | None = None,
         operator: str | None = None,
-        policy: "str | Path | Policy | None" = None,
+        policy: str | Path | Policy | None = None,
         key_store: str | Path | None = None,
     ) -> None:
         self.db_path = Path(db) if db is not None else default_db_path()
@@ -107,7 +111,9 @@ class Auditor:
         """Generate once with ``seed`` and store the full record; returns it (with ``seq``)."""
         unknown = sorted(set(generation) - _PARAM_NAMES)
         if unknown:
-            raise UserError(f"unknown generation parameter(s) {', '.join(unknown)}: use {', '.join(sorted(_PARAM_NAMES))}")
+            raise UserError(
+                f"unknown generation parameter(s) {', '.join(unknown)}: use {', '.join(sorted(_PARAM_NAMES))}"
+            )
         if not isinstance(seed, int) or seed < 0:
             raise UserError(f"seed must be a non-negative integer (got {seed!r})")
         if not use_case or not str(use_case).strip():
@@ -116,12 +122,18 @@ class Auditor:
         params.validate()
         check_writable(self.db_path)
         if self.policy is not None:
-            self._guard().keys  # a bad key store refuses before the model runs
+            _ = self._guard().keys  # a bad key store refuses before the model runs
 
         loaded = self.loaded
         config = effective_config(loaded.model.generation_config, params)
         prepared = build_prompt(
-            loaded.tokenizer, prompt=prompt, template=template, variables=variables, messages=messages, system=system, chat=chat
+            loaded.tokenizer,
+            prompt=prompt,
+            template=template,
+            variables=variables,
+            messages=messages,
+            system=system,
+            chat=chat,
         )
         context = loaded.identity.context_length
         if context is not None:
@@ -140,7 +152,11 @@ class Auditor:
         out = run_generation(loaded, prepared.input_ids, config, seed)
         generation_config = config_to_record(config)
         generation_config.update(
-            {"batch_size": 1, "attn_implementation": loaded.attn_implementation, "dtype": str(loaded.dtype).replace("torch.", "")}
+            {
+                "batch_size": 1,
+                "attn_implementation": loaded.attn_implementation,
+                "dtype": str(loaded.dtype).replace("torch.", ""),
+            }
         )
         tokenizer = loaded.tokenizer
         record = GenerationRecord(
@@ -243,7 +259,9 @@ class Auditor:
         The model is ``model`` if given, else the record's own model (its folder, or the
         default model), reusing this Auditor's model when it is the same by hashes.
         """
-        return self.replay_many([record_id], model=model, allow_model_mismatch=allow_model_mismatch, tolerance=tolerance)[0]
+        return self.replay_many(
+            [record_id], model=model, allow_model_mismatch=allow_model_mismatch, tolerance=tolerance
+        )[0]
 
     def replay_many(
         self,
@@ -280,7 +298,9 @@ class Auditor:
         for record, loaded in zip(records, models):
             check_model(record, loaded, allow_model_mismatch)
         results = []
-        for record, loaded in tqdm(list(zip(records, models)), desc="replaying", unit="record", disable=not progress or None):
+        for record, loaded in tqdm(
+            list(zip(records, models)), desc="replaying", unit="record", disable=not progress or None
+        ):
             result = replay_record(record, loaded, allow_model_mismatch=allow_model_mismatch, tolerance=tolerance)
             with AuditStore.open(self.db_path, write=True) as store:
                 with store.transaction():
@@ -308,7 +328,9 @@ class Auditor:
             except UserError as exc:
                 if model is not None:
                     raise
-                raise UserError(f"cannot load the model of record {record.id} from {spec} ({exc}); pass --model with a copy of it") from None
+                raise UserError(
+                    f"cannot load the model of record {record.id} from {spec} ({exc}); pass --model with a copy of it"
+                ) from None
         return cache[key]
 
     # -- attention ---------------------------------------------------------------------
@@ -344,7 +366,9 @@ class Auditor:
         result.created_at = utc_iso()
         with AuditStore.open(self.db_path, write=True) as store:
             with store.transaction():
-                payload = store.attention.insert(self._guard().seal_attention(record, result) if is_sealed(record) else result)
+                payload = store.attention.insert(
+                    self._guard().seal_attention(record, result) if is_sealed(record) else result
+                )
                 store.events.append("attention", result.id, payload)
             return self._open_result(store.attention.get(result.id), "attention")
 
@@ -373,7 +397,9 @@ class Auditor:
     def explanations(self, record_id: str | None = None, *, method: str | None = None, granularity: str | None = None):
         """Stored explanations (of one record), oldest first."""
         with AuditStore.open(self.db_path) as store:
-            found = store.explanations.list(store.records.get(record_id).id if record_id else None, method=method, granularity=granularity)
+            found = store.explanations.list(
+                store.records.get(record_id).id if record_id else None, method=method, granularity=granularity
+            )
         return [self._open_result(r, "explanation") for r in found]
 
     def explanation(self, explanation_id: str):
@@ -437,7 +463,9 @@ class Auditor:
                 return record
             erased = store.privacy.erasure(record.id)
             if erased is not None:
-                raise UserError(f"record {record.id} was erased on {erased['erased_at'][:10]} under {erased['reason']!r}: its content is gone by design") from None
+                raise UserError(
+                    f"record {record.id} was erased on {erased['erased_at'][:10]} under {erased['reason']!r}: its content is gone by design"
+                ) from None
             subject = record.tags["privacy"]["subject"]
             raise UserError(
                 f"record {record.id} is sealed and key store {self._guard().key_store_path} has no key for its data subject "
@@ -484,7 +512,7 @@ class Auditor:
         minimum or under a legal hold. The records' metadata, redacted text and ciphertext
         stay (the log is append-only and still verifies); the clear content is gone.
         """
-        from datetime import datetime, timezone
+        from datetime import datetime
 
         _check_target(subject, record_id, reason, "say why (e.g. 'GDPR Art. 17 request 2026-014')")
         check_writable(self.db_path)
@@ -493,17 +521,23 @@ class Auditor:
                 ref = self._subject_ref(subject)
                 rows = store.privacy.sealed(ref)
                 if not rows:
-                    raise UserError(f"no sealed records of data subject {subject!r} (reference {ref}) in this database: check the id and the key store")
+                    raise UserError(
+                        f"no sealed records of data subject {subject!r} (reference {ref}) in this database: check the id and the key store"
+                    )
             else:
                 record = store.records.get(record_id)
                 if not is_sealed(record):
-                    raise UserError(f"record {record.id} is not sealed (recorded without a policy): there is no key to destroy")
+                    raise UserError(
+                        f"record {record.id} is not sealed (recorded without a policy): there is no key to destroy"
+                    )
                 rows = [r for r in store.privacy.sealed(record.tags["privacy"]["subject"]) if r["id"] == record.id]
-            items = self._retention_states(store, rows, datetime.now(timezone.utc))
+            items = self._retention_states(store, rows, datetime.now(UTC))
         blocked = [i for i in items if i.state in ("within-minimum", "on-hold", "no-key")]
         if blocked:
             first = blocked[0]
-            raise UserError(f"{len(blocked)} of {len(items)} record(s) cannot be erased ({first.record_id}: {first.state}, {first.detail}); nothing was erased")
+            raise UserError(
+                f"{len(blocked)} of {len(items)} record(s) cannot be erased ({first.record_id}: {first.state}, {first.detail}); nothing was erased"
+            )
         todo = [(i.record_id, i.subject) for i in items if i.state == "due"]
         if not todo:
             raise UserError("everything named is already erased: nothing to do")
@@ -514,7 +548,9 @@ class Auditor:
         from .privacy.retention import classify
 
         erased, holds, keys = store.privacy.erasures(), self.holds(store), self._guard().keys
-        return [classify(row, now, holds, erased, keys.has_record(row["privacy"]["subject"], row["id"])) for row in rows]
+        return [
+            classify(row, now, holds, erased, keys.has_record(row["privacy"]["subject"], row["id"])) for row in rows
+        ]
 
     def _erase(self, todo: list[tuple[str, str]], scope: str, reason: str) -> list[str]:
         """Tombstones and key destruction in one step: the key store is saved inside the DB transaction."""
@@ -523,8 +559,19 @@ class Auditor:
         with AuditStore.open(self.db_path, write=True) as store:
             with store.transaction():
                 for record_id, subject in todo:
-                    store.events.append("erasure", record_id, {"record_id": record_id, "subject": subject, "scope": scope, "reason": reason,
-                                                               "erased_at": erased_at, "operator": self.operator, "method": "crypto-shredding"})
+                    store.events.append(
+                        "erasure",
+                        record_id,
+                        {
+                            "record_id": record_id,
+                            "subject": subject,
+                            "scope": scope,
+                            "reason": reason,
+                            "erased_at": erased_at,
+                            "operator": self.operator,
+                            "method": "crypto-shredding",
+                        },
+                    )
                     keys.erase_record(subject, record_id)
                 keys.save()
         return [record_id for record_id, _ in todo]
@@ -555,7 +602,9 @@ class Auditor:
             if subject is not None:
                 scope, target = "subject", self._subject_ref(subject)
                 if not store.privacy.sealed(target):
-                    raise UserError(f"no sealed records of data subject {subject!r} in this database: check the id and the key store")
+                    raise UserError(
+                        f"no sealed records of data subject {subject!r} in this database: check the id and the key store"
+                    )
             else:
                 scope, target = "record", store.records.get(record_id).id
             held = any((h.scope, h.target) == (scope, target) for h in self.holds(store))
@@ -567,11 +616,15 @@ class Auditor:
         kind = "release" if release else "hold"
         with AuditStore.open(self.db_path, write=True) as store:
             with store.transaction():
-                store.events.append(kind, target, {"scope": scope, "target": target, "reason": reason.strip(), "at": at, "operator": self.operator})
+                store.events.append(
+                    kind,
+                    target,
+                    {"scope": scope, "target": target, "reason": reason.strip(), "at": at, "operator": self.operator},
+                )
         return Hold(scope, target, reason.strip(), at, self.operator)
 
     # -- scale-out ---------------------------------------------------------------------
-    def model_spec(self) -> "ModelSpec":
+    def model_spec(self) -> ModelSpec:
         """What a worker elsewhere needs to load this Auditor's model (a name or a folder)."""
         from .model import DEFAULT_MODEL_NAME
         from .scale.work import ModelSpec
@@ -618,8 +671,15 @@ class Auditor:
         selection.selected += len(locked)
         selection.skipped.update(locked)
         work = ExplainWork(method, granularity, given)
-        return run_batch(self.db_path, work, selection, executor or self._local_executor(), progress=progress, on_stored=on_stored,
-                         seal=self._sealer(selection.todo, "explanation"))
+        return run_batch(
+            self.db_path,
+            work,
+            selection,
+            executor or self._local_executor(),
+            progress=progress,
+            on_stored=on_stored,
+            seal=self._sealer(selection.todo, "explanation"),
+        )
 
     def replay_all(
         self,
@@ -648,10 +708,18 @@ class Auditor:
             opened, locked = self._open_for_batch(store, records)
         work = ReplayWork(model=model, allow_model_mismatch=allow_model_mismatch, tolerance=tolerance)
         selection = Selection(todo=opened, selected=len(records), skipped=locked)
-        return run_batch(self.db_path, work, selection, executor or self._local_executor(), progress=progress,
-                         seal=self._sealer(opened, "replay"))
+        return run_batch(
+            self.db_path,
+            work,
+            selection,
+            executor or self._local_executor(),
+            progress=progress,
+            seal=self._sealer(opened, "replay"),
+        )
 
-    def _open_for_batch(self, store: AuditStore, records: list[GenerationRecord]) -> tuple[list[GenerationRecord], dict[str, str]]:
+    def _open_for_batch(
+        self, store: AuditStore, records: list[GenerationRecord]
+    ) -> tuple[list[GenerationRecord], dict[str, str]]:
         """Sealed records opened for the workers (exact token ids); those whose key is
         missing or erased are skipped with the reason instead of stopping the batch."""
         opened, locked = [], {}

@@ -3,11 +3,12 @@
 Each stage is a function ``(auditor, cases, records, say) -> None`` in :data:`STAGES`,
 run in order; later components append theirs. ``say`` prints progress for a person.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from tqdm import tqdm
 
@@ -27,7 +28,7 @@ class DemoResult:
 
 
 def record_stage(auditor: Auditor, cases: list[ExampleCase], result: DemoResult, say: Say) -> None:
-    auditor.loaded  # load (and on first use convert) the model before the progress bar starts
+    _ = auditor.loaded  # load (and on first use convert) the model before the progress bar starts
     for case in tqdm(cases, desc="recording", unit="case", disable=None):
         result.records.append(auditor.generate(**case.generate_kwargs()))
     for case, record in zip(cases, result.records):
@@ -66,7 +67,9 @@ def explain_stage(auditor: Auditor, cases: list[ExampleCase], result: DemoResult
         explained.append(auditor.explain(record.id, method="feature-ablation", granularity=granularity))
     for case, attr in zip(cases, explained):
         order = sorted(range(len(attr.features)), key=lambda j: -abs(float(attr.seq_attr[j])))[:3]
-        top = ", ".join(f"{attr.features[j].strip() or repr(attr.features[j])} {float(attr.seq_attr[j]):+.2f}" for j in order)
+        top = ", ".join(
+            f"{attr.features[j].strip() or repr(attr.features[j])} {float(attr.seq_attr[j]):+.2f}" for j in order
+        )
         say(f"  {attr.record_id}  {case.name:30}  {attr.granularity:5}  {attr.seconds:5.1f} s  top: {top}")
     result.outputs["explain"] = f"{len(explained)} feature-ablation explanations stored"
 

@@ -6,6 +6,7 @@ needs a seeded RNG (generation, replay, perturbation seeds of attribution method
 goes through :func:`seed_everything`, and the flags it sets are what
 :func:`determinism_flags` records.
 """
+
 from __future__ import annotations
 
 import os

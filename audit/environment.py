@@ -3,6 +3,7 @@
 A validator comparing a replay with the original needs to see which of these changed
 (a library upgrade, another GPU, a different thread count) before blaming the model.
 """
+
 from __future__ import annotations
 
 import platform
@@ -54,11 +55,11 @@ class Environment:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Environment":
+    def from_dict(cls, data: dict[str, Any]) -> Environment:
         return cls(**data)
 
 
-def capture_environment(device: "torch.device | str", dtype: "torch.dtype | str") -> Environment:
+def capture_environment(device: torch.device | str, dtype: torch.dtype | str) -> Environment:
     """Describe this process as it is right now, for the given model device and dtype."""
     import torch
 

@@ -5,6 +5,7 @@ record id, a broken database) is raised as ``UserError`` carrying a message that
 the problem and the fix. The CLI turns it into one line on stderr and exit code 2;
 anything else is a bug and keeps its traceback.
 """
+
 from __future__ import annotations
 
 

@@ -4,6 +4,7 @@ A case file holds ``name``, ``use_case``, ``seed``, either ``template`` + ``[var
 (optionally ``system``) or ``messages`` or ``prompt``, and a ``[generation]`` table of
 parameters. The same format feeds the demo and, later, CI suites.
 """
+
 from __future__ import annotations
 
 import tomllib
@@ -28,7 +29,13 @@ class ExampleCase:
 
     def generate_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for :meth:`audit.Auditor.generate`."""
-        return {**self.inputs, **self.generation, "seed": self.seed, "use_case": self.use_case, "tags": {"example": self.name}}
+        return {
+            **self.inputs,
+            **self.generation,
+            "seed": self.seed,
+            "use_case": self.use_case,
+            "tags": {"example": self.name},
+        }
 
 
 def load_case(path: Path) -> ExampleCase:

@@ -5,6 +5,7 @@ path that made the decision), not from a second pass; beam search is the excepti
 its per-step logits belong to beams that may not survive, so there the chosen sequence is
 scored by teacher forcing (:mod:`audit.scoring`).
 """
+
 from __future__ import annotations
 
 import copy
@@ -64,4 +65,6 @@ def run_generation(loaded: LoadedModel, input_ids: list[int], config, seed: int)
         logits = torch.stack([step[0] for step in out.logits[: len(output_ids)]])
         scored = logprobs_from_logits(logits, torch.tensor(output_ids, device=logits.device))
     finish = "eos" if output_ids and output_ids[-1] in eos else "length"
-    return GenerationOutput(output_ids=output_ids, scored=scored, finish_reason=finish, started=started, finished=finished)
+    return GenerationOutput(
+        output_ids=output_ids, scored=scored, finish_reason=finish, started=started, finished=finished
+    )

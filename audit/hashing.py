@@ -5,6 +5,7 @@ recording, so file hashes are cached by (absolute path, size, mtime in ns): a fi
 is replaced or touched is hashed again. The cache lives beside the converted models
 (see :mod:`audit.model.cache`) as a small JSON file.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -4,6 +4,7 @@ Written here rather than taken from a package because Python 3.11's ``uuid`` has
 ``uuid7`` and the layout is twelve lines. The random bits come from ``os.urandom``,
 never from torch's RNG, so minting an id cannot disturb a seeded generation.
 """
+
 from __future__ import annotations
 
 import os

@@ -3,6 +3,7 @@
 What gets recorded is the *effective* configuration (the model's ``generation_config``
 with the user's values on top), because that, not what the user typed, decides the output.
 """
+
 from __future__ import annotations
 
 import copy
@@ -31,9 +32,13 @@ class GenerationParams:
 
     def validate(self) -> None:
         if self.max_new_tokens is not None and self.max_new_tokens < 1:
-            raise UserError(f"max_new_tokens must be at least 1 (got {self.max_new_tokens}): pass --max-new-tokens 1 or more")
+            raise UserError(
+                f"max_new_tokens must be at least 1 (got {self.max_new_tokens}): pass --max-new-tokens 1 or more"
+            )
         if self.temperature is not None and self.temperature < 0:
-            raise UserError(f"temperature must be >= 0 (got {self.temperature}): pass --temperature 0 for greedy or a positive value")
+            raise UserError(
+                f"temperature must be >= 0 (got {self.temperature}): pass --temperature 0 for greedy or a positive value"
+            )
         if self.top_p is not None and not (0 < self.top_p <= 1):
             raise UserError(f"top_p must be in (0, 1] (got {self.top_p}): pass --top-p 1.0 to disable nucleus sampling")
         if self.top_k is not None and self.top_k < 0:

@@ -8,6 +8,7 @@ Three kinds, recorded as such:
   (or ``chat=True``) the rendered text becomes the user turn of the chat template.
 * ``messages``: chat messages through the tokenizer's chat template with the generation prompt.
 """
+
 from __future__ import annotations
 
 import string
@@ -36,7 +37,9 @@ def template_fields(template: str) -> list[str]:
     try:
         names = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
     except ValueError as exc:
-        raise UserError(f"template is not a valid format string ({exc}): write fields as {{name}} and literal braces as {{{{ }}}}") from None
+        raise UserError(
+            f"template is not a valid format string ({exc}): write fields as {{name}} and literal braces as {{{{ }}}}"
+        ) from None
     seen: list[str] = []
     for name in names:
         if name == "" or not name.isidentifier():
@@ -53,13 +56,17 @@ def render_template(template: str, variables: dict[str, Any]) -> str:
         raise UserError(f"template needs variable(s) {', '.join(missing)}: pass them with --var NAME=VALUE")
     unused = [v for v in variables if v not in fields]
     if unused:
-        raise UserError(f"variable(s) {', '.join(unused)} do not appear in the template: remove them or add {{{unused[0]}}} to it")
+        raise UserError(
+            f"variable(s) {', '.join(unused)} do not appear in the template: remove them or add {{{unused[0]}}} to it"
+        )
     return template.format(**{k: variables[k] for k in fields})
 
 
 def _chat(tokenizer, messages: list[dict[str, str]]) -> str:
     if not getattr(tokenizer, "chat_template", None):
-        raise UserError("this model's tokenizer has no chat template: pass --prompt text instead of messages or a system message")
+        raise UserError(
+            "this model's tokenizer has no chat template: pass --prompt text instead of messages or a system message"
+        )
     for message in messages:
         if not isinstance(message, dict) or "role" not in message or "content" not in message:
             raise UserError('each message needs "role" and "content": e.g. [{"role": "user", "content": "..."}]')

@@ -4,6 +4,7 @@ Plain dataclasses with ``to_dict``/``from_dict`` so the same record serialises t
 store, to ``--json`` and to reports without a translation layer in between. Field names
 follow the regulatory checklist (see README, "What is recorded").
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -34,7 +35,7 @@ class ModelIdentity:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ModelIdentity":
+    def from_dict(cls, data: dict[str, Any]) -> ModelIdentity:
         return cls(**data)
 
 
@@ -88,7 +89,7 @@ class GenerationRecord:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "GenerationRecord":
+    def from_dict(cls, data: dict[str, Any]) -> GenerationRecord:
         data = dict(data)
         data["model"] = ModelIdentity.from_dict(data["model"])
         data["environment"] = Environment.from_dict(data["environment"])

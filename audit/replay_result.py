@@ -1,4 +1,5 @@
 """The verdict of replaying a recorded generation (see the replay component)."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field

@@ -6,6 +6,7 @@ prompt + output and compare. One function, so all of them agree on what "the
 log-probability of the recorded output" means: the raw model distribution
 (log-softmax of the logits), before temperature, top-k or top-p processing.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

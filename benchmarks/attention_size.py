@@ -6,6 +6,7 @@ storing everything raw would cost) and the time of one plain teacher-forced forw
 
     python benchmarks/attention_size.py [--db /tmp/attention-bench.db] [--lengths 100,512]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,7 +64,9 @@ def main() -> None:
         raw_per_head = light.layers * light.heads * seq * seq * 4
         rows.append((seq, light, heavy, raw_per_head, reference_s, light_wall, heavy_wall))
 
-    print(f"model {loaded.identity.name}, {rows[0][1].layers} layers x {rows[0][1].heads} heads, device {loaded.device}")
+    print(
+        f"model {loaded.identity.name}, {rows[0][1].layers} layers x {rows[0][1].heads} heads, device {loaded.device}"
+    )
     print()
     print("| tokens | per-head float32 (reference) | stored default | ratio | stored --heads | ratio |")
     print("|---:|---:|---:|---:|---:|---:|")
@@ -73,9 +76,11 @@ def main() -> None:
             f"| {heavy.stored_bytes / 1e6:.2f} MB | {heavy.stored_bytes / raw:.3f} |"
         )
     print()
-    print("| tokens | teacher-forced forward (reference) | attention compute | ratio | attention incl. store | --heads incl. store | log-prob max diff |")
+    print(
+        "| tokens | teacher-forced forward (reference) | attention compute | ratio | attention incl. store | --heads incl. store | log-prob max diff |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---:|")
-    for seq, light, heavy, raw, ref, light_wall, heavy_wall in rows:
+    for seq, light, _heavy, _raw, ref, light_wall, heavy_wall in rows:
         print(
             f"| {seq} | {ref:.2f} s | {light.seconds:.2f} s | {light.seconds / ref:.1f}x | {light_wall:.2f} s "
             f"| {heavy_wall:.2f} s | {light.logprob_max_diff:.1e} |"

@@ -14,6 +14,7 @@ CPU (shapley-sampling n_samples 10 instead of 25, integrated-gradients n_steps 1
 
 Run: OMP_NUM_THREADS=1 python benchmarks/check_stability.py [--quick]
 """
+
 from __future__ import annotations
 
 import sys
@@ -47,24 +48,36 @@ RANDOM_ORDERS = 8
 def row(method: str, granularity: str, params: dict[str, Any], count: int, auditor: Auditor, record) -> str:
     started = time.perf_counter()
     stochastic = method in STOCHASTIC_METHODS
-    runs = [auditor.explain(record.id, method=method, granularity=granularity, **params, **({"perturbation_seed": s} if stochastic else {}))
-            for s in range(count)]
+    runs = [
+        auditor.explain(
+            record.id,
+            method=method,
+            granularity=granularity,
+            **params,
+            **({"perturbation_seed": s} if stochastic else {}),
+        )
+        for s in range(count)
+    ]
     per_run = (time.perf_counter() - started) / count
     if stochastic:
         st = stability([r.seq_attr for r in runs])
         stab = f"{st.mean:.3f} [{st.low:.3f}, {st.high:.3f}] (K={count})"
     else:
         same = all(torch.equal(torch.as_tensor(r.seq_attr), torch.as_tensor(runs[0].seq_attr)) for r in runs[1:])
-        stab = f"rerun rho {spearman(runs[0].seq_attr, runs[1].seq_attr):.3f}" + (", identical" if same else ", NOT identical")
+        stab = f"rerun rho {spearman(runs[0].seq_attr, runs[1].seq_attr):.3f}" + (
+            ", identical" if same else ", NOT identical"
+        )
     started = time.perf_counter()
     f = measure(auditor.loaded.model, auditor.loaded.tokenizer, record, runs[0], random_orders=RANDOM_ORDERS)
     faith_s = time.perf_counter() - started
     shown = ", ".join(f"{k} {v}" for k, v in params.items()) or "defaults"
-    return (f"| {method} | {granularity} ({len(runs[0].features)}) | {shown} | {per_run:.1f} s | {stab} "
-            f"| {f.comprehensiveness:.3f} vs {f.random_comprehensiveness:.3f} ± {f.random_comprehensiveness_sd:.3f} "
-            f"(x{f.comprehensiveness / f.random_comprehensiveness:.2f}) "
-            f"| {f.sufficiency:.3f} vs {f.random_sufficiency:.3f} ± {f.random_sufficiency_sd:.3f} "
-            f"(x{f.sufficiency / f.random_sufficiency:.2f}) | {faith_s:.1f} s |")
+    return (
+        f"| {method} | {granularity} ({len(runs[0].features)}) | {shown} | {per_run:.1f} s | {stab} "
+        f"| {f.comprehensiveness:.3f} vs {f.random_comprehensiveness:.3f} ± {f.random_comprehensiveness_sd:.3f} "
+        f"(x{f.comprehensiveness / f.random_comprehensiveness:.2f}) "
+        f"| {f.sufficiency:.3f} vs {f.random_sufficiency:.3f} ± {f.random_sufficiency_sd:.3f} "
+        f"(x{f.sufficiency / f.random_sufficiency:.2f}) | {faith_s:.1f} s |"
+    )
 
 
 def main() -> None:
@@ -73,10 +86,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         auditor = Auditor(db=Path(folder) / "b.db")
         record = auditor.generate(**case.generate_kwargs())
-        print(f"{case.name}: {len(record.input_ids)} prompt tokens, output {record.output_text!r}, "
-              f"torch threads {torch.get_num_threads()}, {RANDOM_ORDERS} random orders (mean ± sd across orders)")
-        print("| method | granularity (features) | parameters | per run | stability across seeds, 95% CI | "
-              "comprehensiveness vs random (ratio) | sufficiency vs random (ratio) | faithfulness time |")
+        print(
+            f"{case.name}: {len(record.input_ids)} prompt tokens, output {record.output_text!r}, "
+            f"torch threads {torch.get_num_threads()}, {RANDOM_ORDERS} random orders (mean ± sd across orders)"
+        )
+        print(
+            "| method | granularity (features) | parameters | per run | stability across seeds, 95% CI | "
+            "comprehensiveness vs random (ratio) | sufficiency vs random (ratio) | faithfulness time |"
+        )
         print("|---|---|---|---|---|---|---|---|")
         for method, granularity, params, count in RUNS:
             if quick and granularity != "field":

@@ -7,6 +7,7 @@ would flag if it only matched the format), so the table shows what each check bu
 
     python benchmarks/pii_precision.py [--data FILE]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,7 +45,9 @@ def unvalidated(name: str, text: str):
     detector = DETECTORS[name]()
     from audit.privacy.detectors import Span
 
-    patterns = [getattr(detector, a) for a in dir(detector) if a.startswith("_") and hasattr(getattr(detector, a), "finditer")]
+    patterns = [
+        getattr(detector, a) for a in dir(detector) if a.startswith("_") and hasattr(getattr(detector, a), "finditer")
+    ]
     if name == "dob":
         patterns = [p for p, _ in detector._dates]
     spans = []
@@ -65,15 +68,21 @@ def main() -> None:
     data = [json.loads(line) for line in args.data.read_text(encoding="utf-8").splitlines() if line.strip()]
     ours = score(data, lambda name, text: DETECTORS[name]().find(text))
     raw = score(data, unvalidated)
-    print(f"{len(data)} labelled texts from {args.data.relative_to(ROOT) if args.data.is_relative_to(ROOT) else args.data}\n")
-    print("| detector | labelled | TP | FP | FN | precision | recall | format-only precision | format-only FP | precision ratio |")
+    print(
+        f"{len(data)} labelled texts from {args.data.relative_to(ROOT) if args.data.is_relative_to(ROOT) else args.data}\n"
+    )
+    print(
+        "| detector | labelled | TP | FP | FN | precision | recall | format-only precision | format-only FP | precision ratio |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, (tp, fp, fn) in ours.items():
         rtp, rfp, _ = raw[name]
         p = tp / (tp + fp) if tp + fp else float("nan")
         r = tp / (tp + fn) if tp + fn else float("nan")
         rp = rtp / (rtp + rfp) if rtp + rfp else float("nan")
-        print(f"| {name} | {tp + fn} | {tp} | {fp} | {fn} | {p:.2f} | {r:.2f} | {rp:.2f} | {rfp} | {p / rp if rp else float('nan'):.2f}x |")
+        print(
+            f"| {name} | {tp + fn} | {tp} | {fp} | {fn} | {p:.2f} | {r:.2f} | {rp:.2f} | {rfp} | {p / rp if rp else float('nan'):.2f}x |"
+        )
 
 
 if __name__ == "__main__":

@@ -8,12 +8,12 @@ along the generation path and by teacher forcing (one uncached forward pass).
 
 Run: python benchmarks/replay_threads.py [--tokens 16] [--cases 5]
 """
+
 from __future__ import annotations
 
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch
@@ -55,9 +55,12 @@ def main() -> None:
         for case in cases:
             record = auditor.generate(**case)
             same = auditor.replay(record.id)
-            one = _with_threads(1, lambda: auditor.replay(record.id))
+            one = _with_threads(1, lambda record=record: auditor.replay(record.id))
             tf_base = teacher_forced(loaded.model, record.input_ids, record.output_ids).token_logprobs
-            tf_one = _with_threads(1, lambda: teacher_forced(loaded.model, record.input_ids, record.output_ids).token_logprobs)
+            tf_one = _with_threads(
+                1,
+                lambda record=record: teacher_forced(loaded.model, record.input_ids, record.output_ids).token_logprobs,
+            )
             margins = [alts[0].logprob - alts[1].logprob for alts in record.top_logprobs]
             rows.append(
                 {
@@ -83,7 +86,9 @@ def main() -> None:
             f"{r['verdict']:9}  {r['verdict_1t']:9} {r['gen_diff_1t']:>12.2e} {r['tf_diff_1t']:>11.2e} {r['min_margin']:>10.3f}"
         )
     per_token = sum(r["replay_s"] for r in rows) / sum(r["out"] for r in rows)
-    print(f"\nreplay: {sum(r['replay_s'] for r in rows) / len(rows):.2f} s per record, {per_token * 1000:.0f} ms per output token")
+    print(
+        f"\nreplay: {sum(r['replay_s'] for r in rows) / len(rows):.2f} s per record, {per_token * 1000:.0f} ms per output token"
+    )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ records from the store without rendering, so the table shows what rendering adds
 
     python benchmarks/report.py --db llm-audit.db
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,7 +53,9 @@ def main() -> None:
         first = auditor.list(limit=1)[0].id
         rows = []
         read_1, _ = timed(lambda: auditor.get(first))
-        secs, out = timed(lambda: auditor.report([first], Path(tmp) / "dossier.html", generated_at="2026-03-04T12:00:00Z"))
+        secs, out = timed(
+            lambda: auditor.report([first], Path(tmp) / "dossier.html", generated_at="2026-03-04T12:00:00Z")
+        )
         rows.append(("dossier", 1, read_1, secs, out.size_bytes))
         grow(db, args.records)
         n = len(auditor.list())

@@ -13,6 +13,7 @@
    append (RFC 8785 + hashes + insert + commit) with the v1 append (json.dumps + insert +
    commit) and with the generation itself.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,7 +55,18 @@ def build_synthetic(db: Path, n: int, every: int) -> float:
                 "params": {"baseline": "pad", "n_steps": 50},
             }
             event = seal(seq, prev, "explanation-bench", payload["record_id"], "2026-01-01T00:00:00.000000Z", payload)
-            rows.append((event.seq, event.kind, event.subject_id, event.created_at, event.payload, event.payload_sha256, event.prev_hash, event.leaf_hash))
+            rows.append(
+                (
+                    event.seq,
+                    event.kind,
+                    event.subject_id,
+                    event.created_at,
+                    event.payload,
+                    event.payload_sha256,
+                    event.prev_hash,
+                    event.leaf_hash,
+                )
+            )
             prev = bytes.fromhex(event.leaf_hash)
             if seq % every == 0 or seq == n:
                 conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
@@ -111,7 +123,9 @@ def build_generations(db: Path, template, g: int) -> float:
                 digest = hashlib.sha256(payload).digest()
                 created = utc_iso()
                 leaf = leaf_hash(seq, prev, digest, header_sha256("generation", record_id, created))
-                rows.append((seq, "generation", record_id, created, payload.decode(), digest.hex(), prev.hex(), leaf.hex()))
+                rows.append(
+                    (seq, "generation", record_id, created, payload.decode(), digest.hex(), prev.hex(), leaf.hex())
+                )
                 prev = leaf
             conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
             conn.execute("COMMIT")
@@ -124,7 +138,9 @@ def append_costs(db: Path, record, repeats: int) -> tuple[float, float]:
     chained, plain = [], []
     with AuditStore.open(db, write=True) as store:
         conn = store.db.conn
-        conn.execute("CREATE TABLE IF NOT EXISTS events_v1 (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT, subject_id TEXT, created_at TEXT, payload TEXT)")
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS events_v1 (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT, subject_id TEXT, created_at TEXT, payload TEXT)"
+        )
         payload = generation_payload(record)
         for _ in range(repeats):
             started = time.perf_counter()
@@ -134,12 +150,17 @@ def append_costs(db: Path, record, repeats: int) -> tuple[float, float]:
             started = time.perf_counter()
             with store.transaction():
                 text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-                conn.execute("INSERT INTO events_v1 (kind, subject_id, created_at, payload) VALUES (?, ?, ?, ?)", ["generation-bench", record.id, utc_iso(), text])
+                conn.execute(
+                    "INSERT INTO events_v1 (kind, subject_id, created_at, payload) VALUES (?, ?, ?, ?)",
+                    ["generation-bench", record.id, utc_iso(), text],
+                )
             plain.append(time.perf_counter() - started)
     return statistics.median(chained), statistics.median(plain)
 
 
-def print_verify_table(title: str, unit: str, n: int, ref_s: float, ver_s: float, ref_label: str, ver_label: str) -> None:
+def print_verify_table(
+    title: str, unit: str, n: int, ref_s: float, ver_s: float, ref_label: str, ver_label: str
+) -> None:
     print(f"\n## {title}\n")
     print(f"| pass | seconds | {unit} | ratio |\n|---|---:|---:|---:|")
     print(f"| {ref_label} | {ref_s:.2f} | {n / ref_s:,.0f} | 1.00 |")
@@ -161,7 +182,12 @@ def main() -> None:
     size_mb = synthetic.stat().st_size / 1e6
     print_verify_table(
         f"Verification, {n:,} synthetic events ({size_mb:.0f} MB, {n // 1000} checkpoints; built in {build_s:.1f} s)",
-        "events/s", n, ref_s, ver_s, "reference: read rows + SHA-256 of payload", "llm-audit verify (chain, leaves, Merkle, signatures)",
+        "events/s",
+        n,
+        ref_s,
+        ver_s,
+        "reference: read rows + SHA-256 of payload",
+        "llm-audit verify (chain, leaves, Merkle, signatures)",
     )
 
     if args.no_model:
@@ -173,7 +199,7 @@ def main() -> None:
     else:
         model, label = None, "SmolLM2-135M-Instruct (default)"
     auditor = Auditor(db=folder / "real.db", model=model, device="cpu")
-    auditor.loaded
+    _ = auditor.loaded
     case = dict(
         system="You are a credit analyst at a bank. Answer in two sentences.",
         template="Applicant income {income}, credit score {score}, debt-to-income {dti}. Should the loan be approved?",
@@ -193,15 +219,23 @@ def main() -> None:
     print_verify_table(
         f"Verification with projections, {gn:,} generation records ({label}, {record.output_tokens} output tokens each; "
         f"{gsize:,.0f} MB, built in {gbuild_s:.0f} s)",
-        "records/s", gn, gref_s, gver_s, "reference: read event rows + SHA-256 of payload",
+        "records/s",
+        gn,
+        gref_s,
+        gver_s,
+        "reference: read event rows + SHA-256 of payload",
         "verify (rebuild each record from `generations`, compare, chain, Merkle, signature)",
     )
 
     chained_s, plain_s = append_costs(folder / "append.db", record, 50)
-    print(f"\n## Per-record append overhead ({label}, one record of {len(json.dumps(generation_payload(record))):,} bytes JSON)\n")
+    print(
+        f"\n## Per-record append overhead ({label}, one record of {len(json.dumps(generation_payload(record))):,} bytes JSON)\n"
+    )
     print("| step | ms | ratio to v1 append |\n|---|---:|---:|")
     print(f"| v1 append: json.dumps + INSERT + COMMIT (reference) | {plain_s * 1e3:.2f} | 1.00 |")
-    print(f"| chained append: RFC 8785 + SHA-256 x3 + INSERT + COMMIT | {chained_s * 1e3:.2f} | {chained_s / plain_s:.2f} |")
+    print(
+        f"| chained append: RFC 8785 + SHA-256 x3 + INSERT + COMMIT | {chained_s * 1e3:.2f} | {chained_s / plain_s:.2f} |"
+    )
     print(f"| the generation itself (generate + store) | {gen_s * 1e3:.0f} | {gen_s / plain_s:.0f} |")
     print(f"\nchain overhead = {(chained_s - plain_s) / gen_s:.2%} of one recorded generation; files in {folder}")
 

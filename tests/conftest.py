@@ -4,6 +4,7 @@ The tiny model is built from a config with a fixed seed and saved with the defau
 model's tokenizer, so it loads through the same code path as any user folder
 (``--model PATH``) and its chat template is real.
 """
+
 from __future__ import annotations
 
 import os
@@ -15,10 +16,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from audit.model import LoadedModel, load_model
-from audit.model.default import converted_folder
 from audit.hashing import FileHashCache
+from audit.model import LoadedModel, load_model
 from audit.model.cache import cache_dir
+from audit.model.default import converted_folder
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -90,7 +91,9 @@ def default_loaded() -> LoadedModel:
 
 
 @pytest.fixture(scope="module")
-def cases_db(request: pytest.FixtureRequest, tiny_loaded: LoadedModel, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def cases_db(
+    request: pytest.FixtureRequest, tiny_loaded: LoadedModel, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     """A database holding the test module's ``CASES`` (``generate`` keyword lists), 3 tokens each.
 
     Recorded once per module; tests take a private copy through ``cases_db_copy``.
@@ -113,6 +116,14 @@ def cases_db_copy(cases_db: Path, tmp_path: Path) -> Path:
     return copy
 
 
+@pytest.fixture(scope="session")
+def report_case(tiny_loaded, tiny_model_dir, tmp_path_factory):
+    """A database with a credit record (every dossier section filled) and a plain one: see report_evidence."""
+    from report_evidence import build_report_case
+
+    return build_report_case(tiny_loaded, tiny_model_dir, tmp_path_factory)
+
+
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "audit.db"
@@ -122,7 +133,12 @@ def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = No
     """Run ``llm-audit`` as a user would: a separate process, real exit code and streams."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "audit", *args], capture_output=True, text=True, env=full_env, cwd=cwd or REPO, timeout=600
+        [sys.executable, "-m", "audit", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd or REPO,
+        timeout=600,
     )
 
 

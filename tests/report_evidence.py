@@ -5,10 +5,12 @@ same kinds of results directly (token ablation with baseline id 0, field ablatio
 empty value, eager attention and its rollout) so every report section renders with
 values the model actually produced, not invented ones.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import torch
+from conftest import one_torch_thread
 
 from audit.attention.result import AttentionResult
 from audit.attribution.result import AttributionResult
@@ -16,7 +18,6 @@ from audit.prompts import build_prompt
 from audit.record import GenerationRecord
 from audit.replay_result import Divergence, ReplayResult
 from audit.scoring import teacher_forced
-from conftest import one_torch_thread
 
 
 def token_attribution(loaded, record: GenerationRecord) -> AttributionResult:
@@ -30,7 +31,9 @@ def token_attribution(loaded, record: GenerationRecord) -> AttributionResult:
     hidden = model.model(inputs_embeds=embeds, use_cache=False).last_hidden_state[0, n_in - 1 : n_in - 1 + n_out]
     logits = model.lm_head(hidden)  # the vocabulary projection only where a target is scored
     logp = torch.log_softmax(logits.float(), dim=-1).gather(-1, torch.tensor(record.output_ids).view(-1, 1)).squeeze(-1)
-    (grads,) = torch.autograd.grad(logp, embeds, grad_outputs=torch.eye(n_out), is_grads_batched=True)  # (n_out, 1, seq, hidden)
+    (grads,) = torch.autograd.grad(
+        logp, embeds, grad_outputs=torch.eye(n_out), is_grads_batched=True
+    )  # (n_out, 1, seq, hidden)
     token_attr = (grads[:, 0, :n_in] * embeds[0, :n_in]).sum(-1).detach().numpy().astype(np.float32)
     return AttributionResult(
         record_id=record.id,
@@ -133,8 +136,6 @@ import tomllib  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import pytest  # noqa: E402
-
 from audit import Auditor  # noqa: E402
 from audit.report import Evidence  # noqa: E402
 
@@ -150,8 +151,8 @@ class ReportCase:
     evidence: Evidence  # every section filled, numbers from the tiny model
 
 
-@pytest.fixture(scope="session")
-def report_case(tiny_loaded, tiny_model_dir, tmp_path_factory) -> ReportCase:
+def build_report_case(tiny_loaded, tiny_model_dir, tmp_path_factory) -> ReportCase:
+    """The session fixture ``report_case`` (see conftest)."""
     from transformers import AutoModelForCausalLM
 
     db = tmp_path_factory.mktemp("report") / "audit.db"
@@ -159,8 +160,22 @@ def report_case(tiny_loaded, tiny_model_dir, tmp_path_factory) -> ReportCase:
     variables = {**case["variables"], "purpose": INJECTION}
     auditor = Auditor(db=db, model=tiny_loaded, operator="analyst-7")
     with one_torch_thread():
-        credit = auditor.generate(template=case["template"], variables=variables, system=case["system"], use_case="credit-decision", max_new_tokens=12)
-        plain = auditor.generate(prompt="Summarise: rates rose 25 basis points <b>today</b>.", use_case="news-summary", max_new_tokens=6)
+        credit = auditor.generate(
+            template=case["template"],
+            variables=variables,
+            system=case["system"],
+            use_case="credit-decision",
+            max_new_tokens=12,
+        )
+        plain = auditor.generate(
+            prompt="Summarise: rates rose 25 basis points <b>today</b>.", use_case="news-summary", max_new_tokens=6
+        )
         eager = AutoModelForCausalLM.from_pretrained(tiny_model_dir, attn_implementation="eager")
-        evidence = Evidence(credit, field_attribution(tiny_loaded, credit), token_attribution(tiny_loaded, credit), attention(eager, tiny_loaded.tokenizer, credit), replay(credit))
+        evidence = Evidence(
+            credit,
+            field_attribution(tiny_loaded, credit),
+            token_attribution(tiny_loaded, credit),
+            attention(eager, tiny_loaded.tokenizer, credit),
+            replay(credit),
+        )
     return ReportCase(db, credit, plain, evidence)

@@ -1,4 +1,5 @@
 """Attention: rollout by hand, capture vs numpy and the record, Captum head importance, storage, CLI."""
+
 from __future__ import annotations
 
 import hashlib
@@ -11,7 +12,7 @@ import torch
 from captum.attr import LayerGradientXActivation
 
 from audit import Auditor
-from audit.attention.aggregate import head_max, head_mean, output_input_block, rollout
+from audit.attention.aggregate import output_input_block, rollout
 from audit.attention.analyse import analyse_attention
 from audit.attention.capture import capture_attention
 from audit.attention.heads import head_importance, output_logprob_sum
@@ -82,7 +83,9 @@ def test_head_mean_and_max_match_numpy_on_the_captured_tensor(tiny_loaded, tiny_
     model.set_attn_implementation("eager")
     try:
         with torch.no_grad():
-            raw = np.stack([a[0].numpy() for a in model(input_ids=ids, use_cache=False, output_attentions=True).attentions])
+            raw = np.stack(
+                [a[0].numpy() for a in model(input_ids=ids, use_cache=False, output_attentions=True).attentions]
+            )
     finally:
         model.set_attn_implementation("sdpa")
     result = analyse_attention(tiny_loaded, record, heads=True)
@@ -90,7 +93,9 @@ def test_head_mean_and_max_match_numpy_on_the_captured_tensor(tiny_loaded, tiny_
     np.testing.assert_allclose(result.layer_mean, np.mean(raw, axis=1), atol=1e-7)
     np.testing.assert_allclose(result.layer_max, np.max(raw, axis=1), atol=1e-7)
     np.testing.assert_allclose(
-        result.rollout, output_input_block(rollout(np.mean(raw, axis=1)), record.input_tokens, record.output_tokens), atol=1e-6
+        result.rollout,
+        output_input_block(rollout(np.mean(raw, axis=1)), record.input_tokens, record.output_tokens),
+        atol=1e-6,
     )
     assert result.rollout.shape == (record.output_tokens, record.input_tokens)
 
@@ -107,7 +112,9 @@ def test_head_importance_equals_direct_captum_call_and_head_mask_gradient(tiny_l
     # The target is the recorded output's summed log-prob, as audit.scoring defines it.
     with torch.no_grad():
         target = float(forward(ids)[0])
-    assert target == pytest.approx(sum(teacher_forced(model, record.input_ids, record.output_ids).token_logprobs), abs=1e-4)
+    assert target == pytest.approx(
+        sum(teacher_forced(model, record.input_ids, record.output_ids).token_logprobs), abs=1e-4
+    )
 
     # A direct Captum call on one layer, split per head by hand.
     layer = model.model.layers[1].self_attn.o_proj
@@ -174,7 +181,9 @@ def test_user_errors_store_nothing(tiny_record, tmp_path):
         auditor.attention("not-a-record")
     with pytest.raises(UserError, match="tolerance"):
         auditor.attention(record.id, tolerance=0)
-    other = Auditor(db=auditor.db_path, model=load_model(str(build_tiny_model(tmp_path / "other", seed=1)), device="cpu"))
+    other = Auditor(
+        db=auditor.db_path, model=load_model(str(build_tiny_model(tmp_path / "other", seed=1)), device="cpu")
+    )
     with pytest.raises(UserError, match="different weights"):
         other.attention(record.id)
     assert digest(auditor.db_path) == before
@@ -186,7 +195,9 @@ def test_user_errors_store_nothing(tiny_record, tmp_path):
 # -- command line -----------------------------------------------------------------------
 def test_cli_attention_json_and_exit_codes(cli, tiny_model_dir, tiny_record):
     auditor, record = tiny_record
-    done = cli("attention", record.id, "--db", str(auditor.db_path), "--model", str(tiny_model_dir), "--heads", "--json")
+    done = cli(
+        "attention", record.id, "--db", str(auditor.db_path), "--model", str(tiny_model_dir), "--heads", "--json"
+    )
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
     for key in ("record_id", "tokens", "layers", "heads", "rollout", "head_importance", "stored_bytes"):

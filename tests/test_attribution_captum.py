@@ -5,6 +5,7 @@ unbatched on the same features; ours run batched with the prefix cache (perturba
 forward for all output tokens (gradients). Tolerances: 1e-4 absolute (perturbations), 1e-4
 relative to the largest attribution (gradients).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,7 +19,12 @@ from audit.attribution.inputs import PositionTokenInput, build_features
 from audit.attribution.reference import captum_attribute
 from audit.scoring import teacher_forced
 
-FAST = {"shapley-sampling": {"n_samples": 2}, "lime": {"n_samples": 12}, "kernel-shap": {"n_samples": 12}, "integrated-gradients": {"n_steps": 6}}
+FAST = {
+    "shapley-sampling": {"n_samples": 2},
+    "lime": {"n_samples": 12},
+    "kernel-shap": {"n_samples": 12},
+    "integrated-gradients": {"n_steps": 6},
+}
 PERTURBATION = ("feature-ablation", "shapley-sampling", "lime", "kernel-shap")
 GRADIENT = ("integrated-gradients", "gradient-x-input")
 
@@ -44,7 +50,10 @@ def credit_record(auditor):
 @pytest.fixture(scope="module")
 def chat_record(auditor):
     return auditor.generate(
-        system="Credit analyst.", template="Income {income}, score {score}. Approve?", variables={"income": "$42,000", "score": "580"}, max_new_tokens=3
+        system="Credit analyst.",
+        template="Income {income}, score {score}. Approve?",
+        variables={"income": "$42,000", "score": "580"},
+        max_new_tokens=3,
     )
 
 

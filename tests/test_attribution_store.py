@@ -1,17 +1,16 @@
 """Explanations persist, reload bit-identical, log an event, and bad input stores nothing."""
+
 from __future__ import annotations
 
 import json
 
 import numpy as np
 import pytest
-import torch
 
 from audit import Auditor
 from audit.attribution.result import JSON_KEYS
 from audit.store import AuditStore
 from audit.store.events import projection_for
-
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
@@ -20,8 +19,12 @@ pytestmark = pytest.mark.usefixtures("single_thread")
 def stored(tiny_loaded, tmp_path_factory):
     db = tmp_path_factory.mktemp("explain") / "audit.db"
     auditor = Auditor(db=db, model=tiny_loaded)
-    record = auditor.generate(system="Credit analyst.", template="Income {income}, score {score}. Approve?",
-                              variables={"income": "$42,000", "score": "580"}, max_new_tokens=4)
+    record = auditor.generate(
+        system="Credit analyst.",
+        template="Income {income}, score {score}. Approve?",
+        variables={"income": "$42,000", "score": "580"},
+        max_new_tokens=4,
+    )
     text = auditor.generate(prompt="Income 42000, score 580. Approve?", max_new_tokens=3)
     return db, auditor, record, text
 
@@ -33,14 +36,21 @@ def test_explanation_reloads_bit_identical_with_event(stored):
         again = store.explanations.latest(record.id)
         by_id = store.explanations.get(result.id)
         events = [e for e in store.events.iter(subject_id=result.id)]
-        blob = store.db.execute("SELECT dtype, shape FROM blobs WHERE sha256 = ?", [events[0].payload["token_attr_sha256"]]).fetchone()
+        blob = store.db.execute(
+            "SELECT dtype, shape FROM blobs WHERE sha256 = ?", [events[0].payload["token_attr_sha256"]]
+        ).fetchone()
         projected = projection_for("explanation")(store.db, result.id)
     for loaded in (again, by_id):
         assert loaded.token_attr.dtype == np.float32 and loaded.token_attr.tobytes() == result.token_attr.tobytes()
         assert loaded.seq_attr.tobytes() == result.seq_attr.tobytes()
         assert loaded.to_json_dict() == result.to_json_dict()
         assert (loaded.convergence_delta, loaded.logprob_max_diff, loaded.extra, loaded.id, loaded.created_at) == (
-            result.convergence_delta, result.logprob_max_diff, result.extra, result.id, result.created_at)
+            result.convergence_delta,
+            result.logprob_max_diff,
+            result.extra,
+            result.id,
+            result.created_at,
+        )
     assert result.record_id == record.id and result.features == ["income", "score"]
     assert [e.kind for e in events] == ["explanation"] and events[0].payload == projected
     assert blob == ("float32", f"{len(record.output_ids)},2")  # arrays as typed blobs, not JSON lists
@@ -109,7 +119,9 @@ def test_api_bad_input_raises_user_error_nothing_stored(stored, kwargs, message)
 
 def test_cli_json_prints_exactly_the_contract_keys(stored, cli, tiny_model_dir):
     db, _, _, text = stored
-    proc = cli("explain", text.id, "--method", "gradient-x-input", "--json", "--db", str(db), "--model", str(tiny_model_dir))
+    proc = cli(
+        "explain", text.id, "--method", "gradient-x-input", "--json", "--db", str(db), "--model", str(tiny_model_dir)
+    )
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert tuple(data) == JSON_KEYS

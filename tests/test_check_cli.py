@@ -1,4 +1,5 @@
 """``llm-audit baseline create`` / ``llm-audit check`` as a CI job calls them, on the tiny model."""
+
 from __future__ import annotations
 
 import json
@@ -8,8 +9,6 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-
-from audit.checks import Runner, check_suite, load_baseline, load_suite
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -56,8 +55,13 @@ def created(tiny_model_dir: Path, tmp_path_factory) -> tuple[Path, Path, subproc
     suite = folder / "suite.toml"
     suite.write_text(suite_text(tiny_model_dir))
     baseline = folder / "baseline.json"
-    done = subprocess.run([sys.executable, "-m", "audit", "baseline", "create", "--suite", str(suite), "-o", str(baseline)],
-                          capture_output=True, text=True, cwd=REPO, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "audit", "baseline", "create", "--suite", str(suite), "-o", str(baseline)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=600,
+    )
     return suite, baseline, done
 
 
@@ -70,8 +74,25 @@ def test_fresh_baseline_passes_with_junit_and_json(created, tmp_path: Path) -> N
     assert data["cases"]["credit"]["attribution"]["features"] == ["income", "score", "debt"]
     assert data["cases"]["news"]["stability"]["runs"] == 2
     report = tmp_path / "report.xml"
-    check = subprocess.run([sys.executable, "-m", "audit", "check", "--suite", str(suite), "--baseline", str(baseline),
-                            "--junit", str(report), "--json"], capture_output=True, text=True, cwd=REPO, timeout=600)
+    check = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "audit",
+            "check",
+            "--suite",
+            str(suite),
+            "--baseline",
+            str(baseline),
+            "--junit",
+            str(report),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=600,
+    )
     assert check.returncode == 0, check.stdout + check.stderr
     result = json.loads(check.stdout)  # progress went to stderr, stdout is pure JSON
     assert (result["passed"], result["cases_total"], result["cases_failed"]) == (True, 2, 0)
@@ -92,7 +113,10 @@ def test_edited_template_fails_with_a_clear_message(created, tmp_path: Path, tin
     check = cli("check", "--suite", str(edited), "--baseline", str(baseline), "--junit", str(report))
     assert check.returncode == 1, check.stdout + check.stderr
     lines = check.stdout.splitlines()
-    assert "FAIL credit: case definition changed since the baseline (inputs.template): review the new output and re-create the baseline" in lines
+    assert (
+        "FAIL credit: case definition changed since the baseline (inputs.template): review the new output and re-create the baseline"
+        in lines
+    )
     changed = [line for line in lines if line.startswith("FAIL credit: output changed at step ")]
     assert len(changed) == 1 and ", now " in changed[0] and "baseline " in changed[0]
     assert not any(line.startswith("FAIL news") for line in lines)
@@ -109,7 +133,9 @@ def test_cannot_run_is_exit_2_and_one_line(created, tmp_path: Path, cli) -> None
     bad = tmp_path / "bad.toml"
     bad.write_text("[[case]]\nname = 'x'\nprompt = 'y'\nmethod = 'astrology'\n")
     refused = cli("check", "--suite", str(bad), "--baseline", str(baseline))
-    assert refused.returncode == 2 and "unknown method 'astrology'" in refused.stderr and "Traceback" not in refused.stderr
+    assert (
+        refused.returncode == 2 and "unknown method 'astrology'" in refused.stderr and "Traceback" not in refused.stderr
+    )
     other = tmp_path / "other.toml"
     other.write_text("[[case]]\nname = 'unknown-case'\nprompt = 'y'\n")
     absent = cli("check", "--suite", str(other), "--baseline", str(baseline))
@@ -135,16 +161,21 @@ def test_fails_loudly(assert_attribution_stable, tmp_path):
     with pytest.raises(AssertionError, match="output changed at step 0"):
         assert_attribution_stable("credit", tmp_path / "b.json", suite=r"{suite}")
 """)
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                          str(tmp_path / "test_team.py")], capture_output=True, text=True, cwd=tmp_path, timeout=600,
-                         env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path / "test_team.py")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=600,
+        env={**__import__("os").environ, "PYTHONPATH": str(REPO)},
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "2 passed" in run.stdout
 
 
 def test_entry_point_declared() -> None:
-    import tomllib
     import importlib
+    import tomllib
 
     entry = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["entry-points"]["pytest11"]["llm_audit"]
     module = importlib.import_module(entry)

@@ -3,6 +3,7 @@
 The attributions here are constructed (the explainer has its own tests); the record is a
 real generation of the tiny model, so output ids and identities are genuine.
 """
+
 from __future__ import annotations
 
 import copy
@@ -48,9 +49,15 @@ def make_run(record, attr=ATTR, suite=SUITE) -> CaseRun:
     case = parse_suite(copy.deepcopy(suite), Path.cwd()).cases[0]
     token_attr = np.vstack([attr * (i + 1) / 5 for i in range(len(record.output_ids))]).astype(np.float32)
     attribution = AttributionResult(
-        record_id=record.id, method=case.method, granularity=case.granularity, features=list(record.variables),
-        output_tokens=[f"t{i}" for i in record.output_ids], token_attr=token_attr, seq_attr=np.asarray(attr, dtype=np.float32),
-        params={"baseline_token": 0}, seconds=0.1,
+        record_id=record.id,
+        method=case.method,
+        granularity=case.granularity,
+        features=list(record.variables),
+        output_tokens=[f"t{i}" for i in record.output_ids],
+        token_attr=token_attr,
+        seq_attr=np.asarray(attr, dtype=np.float32),
+        params={"baseline_token": 0},
+        seconds=0.1,
     )
     return CaseRun(case=case, record=record, attribution=attribution, runs=[attribution], seconds=1.5)
 
@@ -134,9 +141,20 @@ def test_junit_has_the_shape_ci_tools_read(record) -> None:
     bad = compare_case(make_run(record, attr=ATTR[::-1].copy()), baseline)
     result = SuiteResult(suite="unit", cases=[compare_case(good, baseline), bad], seconds=3.25)
     root = ET.fromstring(junit_xml(result, timestamp=0.0))
-    assert root.tag == "testsuites" and root.get("tests") == "2" and root.get("failures") == "1" and root.get("errors") == "0"
+    assert (
+        root.tag == "testsuites"
+        and root.get("tests") == "2"
+        and root.get("failures") == "1"
+        and root.get("errors") == "0"
+    )
     (suite,) = root.findall("testsuite")
-    assert (suite.get("name"), suite.get("tests"), suite.get("failures"), suite.get("skipped"), suite.get("time")) == ("unit", "2", "1", "0", "3.250")
+    assert (suite.get("name"), suite.get("tests"), suite.get("failures"), suite.get("skipped"), suite.get("time")) == (
+        "unit",
+        "2",
+        "1",
+        "0",
+        "3.250",
+    )
     assert suite.get("timestamp") == "1970-01-01T00:00:00.000000Z"
     cases = suite.findall("testcase")
     assert [c.get("name") for c in cases] == ["credit", "credit"] and all(float(c.get("time")) == 1.5 for c in cases)

@@ -4,6 +4,7 @@ The curves are recomputed by hand with ``teacher_forced``; that a real attributi
 random removal on a real model is the integration test in ``test_check_integration.py``
 (a random-weight model has no features worth finding).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,7 +16,14 @@ from audit.checks.faithfulness import field_remover, measure, removal_sizes, tok
 from audit.scoring import teacher_forced
 
 TEMPLATE = "Client {name} earns {income} a year, owes {debt}, has score {score}, works as {job} in {city}. Risk:"
-VARIABLES = {"name": "Ann Lee", "income": "$42,000", "debt": "$19,000", "score": "580", "job": "a cashier", "city": "Leeds"}
+VARIABLES = {
+    "name": "Ann Lee",
+    "income": "$42,000",
+    "debt": "$19,000",
+    "score": "580",
+    "job": "a cashier",
+    "city": "Leeds",
+}
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +38,18 @@ def logprob(model, record, ids) -> float:
 
 def attribution(record, features, values, granularity, extra=None) -> AttributionResult:
     values = np.asarray(values, dtype=np.float32)
-    return AttributionResult(record.id, "feature-ablation", granularity, list(features), ["x"] * len(record.output_ids),
-                             np.tile(values, (len(record.output_ids), 1)), values, {"baseline_token": 0}, 0.0, extra=extra or {})
+    return AttributionResult(
+        record.id,
+        "feature-ablation",
+        granularity,
+        list(features),
+        ["x"] * len(record.output_ids),
+        np.tile(values, (len(record.output_ids), 1)),
+        values,
+        {"baseline_token": 0},
+        0.0,
+        extra=extra or {},
+    )
 
 
 def test_removal_sizes_follow_eraser_bins() -> None:
@@ -63,7 +81,9 @@ def test_curves_are_the_eraser_definitions(tiny_loaded, record) -> None:
     assert result.sufficiency == pytest.approx(suff, abs=1e-4)
     rng = np.random.default_rng(5)
     orders = [rng.permutation(6).tolist() for _ in range(2)]
-    random_comp = np.mean([np.mean([full - logprob(model, record, remove(frozenset(o[:k]))) for k in (1, 2, 3)]) for o in orders])
+    random_comp = np.mean(
+        [np.mean([full - logprob(model, record, remove(frozenset(o[:k]))) for k in (1, 2, 3)]) for o in orders]
+    )
     assert result.random_comprehensiveness == pytest.approx(random_comp, abs=1e-4)
     assert result.comprehensiveness_gain == pytest.approx(comp - random_comp, abs=1e-4)
 
@@ -72,14 +92,25 @@ def test_token_features_use_recorded_positions(tiny_loaded, record) -> None:
     model, tokenizer = tiny_loaded.model, tiny_loaded.tokenizer
     positions = list(range(len(record.input_ids) - 8, len(record.input_ids)))
     groups = [[p] for p in positions]
-    result = attribution(record, [str(p) for p in positions], [0.0] * len(positions), "token", {"feature_positions": groups})
+    result = attribution(
+        record, [str(p) for p in positions], [0.0] * len(positions), "token", {"feature_positions": groups}
+    )
     remove = token_remover(record, result)
     removed = remove(frozenset({0, 3}))
-    assert removed[positions[0]] == 0 and removed[positions[3]] == 0 and removed[positions[1]] == record.input_ids[positions[1]]
+    assert (
+        removed[positions[0]] == 0
+        and removed[positions[3]] == 0
+        and removed[positions[1]] == record.input_ids[positions[1]]
+    )
     full = logprob(model, record, record.input_ids)
     effects = [full - logprob(model, record, remove(frozenset({j}))) for j in range(len(positions))]
-    good = measure(model, tokenizer, record, attribution(record, result.features, effects, "token", {"feature_positions": groups}),
-                   random_orders=2)
+    good = measure(
+        model,
+        tokenizer,
+        record,
+        attribution(record, result.features, effects, "token", {"feature_positions": groups}),
+        random_orders=2,
+    )
     assert good.ks == [1, 2, 4]
     # at k = 1 the oracle removes the single most damaging token, so its first point is the largest effect
     assert good.comprehensiveness > 0

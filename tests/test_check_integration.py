@@ -9,6 +9,7 @@ the measured gap of 14 nats more than 3 standard errors of room (the orders are 
 test is deterministic; the margin is what makes it robust to a reseed or a kernel change).
 Comprehensiveness only (``sufficiency=False``) halves the prompts scored: about 50 s in all.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

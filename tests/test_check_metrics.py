@@ -1,4 +1,5 @@
 """Similarity metrics against scipy, and the seed-stability estimate."""
+
 from __future__ import annotations
 
 import math

@@ -1,4 +1,5 @@
 """Suite files: example-case reuse, defaults, and one-line refusals for mistakes."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,7 +18,10 @@ def write(path: Path, text: str) -> Path:
 
 
 def test_case_reuses_an_example_file_with_defaults_and_overrides(tmp_path: Path) -> None:
-    suite = load_suite(write(tmp_path / "s.toml", f"""
+    suite = load_suite(
+        write(
+            tmp_path / "s.toml",
+            f"""
 [suite]
 name = "finance"
 [defaults]
@@ -29,7 +33,7 @@ spearman = 0.95
 kendall = false
 
 [[case]]
-file = "{REPO / 'examples' / 'credit_decision.toml'}"
+file = "{REPO / "examples" / "credit_decision.toml"}"
 [case.thresholds]
 top_k = 2
 
@@ -41,12 +45,16 @@ granularity = "token"
 stability_seeds = 4
 [case.params]
 n_samples = 5
-"""))
+""",
+        )
+    )
     credit, plain = suite.cases
     assert suite.name == "finance"
     assert credit.name == "consumer-credit-decision" and credit.granularity == "field"
     assert credit.generation == {"max_new_tokens": 8}  # the suite's default beats the example's 40
-    assert credit.inputs["variables"]["credit_score"] == "580" and credit.inputs["system"].startswith("You are a credit analyst")
+    assert credit.inputs["variables"]["credit_score"] == "580" and credit.inputs["system"].startswith(
+        "You are a credit analyst"
+    )
     assert (credit.thresholds.spearman, credit.thresholds.kendall, credit.thresholds.top_k) == (0.95, None, 2)
     assert credit.stability_seeds == 1 and credit.faithfulness
     assert plain.stochastic and plain.stability_seeds == 4 and plain.params == {"n_samples": 5}

@@ -1,4 +1,5 @@
 """The CLI as a user calls it: exit codes, one-line errors, JSON output, database untouched on error."""
+
 import hashlib
 import json
 
@@ -27,8 +28,20 @@ def invoke(*args):
 
 @pytest.fixture
 def recorded(tiny_model_dir, db_path):
-    result = invoke("generate", "--db", str(db_path), "--model", str(tiny_model_dir), "--prompt", "Income 42000. Approve?",
-                    "--max-new-tokens", "4", "--use-case", "credit-decision", "--json")
+    result = invoke(
+        "generate",
+        "--db",
+        str(db_path),
+        "--model",
+        str(tiny_model_dir),
+        "--prompt",
+        "Income 42000. Approve?",
+        "--max-new-tokens",
+        "4",
+        "--use-case",
+        "credit-decision",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
 
@@ -52,14 +65,39 @@ def test_show_and_list_read_back_what_generate_printed(recorded, db_path):
 
 
 def test_template_and_messages_from_the_cli(tiny_model_dir, db_path):
-    result = invoke("generate", "--db", str(db_path), "--model", str(tiny_model_dir), "--system", "You are a credit analyst.",
-                    "--template", "Income {income}, score {score}. Approve?", "--var", "income=$42,000", "--var", "score=580",
-                    "--max-new-tokens", "2", "--json")
+    result = invoke(
+        "generate",
+        "--db",
+        str(db_path),
+        "--model",
+        str(tiny_model_dir),
+        "--system",
+        "You are a credit analyst.",
+        "--template",
+        "Income {income}, score {score}. Approve?",
+        "--var",
+        "income=$42,000",
+        "--var",
+        "score=580",
+        "--max-new-tokens",
+        "2",
+        "--json",
+    )
     data = json.loads(result.stdout)
     assert data["prompt_kind"] == "template" and data["variables"] == {"income": "$42,000", "score": "580"}
     assert "Income $42,000, score 580. Approve?" in data["prompt"]
-    result = invoke("generate", "--db", str(db_path), "--model", str(tiny_model_dir), "--messages",
-                    '[{"role": "user", "content": "Is a 5.8x leveraged borrower risky?"}]', "--max-new-tokens", "2", "--json")
+    result = invoke(
+        "generate",
+        "--db",
+        str(db_path),
+        "--model",
+        str(tiny_model_dir),
+        "--messages",
+        '[{"role": "user", "content": "Is a 5.8x leveraged borrower risky?"}]',
+        "--max-new-tokens",
+        "2",
+        "--json",
+    )
     assert json.loads(result.stdout)["prompt"].startswith("<|im_start|>system")
 
 
@@ -105,8 +143,14 @@ def test_user_errors_in_a_real_process(cli, tmp_path, tiny_model_dir):
     text_file = tmp_path / "notes.txt"
     text_file.write_text("hello\n")
     cases = [
-        (["generate", "--prompt", "x", "--model", str(tmp_path / "missing"), "--db", str(tmp_path / "a.db")], "does not exist"),
-        (["generate", "--prompt", "x", "--model", str(not_lm), "--db", str(tmp_path / "a.db")], "is not a causal language model"),
+        (
+            ["generate", "--prompt", "x", "--model", str(tmp_path / "missing"), "--db", str(tmp_path / "a.db")],
+            "does not exist",
+        ),
+        (
+            ["generate", "--prompt", "x", "--model", str(not_lm), "--db", str(tmp_path / "a.db")],
+            "is not a causal language model",
+        ),
         (["list", "--db", str(text_file)], "is not an SQLite database"),
     ]
     for args, fragment in cases:

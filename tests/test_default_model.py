@@ -1,4 +1,5 @@
 """End to end on the embedded default model, SmolLM2-135M-Instruct (integration)."""
+
 import hashlib
 import json
 

@@ -1,4 +1,5 @@
 """Recording with the tiny model: what is stored equals what generation produced, and is right."""
+
 import hashlib
 
 import numpy as np
@@ -15,7 +16,9 @@ def auditor(tiny_loaded, db_path):
 
 
 def test_stored_record_equals_generated_record(auditor, db_path):
-    record = auditor.generate(prompt="Applicant income 42000, score 580. Decision:", max_new_tokens=8, use_case="credit-decision")
+    record = auditor.generate(
+        prompt="Applicant income 42000, score 580. Decision:", max_new_tokens=8, use_case="credit-decision"
+    )
     stored = auditor.get(record.id)
     assert stored.to_dict() == record.to_dict()
     assert stored.seq == 1
@@ -65,7 +68,10 @@ def test_model_identity_hashes_equal_hashlib(auditor, tiny_model_dir):
     weights = tiny_model_dir / "model.safetensors"
     assert identity.weights_sha256 == {"model.safetensors": hashlib.sha256(weights.read_bytes()).hexdigest()}
     assert identity.config_sha256 == hashlib.sha256((tiny_model_dir / "config.json").read_bytes()).hexdigest()
-    assert identity.tokenizer_sha256["tokenizer.json"] == hashlib.sha256((tiny_model_dir / "tokenizer.json").read_bytes()).hexdigest()
+    assert (
+        identity.tokenizer_sha256["tokenizer.json"]
+        == hashlib.sha256((tiny_model_dir / "tokenizer.json").read_bytes()).hexdigest()
+    )
     template = auditor.loaded.tokenizer.chat_template
     assert identity.chat_template_sha256 == hashlib.sha256(template.encode()).hexdigest()
     assert identity.parameter_count == sum(p.numel() for p in auditor.loaded.model.parameters())

@@ -1,4 +1,5 @@
 """The pure integrity primitives against published references: RFC 6962 trees, RFC 8785 JSON."""
+
 from __future__ import annotations
 
 import hashlib
@@ -82,8 +83,13 @@ def test_ct_inclusion_proof_vector():
 
 def test_rfc8785_canonical_form():
     # RFC 8785 section 3.2.2 sample: numbers in ES6 form, keys sorted, no whitespace.
-    value = {"numbers": [333333333.33333329, 1e30, 4.50, 2e-3, 0.000000000000000000000000001], "literals": [None, True, False]}
-    assert canonical_bytes(value) == b'{"literals":[null,true,false],"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27]}'
+    value = {
+        "numbers": [333333333.33333329, 1e30, 4.50, 2e-3, 0.000000000000000000000000001],
+        "literals": [None, True, False],
+    }
+    assert (
+        canonical_bytes(value) == b'{"literals":[null,true,false],"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27]}'
+    )
     assert canonical_bytes({"b": 1, "a": "\u20ac\n"}) == '{"a":"\u20ac\\n","b":1}'.encode()
 
 
@@ -98,7 +104,9 @@ def test_non_ijson_numbers_are_tagged_not_rejected():
 def test_leaf_hash_is_the_documented_formula():
     payload = {"x": 1}
     event = seal(7, GENESIS, "generation", "abc", "2026-01-01T00:00:00.000000Z", payload)
-    header = hashlib.sha256(b'{"created_at":"2026-01-01T00:00:00.000000Z","kind":"generation","subject_id":"abc"}').digest()
+    header = hashlib.sha256(
+        b'{"created_at":"2026-01-01T00:00:00.000000Z","kind":"generation","subject_id":"abc"}'
+    ).digest()
     assert header == header_sha256("generation", "abc", "2026-01-01T00:00:00.000000Z")
     payload_sha = hashlib.sha256(b'{"x":1}').digest()
     expected = hashlib.sha256(b"\x00" + DOMAIN + header + (7).to_bytes(8, "big") + GENESIS + payload_sha).hexdigest()
@@ -106,11 +114,15 @@ def test_leaf_hash_is_the_documented_formula():
     assert event.leaf_hash == expected == leaf_hash(7, GENESIS, payload_sha, header).hex() == recompute_leaf(event)
 
 
-@pytest.mark.parametrize("text", ["plain", 'quote " and \\ backslash', "tab\tnew\nline\x00\x1f\x7f", "\u20ac \u2028 \U0001F600 é"])
+@pytest.mark.parametrize(
+    "text", ["plain", 'quote " and \\ backslash', "tab\tnew\nline\x00\x1f\x7f", "\u20ac \u2028 \U0001f600 é"]
+)
 def test_fast_canonical_forms_equal_the_rfc8785_encoder(text):
     from audit.integrity.canonical import canonical_header, canonical_object, canonical_scalar
 
-    assert canonical_header(text, "generation", text) == canonical_bytes({"created_at": text, "kind": "generation", "subject_id": text})
+    assert canonical_header(text, "generation", text) == canonical_bytes(
+        {"created_at": text, "kind": "generation", "subject_id": text}
+    )
     for scalar in (text, 0.1, 2.5e-05, 1e21, 3.0, -7, True, None):
         assert canonical_scalar(scalar) == canonical_bytes(scalar).decode()
     value = {"b": [1, 2.5, None], "a": text, "c": {"z": 1, "y": [text]}, text[:1] or "k": False}

@@ -1,4 +1,5 @@
 """Concurrency, crashes, bad input and read-only use of the chained log."""
+
 from __future__ import annotations
 
 import itertools
@@ -16,9 +17,9 @@ import torch
 from click.testing import CliRunner
 
 from audit import Auditor
+from audit.cli import main
 from audit.errors import UserError
 from audit.store import AuditStore
-from audit.cli import main
 
 FORK = multiprocessing.get_context("fork")
 
@@ -29,7 +30,9 @@ def _record(db: str, loaded, n: int, tag: str, seqs) -> None:
     os.environ["LLM_AUDIT_CHECKPOINT_EVERY"] = "3"
     auditor = Auditor(db=db, model=loaded)
     for i in itertools.count() if n == 0 else range(n):
-        seqs.put(auditor.generate(prompt=f"{tag} case {i}: approve?", max_new_tokens=3, seed=i, tags={"worker": tag}).seq)
+        seqs.put(
+            auditor.generate(prompt=f"{tag} case {i}: approve?", max_new_tokens=3, seed=i, tags={"worker": tag}).seq
+        )
 
 
 def test_four_processes_recording_at_once_lose_nothing_and_readers_never_fail(tiny_loaded, tmp_path):
@@ -92,7 +95,11 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
     """Every file's bytes, except SQLite's WAL-index/WAL sidecars, which a reader may create (empty)."""
     for wal in folder.glob("*-wal"):
         assert wal.stat().st_size == 0, f"{wal} holds uncheckpointed writes"
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file() and not p.name.endswith(("-wal", "-shm"))}
+    return {
+        p.name: p.read_bytes()
+        for p in sorted(folder.iterdir())
+        if p.is_file() and not p.name.endswith(("-wal", "-shm"))
+    }
 
 
 def test_bad_inputs_one_line_exit_2_nothing_modified(small_db, cli, tmp_path):
@@ -127,7 +134,12 @@ def test_bad_inputs_one_line_exit_2_nothing_modified(small_db, cli, tmp_path):
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("Error: ") and expected in lines[0], (args, done.stderr)
     real = cli("verify", "--db", str(truncated))
-    assert real.returncode == 2 and real.stderr.count("\n") == 1 and real.stderr.startswith("Error: ") and "damaged" in real.stderr
+    assert (
+        real.returncode == 2
+        and real.stderr.count("\n") == 1
+        and real.stderr.startswith("Error: ")
+        and "damaged" in real.stderr
+    )
     assert _snapshot(tmp_path) == before
 
 

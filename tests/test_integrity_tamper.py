@@ -1,7 +1,7 @@
 """Every tampering the issue lists is detected by ``verify``, naming the first bad seq."""
+
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import sqlite3
@@ -11,12 +11,16 @@ import numpy as np
 import pytest
 
 from audit import Auditor
-from audit.integrity.chain import GENESIS, recompute_leaf, seal
-from audit.integrity.signing import create_key, checkpoint_message
+from audit.integrity.chain import GENESIS, seal
+from audit.integrity.signing import checkpoint_message, create_key
 from audit.store import AuditStore
-from audit.store.events import ChainedEvent
 
-PROMPTS = ["Income 42000, score 580. Approve?", "Summarise: rates rose.", "Clause 4.2 limits liability.", "Counterparty rated BB."]
+PROMPTS = [
+    "Income 42000, score 580. Approve?",
+    "Summarise: rates rose.",
+    "Clause 4.2 limits liability.",
+    "Counterparty rated BB.",
+]
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +60,9 @@ def attack(db: Path, *statements: str, params: list | None = None) -> None:
 def rechain_from(db: Path, start: int) -> None:
     """The strongest attacker without the key: recompute every hash from ``start`` on."""
     conn = sqlite3.connect(db)
-    rows = conn.execute("SELECT seq, kind, subject_id, created_at, payload FROM events WHERE seq >= ? ORDER BY seq", [start]).fetchall()
+    rows = conn.execute(
+        "SELECT seq, kind, subject_id, created_at, payload FROM events WHERE seq >= ? ORDER BY seq", [start]
+    ).fetchall()
     prev_row = conn.execute("SELECT leaf_hash FROM events WHERE seq = ?", [start - 1]).fetchone()
     prev = bytes.fromhex(prev_row[0]) if prev_row else GENESIS
     for seq, kind, subject, created, payload in rows:
@@ -79,7 +85,9 @@ def first(db: Path):
 def generation_seq(db: Path, n: int) -> tuple[int, str]:
     """(event seq, record id) of the n-th generation."""
     conn = sqlite3.connect(db)
-    seq, subject = conn.execute("SELECT seq, subject_id FROM events WHERE kind='generation' ORDER BY seq LIMIT 1 OFFSET ?", [n]).fetchone()
+    seq, subject = conn.execute(
+        "SELECT seq, subject_id FROM events WHERE kind='generation' ORDER BY seq LIMIT 1 OFFSET ?", [n]
+    ).fetchone()
     conn.close()
     return seq, subject
 
@@ -94,7 +102,12 @@ def test_intact_log_verifies_with_every_count(copy):
 def test_triggers_abort_update_and_delete_and_leave_the_file_unchanged(copy):
     before = copy.read_bytes()
     conn = sqlite3.connect(copy)
-    for statement in ("UPDATE generations SET prompt='x'", "DELETE FROM events WHERE seq=1", "UPDATE blobs SET dtype='x'", "DELETE FROM checkpoints"):
+    for statement in (
+        "UPDATE generations SET prompt='x'",
+        "DELETE FROM events WHERE seq=1",
+        "UPDATE blobs SET dtype='x'",
+        "DELETE FROM checkpoints",
+    ):
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
             conn.execute(statement)
     conn.close()
@@ -117,7 +130,10 @@ def test_changed_seed(copy):
 
 def test_changed_generation_parameter(copy):
     seq, record_id = generation_seq(copy, 0)
-    attack(copy, f"UPDATE generations SET generation_config = json_set(generation_config, '$.temperature', 0.1) WHERE id = '{record_id}'")
+    attack(
+        copy,
+        f"UPDATE generations SET generation_config = json_set(generation_config, '$.temperature', 0.1) WHERE id = '{record_id}'",
+    )
     problem = first(copy)
     assert (problem.check, problem.seq) == ("tables", seq) and "generation_config" in problem.what
 
@@ -143,20 +159,43 @@ def test_deleted_middle_row(copy):
 def test_deleted_last_row_after_checkpoint(copy):
     attack(copy, "DELETE FROM events WHERE seq = 5")
     problem = first(copy)
-    assert (problem.check, problem.seq) == ("truncation", 5) and "truncated" in problem.what and "covers 5 events, only 4 remain" in problem.what
+    assert (
+        (problem.check, problem.seq) == ("truncation", 5)
+        and "truncated" in problem.what
+        and "covers 5 events, only 4 remain" in problem.what
+    )
 
 
 def test_two_rows_swapped(copy):
-    attack(copy, "UPDATE events SET seq = -2 WHERE seq = 2", "UPDATE events SET seq = 2 WHERE seq = 3", "UPDATE events SET seq = 3 WHERE seq = -2")
+    attack(
+        copy,
+        "UPDATE events SET seq = -2 WHERE seq = 2",
+        "UPDATE events SET seq = 2 WHERE seq = 3",
+        "UPDATE events SET seq = 3 WHERE seq = -2",
+    )
     problem = first(copy)
     assert (problem.check, problem.seq) == ("chain-link", 2)
 
 
 def test_inserted_row_with_recomputed_hashes_is_caught_by_the_signed_root(copy):
-    attack(copy, "UPDATE events SET seq = seq + 100 WHERE seq >= 3", "UPDATE events SET seq = seq - 99 WHERE seq >= 103")
+    attack(
+        copy, "UPDATE events SET seq = seq + 100 WHERE seq >= 3", "UPDATE events SET seq = seq - 99 WHERE seq >= 103"
+    )
     forged = seal(3, GENESIS, "attribution-test", "forged", "2026-01-01T00:00:00.000000Z", {"method": "forged"})
     conn = sqlite3.connect(copy)
-    conn.execute("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [forged.seq, forged.kind, forged.subject_id, forged.created_at, forged.payload, forged.payload_sha256, forged.prev_hash, forged.leaf_hash])
+    conn.execute(
+        "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            forged.seq,
+            forged.kind,
+            forged.subject_id,
+            forged.created_at,
+            forged.payload,
+            forged.payload_sha256,
+            forged.prev_hash,
+            forged.leaf_hash,
+        ],
+    )
     conn.commit()
     conn.close()
     rechain_from(copy, 3)
@@ -171,16 +210,34 @@ def test_appended_row_with_forged_checkpoint_fails_against_the_pinned_key(copy):
     conn = sqlite3.connect(copy)
     last = conn.execute("SELECT leaf_hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()[0]
     conn.close()
-    forged = seal(6, bytes.fromhex(last), "attribution-test", "forged", "2026-01-01T00:00:00.000000Z", {"method": "forged"})
-    attack(copy, "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", params=[6, forged.kind, forged.subject_id, forged.created_at, forged.payload, forged.payload_sha256, forged.prev_hash, forged.leaf_hash])
+    forged = seal(
+        6, bytes.fromhex(last), "attribution-test", "forged", "2026-01-01T00:00:00.000000Z", {"method": "forged"}
+    )
+    attack(
+        copy,
+        "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        params=[
+            6,
+            forged.kind,
+            forged.subject_id,
+            forged.created_at,
+            forged.payload,
+            forged.payload_sha256,
+            forged.prev_hash,
+            forged.leaf_hash,
+        ],
+    )
     with AuditStore.open(copy) as store:
         from audit.integrity import merkle
 
         root = merkle.root(store.events.leaf_hashes()).hex()
     mallory = create_key(copy.parent / "mallory.key")
     signature = mallory.sign(checkpoint_message(6, root, "2026-01-02T00:00:00.000000Z"))
-    attack(copy, "INSERT INTO checkpoints (tree_size, root_hash, signed_at, key_id, public_key, signature) VALUES (?, ?, ?, ?, ?, ?)",
-           params=[6, root, "2026-01-02T00:00:00.000000Z", mallory.key_id, mallory.raw.hex(), signature])
+    attack(
+        copy,
+        "INSERT INTO checkpoints (tree_size, root_hash, signed_at, key_id, public_key, signature) VALUES (?, ?, ?, ?, ?, ?)",
+        params=[6, root, "2026-01-02T00:00:00.000000Z", mallory.key_id, mallory.raw.hex(), signature],
+    )
     problem = first(copy)
     assert (problem.check, problem.seq) == ("checkpoint-signature", 6) and mallory.key_id in problem.what
     # Without a forged checkpoint the appended row is simply not covered by any signature.
@@ -205,15 +262,21 @@ def test_triggers_dropped_row_edited_and_chain_recomputed(copy):
 
 
 def test_edited_payload_without_rehash(copy):
-    attack(copy, "UPDATE events SET payload = replace(payload, '\"method\":\"test\"', '\"method\":\"other\"') WHERE seq = 5")
+    attack(
+        copy, 'UPDATE events SET payload = replace(payload, \'"method":"test"\', \'"method":"other"\') WHERE seq = 5'
+    )
     problem = first(copy)
     assert (problem.check, problem.seq) == ("payload-hash", 5)
 
 
 def test_generation_row_added_outside_the_log(copy):
     seq, record_id = generation_seq(copy, 0)
-    attack(copy, f"CREATE TEMP TABLE t AS SELECT * FROM generations WHERE id = '{record_id}'",
-           "UPDATE t SET seq = NULL, id = 'ffffffff-0000-7000-8000-000000000000'", "INSERT INTO generations SELECT * FROM t")
+    attack(
+        copy,
+        f"CREATE TEMP TABLE t AS SELECT * FROM generations WHERE id = '{record_id}'",
+        "UPDATE t SET seq = NULL, id = 'ffffffff-0000-7000-8000-000000000000'",
+        "INSERT INTO generations SELECT * FROM t",
+    )
     result = Auditor(db=copy).verify()
     assert not result.ok and result.first_problem.check == "tables" and "5 rows" in result.first_problem.what
 
@@ -272,7 +335,10 @@ def test_record_that_json_canonicalisation_cannot_write_verifies_the_slow_way(co
         with store.transaction():
             record.seq = store.records.insert(record)
             store.events.append("generation", record.id, generation_payload(record))
-        assert text_projection_for("generation")(store.db, record.id) != next(store.events.iter_chain(subject_id=record.id)).payload
+        assert (
+            text_projection_for("generation")(store.db, record.id)
+            != next(store.events.iter_chain(subject_id=record.id)).payload
+        )
         assert store.records.get(record.id).token_logprobs[0] == float("-inf")
     assert Auditor(db=copy).verify().ok
     attack(copy, "UPDATE generations SET seed = seed + 1 WHERE id = ?", params=[record.id])
@@ -286,7 +352,11 @@ def test_template_variables_keep_their_order_and_still_verify_byte_for_byte(tiny
     from audit.store.events import text_projection_for
 
     auditor = Auditor(db=tmp_path / "v.db", model=tiny_loaded)
-    record = auditor.generate(template="Score {zeta}, income {alpha}. Approve?", variables={"zeta": "580", "alpha": "$42,000"}, max_new_tokens=2)
+    record = auditor.generate(
+        template="Score {zeta}, income {alpha}. Approve?",
+        variables={"zeta": "580", "alpha": "$42,000"},
+        max_new_tokens=2,
+    )
     assert list(auditor.get(record.id).variables) == ["zeta", "alpha"]
     with AuditStore.open(auditor.db_path) as store:
         logged = next(store.events.iter_chain(subject_id=record.id)).payload

@@ -1,4 +1,5 @@
 """Merging host databases: verified sources only, union with provenance, idempotent, archive verifies."""
+
 from __future__ import annotations
 
 import json
@@ -46,15 +47,26 @@ def test_merge_gives_the_union_with_provenance_and_is_idempotent(shards, tmp_pat
     assert result.archive_verified and verify_database(archive).ok
     got, want_a, want_b = _ids(archive), _ids(a), _ids(b)
     assert got == {k: sorted(want_a[k] + want_b[k]) for k in got}
-    assert [s.added for s in result.sources] == [{"generation": 2, "explanation": 1, "replay": 1}, {"generation": 1, "explanation": 0, "replay": 0}]
+    assert [s.added for s in result.sources] == [
+        {"generation": 2, "explanation": 1, "replay": 1},
+        {"generation": 1, "explanation": 0, "replay": 0},
+    ]
     with AuditStore.open(a) as source, AuditStore.open(archive) as target:
         source_events = {e.subject_id: e for e in source.events.iter_chain()}
         first = source.records.iter().__next__()
         assert target.records.get(first.id).to_dict() | {"seq": 0} == first.to_dict() | {"seq": 0}
-        for kind, subject_id in [("generation", first.id), ("explanation", want_a["explanations"][0]), ("replay", want_a["replays"][0])]:
+        for kind, subject_id in [
+            ("generation", first.id),
+            ("explanation", want_a["explanations"][0]),
+            ("replay", want_a["replays"][0]),
+        ]:
             origin = target.provenance.of(subject_id)
             logged = next(target.events.iter_chain(subject_id=subject_id))
-            assert (origin.subject_kind, origin.source_host, origin.source_seq) == (kind, "pricing-1", source_events[subject_id].seq)
+            assert (origin.subject_kind, origin.source_host, origin.source_seq) == (
+                kind,
+                "pricing-1",
+                source_events[subject_id].seq,
+            )
             assert origin.source_payload_sha256 == source_events[subject_id].payload_sha256 == logged.payload_sha256
             assert origin.source_root_hash == result.sources[0].root_hash == verify_database(a).root_hash
             assert origin.source_events == verify_database(a).events

@@ -1,9 +1,10 @@
 """Each PII detector on true positives and near-misses; policy, key store and sealing units."""
+
 from __future__ import annotations
 
 import json
 import os
-from datetime import date
+from datetime import UTC, date
 from pathlib import Path
 
 import pytest
@@ -58,7 +59,9 @@ def test_ssn_area_group_serial_rules():
 
 
 def test_email_and_phone_true_and_false_positives():
-    assert texts(EmailDetector(), "write to jane.doe@example.com, not john..doe@example.com or @desk") == ["jane.doe@example.com"]
+    assert texts(EmailDetector(), "write to jane.doe@example.com, not john..doe@example.com or @desk") == [
+        "jane.doe@example.com"
+    ]
     assert texts(PhoneDetector(), "call (212) 555-0134 or +44 20 7946 0958") == ["(212) 555-0134", "+44 20 7946 0958"]
     assert texts(PhoneDetector(), "order no. 212-555-0134, amount 1,250,000, account 1234567890") == []
 
@@ -108,9 +111,9 @@ def test_redactor_is_consistent_and_hash_links_equal_values():
 
 
 def test_retention_periods_use_calendar_months():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    assert add_period(datetime(2024, 1, 31, tzinfo=timezone.utc), 1, "month").day == 29
+    assert add_period(datetime(2024, 1, 31, tzinfo=UTC), 1, "month").day == 29
     assert retain_until("2024-01-15T10:00:00.000000Z", 25, "month").startswith("2026-02-15T10:00:00")
 
 
@@ -135,7 +138,9 @@ def test_key_store_is_0600_erases_and_refuses_loose_permissions(tmp_path: Path):
     keys.save()
     assert (path.stat().st_mode & 0o777) == 0o600 and b"CUST-1" not in path.read_bytes()
     again = KeyStore.open(path)
-    assert again.subject_ref("CUST-1") == ref and again.record_key(ref, "r1") == k1 and again.record_key(ref, "r2") == k2
+    assert (
+        again.subject_ref("CUST-1") == ref and again.record_key(ref, "r1") == k1 and again.record_key(ref, "r2") == k2
+    )
     assert again.erase_record(ref, "r1")
     with pytest.raises(KeyMissing):
         again.record_key(ref, "r1")

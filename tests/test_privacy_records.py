@@ -1,6 +1,7 @@
 """Sealed records end to end on the tiny model: no clear PII in the database bytes, explain and
 replay with the key, a clear refusal without it, erasure that keeps the log verifying, and
 retention that never erases inside the minimum or under a legal hold."""
+
 from __future__ import annotations
 
 import shutil
@@ -15,7 +16,9 @@ from audit.store import AuditStore
 
 REPO = Path(__file__).resolve().parents[1]
 PII_CASE = REPO / "examples" / "privacy" / "credit_decision_pii.toml"
-PLANTED = [v for k, v in load_case(PII_CASE).inputs["variables"].items() if k not in ("income", "credit_score", "amount")]
+PLANTED = [
+    v for k, v in load_case(PII_CASE).inputs["variables"].items() if k not in ("income", "credit_score", "amount")
+]
 POLICY = REPO / "examples" / "privacy" / "policy.toml"
 
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -51,21 +54,33 @@ def test_no_planted_pii_anywhere_in_the_database_file_or_wal(sealed):
     assert leaks(auditor.db_path) == []
     stored = auditor.list()[0]
     assert "[CARD_1]" in stored.prompt and "[NAME_1]" in stored.prompt and "[IBAN#" in stored.prompt
-    assert stored.variables["dob"] == "[DOB_1]" and set(stored.input_ids) == {-1} and len(stored.input_ids) == len(record.input_ids)
-    assert record.tags["privacy"]["detected"] == {k: 1 for k in ("name", "address", "customer_id", "email", "phone", "dob", "ssn", "iban", "card")}
+    assert (
+        stored.variables["dob"] == "[DOB_1]"
+        and set(stored.input_ids) == {-1}
+        and len(stored.input_ids) == len(record.input_ids)
+    )
+    assert record.tags["privacy"]["detected"] == {
+        k: 1 for k in ("name", "address", "customer_id", "email", "phone", "dob", "ssn", "iban", "card")
+    }
     assert stored.tags["privacy"]["subject"].startswith("subj-") and "CUST-4471" not in str(stored.tags)
 
 
 def test_with_the_key_explain_attention_and_replay_use_the_exact_tokens(sealed):
     auditor, record, field, token, attention, replay = sealed
     opened = auditor.get(record.id, clear=True)
-    assert opened.input_ids == record.input_ids and opened.output_ids == record.output_ids and opened.prompt == record.prompt
+    assert (
+        opened.input_ids == record.input_ids
+        and opened.output_ids == record.output_ids
+        and opened.prompt == record.prompt
+    )
     assert replay.verdict == "identical" and replay.max_logprob_diff <= 1e-4
     assert token.logprob_max_diff <= 1e-4 and field.logprob_max_diff <= 1e-4
     with AuditStore.open(auditor.db_path) as store:
         raw = store.explanations.get(token.id)
         raw_attention = store.attention.latest(record.id)
-    assert raw.features[0] == "[TOKEN_1]" and raw.output_tokens[0] == "[OUT_1]" and raw_attention.tokens[0] == "[TOKEN_1]"
+    assert (
+        raw.features[0] == "[TOKEN_1]" and raw.output_tokens[0] == "[OUT_1]" and raw_attention.tokens[0] == "[TOKEN_1]"
+    )
     reopened = auditor.explanation(token.id)
     assert reopened.features == token.features and reopened.output_tokens == token.output_tokens
     assert "4111" in "".join(token.features)  # the clear labels really hold the card number
@@ -80,8 +95,15 @@ def test_without_the_key_explain_and_replay_refuse_with_one_clear_message(sealed
     before = db.read_bytes()
     stranger = Auditor(db=db, model=auditor.loaded, key_store=tmp_path / "empty.keys.json")
     subject = record.tags["privacy"]["subject"]
-    for call in (lambda: stranger.explain(record.id), lambda: stranger.replay(record.id), lambda: stranger.attention(record.id)):
-        with pytest.raises(UserError, match=f"sealed and key store .*empty.keys.json has no key for its data subject {subject}: pass --key-store"):
+    for call in (
+        lambda: stranger.explain(record.id),
+        lambda: stranger.replay(record.id),
+        lambda: stranger.attention(record.id),
+    ):
+        with pytest.raises(
+            UserError,
+            match=f"sealed and key store .*empty.keys.json has no key for its data subject {subject}: pass --key-store",
+        ):
             call()
     assert stranger.get(record.id).prompt.count("[CARD_1]") == 1  # reading the redacted form still works
     assert db.read_bytes() == before
@@ -98,9 +120,18 @@ def _policy(tmp_path: Path) -> Path:
 def test_retention_and_erasure_respect_minimum_and_holds_and_keep_the_log_verifying(tmp_path, tiny_loaded):
     auditor = Auditor(db=tmp_path / "r.db", model=tiny_loaded, policy=_policy(tmp_path))
     template = "Customer {customer_id}, card {card}. Approve?"
-    long_kept = auditor.generate(template=template, variables={"customer_id": "C-1", "card": "4111 1111 1111 1111"}, use_case="credit-decision", max_new_tokens=3)
-    short_a = auditor.generate(template=template, variables={"customer_id": "C-2", "card": "5555 5555 5555 4444"}, max_new_tokens=3)
-    short_b = auditor.generate(template=template, variables={"customer_id": "C-3", "card": "378282246310005"}, max_new_tokens=3)
+    long_kept = auditor.generate(
+        template=template,
+        variables={"customer_id": "C-1", "card": "4111 1111 1111 1111"},
+        use_case="credit-decision",
+        max_new_tokens=3,
+    )
+    short_a = auditor.generate(
+        template=template, variables={"customer_id": "C-2", "card": "5555 5555 5555 4444"}, max_new_tokens=3
+    )
+    short_b = auditor.generate(
+        template=template, variables={"customer_id": "C-3", "card": "378282246310005"}, max_new_tokens=3
+    )
 
     with pytest.raises(UserError, match="within-minimum.*nothing was erased"):
         auditor.erase(subject="C-1", reason="GDPR Art. 17")
@@ -110,7 +141,9 @@ def test_retention_and_erasure_respect_minimum_and_holds_and_keep_the_log_verify
 
     items, erased = auditor.retention(apply=True)
     states = {i.record_id: i.state for i in items}
-    assert states == {long_kept.id: "within-minimum", short_a.id: "on-hold", short_b.id: "due"} and erased == [short_b.id]
+    assert states == {long_kept.id: "within-minimum", short_a.id: "on-hold", short_b.id: "due"} and erased == [
+        short_b.id
+    ]
     assert auditor.get(long_kept.id, clear=True).output_ids == long_kept.output_ids
     assert auditor.get(short_a.id, clear=True).output_ids == short_a.output_ids
     with pytest.raises(UserError, match=r"erased on \d{4}-\d\d-\d\d under 'retention period ended'"):
@@ -176,7 +209,9 @@ def test_batch_explain_and_replay_open_sealed_records_and_store_them_sealed(seal
         raw_replay = store.replays.latest(record.id)
     assert raw.features[0] == "[TOKEN_1]" and set(raw_replay.replayed_output_ids) == {-1}
     opened = batch.explanations(record.id, method="gradient-x-input")[0]
-    assert opened.features == batch.explain(record.id, method="gradient-x-input").features and "4111" in "".join(opened.features)
+    assert opened.features == batch.explain(record.id, method="gradient-x-input").features and "4111" in "".join(
+        opened.features
+    )
     assert leaks(db) == [] and batch.verify().ok
 
     stranger = Auditor(db=db, model=auditor.loaded, key_store=tmp_path / "empty.keys.json")

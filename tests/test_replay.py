@@ -1,4 +1,5 @@
 """Replay on the tiny model: verdict levels, model check, environment diff, storage, CLI."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import build_tiny_model
 
 from audit import Auditor, UserError
 from audit.ids import uuid7
@@ -18,7 +20,6 @@ from audit.replay.compare import END, compare_outputs
 from audit.replay.config import RUN_KEYS, rebuild_generation_config
 from audit.store import AuditStore
 from audit.store.events import projection_for
-from conftest import build_tiny_model
 
 PROMPT = "Income 42000, score 580. Approve?"
 
@@ -158,7 +159,11 @@ def test_other_model_is_refused_then_flagged(recorded, db_copy, tiny_loaded, oth
     match = result.model_match
     assert not match["weights_sha256"]["match"]
     assert match["weights_sha256"]["recorded"] == greedy.model.weights_sha256
-    assert match["config_sha256"]["match"] and match["tokenizer_sha256"]["match"] and match["chat_template_sha256"]["match"]
+    assert (
+        match["config_sha256"]["match"]
+        and match["tokenizer_sha256"]["match"]
+        and match["chat_template_sha256"]["match"]
+    )
     assert "DIFFERENT MODEL: weights_sha256" in result.headline
     assert result.verdict == "diverged"  # other random weights pick other tokens at step 0
 
@@ -208,11 +213,17 @@ def test_cli_replay_json_all_and_errors(cli, recorded, db_copy, other_model_dir)
     one = cli("replay", greedy.id, "--db", str(db_copy), "--json")
     assert one.returncode == 0, one.stderr
     data = json.loads(one.stdout)
-    assert {"record_id", "verdict", "model_match", "environment_diff", "first_divergence", "max_logprob_diff"} <= set(data)
+    assert {"record_id", "verdict", "model_match", "environment_diff", "first_divergence", "max_logprob_diff"} <= set(
+        data
+    )
     assert (data["record_id"], data["verdict"], data["first_divergence"]) == (greedy.id, "identical", None)
 
     altered_ids = list(sampled.output_ids)
-    altered_ids[1] = sampled.top_logprobs[1][1].token_id if altered_ids[1] != sampled.top_logprobs[1][1].token_id else sampled.top_logprobs[1][0].token_id
+    altered_ids[1] = (
+        sampled.top_logprobs[1][1].token_id
+        if altered_ids[1] != sampled.top_logprobs[1][1].token_id
+        else sampled.top_logprobs[1][0].token_id
+    )
     altered = dataclasses.replace(sampled, id=uuid7(), output_ids=altered_ids, seq=None)
     with AuditStore.open(db_copy, write=True) as store:
         with store.transaction():

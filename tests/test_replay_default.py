@@ -1,4 +1,5 @@
 """Replay on the embedded default model (SmolLM2-135M): greedy and sampled, a few tokens each."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,8 +14,12 @@ TEMPLATE = "Income {income}, credit score {score}. Approve the loan?"
 
 def test_default_model_greedy_and_sampled_replay_identical(default_loaded, db_path):
     auditor = Auditor(db=db_path, model=default_loaded)
-    greedy = auditor.generate(system=SYSTEM, template=TEMPLATE, variables={"income": "$42,000", "score": "580"}, max_new_tokens=4)
-    sampled = auditor.generate(prompt="The bank's credit policy says", max_new_tokens=4, do_sample=True, temperature=0.8, top_p=0.9, seed=11)
+    greedy = auditor.generate(
+        system=SYSTEM, template=TEMPLATE, variables={"income": "$42,000", "score": "580"}, max_new_tokens=4
+    )
+    sampled = auditor.generate(
+        prompt="The bank's credit policy says", max_new_tokens=4, do_sample=True, temperature=0.8, top_p=0.9, seed=11
+    )
     for record in (greedy, sampled):
         result = auditor.replay(record.id)
         assert result.verdict == "identical", result.to_json_dict()

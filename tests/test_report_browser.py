@@ -5,19 +5,22 @@ they are the requests whose network isolation key is the ``file://`` page, which
 separates them from the browser's background services. A control page with an
 external image and a script proves the method detects both.
 """
+
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
 import pytest
+from report_evidence import GENERATED_AT
 
 from audit import Auditor
 from audit.report import IntegrityStatus, build_dossier, render_dossiers
 from audit.report.pdf import find_browser, pdf_page_count, run_browser
-from report_evidence import GENERATED_AT, report_case  # noqa: F401 - fixture
 
-pytestmark = pytest.mark.skipif(find_browser() is None, reason="Chromium is not installed (apt-get install -y chromium); .ci/run installs it")
+pytestmark = pytest.mark.skipif(
+    find_browser() is None, reason="Chromium is not installed (apt-get install -y chromium); .ci/run installs it"
+)
 
 CONTROL = """<!DOCTYPE html><html><head><title>control</title></head><body>
 <img src="http://127.0.0.1:9/x.png"><script>document.documentElement.setAttribute('data-pwned','control')</script></body></html>"""
@@ -25,13 +28,22 @@ CONTROL = """<!DOCTYPE html><html><head><title>control</title></head><body>
 
 def open_in_chromium(page: Path, netlog: Path) -> tuple[str, list[str]]:
     """Load ``page``; return the DOM after scripts would have run, and the URLs the page requested."""
-    done = run_browser([f"--log-net-log={netlog}", "--net-log-capture-mode=Everything", "--virtual-time-budget=3000", "--dump-dom", page.resolve().as_uri()])
+    done = run_browser(
+        [
+            f"--log-net-log={netlog}",
+            "--net-log-capture-mode=Everything",
+            "--virtual-time-budget=3000",
+            "--dump-dom",
+            page.resolve().as_uri(),
+        ]
+    )
     log = json.loads(netlog.read_text())
     names = {v: k for k, v in log["constants"]["logEventTypes"].items()}
     requested = [
         e["params"]["url"]
         for e in log["events"]
-        if names.get(e["type"]) == "URL_REQUEST_START_JOB" and str(e.get("params", {}).get("network_isolation_key", "")).startswith("file://")
+        if names.get(e["type"]) == "URL_REQUEST_START_JOB"
+        and str(e.get("params", {}).get("network_isolation_key", "")).startswith("file://")
     ]
     return done.stdout, requested
 
@@ -41,7 +53,9 @@ def _html_tag(dom: str) -> str:
 
 
 def test_dossier_requests_nothing_and_runs_no_script(report_case, tmp_path):
-    html = render_dossiers([build_dossier(report_case.evidence, GENERATED_AT, IntegrityStatus("verified", "ok"))], GENERATED_AT)
+    html = render_dossiers(
+        [build_dossier(report_case.evidence, GENERATED_AT, IntegrityStatus("verified", "ok"))], GENERATED_AT
+    )
     report = tmp_path / "dossier.html"
     report.write_text(html)
     no_csp = tmp_path / "dossier-no-csp.html"  # the content itself must be clean, not only the policy
@@ -63,7 +77,9 @@ def test_dossier_requests_nothing_and_runs_no_script(report_case, tmp_path):
 
 
 def test_pdf_of_a_dossier_has_the_expected_pages(report_case, tmp_path):
-    out = Auditor(db=report_case.db).report([report_case.credit.id], tmp_path / "dossier.html", generated_at=GENERATED_AT, pdf=True)
+    out = Auditor(db=report_case.db).report(
+        [report_case.credit.id], tmp_path / "dossier.html", generated_at=GENERATED_AT, pdf=True
+    )
     pdf = out.pdf_path.read_bytes()
     assert pdf.startswith(b"%PDF-") and len(pdf) > 20_000
     assert 8 <= pdf_page_count(out.pdf_path) <= 20  # one page break per section, 8 sections

@@ -1,23 +1,31 @@
 """Rendered dossiers and summaries: content, escaping, determinism, the CLI and the log."""
+
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 import rfc8785
+from report_evidence import GENERATED_AT, replay
 
 from audit import Auditor, UserError
-from audit.report import IntegrityStatus, build_dossier, build_summary, gather, render_dossiers, render_summary, sha256_html
+from audit.report import (
+    IntegrityStatus,
+    build_dossier,
+    build_summary,
+    gather,
+    render_dossiers,
+    render_summary,
+    sha256_html,
+)
 from audit.report.evidence import Evidence
 from audit.report.reasons import principal_reasons
 from audit.store import AuditStore
 from audit.store.records import generation_payload
-from report_evidence import GENERATED_AT, INJECTION, replay, report_case  # noqa: F401 - fixture
 
 OK = IntegrityStatus("verified", "The audit log verified intact.")
 SECTIONS = ["cover", "decision", "why", "attention", "method", "reproducibility", "regulatory", "signoff"]
@@ -39,7 +47,13 @@ def test_full_dossier_has_every_section_in_order_with_computed_content(report_ca
     n_out, n_in = np.asarray(ev.token_attribution.token_attr).shape
     assert html.count('name="d0-tok"') == n_out + 1  # whole answer + one view per output token
     assert re.search(r'id="d0-tok-all" checked', html)
-    assert html.count('<rect class="c h-') == n_out * n_in + n_out * len(ev.field_attribution.features) + np.asarray(ev.attention.rollout).size + ev.attention.layers * ev.attention.heads
+    assert (
+        html.count('<rect class="c h-')
+        == n_out * n_in
+        + n_out * len(ev.field_attribution.features)
+        + np.asarray(ev.attention.rollout).size
+        + ev.attention.layers * ev.attention.heads
+    )
     assert html.count("<figcaption>Layer ") == ev.attention.layers
     assert report_case.credit.model.weights_sha256["model.safetensors"] in html
     assert "Replay reproduced the recorded output token for token." in html
@@ -55,7 +69,10 @@ def test_record_hash_is_sha256_of_the_canonical_generation_payload(report_case):
 
 def test_record_content_renders_as_text_never_as_markup(report_case):
     html = _dossier(report_case.evidence)
-    assert "&lt;script&gt;document.documentElement.setAttribute(&#39;data-pwned&#39;,&#39;script&#39;)&lt;/script&gt;" in html
+    assert (
+        "&lt;script&gt;document.documentElement.setAttribute(&#39;data-pwned&#39;,&#39;script&#39;)&lt;/script&gt;"
+        in html
+    )
     assert "&lt;img src=x onerror=&#34;document" in html
     assert "{{ 7*7 }}" in html
     assert "<script" not in html and "onerror=" not in html.replace("onerror=&#34;", "")
@@ -72,7 +89,10 @@ def test_rendering_is_byte_identical_and_depends_on_generation_time(report_case)
 
 
 def test_a_record_without_evidence_says_so_plainly(report_case):
-    html = _dossier(Evidence(report_case.plain), integrity=IntegrityStatus("unavailable", "Integrity verification is not available."))
+    html = _dossier(
+        Evidence(report_case.plain),
+        integrity=IntegrityStatus("unavailable", "Integrity verification is not available."),
+    )
     rid = report_case.plain.id
     assert "This record has no template fields" in html
     assert f"No attribution has been computed for this record. Run: llm-audit explain {rid}" in html
@@ -85,7 +105,9 @@ def test_a_record_without_evidence_says_so_plainly(report_case):
 def test_diverged_replay_is_shown_and_flagged_in_the_summary(report_case):
     diverged = dataclasses.replace(report_case.evidence, replay=replay(report_case.credit, "diverged"))
     html = _dossier(diverged)
-    assert "Replay produced a DIFFERENT output." in html and "step 3: recorded &#39;A&#39;, replayed &#39;B&#39;" in html
+    assert (
+        "Replay produced a DIFFERENT output." in html and "step 3: recorded &#39;A&#39;, replayed &#39;B&#39;" in html
+    )
     summary = build_summary([diverged, Evidence(report_case.plain)], GENERATED_AT, OK, [("Use case", "all")])
     assert [(f.record_id, f.problem) for f in summary.flags] == [(report_case.credit.id, "replay diverged at step 3")]
     assert summary.verdicts == [("diverged", 1)]
@@ -95,7 +117,15 @@ def test_diverged_replay_is_shown_and_flagged_in_the_summary(report_case):
 
 def test_summary_counts_reasons_and_caps_the_listing(report_case):
     ev = report_case.evidence
-    many = [dataclasses.replace(ev, record=dataclasses.replace(ev.record, id=f"rec-{i:04d}", started_at=f"2026-0{1 + i % 3}-1{i % 10}T09:00:00.000000Z")) for i in range(120)]
+    many = [
+        dataclasses.replace(
+            ev,
+            record=dataclasses.replace(
+                ev.record, id=f"rec-{i:04d}", started_at=f"2026-0{1 + i % 3}-1{i % 10}T09:00:00.000000Z"
+            ),
+        )
+        for i in range(120)
+    ]
     summary = build_summary(many, GENERATED_AT, OK, [], max_listed=50)
     assert summary.total == 120 and len(summary.index) == 50 and summary.unlisted == 70
     assert summary.period_kind == "day" and sum(summary.period_totals) == 120
@@ -106,14 +136,28 @@ def test_summary_counts_reasons_and_caps_the_listing(report_case):
 
 def test_cli_dossier_is_reproducible_and_logged(report_case, cli, tmp_path):
     out = tmp_path / "dossier.html"
-    args = ["report", report_case.credit.id, "-o", str(out), "--db", str(report_case.db), "--generated-at", GENERATED_AT, "--json"]
+    args = [
+        "report",
+        report_case.credit.id,
+        "-o",
+        str(out),
+        "--db",
+        str(report_case.db),
+        "--generated-at",
+        GENERATED_AT,
+        "--json",
+    ]
     first = cli(*args)
     assert first.returncode == 0, first.stderr
     data = json.loads(first.stdout)
     body = out.read_bytes()
     assert data["sha256"] == hashlib.sha256(body).hexdigest() and data["kind"] == "dossier"
-    again = Auditor(db=report_case.db).report([report_case.credit.id], tmp_path / "again.html", generated_at=GENERATED_AT)
-    assert (tmp_path / "again.html").read_bytes() == body and again.sha256 == data["sha256"]  # Python API == CLI, byte for byte
+    again = Auditor(db=report_case.db).report(
+        [report_case.credit.id], tmp_path / "again.html", generated_at=GENERATED_AT
+    )
+    assert (tmp_path / "again.html").read_bytes() == body and again.sha256 == data[
+        "sha256"
+    ]  # Python API == CLI, byte for byte
     with AuditStore.open(report_case.db) as store:
         events = [e for e in store.events.iter(kind="report") if e.subject_id == data["report_id"]]
         assert [e.payload["sha256"] for e in events] == [data["sha256"]]
@@ -127,7 +171,18 @@ def test_cli_dossier_is_reproducible_and_logged(report_case, cli, tmp_path):
 
 def test_cli_summary_over_a_use_case(report_case, cli, tmp_path):
     out = tmp_path / "summary.html"
-    done = cli("report", "--use-case", "credit-decision", "--since", "2020-01-01", "-o", str(out), "--db", str(report_case.db), "--dossiers")
+    done = cli(
+        "report",
+        "--use-case",
+        "credit-decision",
+        "--since",
+        "2020-01-01",
+        "-o",
+        str(out),
+        "--db",
+        str(report_case.db),
+        "--dossiers",
+    )
     assert done.returncode == 0, done.stderr
     html = out.read_text()
     assert "Summary of recorded decisions" in html and f'href="dossier-{report_case.credit.id}.html"' in html
@@ -139,7 +194,9 @@ def test_user_errors_change_nothing(report_case, cli, tmp_path):
     before = report_case.db.read_bytes()
     out = tmp_path / "x.html"
     done = cli("report", "no-such-record", "-o", str(out), "--db", str(report_case.db))
-    assert done.returncode == 2 and done.stderr.startswith("Error: no record with id") and "Traceback" not in done.stderr
+    assert (
+        done.returncode == 2 and done.stderr.startswith("Error: no record with id") and "Traceback" not in done.stderr
+    )
     auditor = Auditor(db=report_case.db)
     cases = [
         (dict(record_ids=[report_case.credit.id], output=out, generated_at="yesterday"), "not an ISO 8601"),
@@ -157,4 +214,10 @@ def test_user_errors_change_nothing(report_case, cli, tmp_path):
 def test_gather_tolerates_a_store_without_other_components(report_case):
     with AuditStore.open(report_case.db) as store:
         ev = gather(store, report_case.credit)
-    assert (ev.field_attribution, ev.token_attribution, ev.attention, ev.replay, ev.reviews) == (None, None, None, None, [])
+    assert (ev.field_attribution, ev.token_attribution, ev.attention, ev.replay, ev.reviews) == (
+        None,
+        None,
+        None,
+        None,
+        [],
+    )

@@ -1,4 +1,5 @@
 """The report's numbers before any HTML: reasons, colour buckets, prompt highlighting, geometry."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,8 +18,14 @@ def test_principal_reasons_rank_by_size_with_sign_and_stop_at_four():
     reasons = principal_reasons(features, np.array([0.5, -1.0, -3.0, 0.25, 0.2, 0.05]))
     assert [r.field for r in reasons] == ["credit_score", "monthly_debt", "income", "employment"]
     assert [r.direction for r in reasons] == ["lowered", "lowered", "raised", "raised"]
-    assert reasons[0].sentence == "Credit score lowered the likelihood of this answer most (strongly: \u22123 log-probability, 60% of the total effect)."
-    assert reasons[2].sentence == "Income raised the likelihood of this answer (slightly: +0.5 log-probability, 10% of the total effect)."
+    assert (
+        reasons[0].sentence
+        == "Credit score lowered the likelihood of this answer most (strongly: \u22123 log-probability, 60% of the total effect)."
+    )
+    assert (
+        reasons[2].sentence
+        == "Income raised the likelihood of this answer (slightly: +0.5 log-probability, 10% of the total effect)."
+    )
     assert reasons[0].share == pytest.approx(3.0 / 5.0)
 
 
@@ -46,7 +53,9 @@ def test_matrix_heatmap_lays_out_every_cell_inside_the_drawing():
 
 
 def test_token_heatmap_has_whole_answer_first_then_one_view_per_output_token():
-    t = token_heatmap(["A", " b"], ["x", "y", "z"], np.array([[1.0, -1.0], [0.5, 0.0], [0.0, 0.25]]), np.array([1.5, -0.75]))
+    t = token_heatmap(
+        ["A", " b"], ["x", "y", "z"], np.array([[1.0, -1.0], [0.5, 0.0], [0.0, 0.25]]), np.array([1.5, -0.75])
+    )
     assert [v.key for v in t.views] == ["all", "0", "1", "2"]
     assert [cls for _, cls, _ in t.views[0].tokens] == ["p8", "n4"]
     assert [cls for _, cls, _ in t.views[2].tokens] == ["p4", "z"]

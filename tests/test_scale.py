@@ -1,4 +1,5 @@
 """Batch explanation in-process: one writer, idempotent, resumable, never stores a result twice."""
+
 from __future__ import annotations
 
 import json
@@ -43,7 +44,9 @@ def test_explain_all_matches_single_record_explanations_and_second_run_does_noth
     records = {r.id: r for r in auditor.list()}
     assert sorted(e.record_id for e in stored) == sorted(list(records)[:3])
     for explanation in stored:
-        reference = explain_record(tiny_loaded.model, tiny_loaded.tokenizer, records[explanation.record_id], "feature-ablation", "field")
+        reference = explain_record(
+            tiny_loaded.model, tiny_loaded.tokenizer, records[explanation.record_id], "feature-ablation", "field"
+        )
         assert explanation.token_attr.tobytes() == reference.token_attr.tobytes()
         assert explanation.seq_attr.tobytes() == reference.seq_attr.tobytes()
     again = auditor.explain_all(granularity="field")
@@ -98,7 +101,9 @@ class _Replaying:
 def test_driver_never_stores_a_record_twice(db, tiny_loaded):
     records = Auditor(db=db).list()[:2]
     work = ExplainWork("feature-ablation", "field", {})
-    results = [explain_record(tiny_loaded.model, tiny_loaded.tokenizer, r, "feature-ablation", "field") for r in records]
+    results = [
+        explain_record(tiny_loaded.model, tiny_loaded.tokenizer, r, "feature-ablation", "field") for r in records
+    ]
     outcome = lambda i: Outcome(records[i].id, result=results[i], worker="w", seconds=0.1)  # noqa: E731
     summary = run_batch(db, work, Selection(todo=records, selected=2), _Replaying([outcome(0), outcome(0), outcome(1)]))
     assert (summary.stored, summary.duplicates) == (2, 1)
@@ -113,7 +118,10 @@ def test_failed_record_is_reported_and_others_are_stored(db, tiny_loaded):
     work = ExplainWork("feature-ablation", "field", {})
     records = Auditor(db=db).list()[:2]
     good = explain_record(tiny_loaded.model, tiny_loaded.tokenizer, records[1], "feature-ablation", "field")
-    outcomes = [Outcome(records[0].id, error="RuntimeError: out of memory", worker="w"), Outcome(records[1].id, result=good, worker="w")]
+    outcomes = [
+        Outcome(records[0].id, error="RuntimeError: out of memory", worker="w"),
+        Outcome(records[1].id, result=good, worker="w"),
+    ]
     summary = run_batch(db, work, Selection(todo=records, selected=2), _Replaying(outcomes))
     assert summary.failures == {records[0].id: "RuntimeError: out of memory"} and summary.stored == 1
     assert summary.per_worker["w"].records == 2 and summary.per_worker["w"].failures == 1
@@ -124,7 +132,12 @@ def test_cli_explain_all_in_process_json(db, tiny_model_dir, cli):
     first = cli(*args, env={"OMP_NUM_THREADS": "1"})
     assert first.returncode == 0, first.stderr
     summary = json.loads(first.stdout)
-    assert (summary["stored"], summary["failed"], summary["executor"], len(summary["skipped"])) == (3, 0, "in-process", 1)
+    assert (summary["stored"], summary["failed"], summary["executor"], len(summary["skipped"])) == (
+        3,
+        0,
+        "in-process",
+        1,
+    )
     assert summary["per_worker"]["in-process"]["records"] == 3
     assert len(_explanations(db)) == 3
 
@@ -132,9 +145,17 @@ def test_cli_explain_all_in_process_json(db, tiny_model_dir, cli):
 def test_cli_refuses_bad_batch_requests_without_touching_the_database(db, cli):
     before = db.read_bytes()
     both = cli("explain", "someid", "--all", "--db", str(db))
-    assert both.returncode == 2 and both.stderr.count("\n") == 1 and both.stderr.startswith("Error: pass either one RECORD_ID or --all")
+    assert (
+        both.returncode == 2
+        and both.stderr.count("\n") == 1
+        and both.stderr.startswith("Error: pass either one RECORD_ID or --all")
+    )
     neither = cli("replay", "--db", str(db))
-    assert neither.returncode == 2 and neither.stderr.count("\n") == 1 and neither.stderr.startswith("Error: pass either one RECORD_ID or --all")
+    assert (
+        neither.returncode == 2
+        and neither.stderr.count("\n") == 1
+        and neither.stderr.startswith("Error: pass either one RECORD_ID or --all")
+    )
     assert db.read_bytes() == before
 
 

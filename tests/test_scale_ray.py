@@ -3,6 +3,7 @@ a killed worker is retried without duplicates, an interrupted run resumes.
 
 One local Ray instance (2 CPUs) for the whole module: starting one takes seconds here.
 """
+
 from __future__ import annotations
 
 import json
@@ -75,7 +76,14 @@ def test_ray_explanations_equal_in_process_ones_exactly(pool, db, tmp_path, tiny
     shutil.copy(db, local_db)
     local = Auditor(db=local_db, model=tiny_loaded).explain_all(granularity="field")
     remote = Auditor(db=db, model=tiny_loaded).explain_all(granularity="field", executor=pool)
-    assert (local.stored, remote.stored, remote.failed, remote.retried, remote.executor, remote.workers) == (4, 4, 0, 0, "ray", 2)
+    assert (local.stored, remote.stored, remote.failed, remote.retried, remote.executor, remote.workers) == (
+        4,
+        4,
+        0,
+        0,
+        "ray",
+        2,
+    )
     assert len(remote.per_worker) == 2 and sum(s.records for s in remote.per_worker.values()) == 4
     expected, got = _by_record(local_db), _by_record(db)
     assert sorted(expected) == sorted(got)
@@ -83,7 +91,11 @@ def test_ray_explanations_equal_in_process_ones_exactly(pool, db, tmp_path, tiny
         [result] = got[record_id]
         assert result.token_attr.tobytes() == reference.token_attr.tobytes()
         assert result.seq_attr.tobytes() == reference.seq_attr.tobytes()
-        assert (result.features, result.params, result.extra["weights_sha256"]) == (reference.features, reference.params, reference.extra["weights_sha256"])
+        assert (result.features, result.params, result.extra["weights_sha256"]) == (
+            reference.features,
+            reference.params,
+            reference.extra["weights_sha256"],
+        )
     assert verify_database(db).ok
     again = Auditor(db=db, model=tiny_loaded).explain_all(granularity="field", executor=pool)
     assert (again.stored, again.already_done, again.todo) == (0, 4, 0)
@@ -117,7 +129,9 @@ def test_killed_worker_is_restarted_and_its_record_retried_once(pool, db, tmp_pa
     assert marker.exists(), "the worker never crashed: the test proves nothing"
     assert (summary.stored, summary.failed, summary.retried, summary.duplicates) == (4, 0, 1, 0), summary.failures
     assert sum(s.retried for s in summary.per_worker.values()) == 1
-    assert all(name.split(":")[1] != marker.read_text() for name in summary.per_worker if summary.per_worker[name].retried)
+    assert all(
+        name.split(":")[1] != marker.read_text() for name in summary.per_worker if summary.per_worker[name].retried
+    )
     stored = _by_record(db)
     assert sorted(stored) == sorted(r.id for r in records) and all(len(v) == 1 for v in stored.values())
     assert verify_database(db).ok
@@ -139,8 +153,24 @@ def test_interrupted_ray_run_resumes_without_duplicates(pool, db, tiny_loaded):
 
 
 def test_cli_replay_all_on_the_running_cluster(cluster, db, tiny_model_dir, cli):
-    replay = cli("replay", "--all", "--db", str(db), "--model", str(tiny_model_dir), "--executor", "ray",
-                 "--address", cluster, "--workers", "1", "--cpus-per-worker", "0.5", "--json", env={"OMP_NUM_THREADS": "1"})
+    replay = cli(
+        "replay",
+        "--all",
+        "--db",
+        str(db),
+        "--model",
+        str(tiny_model_dir),
+        "--executor",
+        "ray",
+        "--address",
+        cluster,
+        "--workers",
+        "1",
+        "--cpus-per-worker",
+        "0.5",
+        "--json",
+        env={"OMP_NUM_THREADS": "1"},
+    )
     assert replay.returncode == 0, replay.stderr
     out = json.loads(replay.stdout)
     assert out["counts"]["identical"] == 4 and out["summary"]["stored"] == 4

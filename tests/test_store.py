@@ -1,4 +1,5 @@
 """The store refuses what is not ours and never alters a database it refuses."""
+
 import hashlib
 import sqlite3
 

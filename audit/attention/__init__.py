@@ -1,4 +1,5 @@
 """Attention maps of recorded generations: captured, aggregated, rolled out, head importance."""
+
 from .result import AttentionResult
 
 __all__ = ["AttentionResult"]

@@ -3,6 +3,7 @@
 Pure numpy on arrays shaped ``(layers, heads, seq, seq)`` (rows are query positions,
 columns key positions), so every number here can be checked by hand without a model.
 """
+
 from __future__ import annotations
 
 import numpy as np

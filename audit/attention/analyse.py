@@ -3,6 +3,7 @@
 Takes a loaded model and a record, returns an :class:`AttentionResult` in full precision
 (float32 maps); storing it (and rounding to float16) is :mod:`audit.store.attention`'s job.
 """
+
 from __future__ import annotations
 
 import time

@@ -7,11 +7,12 @@ are mathematically equal but round differently, so the pass also recomputes the 
 output's log-probabilities and reports the largest difference: weights from a pass that
 does not reproduce the record would describe some other computation.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -63,6 +64,10 @@ def capture_attention(
         )
     start = len(input_ids) - 1
     scored = logprobs_from_logits(out.logits[0, start : start + len(output_ids)], ids[0, len(input_ids) :])
-    diffs = np.abs(np.asarray(scored.token_logprobs, dtype=np.float64) - np.asarray(recorded_logprobs, dtype=np.float64))
+    diffs = np.abs(
+        np.asarray(scored.token_logprobs, dtype=np.float64) - np.asarray(recorded_logprobs, dtype=np.float64)
+    )
     attentions = torch.stack([a[0] for a in out.attentions]).float().cpu().numpy()
-    return Captured(attentions=attentions, token_logprobs=scored.token_logprobs, max_diff=float(diffs.max()) if diffs.size else 0.0)
+    return Captured(
+        attentions=attentions, token_logprobs=scored.token_logprobs, max_diff=float(diffs.max()) if diffs.size else 0.0
+    )

@@ -25,9 +25,10 @@ Values are signed: positive = the head pushes towards the recorded output, negat
 against it. Rankings use the absolute value. A first-order estimate can misjudge heads
 whose removal changes the target non-linearly; that is a stated limit, not hidden.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch

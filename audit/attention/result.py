@@ -1,4 +1,5 @@
 """The output of one attention analysis, as stored and shown."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -40,4 +41,7 @@ class AttentionResult:
     def top_heads(self, k: int = 5) -> list[tuple[int, int, float]]:
         """``(layer, head, importance)`` of the ``k`` heads with the largest |importance|."""
         flat = np.argsort(-np.abs(self.head_importance), axis=None, kind="stable")[:k]
-        return [(int(l), int(h), float(self.head_importance[l, h])) for l, h in zip(*np.unravel_index(flat, self.head_importance.shape))]
+        return [
+            (int(layer), int(h), float(self.head_importance[layer, h]))
+            for layer, h in zip(*np.unravel_index(flat, self.head_importance.shape))
+        ]

@@ -5,6 +5,7 @@ value stores nothing) and turns a :class:`Context` into an :class:`Attribution`.
 run Captum's algorithms over :class:`~audit.attribution.scorer.PrefixCachedScorer`; gradient methods
 run Captum's integration rules over :class:`~audit.attribution.gradients.EmbeddingGradients`.
 """
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -16,7 +17,7 @@ import numpy as np
 from ..errors import UserError
 from .inputs import FeatureSpace
 
-_REGISTRY: dict[str, type["AttributionMethod"]] = {}
+_REGISTRY: dict[str, type[AttributionMethod]] = {}
 
 
 @dataclass
@@ -35,7 +36,7 @@ class Attribution:
     evaluations: int = 0  # model rows evaluated (perturbations, or interpolation points)
 
 
-def register(cls: type["AttributionMethod"]) -> type["AttributionMethod"]:
+def register(cls: type[AttributionMethod]) -> type[AttributionMethod]:
     _REGISTRY[cls.name] = cls
     return cls
 
@@ -44,7 +45,7 @@ def method_names() -> list[str]:
     return list(_REGISTRY)
 
 
-def get_method(name: str) -> type["AttributionMethod"]:
+def get_method(name: str) -> type[AttributionMethod]:
     if name not in _REGISTRY:
         raise UserError(f"unknown attribution method {name!r}: use one of {', '.join(_REGISTRY)}")
     return _REGISTRY[name]
@@ -64,14 +65,22 @@ class AttributionMethod(ABC):
         given = {k: v for k, v in params.items() if v is not None}
         unknown = sorted(set(given) - set(cls.defaults))
         if unknown:
-            raise UserError(f"{cls.name} takes no parameter {', '.join(unknown)}: its parameters are {', '.join(cls.defaults) or 'none'}")
+            raise UserError(
+                f"{cls.name} takes no parameter {', '.join(unknown)}: its parameters are {', '.join(cls.defaults) or 'none'}"
+            )
         resolved = {**cls.defaults, **given}
         for key, low in cls.minimum.items():
             value = resolved[key]
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise UserError(f"{key.replace('_', '-')} must be an integer >= {low} (got {value!r})")
         method = resolved.get("integration")
-        if method is not None and method not in ("gausslegendre", "riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid"):
+        if method is not None and method not in (
+            "gausslegendre",
+            "riemann_left",
+            "riemann_right",
+            "riemann_middle",
+            "riemann_trapezoid",
+        ):
             raise UserError(f"unknown integration rule {method!r}: use gausslegendre or riemann_trapezoid")
         return resolved
 

@@ -6,6 +6,7 @@ re-tokenised string). Before attributing, the unperturbed log-probabilities are 
 largest deviation is stored with the result, and above :data:`LOGPROB_TOLERANCE` a warning says the
 explanation may not describe the recorded generation (other weights, other kernels).
 """
+
 from __future__ import annotations
 
 import time
@@ -31,7 +32,9 @@ class LogprobMismatchWarning(UserWarning):
     """The model does not reproduce the recorded log-probabilities closely enough."""
 
 
-def check_request(record: GenerationRecord | None, method: str, granularity: str, params: dict[str, Any]) -> tuple[type[AttributionMethod], dict[str, Any]]:
+def check_request(
+    record: GenerationRecord | None, method: str, granularity: str, params: dict[str, Any]
+) -> tuple[type[AttributionMethod], dict[str, Any]]:
     """Everything a user can get wrong, checked without a model (so a refusal costs nothing)."""
     cls = get_method(method)
     if granularity not in GRANULARITIES:
@@ -41,19 +44,25 @@ def check_request(record: GenerationRecord | None, method: str, granularity: str
         if not record.output_ids:
             raise UserError(f"record {record.id} has no output tokens: there is nothing to explain")
         if granularity == "field" and (record.prompt_kind != "template" or not record.template):
-            raise UserError(f"record {record.id} has no template, so no fields: use --granularity token (or segment for chat prompts)")
+            raise UserError(
+                f"record {record.id} has no template, so no fields: use --granularity token (or segment for chat prompts)"
+            )
         chat = record.prompt_kind == "messages" or (record.prompt_kind == "template" and not record.add_special_tokens)
         if granularity == "segment" and not chat:
             raise UserError(f"record {record.id} is a plain-text prompt without chat segments: use --granularity token")
     return cls, resolved
 
 
-def explain_record(model, tokenizer, record: GenerationRecord, method: str = DEFAULT_METHOD, granularity: str = "token", **params: Any) -> AttributionResult:
+def explain_record(
+    model, tokenizer, record: GenerationRecord, method: str = DEFAULT_METHOD, granularity: str = "token", **params: Any
+) -> AttributionResult:
     """Attribute ``record``'s output to its input features; nothing is stored here."""
     cls, resolved = check_request(record, method, granularity, params)
     features = build_features(record, tokenizer, granularity, baseline_token=resolved.get("baseline_token", 0))
     if not features.labels:
-        raise UserError(f"record {record.id} has no attributable {granularity}s (only chat markup): use another granularity")
+        raise UserError(
+            f"record {record.id} has no attributable {granularity}s (only chat markup): use another granularity"
+        )
     started = time.perf_counter()
     reference = teacher_forced(model, record.input_ids, record.output_ids).token_logprobs
     deviation = float(np.max(np.abs(np.asarray(reference) - np.asarray(record.token_logprobs))))
@@ -86,8 +95,19 @@ def explain_record(model, tokenizer, record: GenerationRecord, method: str = DEF
         seconds=round(seconds, 6),
         convergence_delta=out.convergence_delta,
         logprob_max_diff=deviation,
-        extra={"evaluations": out.evaluations, "feature_positions": features.groups, "seed": resolved.get("perturbation_seed")},
+        extra={
+            "evaluations": out.evaluations,
+            "feature_positions": features.groups,
+            "seed": resolved.get("perturbation_seed"),
+        },
     )
 
 
-__all__ = ["DEFAULT_METHOD", "LOGPROB_TOLERANCE", "check_request", "explain_record", "method_names", "LogprobMismatchWarning"]
+__all__ = [
+    "DEFAULT_METHOD",
+    "LOGPROB_TOLERANCE",
+    "check_request",
+    "explain_record",
+    "method_names",
+    "LogprobMismatchWarning",
+]

@@ -1,4 +1,5 @@
 """Gradient methods on the input embeddings, summed over the embedding dimension (as Captum does)."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -6,9 +6,10 @@ the log-probability of output token ``t`` only depends on positions before it, s
 prompt + all recorded outputs yields every target at once; the per-target backward passes then
 share that graph (vectorised with ``is_grads_batched`` where autograd supports it).
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 

@@ -9,11 +9,13 @@ builds the equivalent Captum object, which the equivalence tests and the benchma
 Gradient methods work on token embeddings; for fields and segments they attribute to the tokens of
 each feature and sum them (``groups``).
 """
+
 from __future__ import annotations
 
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 from captum.attr import TextTemplateInput, TextTokenInput
@@ -80,7 +82,9 @@ class FeatureSpace:
                 out.append(ids)
             return out
         names = list(self.values)
-        texts = [self.template.format(**{n: (self.values[n] if keep else "") for n, keep in zip(names, row)}) for row in rows]
+        texts = [
+            self.template.format(**{n: (self.values[n] if keep else "") for n, keep in zip(names, row)}) for row in rows
+        ]
         return [list(ids) for ids in self.tokenizer(texts, add_special_tokens=self.add_special_tokens)["input_ids"]]
 
     def captum_input(self):
@@ -101,10 +105,14 @@ def _spans(template: str, values: dict[str, str]) -> tuple[str, dict[str, list[t
     return text, spans
 
 
-def _token_groups(tokenizer, text: str, add_special: bool, spans: dict[str, list[tuple[int, int]]], expected: list[int]) -> dict[str, list[int]]:
+def _token_groups(
+    tokenizer, text: str, add_special: bool, spans: dict[str, list[tuple[int, int]]], expected: list[int]
+) -> dict[str, list[int]]:
     enc = tokenizer(text, add_special_tokens=add_special, return_offsets_mapping=True)
     if list(enc["input_ids"]) != list(expected):
-        raise UserError("the recorded prompt no longer tokenises to the recorded input ids with this tokenizer: explain with the model that recorded it")
+        raise UserError(
+            "the recorded prompt no longer tokenises to the recorded input ids with this tokenizer: explain with the model that recorded it"
+        )
     special = set(tokenizer.all_special_ids)
     groups: dict[str, list[int]] = {name: [] for name in spans}
     for pos, ((start, end), token) in enumerate(zip(enc["offset_mapping"], enc["input_ids"])):
@@ -123,7 +131,7 @@ def _segment_template(tokenizer, messages: list[dict[str, str]]) -> tuple[str, d
     template = rendered.replace("{", "{{").replace("}", "}}")
     values, labels, seen = {}, [], {}
     for i, message in enumerate(messages):
-        template = template.replace(_SENTINEL.format(i), "{seg%d}" % i)
+        template = template.replace(_SENTINEL.format(i), f"{{seg{i}}}")
         values[f"seg{i}"] = str(message["content"])
         role = str(message.get("role", "turn"))
         seen[role] = seen.get(role, 0) + 1
@@ -139,33 +147,58 @@ def build_features(record: GenerationRecord, tokenizer, granularity: str, baseli
     """The feature space of ``record`` at ``granularity``; refuses what the record cannot support."""
     if granularity not in GRANULARITIES:
         raise UserError(f"unknown granularity {granularity!r}: use one of {', '.join(GRANULARITIES)}")
-    common = dict(granularity=granularity, input_ids=list(record.input_ids), baseline_token=int(baseline_token), tokenizer=tokenizer)
+    common = dict(
+        granularity=granularity,
+        input_ids=list(record.input_ids),
+        baseline_token=int(baseline_token),
+        tokenizer=tokenizer,
+    )
     if granularity == "field":
         if record.prompt_kind != "template" or not record.template:
-            raise UserError(f"record {record.id} has no template, so no fields: use --granularity token (or segment for chat prompts)")
+            raise UserError(
+                f"record {record.id} has no template, so no fields: use --granularity token (or segment for chat prompts)"
+            )
         values = {k: str(v) for k, v in (record.variables or {}).items()}
         template = full_template(tokenizer, record.template, record.system, _is_chat(record))
         text, spans = _spans(template, values)
         if text != record.prompt:
-            raise UserError("the record's template no longer renders to its prompt with this tokenizer's chat template: explain with --granularity token")
+            raise UserError(
+                "the record's template no longer renders to its prompt with this tokenizer's chat template: explain with --granularity token"
+            )
         groups = _token_groups(tokenizer, text, record.add_special_tokens, spans, record.input_ids)
-        return FeatureSpace(labels=list(values), groups=[groups[n] for n in values], template=template, values=values,
-                            add_special_tokens=record.add_special_tokens, **common)
+        return FeatureSpace(
+            labels=list(values),
+            groups=[groups[n] for n in values],
+            template=template,
+            values=values,
+            add_special_tokens=record.add_special_tokens,
+            **common,
+        )
     if _is_chat(record):
         template, values, labels = _segment_template(tokenizer, record.messages or [])
         text, spans = _spans(template, values)
         if text != record.prompt:
-            raise UserError("the record's messages no longer render to its prompt with this tokenizer's chat template: explain with the model that recorded it")
+            raise UserError(
+                "the record's messages no longer render to its prompt with this tokenizer's chat template: explain with the model that recorded it"
+            )
         groups = _token_groups(tokenizer, text, record.add_special_tokens, spans, record.input_ids)
     elif granularity == "segment":
-        raise UserError(f"record {record.id} is a plain-text prompt without chat segments: use --granularity token (or field for templates)")
+        raise UserError(
+            f"record {record.id} is a plain-text prompt without chat segments: use --granularity token (or field for templates)"
+        )
     else:
         special = set(tokenizer.all_special_ids)
         groups = {"prompt": [i for i, t in enumerate(record.input_ids) if t not in special]}
         template = values = labels = None
     if granularity == "segment":
-        return FeatureSpace(labels=labels, groups=[groups[n] for n in values], template=template, values=values,
-                            add_special_tokens=record.add_special_tokens, **common)
+        return FeatureSpace(
+            labels=labels,
+            groups=[groups[n] for n in values],
+            template=template,
+            values=values,
+            add_special_tokens=record.add_special_tokens,
+            **common,
+        )
     positions = sorted(p for group in groups.values() for p in group)
     labels = [tokenizer.decode([record.input_ids[p]]) for p in positions]
     return FeatureSpace(labels=labels, groups=[[p] for p in positions], **common)

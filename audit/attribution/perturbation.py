@@ -1,9 +1,9 @@
 """Perturbation methods: Captum's algorithms with the batched, prefix-cached scorer as forward function."""
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
-import numpy as np
 import torch
 
 from ..determinism import seed_everything
@@ -62,9 +62,15 @@ class SurrogateMethod(PerturbationMethod):
 
     def fit(self, ctx: Context, forward) -> torch.Tensor:
         seed_everything(ctx.params["perturbation_seed"])
-        return self.algorithm(forward).attribute(
-            self.interpretable(ctx), n_samples=ctx.params["n_samples"], perturbations_per_eval=ctx.params["perturbations_per_eval"]
-        ).reshape(-1)
+        return (
+            self.algorithm(forward)
+            .attribute(
+                self.interpretable(ctx),
+                n_samples=ctx.params["n_samples"],
+                perturbations_per_eval=ctx.params["perturbations_per_eval"],
+            )
+            .reshape(-1)
+        )
 
     def attribute(self, ctx: Context) -> Attribution:
         scorer = self.scorer(ctx)
@@ -79,6 +85,7 @@ class SurrogateMethod(PerturbationMethod):
         seq = self.fit(ctx, total)
         rows = []
         for t in range(len(ctx.output_ids)):
+
             def token(present: torch.Tensor, t: int = t) -> torch.Tensor:
                 return torch.stack([seen[row.detach().cpu().bool().numpy().tobytes()][t] for row in present])
 

@@ -4,6 +4,7 @@
 the way a Captum user would, on :meth:`FeatureSpace.captum_input`. Gradient results at field or
 segment granularity are Captum's token attributions summed over each feature's tokens.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -24,7 +25,12 @@ from captum.attr import (
 from ..determinism import seed_everything
 from .inputs import FeatureSpace, PositionTokenInput
 
-_PERTURBATION = {"feature-ablation": FeatureAblation, "shapley-sampling": ShapleyValueSampling, "lime": Lime, "kernel-shap": KernelShap}
+_PERTURBATION = {
+    "feature-ablation": FeatureAblation,
+    "shapley-sampling": ShapleyValueSampling,
+    "lime": Lime,
+    "kernel-shap": KernelShap,
+}
 
 
 def captum_attribute(
@@ -45,12 +51,17 @@ def captum_attribute(
         if "perturbation_seed" in params:
             seed_everything(params["perturbation_seed"])
         attr = LLMAttribution(_PERTURBATION[method](model), features.tokenizer)
-        out = attr.attribute(inp, target=target, forward_in_tokens=forward_in_tokens, use_cached_outputs=use_cached_outputs, **kwargs)
+        out = attr.attribute(
+            inp, target=target, forward_in_tokens=forward_in_tokens, use_cached_outputs=use_cached_outputs, **kwargs
+        )
         token = None if out.token_attr is None else out.token_attr.detach().cpu().float().numpy()
         return token, out.seq_attr.detach().cpu().float().numpy()
     layer = model.get_input_embeddings()
     if method == "integrated-gradients":
-        algo, kwargs = LayerIntegratedGradients(model, layer), {"n_steps": params["n_steps"], "method": params["integration"]}
+        algo, kwargs = (
+            LayerIntegratedGradients(model, layer),
+            {"n_steps": params["n_steps"], "method": params["integration"]},
+        )
     elif method == "gradient-x-input":
         algo, kwargs = LayerGradientXActivation(model, layer), {}
     else:

@@ -1,4 +1,5 @@
 """The output of one explanation: what the store keeps and what reports and ``--json`` show."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -6,7 +7,17 @@ from typing import Any
 
 import numpy as np
 
-JSON_KEYS = ("record_id", "method", "granularity", "features", "output_tokens", "token_attr", "seq_attr", "params", "seconds")
+JSON_KEYS = (
+    "record_id",
+    "method",
+    "granularity",
+    "features",
+    "output_tokens",
+    "token_attr",
+    "seq_attr",
+    "params",
+    "seconds",
+)
 
 
 @dataclass

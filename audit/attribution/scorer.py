@@ -12,9 +12,10 @@ projects every position onto the vocabulary. Three observations make the same nu
 Rows of one batch may differ in length (a template field replaced by its baseline re-tokenises to a
 shorter prompt): they are right-padded, which a causal model never attends to from real positions.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from transformers import DynamicCache
@@ -72,7 +73,9 @@ class PrefixCachedScorer:
     def _cache(self, start: int, batch: int) -> DynamicCache | None:
         if start == 0:
             return None
-        data = [(k[:, :, :start].expand(batch, -1, -1, -1), v[:, :, :start].expand(batch, -1, -1, -1)) for k, v in self._kv]
+        data = [
+            (k[:, :, :start].expand(batch, -1, -1, -1), v[:, :, :start].expand(batch, -1, -1, -1)) for k, v in self._kv
+        ]
         return DynamicCache(ddp_cache_data=data)
 
     @torch.no_grad()
@@ -90,7 +93,9 @@ class PrefixCachedScorer:
             ids[i, : len(row)] = torch.tensor(row, device=self.device)
         cache = self._cache(start, batch)
         position_ids = torch.arange(start, start + width, device=self.device).unsqueeze(0).expand(batch, -1)
-        hidden = self.decoder(input_ids=ids, cache=cache, position_ids=position_ids, use_cache=cache is not None).last_hidden_state
+        hidden = self.decoder(
+            input_ids=ids, cache=cache, position_ids=position_ids, use_cache=cache is not None
+        ).last_hidden_state
         n_out = len(self.output_ids)
         offsets = torch.tensor([length - 1 - start for length in lengths], device=self.device)
         index = offsets.unsqueeze(1) + torch.arange(n_out, device=self.device).unsqueeze(0)  # (batch, n_out)

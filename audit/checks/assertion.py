@@ -1,4 +1,5 @@
 """``assert_attribution_stable(case, baseline)``: the check as one assertion in a team's own tests."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,7 +22,14 @@ class AttributionCheckFailed(AssertionError):
 def case_from_baseline(name: str, baseline: Baseline, thresholds: Thresholds | None = None) -> Case:
     """Rebuild a case from the definition its baseline stored (no suite file needed)."""
     definition = dict(baseline.entry(name)["definition"])
-    raw = {**definition.pop("inputs"), **{k: v for k, v in definition.items() if k in ("name", "use_case", "seed", "generation", "method", "granularity", "params", "stability_seeds")}}
+    raw = {
+        **definition.pop("inputs"),
+        **{
+            k: v
+            for k, v in definition.items()
+            if k in ("name", "use_case", "seed", "generation", "method", "granularity", "params", "stability_seeds")
+        },
+    }
     case = build_case(raw, {}, Path.cwd(), 0)
     if thresholds is not None:
         case.thresholds = thresholds

@@ -5,6 +5,7 @@ baseline on the same machine gives the same bytes, and a reviewer's diff shows e
 which output token or attribution moved. Model and environment identity are kept so a
 failing check can say what changed around the model, not only that something did.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -114,7 +115,9 @@ def dumps(value: Any, indent: int = 0) -> str:
     if isinstance(value, dict):
         if not value:
             return "{}"
-        items = [f"{inner}{json.dumps(str(k), ensure_ascii=False)}: {dumps(value[k], indent + 1)}" for k in sorted(value)]
+        items = [
+            f"{inner}{json.dumps(str(k), ensure_ascii=False)}: {dumps(value[k], indent + 1)}" for k in sorted(value)
+        ]
         return "{\n" + ",\n".join(items) + f"\n{pad}}}"
     if isinstance(value, list):
         if _scalar_list(value):
@@ -154,9 +157,13 @@ class Baseline:
 
 def parse_baseline(data: Any, where: str = "baseline") -> Baseline:
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise UserError(f"{where} is not an llm-audit baseline: create one with llm-audit baseline create --suite S -o {where}")
+        raise UserError(
+            f"{where} is not an llm-audit baseline: create one with llm-audit baseline create --suite S -o {where}"
+        )
     if data.get("version") != VERSION:
-        raise UserError(f"{where} has baseline format version {data.get('version')}, this llm-audit reads {VERSION}: re-create it")
+        raise UserError(
+            f"{where} has baseline format version {data.get('version')}, this llm-audit reads {VERSION}: re-create it"
+        )
     if not isinstance(data.get("cases"), dict):
         raise UserError(f"{where} has no cases: re-create it with llm-audit baseline create")
     return Baseline(data)

@@ -4,6 +4,7 @@ Order matters for the message: a changed definition explains a changed prompt, w
 explains a changed output, which explains changed attributions; the first failure is the
 headline, every failing metric is still listed with its value and threshold.
 """
+
 from __future__ import annotations
 
 import math
@@ -46,7 +47,14 @@ class Metric:
 
     def to_dict(self) -> dict[str, Any]:
         value = None if self.value is None or math.isnan(self.value) else self.value
-        return {"name": self.name, "value": value, "threshold": self.threshold, "kind": self.kind, "passed": self.passed, "detail": self.detail}
+        return {
+            "name": self.name,
+            "value": value,
+            "threshold": self.threshold,
+            "kind": self.kind,
+            "passed": self.passed,
+            "detail": self.detail,
+        }
 
 
 @dataclass
@@ -115,13 +123,21 @@ def output_message(entry: dict[str, Any], run: CaseRun) -> str | None:
 
 def similarity(current: np.ndarray, base: np.ndarray, thresholds) -> list[Metric]:
     identical = np.array_equal(current, base)
-    rank = (lambda f: 1.0 if identical else f(current, base))
+
+    def rank(f):
+        return 1.0 if identical else f(current, base)
+
     k = min(thresholds.top_k, current.size)
     return [
         Metric("spearman", rank(metrics.spearman), thresholds.spearman, "min"),
         Metric("kendall", rank(metrics.kendall), thresholds.kendall, "min"),
-        Metric(f"top{k}_jaccard", metrics.top_k_jaccard(current, base, k), thresholds.top_k_jaccard, "min",
-               f"top features now {metrics.top_k(current, k)}, baseline {metrics.top_k(base, k)}"),
+        Metric(
+            f"top{k}_jaccard",
+            metrics.top_k_jaccard(current, base, k),
+            thresholds.top_k_jaccard,
+            "min",
+            f"top features now {metrics.top_k(current, k)}, baseline {metrics.top_k(base, k)}",
+        ),
         Metric("sign_agreement", metrics.sign_agreement(current, base), thresholds.sign_agreement, "min"),
         Metric("relative_l2", metrics.relative_l2(current, base), thresholds.relative_l2, "max"),
     ]
@@ -133,14 +149,23 @@ def context_notes(baseline: Baseline, run: CaseRun) -> list[str]:
     model = baseline.data.get("model")
     if isinstance(model, dict):
         now = run.record.model.to_dict()
-        moved = [k for k in ("weights_sha256", "config_sha256", "tokenizer_sha256", "chat_template_sha256") if model.get(k) != now.get(k)]
+        moved = [
+            k
+            for k in ("weights_sha256", "config_sha256", "tokenizer_sha256", "chat_template_sha256")
+            if model.get(k) != now.get(k)
+        ]
         if moved:
-            notes.append(f"model differs from the baseline's ({', '.join(moved)}): {model.get('name')} -> {now.get('name')}")
+            notes.append(
+                f"model differs from the baseline's ({', '.join(moved)}): {model.get('name')} -> {now.get('name')}"
+            )
     env = baseline.data.get("environment") or {}
     packages = env.get("packages") or {}
     now_packages = run.record.environment.packages
-    moved_packages = [f"{p} {packages.get(p)} -> {now_packages.get(p)}" for p in sorted(set(packages) | set(now_packages))
-                      if p != "llm-audit" and packages.get(p) != now_packages.get(p)]
+    moved_packages = [
+        f"{p} {packages.get(p)} -> {now_packages.get(p)}"
+        for p in sorted(set(packages) | set(now_packages))
+        if p != "llm-audit" and packages.get(p) != now_packages.get(p)
+    ]
     if moved_packages:
         notes.append("library versions differ: " + ", ".join(moved_packages))
     return notes
@@ -148,8 +173,13 @@ def context_notes(baseline: Baseline, run: CaseRun) -> list[str]:
 
 def compare_case(run: CaseRun, baseline: Baseline) -> CaseResult:
     case, entry = run.case, baseline.entry(run.case.name)
-    result = CaseResult(name=case.name, output_text=run.record.output_text, seconds=run.seconds, timings=dict(run.timings),
-                        notes=context_notes(baseline, run))
+    result = CaseResult(
+        name=case.name,
+        output_text=run.record.output_text,
+        seconds=run.seconds,
+        timings=dict(run.timings),
+        notes=context_notes(baseline, run),
+    )
 
     if entry.get("definition_sha256") != case.definition_sha256():
         keys = changed_keys(entry.get("definition"), case.definition())
@@ -178,13 +208,34 @@ def compare_case(run: CaseRun, baseline: Baseline) -> CaseResult:
 
     if run.stability is not None:
         s = run.stability
-        result.metrics.append(Metric("stability", s.mean, case.thresholds.stability, "min",
-                                     f"mean pairwise Spearman of {s.runs} seeds, 95% CI [{s.low:.3f}, {s.high:.3f}]"))
+        result.metrics.append(
+            Metric(
+                "stability",
+                s.mean,
+                case.thresholds.stability,
+                "min",
+                f"mean pairwise Spearman of {s.runs} seeds, 95% CI [{s.low:.3f}, {s.high:.3f}]",
+            )
+        )
     if run.faithfulness is not None:
         f = run.faithfulness
-        result.metrics.append(Metric("comprehensiveness_gain", f.comprehensiveness_gain, case.thresholds.comprehensiveness_gain, "min",
-                                     f"comprehensiveness {f.comprehensiveness:.3f} vs random {f.random_comprehensiveness:.3f} nats"))
-        result.metrics.append(Metric("sufficiency_gain", f.sufficiency_gain, case.thresholds.sufficiency_gain, "min",
-                                     f"sufficiency {f.sufficiency:.3f} vs random {f.random_sufficiency:.3f} nats"))
+        result.metrics.append(
+            Metric(
+                "comprehensiveness_gain",
+                f.comprehensiveness_gain,
+                case.thresholds.comprehensiveness_gain,
+                "min",
+                f"comprehensiveness {f.comprehensiveness:.3f} vs random {f.random_comprehensiveness:.3f} nats",
+            )
+        )
+        result.metrics.append(
+            Metric(
+                "sufficiency_gain",
+                f.sufficiency_gain,
+                case.thresholds.sufficiency_gain,
+                "min",
+                f"sufficiency {f.sufficiency:.3f} vs random {f.random_sufficiency:.3f} nats",
+            )
+        )
     result.failures += [m.describe() for m in result.metrics if not m.passed]
     return result

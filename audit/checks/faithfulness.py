@@ -12,11 +12,12 @@ Removing a feature: at token granularity its prompt token is replaced by the bas
 (the prompt keeps its length and positions); at field granularity the field's value is
 removed from the template (its tokens disappear) and the prompt re-tokenised.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -79,7 +80,10 @@ def removal_sizes(n_features: int) -> list[int]:
 def _chat_flag(tokenizer, record: GenerationRecord) -> bool:
     for chat in (False, True):
         try:
-            if full_template(tokenizer, record.template, record.system, chat).format(**record.variables) == record.prompt:
+            if (
+                full_template(tokenizer, record.template, record.system, chat).format(**record.variables)
+                == record.prompt
+            ):
                 return chat
         except (KeyError, IndexError, ValueError):
             continue
@@ -147,7 +151,9 @@ def remover_for(tokenizer, record: GenerationRecord, result: AttributionResult) 
         return field_remover(tokenizer, record, result.features)
     if result.granularity == "token":
         return token_remover(record, result)
-    raise UserError(f"faithfulness is measured for token and field granularity, not {result.granularity}: set faithfulness = false")
+    raise UserError(
+        f"faithfulness is measured for token and field granularity, not {result.granularity}: set faithfulness = false"
+    )
 
 
 def descending(scores: Sequence[float]) -> list[int]:
@@ -156,13 +162,19 @@ def descending(scores: Sequence[float]) -> list[int]:
     return sorted(range(values.size), key=lambda index: (-values[index], index))
 
 
-def _requests(remove: Remover, order: Sequence[int], ks: Sequence[int], sufficiency: bool = True) -> list[tuple[list[int], list[int] | None]]:
+def _requests(
+    remove: Remover, order: Sequence[int], ks: Sequence[int], sufficiency: bool = True
+) -> list[tuple[list[int], list[int] | None]]:
     """For each k: (prompt without the top-k, prompt with only the top-k or None)."""
     everything = frozenset(range(len(order)))
-    return [(remove(frozenset(order[:k])), remove(everything - frozenset(order[:k])) if sufficiency else None) for k in ks]
+    return [
+        (remove(frozenset(order[:k])), remove(everything - frozenset(order[:k])) if sufficiency else None) for k in ks
+    ]
 
 
-def score_prompts(scorer: PrefixCachedScorer, prompts: Sequence[tuple[int, ...]], batch_size: int) -> dict[tuple[int, ...], float]:
+def score_prompts(
+    scorer: PrefixCachedScorer, prompts: Sequence[tuple[int, ...]], batch_size: int
+) -> dict[tuple[int, ...], float]:
     """Summed output log-probability after each prompt, batched by where the prompt first changes.
 
     The scorer recomputes a batch from the earliest position any of its rows changed, so
@@ -211,7 +223,9 @@ def measure(
     plans = [_requests(remove, order, ks, sufficiency) for order in orders]
     unique = list(dict.fromkeys(tuple(p) for plan in plans for pair in plan for p in pair if p is not None))
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    scores = score_prompts(PrefixCachedScorer(model, record.input_ids, record.output_ids, pad_id=pad), unique, batch_size)
+    scores = score_prompts(
+        PrefixCachedScorer(model, record.input_ids, record.output_ids, pad_id=pad), unique, batch_size
+    )
 
     def aopc(plan: list[tuple[list[int], list[int] | None]]) -> tuple[float, float]:
         comp = float(np.mean([full - scores[tuple(without)] for without, _ in plan]))

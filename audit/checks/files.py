@@ -1,4 +1,5 @@
 """Reading the suite and baseline files a user names: one message per way it can fail."""
+
 from __future__ import annotations
 
 from pathlib import Path

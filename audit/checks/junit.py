@@ -4,6 +4,7 @@ One ``<testsuite>`` per suite file, one ``<testcase>`` per case, a ``<failure>``
 ``message`` is the headline and whose text lists every failing metric; the metric table
 goes to ``<system-out>`` so passing cases still show their figures.
 """
+
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
@@ -18,11 +19,15 @@ def junit_xml(result: SuiteResult, timestamp: float | None = None) -> str:
     tests, failures = str(len(result.cases)), str(result.failed)
     seconds = f"{result.seconds:.3f}"
     root = ET.Element("testsuites", name="llm-audit check", tests=tests, failures=failures, errors="0", time=seconds)
-    suite = ET.SubElement(root, "testsuite", name=result.suite, tests=tests, failures=failures, errors="0", skipped="0", time=seconds)
+    suite = ET.SubElement(
+        root, "testsuite", name=result.suite, tests=tests, failures=failures, errors="0", skipped="0", time=seconds
+    )
     if timestamp is not None:
         suite.set("timestamp", utc_iso(timestamp))
     for case in result.cases:
-        element = ET.SubElement(suite, "testcase", classname=f"llm-audit.{result.suite}", name=case.name, time=f"{case.seconds:.3f}")
+        element = ET.SubElement(
+            suite, "testcase", classname=f"llm-audit.{result.suite}", name=case.name, time=f"{case.seconds:.3f}"
+        )
         if not case.passed:
             failure = ET.SubElement(element, "failure", message=case.failures[0], type="AttributionCheckFailure")
             failure.text = "\n".join(case.failures)

@@ -4,6 +4,7 @@ Written in NumPy (scipy is a test dependency only) and tested against scipy on k
 vectors. Each function takes the current vector first and the baseline second; all are
 symmetric except :func:`relative_l2`, which is relative to the baseline.
 """
+
 from __future__ import annotations
 
 import numpy as np

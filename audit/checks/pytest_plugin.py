@@ -8,17 +8,21 @@ cases are checked; ``--llm-audit-model`` points every check at another model fol
 Imports of torch and the model code happen inside the fixtures: installing llm-audit
 must not slow down every other pytest run in the same environment.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("llm-audit")
-    group.addoption("--llm-audit-model", default=None, help="Model folder or hub id for attribution checks [the suite's model].")
+    group.addoption(
+        "--llm-audit-model", default=None, help="Model folder or hub id for attribution checks [the suite's model]."
+    )
     group.addoption("--llm-audit-device", default=None, help="Device for attribution checks [auto].")
 
 
@@ -28,7 +32,9 @@ def llm_audit_runner(request: pytest.FixtureRequest, tmp_path_factory: pytest.Te
     from .runner import Runner
 
     db = tmp_path_factory.mktemp("llm-audit") / "checks.db"
-    return Runner(db, request.config.getoption("--llm-audit-model"), device=request.config.getoption("--llm-audit-device"))
+    return Runner(
+        db, request.config.getoption("--llm-audit-model"), device=request.config.getoption("--llm-audit-device")
+    )
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
 """What one check run of a case produced: the record, its explanation(s) and their measures."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -4,14 +4,16 @@ Generation and explanation go through :class:`audit.Auditor`, exactly as a user'
 would, so the check exercises the same code path that produces regulator-facing records.
 The database is a throwaway one unless the caller keeps it (``--db``) to inspect the runs.
 """
+
 from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from ..auditor import Auditor
 from ..model import LoadedModel
@@ -42,7 +44,9 @@ def database(db: str | Path | None) -> Iterator[Path]:
 class Runner:
     """Runs cases with one :class:`Auditor` per model (models load once per suite run)."""
 
-    def __init__(self, db: Path, model: str | LoadedModel | None = None, *, device: str | None = None, dtype: str | None = None) -> None:
+    def __init__(
+        self, db: Path, model: str | LoadedModel | None = None, *, device: str | None = None, dtype: str | None = None
+    ) -> None:
         self.db = db
         self.model = model
         self.device = device
@@ -67,7 +71,7 @@ class Runner:
             clock[0] = now
 
         auditor = self.auditor(suite_model)
-        auditor.loaded  # the first case of a model pays its load, timed apart from generation
+        _ = auditor.loaded  # the first case of a model pays its load, timed apart from generation
         lap("load")
         say("generate")
         record = auditor.generate(**case.generate_kwargs())
@@ -75,7 +79,10 @@ class Runner:
         first_seed = int(case.params.get(SEED_PARAM, 0))
         runs = []
         for offset in range(case.stability_seeds):
-            say(f"explain {case.method}/{case.granularity}" + (f" seed {first_seed + offset}" if case.stability_seeds > 1 else ""))
+            say(
+                f"explain {case.method}/{case.granularity}"
+                + (f" seed {first_seed + offset}" if case.stability_seeds > 1 else "")
+            )
             params: dict[str, Any] = dict(case.params)
             if case.stability_seeds > 1:
                 params[SEED_PARAM] = first_seed + offset
@@ -88,7 +95,12 @@ class Runner:
             say("faithfulness")
             loaded = auditor.loaded
             run.faithfulness = faithfulness_mod.measure(
-                loaded.model, loaded.tokenizer, record, run.attribution, random_orders=case.random_orders, seed=case.seed
+                loaded.model,
+                loaded.tokenizer,
+                record,
+                run.attribution,
+                random_orders=case.random_orders,
+                seed=case.seed,
             )
             lap("faithfulness")
         run.seconds = time.perf_counter() - started
@@ -100,7 +112,9 @@ class Runner:
         total = len(suite.cases)
         for index, case in enumerate(suite.cases, 1):
             say(f"[{index}/{total}] {case.name}: ")
-            run = self.run_case(case, suite.model, lambda step, name=case.name: say(f"[{index}/{total}] {name}: {step}"))
+            run = self.run_case(
+                case, suite.model, lambda step, name=case.name, index=index: say(f"[{index}/{total}] {name}: {step}")
+            )
             steps = ", ".join(f"{step} {seconds:.1f} s" for step, seconds in run.timings.items())
             say(f"[{index}/{total}] {case.name}: done in {run.seconds:.1f} s ({steps})")
             results.append(run)
@@ -138,7 +152,9 @@ def check_suite(suite: Suite, baseline: Baseline, runner: Runner, say: Say = _qu
         baseline.entry(case.name)
     started = time.perf_counter()
     runs = runner.run_suite(suite, say)
-    return SuiteResult(suite=suite.name, cases=[compare_case(run, baseline) for run in runs], seconds=time.perf_counter() - started)
+    return SuiteResult(
+        suite=suite.name, cases=[compare_case(run, baseline) for run in runs], seconds=time.perf_counter() - started
+    )
 
 
 def check_case(case: Case, baseline: Baseline, runner: Runner, suite_model: str | None = None) -> CaseResult:

@@ -6,11 +6,12 @@ method agrees with itself, so we report the mean pairwise Spearman correlation o
 runs with a bootstrap confidence interval (resampling runs, not pairs, because pairs that
 share a run are not independent).
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
-from typing import Sequence
 
 import numpy as np
 
@@ -35,7 +36,9 @@ def _mean_pairwise(matrix: np.ndarray, members: Sequence[int]) -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
-def stability(vectors: Sequence[Sequence[float]], *, resamples: int = 2000, level: float = 0.95, seed: int = 0) -> Stability:
+def stability(
+    vectors: Sequence[Sequence[float]], *, resamples: int = 2000, level: float = 0.95, seed: int = 0
+) -> Stability:
     """``vectors``: one attribution vector per seed (at least two)."""
     runs = len(vectors)
     if runs < 2:

@@ -11,6 +11,7 @@ What the baseline must match is the case *definition* (inputs, generation, metho
 params); thresholds are not part of it, so tightening a threshold never forces a new
 baseline.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -21,16 +22,33 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
-from .files import read_user_file
 from ..examples import load_case
+from .files import read_user_file
 
 METHODS = ("feature-ablation", "shapley-sampling", "lime", "kernel-shap", "integrated-gradients", "gradient-x-input")
 STOCHASTIC_METHODS = ("shapley-sampling", "lime", "kernel-shap")
 GRANULARITIES = ("token", "field", "segment")
 _INPUT_KEYS = ("prompt", "template", "messages")
 _CASE_KEYS = {
-    "name", "file", "use_case", "description", "seed", "prompt", "template", "variables", "messages", "system", "chat",
-    "generation", "method", "granularity", "params", "thresholds", "stability_seeds", "faithfulness", "random_orders",
+    "name",
+    "file",
+    "use_case",
+    "description",
+    "seed",
+    "prompt",
+    "template",
+    "variables",
+    "messages",
+    "system",
+    "chat",
+    "generation",
+    "method",
+    "granularity",
+    "params",
+    "thresholds",
+    "stability_seeds",
+    "faithfulness",
+    "random_orders",
 }
 
 
@@ -54,7 +72,7 @@ class Thresholds:
     sufficiency_gain: float | None = 0.0  # min: random sufficiency - sufficiency
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], where: str) -> "Thresholds":
+    def from_dict(cls, data: dict[str, Any], where: str) -> Thresholds:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -96,7 +114,13 @@ class Case:
 
     def generate_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for :meth:`audit.Auditor.generate`."""
-        return {**self.inputs, **self.generation, "seed": self.seed, "use_case": self.use_case, "tags": {"check": self.name}}
+        return {
+            **self.inputs,
+            **self.generation,
+            "seed": self.seed,
+            "use_case": self.use_case,
+            "tags": {"check": self.name},
+        }
 
     def definition(self) -> dict[str, Any]:
         """What a baseline is valid for: change any of it and the baseline must be re-created."""
@@ -147,7 +171,12 @@ def _from_file(reference: str, folder: Path, where: str) -> dict[str, Any]:
     if not path.is_file():
         raise UserError(f"{where}: example file {reference} not found (looked at {path})")
     example = load_case(path)
-    data: dict[str, Any] = {"name": example.name, "use_case": example.use_case, "seed": example.seed, "generation": example.generation}
+    data: dict[str, Any] = {
+        "name": example.name,
+        "use_case": example.use_case,
+        "seed": example.seed,
+        "generation": example.generation,
+    }
     data.update(example.inputs)
     return data
 
@@ -181,7 +210,7 @@ def build_case(raw: dict[str, Any], defaults: dict[str, Any], folder: Path, inde
     if granularity not in GRANULARITIES:
         raise UserError(f"{where}: unknown granularity {granularity!r}: use one of {', '.join(GRANULARITIES)}")
     if granularity == "field" and "template" not in inputs:
-        raise UserError(f"{where}: field granularity needs a template with {{fields}}: use granularity = \"token\"")
+        raise UserError(f'{where}: field granularity needs a template with {{fields}}: use granularity = "token"')
     seed = data.get("seed", 0)
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise UserError(f"{where}: seed must be a non-negative integer (got {seed!r})")
@@ -195,7 +224,9 @@ def build_case(raw: dict[str, Any], defaults: dict[str, Any], folder: Path, inde
     if not isinstance(faithfulness, bool):
         raise UserError(f"{where}: faithfulness must be true or false (got {faithfulness!r})")
     if faithfulness and granularity == "segment":
-        raise UserError(f"{where}: faithfulness is measured for token and field granularity only: set faithfulness = false")
+        raise UserError(
+            f"{where}: faithfulness is measured for token and field granularity only: set faithfulness = false"
+        )
     generation = dict(data.get("generation", {}))
     if not isinstance(data.get("params", {}), dict) or not isinstance(data.get("thresholds", {}), dict):
         raise UserError(f"{where}: params and thresholds must be tables ([case.params], [case.thresholds])")
@@ -220,7 +251,9 @@ def build_case(raw: dict[str, Any], defaults: dict[str, Any], folder: Path, inde
 def parse_suite(data: dict[str, Any], folder: Path, path: Path | None = None, name: str = "suite") -> Suite:
     unknown = sorted(set(data) - {"suite", "defaults", "case"})
     if unknown:
-        raise UserError(f"suite {name}: unknown top-level key(s) {', '.join(unknown)}: use [suite], [defaults] and [[case]]")
+        raise UserError(
+            f"suite {name}: unknown top-level key(s) {', '.join(unknown)}: use [suite], [defaults] and [[case]]"
+        )
     header = data.get("suite", {})
     defaults = data.get("defaults", {})
     raw_cases = data.get("case", [])
@@ -230,7 +263,9 @@ def parse_suite(data: dict[str, Any], folder: Path, path: Path | None = None, na
     names = [c.name for c in cases]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
-        raise UserError(f"suite {name}: case name(s) {', '.join(duplicates)} used twice: names identify cases in the baseline")
+        raise UserError(
+            f"suite {name}: case name(s) {', '.join(duplicates)} used twice: names identify cases in the baseline"
+        )
     model = header.get("model")
     if model is not None and not isinstance(model, str):
         raise UserError(f"suite {name}: model must be a string (a folder, hub id or smollm2-135m-instruct)")

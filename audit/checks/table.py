@@ -1,4 +1,5 @@
 """The readable summary ``llm-audit check`` prints: one row per case, then why each failure failed."""
+
 from __future__ import annotations
 
 import math
@@ -32,11 +33,19 @@ def _cell(case: CaseResult, key: str) -> str:
 def render_table(result: SuiteResult) -> str:
     header = ["case", "result", *(title for title, _ in COLUMNS), "time"]
     rows = [
-        [case.name, "PASS" if case.passed else "FAIL", *(_cell(case, key) for _, key in COLUMNS), f"{case.seconds:.1f}s"]
+        [
+            case.name,
+            "PASS" if case.passed else "FAIL",
+            *(_cell(case, key) for _, key in COLUMNS),
+            f"{case.seconds:.1f}s",
+        ]
         for case in result.cases
     ]
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    line = lambda row: "  ".join(str(v).ljust(w) if i < 2 else str(v).rjust(w) for i, (v, w) in enumerate(zip(row, widths)))
+
+    def line(row):
+        return "  ".join(str(v).ljust(w) if i < 2 else str(v).rjust(w) for i, (v, w) in enumerate(zip(row, widths)))
+
     out = [line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)]
     for case in result.cases:
         if case.failures or case.notes:

@@ -3,9 +3,10 @@
 Every command module registers itself on :data:`main`; errors a user can cause print one
 line and exit 2 (see :mod:`audit.errors`).
 """
+
 from __future__ import annotations
 
-from .app import main
 from . import attention, checks, demo, explain, generate, integrity, merge, privacy, records, replay, report  # noqa: F401,E402 - registers the commands
+from .app import main
 
 __all__ = ["main"]

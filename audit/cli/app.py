@@ -1,10 +1,12 @@
 """The click group and the shared options every command takes."""
+
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 
@@ -76,7 +78,9 @@ def db_option(func: Callable) -> Callable:
 
 
 def model_options(func: Callable) -> Callable:
-    func = click.option("--dtype", type=click.Choice(["float32", "bfloat16", "float16"]), default=None, help="Model dtype [float32].")(func)
+    func = click.option(
+        "--dtype", type=click.Choice(["float32", "bfloat16", "float16"]), default=None, help="Model dtype [float32]."
+    )(func)
     func = click.option("--device", default=None, help="cpu, cuda, cuda:N or auto [auto].")(func)
     func = click.option("--model", "model", default=None, help="Model folder or hub id [smollm2-135m-instruct].")(func)
     return func
@@ -101,5 +105,6 @@ def parse_json_arg(value: str, what: str) -> Any:
     try:
         return json.loads(text)
     except ValueError as exc:
-        raise UserError(f"{what} is not valid JSON ({exc.msg} at char {exc.pos}): pass a JSON value or @file.json") from None
-
+        raise UserError(
+            f"{what} is not valid JSON ({exc.msg} at char {exc.pos}): pass a JSON value or @file.json"
+        ) from None

@@ -1,4 +1,5 @@
 """``llm-audit attention``: attention maps, rollout and head importance of one record."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,7 +18,9 @@ def _shown(token: str) -> str:
 
 def _significant(array: np.ndarray, digits: int = 6) -> list:
     """Nested lists of floats with ``digits`` significant digits: rollout entries span 1 to 1e-7."""
-    return np.vectorize(lambda v: float(f"{v:.{digits}g}"), otypes=[float])(np.asarray(array, dtype=np.float64)).tolist()
+    return np.vectorize(lambda v: float(f"{v:.{digits}g}"), otypes=[float])(
+        np.asarray(array, dtype=np.float64)
+    ).tolist()
 
 
 def attention_json(result: AttentionResult) -> dict:
@@ -49,7 +52,7 @@ def attention_text(result: AttentionResult, rows: int = 12) -> str:
         f"check      eager log-probs vs recorded: max diff {result.logprob_max_diff:.1e}   computed in {result.seconds:.2f} s",
         f"heads      {result.head_importance_method}; most important (layer.head: d sum log-prob / d gate):",
     ]
-    lines.append("           " + "   ".join(f"L{l}.H{h} {v:+.3f}" for l, h, v in result.top_heads(5)))
+    lines.append("           " + "   ".join(f"L{layer}.H{h} {v:+.3f}" for layer, h, v in result.top_heads(5)))
     lines.append("rollout    share of attention flow on the first token (sink), then the prompt tokens")
     lines.append("           that took most of the rest (% of the non-sink prompt share):")
     inputs = result.tokens[: result.n_input]
@@ -67,12 +70,21 @@ def attention_text(result: AttentionResult, rows: int = 12) -> str:
 @main.command()
 @click.argument("record_id")
 @click.option("--heads", is_flag=True, help="Also store per-head maps (layers x heads x seq^2; large).")
-@click.option("--tolerance", type=float, default=1e-4, show_default=True, help="Max |eager - recorded| log-prob accepted.")
+@click.option(
+    "--tolerance", type=float, default=1e-4, show_default=True, help="Max |eager - recorded| log-prob accepted."
+)
 @db_option
 @model_options
 @json_option
 def attention(
-    record_id: str, heads: bool, tolerance: float, db: Path, model: str | None, device: str | None, dtype: str | None, as_json: bool
+    record_id: str,
+    heads: bool,
+    tolerance: float,
+    db: Path,
+    model: str | None,
+    device: str | None,
+    dtype: str | None,
+    as_json: bool,
 ) -> None:
     """Capture, aggregate and store the attention of a recorded generation.
 
@@ -84,7 +96,9 @@ def attention(
     Example:
       llm-audit attention 01a2259f-3082-7a9f-ac04-d343f525d3c4 --json
     """
-    result = Auditor(db=db, model=model, device=device, dtype=dtype).attention(record_id, heads=heads, tolerance=tolerance)
+    result = Auditor(db=db, model=model, device=device, dtype=dtype).attention(
+        record_id, heads=heads, tolerance=tolerance
+    )
     if as_json:
         echo_json(attention_json(result))
     else:

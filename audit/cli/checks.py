@@ -4,6 +4,7 @@ Exit codes: 0 every case passes, 1 a case fails, 2 the suite cannot run (bad sui
 missing baseline, bad model: one line on stderr). Progress goes to stderr, so ``--json``
 output on stdout stays machine-readable.
 """
+
 from __future__ import annotations
 
 import sys
@@ -14,13 +15,21 @@ import click
 
 from .app import echo_json, json_option, main
 
-_suite_option = click.option("--suite", "suite_path", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Suite TOML.")
-_db_option = click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                          help="Keep the generated records and explanations in this database [a temporary one].")
+_suite_option = click.option(
+    "--suite", "suite_path", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Suite TOML."
+)
+_db_option = click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Keep the generated records and explanations in this database [a temporary one].",
+)
 
 
 def _run_options(func):
-    func = click.option("--dtype", type=click.Choice(["float32", "bfloat16", "float16"]), default=None, help="Model dtype [float32].")(func)
+    func = click.option(
+        "--dtype", type=click.Choice(["float32", "bfloat16", "float16"]), default=None, help="Model dtype [float32]."
+    )(func)
     func = click.option("--device", default=None, help="cpu, cuda, cuda:N or auto [auto].")(func)
     func = click.option("--model", "model", default=None, help="Override the suite's model (folder or hub id).")(func)
     return _db_option(func)
@@ -37,9 +46,13 @@ def baseline() -> None:
 
 @baseline.command("create")
 @_suite_option
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Baseline JSON to write.")
+@click.option(
+    "-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Baseline JSON to write."
+)
 @_run_options
-def baseline_create(suite_path: Path, output: Path, db: Path | None, model: str | None, device: str | None, dtype: str | None) -> None:
+def baseline_create(
+    suite_path: Path, output: Path, db: Path | None, model: str | None, device: str | None, dtype: str | None
+) -> None:
     """Generate and explain every case of a suite and write the baseline to commit.
 
     \b
@@ -57,17 +70,23 @@ def baseline_create(suite_path: Path, output: Path, db: Path | None, model: str 
     write_baseline(build_baseline(suite, runs), output)
     for run in runs:
         text = " ".join(run.record.output_text.split())
-        click.echo(f"{run.case.name}: {len(run.record.output_ids)} output tokens {text[:60]!r}, "
-                   f"{len(run.attribution.features)} {run.case.granularity} features ({run.case.method})"
-                   + (f", stability {run.stability.mean:.3f}" if run.stability else "")
-                   + (f", comprehensiveness gain {run.faithfulness.comprehensiveness_gain:.3f}" if run.faithfulness else ""))
+        click.echo(
+            f"{run.case.name}: {len(run.record.output_ids)} output tokens {text[:60]!r}, "
+            f"{len(run.attribution.features)} {run.case.granularity} features ({run.case.method})"
+            + (f", stability {run.stability.mean:.3f}" if run.stability else "")
+            + (f", comprehensiveness gain {run.faithfulness.comprehensiveness_gain:.3f}" if run.faithfulness else "")
+        )
     click.echo(f"wrote {output} ({len(runs)} cases) in {time.perf_counter() - started:.1f} s")
 
 
 @main.command()
 @_suite_option
-@click.option("--baseline", "baseline_path", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Baseline JSON.")
-@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Also write a JUnit XML report.")
+@click.option(
+    "--baseline", "baseline_path", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Baseline JSON."
+)
+@click.option(
+    "--junit", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Also write a JUnit XML report."
+)
 @_run_options
 @json_option
 def check(

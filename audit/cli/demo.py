@@ -1,4 +1,5 @@
 """``llm-audit demo``: the main job on the example cases and the default model."""
+
 from __future__ import annotations
 
 import time
@@ -12,13 +13,26 @@ from .app import db_option, key_store_option, main, model_options
 
 
 @main.command()
-@click.option("--examples", "examples_dir", type=click.Path(path_type=Path), default=Path("examples"), show_default=True, help="Folder of *.toml cases.")
-@click.option("--policy", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Privacy policy TOML: records are redacted and sealed; its [demo] cases are added.")
+@click.option(
+    "--examples",
+    "examples_dir",
+    type=click.Path(path_type=Path),
+    default=Path("examples"),
+    show_default=True,
+    help="Folder of *.toml cases.",
+)
+@click.option(
+    "--policy",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Privacy policy TOML: records are redacted and sealed; its [demo] cases are added.",
+)
 @key_store_option
 @db_option
 @model_options
-def demo(examples_dir: Path, policy: Path | None, db: Path, model: str | None, device: str | None, dtype: str | None) -> None:
+def demo(
+    examples_dir: Path, policy: Path | None, db: Path, model: str | None, device: str | None, dtype: str | None
+) -> None:
     """Record every example case (then explain and report them) into the database.
 
     \b

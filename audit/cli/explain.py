@@ -1,4 +1,5 @@
 """``llm-audit explain``: attribute a recorded output to its input tokens, fields or segments."""
+
 from __future__ import annotations
 
 import sys
@@ -22,12 +23,18 @@ def attribution_summary(result: AttributionResult, top: int = 10) -> str:
         f"explanation {result.id}  record {result.record_id}",
         f"method      {result.method}, {result.granularity} granularity, {len(result.features)} features x "
         f"{len(result.output_tokens)} output tokens, {result.seconds:.2f} s",
-        f"params      " + ", ".join(f"{k}={v}" for k, v in result.params.items() if k not in ("target", "captum") and v is not None),
+        "params      "
+        + ", ".join(f"{k}={v}" for k, v in result.params.items() if k not in ("target", "captum") and v is not None),
         f"check       recorded vs recomputed log-probabilities: max diff {result.logprob_max_diff:.2e}",
     ]
     if result.convergence_delta:
-        lines.append(f"convergence max |delta| {max(abs(d) for d in result.convergence_delta):.2e} (IG approximation error per output token)")
-    lines += ["", f"top {min(top, len(order))} features by |attribution| to the whole output (sum of log-probabilities):"]
+        lines.append(
+            f"convergence max |delta| {max(abs(d) for d in result.convergence_delta):.2e} (IG approximation error per output token)"
+        )
+    lines += [
+        "",
+        f"top {min(top, len(order))} features by |attribution| to the whole output (sum of log-probabilities):",
+    ]
     for j in order[:top]:
         lines.append(f"  {repr(result.features[j]):{width}}  {float(result.seq_attr[j]):+.4f}")
     return "\n".join(lines)
@@ -35,12 +42,31 @@ def attribution_summary(result: AttributionResult, top: int = 10) -> str:
 
 def executor_options(func):
     """--executor/--address/--workers/--cpus-per-worker, shared by ``explain --all`` and ``replay --all``."""
-    func = click.option("--cpus-per-worker", type=float, default=1, show_default=True,
-                        help="With --executor ray: CPUs Ray reserves per worker (torch threads = this).")(func)
-    func = click.option("--workers", type=int, default=None, help="With --executor ray: number of workers [cluster CPUs / --cpus-per-worker].")(func)
-    func = click.option("--address", default=None, help="With --executor ray: cluster address (auto, ray://host:10001) [a new local Ray].")(func)
-    func = click.option("--executor", type=click.Choice(["in-process", "ray"]), default="in-process", show_default=True,
-                        help="With --all: where the model runs; the database is written by this process only.")(func)
+    func = click.option(
+        "--cpus-per-worker",
+        type=float,
+        default=1,
+        show_default=True,
+        help="With --executor ray: CPUs Ray reserves per worker (torch threads = this).",
+    )(func)
+    func = click.option(
+        "--workers",
+        type=int,
+        default=None,
+        help="With --executor ray: number of workers [cluster CPUs / --cpus-per-worker].",
+    )(func)
+    func = click.option(
+        "--address",
+        default=None,
+        help="With --executor ray: cluster address (auto, ray://host:10001) [a new local Ray].",
+    )(func)
+    func = click.option(
+        "--executor",
+        type=click.Choice(["in-process", "ray"]),
+        default="in-process",
+        show_default=True,
+        help="With --all: where the model runs; the database is written by this process only.",
+    )(func)
     return func
 
 
@@ -61,19 +87,38 @@ def batch_exit_code(summary) -> int:
 
 @main.command()
 @click.argument("record_id", required=False)
-@click.option("--all", "explain_all", is_flag=True, help="Explain every record not yet explained with this method and parameters.")
+@click.option(
+    "--all", "explain_all", is_flag=True, help="Explain every record not yet explained with this method and parameters."
+)
 @click.option("--use-case", default=None, help="With --all: only this use case.")
-@click.option("--since", default=None, help="With --all: only records started at or after this ISO time (e.g. 2026-11-01).")
+@click.option(
+    "--since", default=None, help="With --all: only records started at or after this ISO time (e.g. 2026-11-01)."
+)
 @click.option("--until", default=None, help="With --all: only records started before this ISO time.")
 @executor_options
-@click.option("--method", default="feature-ablation", show_default=True, help="Attribution method: " + ", ".join(METHODS) + ".")
-@click.option("--granularity", default="token", show_default=True,
-              help="token (each prompt token), field (each template variable) or segment (each chat message).")
+@click.option(
+    "--method", default="feature-ablation", show_default=True, help="Attribution method: " + ", ".join(METHODS) + "."
+)
+@click.option(
+    "--granularity",
+    default="token",
+    show_default=True,
+    help="token (each prompt token), field (each template variable) or segment (each chat message).",
+)
 @click.option("--n-steps", type=int, default=None, help="integrated-gradients: integration steps [50].")
 @click.option("--n-samples", type=int, default=None, help="shapley-sampling/lime/kernel-shap: samples [25].")
-@click.option("--baseline-token", type=int, default=None, help="Token id that replaces an absent token [0, Captum's default].")
-@click.option("--perturbation-seed", type=int, default=None, help="Seed of the random perturbations (stochastic methods) [0].")
-@click.option("--perturbations-per-eval", type=int, default=None, help="Perturbations scored per batch (perturbation methods) [16].")
+@click.option(
+    "--baseline-token", type=int, default=None, help="Token id that replaces an absent token [0, Captum's default]."
+)
+@click.option(
+    "--perturbation-seed", type=int, default=None, help="Seed of the random perturbations (stochastic methods) [0]."
+)
+@click.option(
+    "--perturbations-per-eval",
+    type=int,
+    default=None,
+    help="Perturbations scored per batch (perturbation methods) [16].",
+)
 @db_option
 @model_options
 @json_option
@@ -114,7 +159,9 @@ def explain(
     Exit code (--all): 0 all stored, 1 some failed, 130 interrupted.
     """
     if explain_all == (record_id is not None):
-        raise UserError("pass either one RECORD_ID or --all: e.g. `llm-audit explain 01a2259f` or `llm-audit explain --all`")
+        raise UserError(
+            "pass either one RECORD_ID or --all: e.g. `llm-audit explain 01a2259f` or `llm-audit explain --all`"
+        )
     if not explain_all and (use_case or since or until or executor != "in-process" or address or workers):
         raise UserError("--use-case, --since, --until, --executor, --address and --workers only apply with --all")
     params = {
@@ -127,8 +174,16 @@ def explain(
     auditor = Auditor(db=db, model=model, device=device, dtype=dtype)
     if explain_all:
         chosen = make_executor(auditor, executor, address, workers, cpus_per_worker)
-        summary = auditor.explain_all(use_case=use_case, since=since, until=until, method=method, granularity=granularity,
-                                      executor=chosen, progress=not as_json, **params)
+        summary = auditor.explain_all(
+            use_case=use_case,
+            since=since,
+            until=until,
+            method=method,
+            granularity=granularity,
+            executor=chosen,
+            progress=not as_json,
+            **params,
+        )
         if as_json:
             echo_json(summary.to_dict())
         else:
@@ -136,7 +191,9 @@ def explain(
         sys.exit(batch_exit_code(summary))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = auditor.explain(record_id, method=method, granularity=granularity, **{k: v for k, v in params.items() if v is not None})
+        result = auditor.explain(
+            record_id, method=method, granularity=granularity, **{k: v for k, v in params.items() if v is not None}
+        )
     for warning in caught:
         if "log-probabilities" in str(warning.message):
             click.echo(f"Warning: {warning.message}", err=True)

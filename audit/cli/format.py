@@ -1,4 +1,5 @@
 """Plain-text rendering of records for the terminal (JSON output lives in each command)."""
+
 from __future__ import annotations
 
 import math

@@ -1,4 +1,5 @@
 """``llm-audit generate``: record one generation."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -40,16 +41,31 @@ def _variables(pairs: tuple[str, ...], as_json: str | None) -> dict[str, Any] | 
 
 @main.command()
 @click.option("--prompt", help="Text, tokenised exactly as given (no chat template).")
-@click.option("--prompt-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Read the prompt text from a file.")
+@click.option(
+    "--prompt-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Read the prompt text from a file.",
+)
 @click.option("--template", help="A format-string template with {fields}.")
-@click.option("--template-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Read the template from a file.")
+@click.option(
+    "--template-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Read the template from a file.",
+)
 @click.option("--var", "var_pairs", multiple=True, metavar="NAME=VALUE", help="A template variable (repeatable).")
 @click.option("--vars", "vars_json", metavar="JSON|@FILE", help="Template variables as a JSON object.")
 @click.option("--messages", metavar="JSON|@FILE", help="Chat messages as JSON; the chat template is applied.")
 @click.option("--system", help="System message: wraps a template in the chat template.")
-@click.option("--chat/--no-chat", default=None, help="Force the chat template on/off for a template [on with --system].")
+@click.option(
+    "--chat/--no-chat", default=None, help="Force the chat template on/off for a template [on with --system]."
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed applied immediately before generation.")
-@click.option("--use-case", default="general", show_default=True, help="credit-decision, risk-assessment, news-summary, legal-analysis, or free text.")
+@click.option(
+    "--use-case",
+    default="general",
+    show_default=True,
+    help="credit-decision, risk-assessment, news-summary, legal-analysis, or free text.",
+)
 @click.option("--operator", default=None, help="Who ran this [$LLM_AUDIT_OPERATOR or the login name].")
 @click.option("--max-new-tokens", type=int, default=None, help="[64]")
 @click.option("--do-sample/--greedy", default=None, help="Sample or decode greedily [the model's default].")
@@ -58,8 +74,13 @@ def _variables(pairs: tuple[str, ...], as_json: str | None) -> dict[str, Any] | 
 @click.option("--top-k", type=int, default=None)
 @click.option("--repetition-penalty", type=float, default=None)
 @click.option("--num-beams", type=int, default=None)
-@click.option("--policy", type=click.Path(dir_okay=False, path_type=Path), envvar="LLM_AUDIT_POLICY", default=None,
-              help="Privacy policy TOML: redact PII and seal the clear content (env LLM_AUDIT_POLICY).")
+@click.option(
+    "--policy",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="LLM_AUDIT_POLICY",
+    default=None,
+    help="Privacy policy TOML: redact PII and seal the clear content (env LLM_AUDIT_POLICY).",
+)
 @key_store_option
 @db_option
 @model_options

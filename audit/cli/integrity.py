@@ -1,4 +1,5 @@
 """``llm-audit verify``, ``checkpoint``, ``proof`` and ``verify-proof``: the tamper-evident log."""
+
 from __future__ import annotations
 
 import sys
@@ -8,8 +9,8 @@ import click
 
 from ..auditor import Auditor
 from ..integrity.junit import write_junit
-from ..integrity.signing import default_key_path, load_key
 from ..integrity.proof import load_trusted, read_proof, verify_proof_document
+from ..integrity.signing import default_key_path, load_key
 from .app import db_option, echo_json, json_option, main
 
 
@@ -27,7 +28,13 @@ def key_option(func):
 @db_option
 @key_option
 @json_option
-@click.option("--junit", "junit", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Also write a JUnit XML report here.")
+@click.option(
+    "--junit",
+    "junit",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write a JUnit XML report here.",
+)
 def verify(db: Path, key: Path | None, as_json: bool, junit: Path | None) -> None:
     """Check the whole log: exit 0 intact, 1 tampered (first bad seq named), 2 cannot check.
 
@@ -56,7 +63,13 @@ def verify(db: Path, key: Path | None, as_json: bool, junit: Path | None) -> Non
 @db_option
 @key_option
 @json_option
-@click.option("--public-key", "public_out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Also write the public key (PEM) here, for validators.")
+@click.option(
+    "--public-key",
+    "public_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the public key (PEM) here, for validators.",
+)
 def checkpoint(db: Path, key: Path | None, as_json: bool, public_out: Path | None) -> None:
     """Sign the log's current size and Merkle root now (a key is created on first use, mode 0600).
 
@@ -71,12 +84,16 @@ def checkpoint(db: Path, key: Path | None, as_json: bool, public_out: Path | Non
     if as_json:
         echo_json({**made.to_dict(), "key_file": str(key_path)})
     else:
-        click.echo(f"checkpoint {made.id}: {made.tree_size} events, root {made.root_hash}, signed {made.signed_at} by key {made.key_id} ({key_path})")
+        click.echo(
+            f"checkpoint {made.id}: {made.tree_size} events, root {made.root_hash}, signed {made.signed_at} by key {made.key_id} ({key_path})"
+        )
 
 
 @main.command()
 @click.argument("record_id")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Proof file to write (JSON).")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Proof file to write (JSON)."
+)
 @db_option
 def proof(record_id: str, output: Path, db: Path) -> None:
     """Export one record's events, blobs and inclusion proofs against the latest signed checkpoint.
@@ -91,7 +108,12 @@ def proof(record_id: str, output: Path, db: Path) -> None:
 
 @main.command("verify-proof")
 @click.argument("proof_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--key", type=click.Path(dir_okay=False, path_type=Path), default=None, help="The public (or private) key you trust; else the key in the file is used.")
+@click.option(
+    "--key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The public (or private) key you trust; else the key in the file is used.",
+)
 @json_option
 def verify_proof(proof_file: Path, key: Path | None, as_json: bool) -> None:
     """Check a proof file offline: payload hashes, leaf hashes, inclusion paths, signature.
@@ -102,8 +124,17 @@ def verify_proof(proof_file: Path, key: Path | None, as_json: bool) -> None:
     """
     result = verify_proof_document(read_proof(proof_file), load_trusted(key))
     if as_json:
-        echo_json({"ok": result.ok, "record_id": result.record_id, "events": result.events, "tree_size": result.tree_size,
-                   "key_id": result.key_id, "key_pinned": result.key_pinned, "problems": result.problems})
+        echo_json(
+            {
+                "ok": result.ok,
+                "record_id": result.record_id,
+                "events": result.events,
+                "tree_size": result.tree_size,
+                "key_id": result.key_id,
+                "key_pinned": result.key_pinned,
+                "problems": result.problems,
+            }
+        )
     else:
         click.echo(result.summary())
     sys.exit(0 if result.ok else 1)

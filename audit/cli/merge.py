@@ -1,4 +1,5 @@
 """``llm-audit merge``: gather the databases of many serving hosts into one verified archive."""
+
 from __future__ import annotations
 
 import sys
@@ -11,10 +12,20 @@ from .app import echo_json, json_option, main
 
 @main.command()
 @click.argument("sources", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("-o", "--output", "archive", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Archive database (created if missing; merging into it again adds only what is new).")
-@click.option("--host-name", "hosts", multiple=True,
-              help="Name of the host each source comes from, once per source in the same order [the source file name].")
+@click.option(
+    "-o",
+    "--output",
+    "archive",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Archive database (created if missing; merging into it again adds only what is new).",
+)
+@click.option(
+    "--host-name",
+    "hosts",
+    multiple=True,
+    help="Name of the host each source comes from, once per source in the same order [the source file name].",
+)
 @json_option
 def merge(sources: tuple[Path, ...], archive: Path, hosts: tuple[str, ...], as_json: bool) -> None:
     """Verify each source database, then copy its records, explanations and replays into ARCHIVE.

@@ -1,4 +1,5 @@
 """``llm-audit erase``, ``retention``, ``hold``, ``release``: the lifecycle of sealed records."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -12,7 +13,9 @@ from .app import db_option, echo_json, json_option, key_store_option, main
 
 def _target(func):
     func = click.option("--record", "record_id", default=None, help="One record id (or an 8+ character prefix).")(func)
-    func = click.option("--subject", default=None, help="The data subject's id, as given in the policy's subject field.")(func)
+    func = click.option(
+        "--subject", default=None, help="The data subject's id, as given in the policy's subject field."
+    )(func)
     return func
 
 
@@ -65,7 +68,9 @@ def retention(apply: bool, as_of: str | None, reason: str, show_all: bool, db: P
         return
     for item in items:
         if show_all or item.state == "due":
-            click.echo(f"{item.record_id}  {item.retention_class:16}  until {item.retain_until[:10]}  {item.state:14}  {item.detail}")
+            click.echo(
+                f"{item.record_id}  {item.retention_class:16}  until {item.retain_until[:10]}  {item.state:14}  {item.detail}"
+            )
     summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "no sealed records"
     click.echo(f"{summary}; " + (f"erased {len(erased)}" if apply else "dry run: pass --apply to erase what is due"))
 
@@ -77,7 +82,9 @@ def retention(apply: bool, as_of: str | None, reason: str, show_all: bool, db: P
 @key_store_option
 @db_option
 @json_option
-def hold(subject: str | None, record_id: str | None, reason: str | None, list_holds: bool, db: Path, as_json: bool) -> None:
+def hold(
+    subject: str | None, record_id: str | None, reason: str | None, list_holds: bool, db: Path, as_json: bool
+) -> None:
     """Place a legal hold: nothing it covers is erased (not by retention, not by erase) until released.
 
     \b

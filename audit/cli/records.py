@@ -1,4 +1,5 @@
 """``llm-audit list`` and ``llm-audit show``: read recorded generations (never writes)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,7 +18,9 @@ from .format import record_detail, truncate
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many records.")
 @db_option
 @json_option
-def list_records(use_case: str | None, since: str | None, until: str | None, limit: int | None, db: Path, as_json: bool) -> None:
+def list_records(
+    use_case: str | None, since: str | None, until: str | None, limit: int | None, db: Path, as_json: bool
+) -> None:
     """List recorded generations, oldest first.
 
     \b

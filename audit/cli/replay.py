@@ -3,6 +3,7 @@
 Exit code 0 when every replay is ``identical`` with the record's own model, 1 otherwise
 (drift, divergence, or a model mismatch that was allowed), 2 for a user error.
 """
+
 from __future__ import annotations
 
 import sys
@@ -15,8 +16,8 @@ from ..auditor import Auditor
 from ..errors import UserError
 from ..replay.compare import NEAR_TIE
 from ..replay_result import VERDICTS, ReplayResult
-from .explain import batch_exit_code, executor_options, make_executor
 from .app import db_option, echo_json, json_option, main, model_options
+from .explain import batch_exit_code, executor_options, make_executor
 
 
 def _number(value: float | None) -> str:
@@ -25,9 +26,15 @@ def _number(value: float | None) -> str:
 
 def replay_detail(result: ReplayResult) -> str:
     lines = [f"record       {result.record_id}", f"verdict      {result.headline}"]
-    lines.append(f"max |Δ log-prob| {_number(result.max_logprob_diff)} (tolerance {result.tolerance:g}), replay {result.seconds:.2f} s")
+    lines.append(
+        f"max |Δ log-prob| {_number(result.max_logprob_diff)} (tolerance {result.tolerance:g}), replay {result.seconds:.2f} s"
+    )
     changed = [name for name, entry in result.model_match.items() if not entry["match"]]
-    lines.append("model        same (weights, config, tokenizer, chat template hashes)" if not changed else f"model        differs: {', '.join(changed)}")
+    lines.append(
+        "model        same (weights, config, tokenizer, chat template hashes)"
+        if not changed
+        else f"model        differs: {', '.join(changed)}"
+    )
     if result.first_divergence is not None:
         d = result.first_divergence
         near_tie = " (near-tie)" if d.recorded_margin is not None and d.recorded_margin < NEAR_TIE else ""
@@ -38,7 +45,10 @@ def replay_detail(result: ReplayResult) -> str:
         )
     if result.environment_diff:
         lines.append("environment  differs:")
-        lines += [f"  {name}: {entry['recorded']!r} -> {entry['current']!r}" for name, entry in result.environment_diff.items()]
+        lines += [
+            f"  {name}: {entry['recorded']!r} -> {entry['current']!r}"
+            for name, entry in result.environment_diff.items()
+        ]
     else:
         lines.append("environment  same")
     return "\n".join(lines)
@@ -55,7 +65,9 @@ def replay_table(results: list[ReplayResult]) -> str:
         )
     counts = Counter(r.verdict for r in results)
     lines.append("")
-    lines.append("  ".join(f"{verdict}: {counts.get(verdict, 0)}" for verdict in VERDICTS) + f"  (total {len(results)})")
+    lines.append(
+        "  ".join(f"{verdict}: {counts.get(verdict, 0)}" for verdict in VERDICTS) + f"  (total {len(results)})"
+    )
     if any(not r.model_matches for r in results):
         lines.append("* replayed on a different model (--allow-model-mismatch)")
     return "\n".join(lines)
@@ -65,8 +77,12 @@ def replay_table(results: list[ReplayResult]) -> str:
 @click.argument("record_id", required=False)
 @click.option("--all", "replay_all", is_flag=True, help="Replay every record (oldest first).")
 @click.option("--use-case", default=None, help="With --all: only this use case.")
-@click.option("--allow-model-mismatch", is_flag=True, help="Replay even if the model's hashes differ from the record's.")
-@click.option("--tolerance", type=float, default=1e-4, show_default=True, help="Largest per-token |Δ log-prob| still 'identical'.")
+@click.option(
+    "--allow-model-mismatch", is_flag=True, help="Replay even if the model's hashes differ from the record's."
+)
+@click.option(
+    "--tolerance", type=float, default=1e-4, show_default=True, help="Largest per-token |Δ log-prob| still 'identical'."
+)
 @executor_options
 @db_option
 @model_options
@@ -102,7 +118,9 @@ def replay(
       llm-audit replay --all --executor ray --address auto
     """
     if replay_all == (record_id is not None):
-        raise UserError("pass either one RECORD_ID or --all: e.g. `llm-audit replay 01a2259f` or `llm-audit replay --all`")
+        raise UserError(
+            "pass either one RECORD_ID or --all: e.g. `llm-audit replay 01a2259f` or `llm-audit replay --all`"
+        )
     if use_case is not None and not replay_all:
         raise UserError("--use-case only applies with --all")
     auditor = Auditor(db=db, device=device, dtype=dtype)
@@ -115,8 +133,13 @@ def replay(
         results = auditor.replays(summary.stored_ids)
         counts = Counter(r.verdict for r in results)
         if as_json:
-            echo_json({"counts": {v: counts.get(v, 0) for v in VERDICTS}, "replays": [r.to_json_dict() for r in results],
-                       "summary": summary.to_dict()})
+            echo_json(
+                {
+                    "counts": {v: counts.get(v, 0) for v in VERDICTS},
+                    "replays": [r.to_json_dict() for r in results],
+                    "summary": summary.to_dict(),
+                }
+            )
         else:
             click.echo(replay_table(results))
             click.echo("")
@@ -132,7 +155,9 @@ def replay(
             echo_json(results[0].to_json_dict())
         else:
             counts = Counter(r.verdict for r in results)
-            echo_json({"counts": {v: counts.get(v, 0) for v in VERDICTS}, "replays": [r.to_json_dict() for r in results]})
+            echo_json(
+                {"counts": {v: counts.get(v, 0) for v in VERDICTS}, "replays": [r.to_json_dict() for r in results]}
+            )
     elif record_id is not None:
         click.echo(replay_detail(results[0]))
     else:

@@ -1,4 +1,5 @@
 """``llm-audit report``: a regulator-ready HTML dossier of records, or a summary over many."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,7 +16,12 @@ from .app import db_option, echo_json, json_option, main
 @click.option("--use-case", default=None, help="Summary: only this use case.")
 @click.option("--since", default=None, help="Summary: records started at or after this UTC date/time.")
 @click.option("--until", default=None, help="Summary: records started before this UTC date/time.")
-@click.option("--generated-at", default=None, metavar="ISO", help="Report time to print (default now); fixing it makes the HTML byte-identical.")
+@click.option(
+    "--generated-at",
+    default=None,
+    metavar="ISO",
+    help="Report time to print (default now); fixing it makes the HTML byte-identical.",
+)
 @click.option("--pdf", is_flag=True, help="Also write a PDF next to the HTML (headless Chromium).")
 @click.option("--dossiers", is_flag=True, help="Summary: also write dossier-ID.html for every listed record.")
 @db_option
@@ -43,7 +49,14 @@ def report(
       llm-audit report --use-case credit-decision --since 2026-01-01 -o summary.html
     """
     out = Auditor(db=db).report(
-        list(record_ids), output, use_case=use_case, since=since, until=until, generated_at=generated_at, pdf=pdf, dossiers=dossiers
+        list(record_ids),
+        output,
+        use_case=use_case,
+        since=since,
+        until=until,
+        generated_at=generated_at,
+        pdf=pdf,
+        dossiers=dossiers,
     )
     if as_json:
         echo_json(
@@ -61,7 +74,9 @@ def report(
             }
         )
         return
-    click.echo(f"{out.kind} of {len(out.record_ids)} record(s): {out.path} ({out.size_bytes / 1024:.0f} KiB, {out.seconds:.2f} s)")
+    click.echo(
+        f"{out.kind} of {len(out.record_ids)} record(s): {out.path} ({out.size_bytes / 1024:.0f} KiB, {out.seconds:.2f} s)"
+    )
     click.echo(f"sha256 {out.sha256}  (logged as report {out.report_id})")
     if out.dossiers:
         click.echo(f"{len(out.dossiers)} dossier files beside it")

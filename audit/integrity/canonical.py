@@ -7,6 +7,7 @@ tagged strings, ``{"$float": "nan"}`` / ``{"$int": "..."}``, so they hash instea
 failing the append. The price is that such a tag and a payload containing that exact
 object hash alike, which no component writes.
 """
+
 from __future__ import annotations
 
 import json
@@ -107,7 +108,7 @@ def canonical_header(created_at: str, kind: str, subject_id: str) -> bytes:
     """
     if _VERBATIM.match(created_at) and _VERBATIM.match(kind) and _VERBATIM.match(subject_id):
         try:
-            return f'{{"created_at":"{created_at}","kind":"{kind}","subject_id":"{subject_id}"}}'.encode("utf-8")
+            return f'{{"created_at":"{created_at}","kind":"{kind}","subject_id":"{subject_id}"}}'.encode()
         except UnicodeEncodeError:
             pass
     return canonical_bytes({"created_at": created_at, "kind": kind, "subject_id": subject_id})

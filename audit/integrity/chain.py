@@ -12,6 +12,7 @@
 The ``0x00`` prefix is RFC 6962's leaf prefix, so these leaf hashes are directly the
 leaves of the Merkle tree in :mod:`.merkle`.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -51,7 +52,9 @@ def seal(seq: int, prev_hash: bytes, kind: str, subject_id: str, created_at: str
     text = canonical_bytes(payload)
     digest = hashlib.sha256(text).digest()
     leaf = leaf_hash(seq, prev_hash, digest, header_sha256(kind, subject_id, created_at))
-    return ChainedEvent(seq, kind, subject_id, created_at, text.decode("utf-8"), digest.hex(), prev_hash.hex(), leaf.hex())
+    return ChainedEvent(
+        seq, kind, subject_id, created_at, text.decode("utf-8"), digest.hex(), prev_hash.hex(), leaf.hex()
+    )
 
 
 def recompute_leaf(event: ChainedEvent) -> str:

@@ -1,4 +1,5 @@
 """JUnit XML for ``verify --junit``: one test case per check, so CI shows which one failed."""
+
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET

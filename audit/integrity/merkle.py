@@ -4,10 +4,11 @@ Leaves are the chain's leaf hashes, which already carry the ``0x00`` prefix. Roo
 computed streaming (O(log n) memory) so verification reads the log once; inclusion
 proofs follow RFC 6962 section 2.1.1 and are checked with RFC 9162's algorithm.
 """
+
 from __future__ import annotations
 
 import hashlib
-from typing import Sequence
+from collections.abc import Sequence
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 

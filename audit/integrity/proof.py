@@ -5,6 +5,7 @@ database and without seeing any other record: the events of the record (generati
 explanations, ...), the blobs they reference, each event's audit path, and the signed
 checkpoint the paths lead to. Checking it needs only this module and the public key.
 """
+
 from __future__ import annotations
 
 import base64
@@ -36,7 +37,9 @@ def build_proof(store: AuditStore, record_id: str) -> dict[str, Any]:
     checkpoint = store.checkpoints.latest()
     newest = max(e.seq for e in events)
     if checkpoint is None or checkpoint.tree_size < newest:
-        raise UserError(f"event seq {newest} of {record_id} is not covered by a signed checkpoint yet: run `llm-audit checkpoint` first")
+        raise UserError(
+            f"event seq {newest} of {record_id} is not covered by a signed checkpoint yet: run `llm-audit checkpoint` first"
+        )
     leaves = store.events.leaf_hashes(limit=checkpoint.tree_size)
     blobs: dict[str, str] = {}
     for event in events:
@@ -82,7 +85,9 @@ class ProofResult:
 
     def summary(self) -> str:
         if not self.ok:
-            return f"INVALID: {self.problems[0]}" + (f" (+{len(self.problems) - 1} more)" if len(self.problems) > 1 else "")
+            return f"INVALID: {self.problems[0]}" + (
+                f" (+{len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
+            )
         pin = "" if self.key_pinned else " (key not pinned: pass --key with the public key you trust)"
         return f"OK: {self.events} events of {self.record_id} are in the log of {self.tree_size} events signed by key {self.key_id}{pin}"
 
@@ -95,7 +100,9 @@ def verify_proof_document(doc: dict[str, Any], trusted: VerifyKey | None = None)
         cp = doc["checkpoint"]
         size, root_hex = int(cp["tree_size"]), str(cp["root_hash"])
         embedded = VerifyKey.from_raw_hex(cp["public_key"], "the proof's public key")
-        result = ProofResult(True, str(doc["record_id"]), len(doc["events"]), size, embedded.key_id, trusted is not None)
+        result = ProofResult(
+            True, str(doc["record_id"]), len(doc["events"]), size, embedded.key_id, trusted is not None
+        )
         key = trusted or embedded
         if trusted is not None and trusted.key_id != cp["key_id"]:
             result.problems.append(f"checkpoint signed by key {cp['key_id']}, not by the trusted key {trusted.key_id}")
@@ -110,7 +117,16 @@ def verify_proof_document(doc: dict[str, Any], trusted: VerifyKey | None = None)
             digest = hashlib.sha256(text).hexdigest()
             if digest != raw["payload_sha256"]:
                 result.problems.append(f"seq {seq}: payload does not match its payload_sha256")
-            event = ChainedEvent(seq, raw["kind"], raw["subject_id"], raw["created_at"], text.decode(), digest, raw["prev_hash"], raw["leaf_hash"])
+            event = ChainedEvent(
+                seq,
+                raw["kind"],
+                raw["subject_id"],
+                raw["created_at"],
+                text.decode(),
+                digest,
+                raw["prev_hash"],
+                raw["leaf_hash"],
+            )
             if recompute_leaf(event) != raw["leaf_hash"]:
                 result.problems.append(f"seq {seq}: leaf hash does not match the event's fields")
             path = [bytes.fromhex(h) for h in raw["inclusion_path"]]
@@ -120,7 +136,9 @@ def verify_proof_document(doc: dict[str, Any], trusted: VerifyKey | None = None)
             if hashlib.sha256(base64.b64decode(encoded)).hexdigest() != digest:
                 result.problems.append(f"blob {digest[:16]}…: content does not match its SHA-256")
     except (KeyError, TypeError, ValueError) as exc:
-        raise UserError(f"the proof file is malformed ({type(exc).__name__}: {exc}): export it again with `llm-audit proof`") from None
+        raise UserError(
+            f"the proof file is malformed ({type(exc).__name__}: {exc}): export it again with `llm-audit proof`"
+        ) from None
     result.ok = not result.problems
     return result
 

@@ -10,6 +10,7 @@ file and hard-linked into place so that two processes starting at once end up sh
 one key instead of racing to write two. A file given as the key may also be a public key
 (PEM): enough to verify, not to sign, which is what a validator needs.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -69,10 +70,12 @@ class VerifyKey:
             return False
 
     def public_pem(self) -> str:
-        return self.public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+        return self.public.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ).decode()
 
     @classmethod
-    def from_raw_hex(cls, public_hex: str, source: str) -> "VerifyKey":
+    def from_raw_hex(cls, public_hex: str, source: str) -> VerifyKey:
         try:
             return cls(Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_hex)), source)
         except ValueError:
@@ -95,12 +98,16 @@ def _parse(data: bytes, path: Path) -> VerifyKey:
         private = None
     if private is not None:
         if not isinstance(private, Ed25519PrivateKey):
-            raise UserError(f"key file {path} holds a {type(private).__name__}, not an Ed25519 key: pass an llm-audit key file")
+            raise UserError(
+                f"key file {path} holds a {type(private).__name__}, not an Ed25519 key: pass an llm-audit key file"
+            )
         return SigningKey(private.public_key(), str(path), private)
     try:
         public = serialization.load_pem_public_key(data)
     except (ValueError, TypeError):
-        raise UserError(f"key file {path} is not a PEM Ed25519 key: pass the key llm-audit created (or its public key)") from None
+        raise UserError(
+            f"key file {path} is not a PEM Ed25519 key: pass the key llm-audit created (or its public key)"
+        ) from None
     if not isinstance(public, Ed25519PublicKey):
         raise UserError(f"key file {path} holds a {type(public).__name__}, not an Ed25519 key")
     return VerifyKey(public, str(path))
@@ -115,7 +122,9 @@ def load_key(path: Path) -> VerifyKey:
         raise UserError(f"cannot read key file {path}: {exc.strerror}: pass --key or set ${ENV_KEY}") from None
     key = _parse(data, path)
     if isinstance(key, SigningKey) and mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise UserError(f"private key {path} is accessible by other users (mode {stat.S_IMODE(mode):04o}): run chmod 600 {path}")
+        raise UserError(
+            f"private key {path} is accessible by other users (mode {stat.S_IMODE(mode):04o}): run chmod 600 {path}"
+        )
     return key
 
 
@@ -129,7 +138,9 @@ def load_signing_key(path: Path) -> SigningKey:
 def create_key(path: Path) -> SigningKey:
     """Create a new private key at ``path`` (0600); if another process won the race, load theirs."""
     private = Ed25519PrivateKey.generate()
-    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     folder = path.resolve().parent
     if not folder.is_dir():
         raise UserError(f"folder {folder} for the signing key does not exist: create it or pass --key / set ${ENV_KEY}")

@@ -9,6 +9,7 @@ checkpoint are caught. Finally every blob is re-hashed against its key.
 
 Reading uses a read-only connection: verifying can never change the evidence.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -30,7 +31,17 @@ from .signing import VerifyKey, checkpoint_message, load_key
 MAX_PROBLEMS = 50
 
 # Check names, also the JUnit test case names.
-CHECKS = ("sequence", "payload-hash", "chain-link", "leaf-hash", "tables", "checkpoint-root", "checkpoint-signature", "truncation", "blobs")
+CHECKS = (
+    "sequence",
+    "payload-hash",
+    "chain-link",
+    "leaf-hash",
+    "tables",
+    "checkpoint-root",
+    "checkpoint-signature",
+    "truncation",
+    "blobs",
+)
 
 
 @dataclass(frozen=True)
@@ -81,8 +92,14 @@ class VerifyResult:
         if not self.ok:
             more = f" (+{len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
             return f"TAMPERED: {self.first_problem}{more}"
-        key = f"key {self.key_id}" + ("" if self.key_pinned else " (not pinned: pass --key to check against your own key)")
-        signed = f"{self.checkpoints} signed checkpoints up to seq {self.signed_size}, {key}" if self.checkpoints else "no checkpoint yet"
+        key = f"key {self.key_id}" + (
+            "" if self.key_pinned else " (not pinned: pass --key to check against your own key)"
+        )
+        signed = (
+            f"{self.checkpoints} signed checkpoints up to seq {self.signed_size}, {key}"
+            if self.checkpoints
+            else "no checkpoint yet"
+        )
         tail = f"; {self.unsigned_events} newest events not yet covered by a checkpoint" if self.unsigned_events else ""
         return (
             f"OK: {self.events} events ({self.projected} checked against their tables), {self.blobs} blobs, "
@@ -107,7 +124,9 @@ def _trusted_key(key_path: Path | None, checkpoints: list[Checkpoint]) -> Verify
     key = load_key(key_path)
     if checkpoints and key.key_id not in {c.key_id for c in checkpoints}:
         ids = ", ".join(sorted({c.key_id for c in checkpoints}))
-        raise UserError(f"key {key_path} (id {key.key_id}) signed none of this log's checkpoints (key id {ids}): pass the right --key")
+        raise UserError(
+            f"key {key_path} (id {key.key_id}) signed none of this log's checkpoints (key id {ids}): pass the right --key"
+        )
     return key
 
 
@@ -117,19 +136,26 @@ def _check_checkpoint(cp: Checkpoint, root: bytes, trusted: VerifyKey | None, re
     label = f"checkpoint {cp.id} (tree size {cp.tree_size}, signed {cp.signed_at})"
     if root.hex() != cp.root_hash:
         report.add(
-            "checkpoint-root", cp.tree_size,
+            "checkpoint-root",
+            cp.tree_size,
             f"{label}: Merkle root of the log differs from the signed root: events at or before seq {cp.tree_size} were changed, inserted, removed or re-chained",
         )
     key = trusted
     if key is None or cp.key_id != key.key_id:
         key = VerifyKey.from_raw_hex(cp.public_key, f"checkpoint {cp.id}")
         if trusted is not None:
-            report.add("checkpoint-signature", cp.tree_size, f"{label}: signed by key {cp.key_id}, not by the trusted key {trusted.key_id}")
+            report.add(
+                "checkpoint-signature",
+                cp.tree_size,
+                f"{label}: signed by key {cp.key_id}, not by the trusted key {trusted.key_id}",
+            )
             return False
     if key.key_id != cp.key_id:
         report.add("checkpoint-signature", cp.tree_size, f"{label}: key id {cp.key_id} does not match its public key")
     elif not key.verify(cp.signature, checkpoint_message(cp.tree_size, cp.root_hash, cp.signed_at)):
-        report.add("checkpoint-signature", cp.tree_size, f"{label}: Ed25519 signature is not valid for its size, root and time")
+        report.add(
+            "checkpoint-signature", cp.tree_size, f"{label}: Ed25519 signature is not valid for its size, root and time"
+        )
     return report.seen == before
 
 
@@ -140,7 +166,9 @@ def verify_store(store: AuditStore, key_path: Path | None = None) -> VerifyResul
     if not store.events.exists():
         raise UserError(f"{store.path} has no event log yet: record something first with `llm-audit generate`")
     if not store.events.is_chained():
-        raise UserError(f"{store.path} predates the hash chain: run `llm-audit checkpoint --db {store.path}` once to chain and sign it")
+        raise UserError(
+            f"{store.path} predates the hash chain: run `llm-audit checkpoint --db {store.path}` once to chain and sign it"
+        )
     checkpoints = store.checkpoints.all()
     trusted = _trusted_key(key_path, checkpoints)
     result.key_pinned = trusted is not None
@@ -148,7 +176,11 @@ def verify_store(store: AuditStore, key_path: Path | None = None) -> VerifyResul
     result.key_id = trusted.key_id if trusted else (checkpoints[-1].key_id if checkpoints else None)
     for earlier, later in zip(checkpoints, checkpoints[1:]):
         if later.tree_size < earlier.tree_size:
-            report.add("truncation", later.tree_size, f"checkpoint {later.id} covers fewer events ({later.tree_size}) than checkpoint {earlier.id} ({earlier.tree_size})")
+            report.add(
+                "truncation",
+                later.tree_size,
+                f"checkpoint {later.id} covers fewer events ({later.tree_size}) than checkpoint {earlier.id} ({earlier.tree_size})",
+            )
     pending = sorted(checkpoints, key=lambda c: c.tree_size)
     next_cp = 0
     valid_sizes = [0]
@@ -172,15 +204,29 @@ def verify_store(store: AuditStore, key_path: Path | None = None) -> VerifyResul
     for event in store.events.iter_chain():
         seq = event.seq
         if seq != expected:
-            report.add("sequence", expected, f"event {expected} is missing: the next stored event is seq {seq} (rows deleted or renumbered)")
+            report.add(
+                "sequence",
+                expected,
+                f"event {expected} is missing: the next stored event is seq {seq} (rows deleted or renumbered)",
+            )
             expected = seq
         expected += 1
         if hashlib.sha256(event.payload.encode("utf-8")).hexdigest() != event.payload_sha256:
-            report.add("payload-hash", seq, f"{event.kind} {event.subject_id}: payload does not match its payload_sha256 (payload edited)")
+            report.add(
+                "payload-hash",
+                seq,
+                f"{event.kind} {event.subject_id}: payload does not match its payload_sha256 (payload edited)",
+            )
         if event.prev_hash != prev_leaf:
-            report.add("chain-link", seq, "prev_hash does not link to the previous event's leaf hash (rows deleted, inserted or swapped)")
+            report.add(
+                "chain-link",
+                seq,
+                "prev_hash does not link to the previous event's leaf hash (rows deleted, inserted or swapped)",
+            )
         if recompute_leaf(event) != event.leaf_hash:
-            report.add("leaf-hash", seq, f"{event.kind} {event.subject_id}: leaf_hash does not match the event's fields")
+            report.add(
+                "leaf-hash", seq, f"{event.kind} {event.subject_id}: leaf_hash does not match the event's fields"
+            )
         projection = projection_for(event.kind)
         if projection is not None:
             result.projected += 1
@@ -195,7 +241,11 @@ def verify_store(store: AuditStore, key_path: Path | None = None) -> VerifyResul
                 report.add("tables", seq, f"{event.kind} {event.subject_id} is missing from its table")
             else:
                 if current is not None and not same_content(event.payload, current):
-                    report.add("tables", seq, f"{event.kind} {event.subject_id}: table row differs from the logged payload ({_diff(event.payload, current)})")
+                    report.add(
+                        "tables",
+                        seq,
+                        f"{event.kind} {event.subject_id}: table row differs from the logged payload ({_diff(event.payload, current)})",
+                    )
         for digest in damaged:
             if digest not in blob_refs and f'"{digest}"' in event.payload:
                 blob_refs[digest] = seq
@@ -209,17 +259,27 @@ def verify_store(store: AuditStore, key_path: Path | None = None) -> VerifyResul
     result.root_hash = acc.root().hex()
     for cp in pending[next_cp:]:
         report.add(
-            "truncation", acc.size + 1,
+            "truncation",
+            acc.size + 1,
             f"log truncated: checkpoint {cp.id} signed {cp.signed_at} covers {cp.tree_size} events, only {acc.size} remain",
         )
     result.signed_size = max(valid_sizes)
 
     stored_generations = store.records.count()
     if stored_generations != generation_events:
-        report.add("tables", None, f"the generations table holds {stored_generations} rows but the log has {generation_events} generation events (rows added outside the log)")
+        report.add(
+            "tables",
+            None,
+            f"the generations table holds {stored_generations} rows but the log has {generation_events} generation events (rows added outside the log)",
+        )
     for digest in damaged:
         where = blob_refs.get(digest)
-        report.add("blobs", where, f"blob {digest[:16]}… content does not match its SHA-256" + (f" (referenced by seq {where})" if where else ""))
+        report.add(
+            "blobs",
+            where,
+            f"blob {digest[:16]}… content does not match its SHA-256"
+            + (f" (referenced by seq {where})" if where else ""),
+        )
     result.problems.sort(key=lambda p: (p.seq is None, p.seq or 0))
     result.seconds = time.perf_counter() - started
     return result
@@ -239,4 +299,6 @@ def verify_database(path: Path, key_path: Path | None = None) -> VerifyResult:
         with AuditStore.open(path) as store:
             return verify_store(store, key_path)
     except sqlite3.DatabaseError as exc:
-        raise UserError(f"cannot read {path} ({exc}): the file is damaged or not an llm-audit database; restore it from a backup") from None
+        raise UserError(
+            f"cannot read {path} ({exc}): the file is damaged or not an llm-audit database; restore it from a backup"
+        ) from None

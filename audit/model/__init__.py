@@ -3,6 +3,7 @@
 ``load_model`` imports torch and transformers only when called, so code that merely names
 these types (the CLI's fast paths: ``--help``, ``list``, ``verify``) starts quickly.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -3,6 +3,7 @@
 ``$LLM_AUDIT_CACHE`` wins, then ``$XDG_CACHE_HOME/llm-audit``, then ``~/.cache/llm-audit``.
 Nothing in here is precious: deleting it costs one conversion and some hashing.
 """
+
 from __future__ import annotations
 
 import os

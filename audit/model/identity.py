@@ -3,6 +3,7 @@
 Names and revisions are recorded too, but a validator trusts hashes: the same weights
 file, config and tokenizer files give the same identity on any machine.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,7 +26,11 @@ TOKENIZER_FILES = (
 
 
 def weight_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in WEIGHT_SUFFIXES and not p.name.startswith("training_args"))
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and p.suffix in WEIGHT_SUFFIXES and not p.name.startswith("training_args")
+    )
 
 
 def describe_model(

@@ -3,6 +3,7 @@
 Kept apart from the loader so that ``isinstance`` checks and type hints (the CLI, the
 Auditor) do not pay for torch until a model is actually loaded.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -3,6 +3,7 @@
 Loading never downloads unless the user named a hub id and the network allows it; the
 error for a missing folder says how to get one.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,7 +16,6 @@ import torch
 
 from ..errors import UserError
 from ..hashing import FileHashCache
-from ..record import ModelIdentity
 from .cache import cache_dir
 from .default import DEFAULT_MODEL_NAME, SOURCE_FILE, converted_folder
 from .identity import describe_model
@@ -101,9 +101,13 @@ def load_model(spec: str | None = None, *, device: str | None = None, dtype: str
     else:
         folder = Path(spec).expanduser()
         if not folder.exists():
-            raise UserError(f"model folder {spec} does not exist: pass --model with a folder holding config.json and weights, or omit it for the default model")
+            raise UserError(
+                f"model folder {spec} does not exist: pass --model with a folder holding config.json and weights, or omit it for the default model"
+            )
         if not folder.is_dir() or not (folder / "config.json").is_file():
-            raise UserError(f"{spec} is not a Hugging Face model folder (no config.json): pass the folder that save_pretrained wrote")
+            raise UserError(
+                f"{spec} is not a Hugging Face model folder (no config.json): pass the folder that save_pretrained wrote"
+            )
         folder = folder.resolve()
         name, source, revision = folder.name, str(folder), _revision_of(folder)
 
@@ -123,7 +127,9 @@ def load_model(spec: str | None = None, *, device: str | None = None, dtype: str
                     "pass a model with a *ForCausalLM architecture"
                 ) from None
             except OSError as exc:
-                raise UserError(f"could not load weights from {spec}: {exc}".splitlines()[0] + " - check the folder is complete") from None
+                raise UserError(
+                    f"could not load weights from {spec}: {exc}".splitlines()[0] + " - check the folder is complete"
+                ) from None
             tokenizer = AutoTokenizer.from_pretrained(folder)
     finally:
         hf_logging.set_verbosity(verbosity)
@@ -131,5 +137,9 @@ def load_model(spec: str | None = None, *, device: str | None = None, dtype: str
             hf_logging.enable_progress_bar()
     model.to(torch_device)
     model.eval()
-    identity = describe_model(model, tokenizer, folder, hashes, name=name, source=source, revision=revision, weights=weights_override)
-    return LoadedModel(model=model, tokenizer=tokenizer, identity=identity, folder=folder, device=torch_device, dtype=torch_dtype)
+    identity = describe_model(
+        model, tokenizer, folder, hashes, name=name, source=source, revision=revision, weights=weights_override
+    )
+    return LoadedModel(
+        model=model, tokenizer=tokenizer, identity=identity, folder=folder, device=torch_device, dtype=torch_dtype
+    )

@@ -6,6 +6,7 @@ the check its format really has: IBAN mod-97 and the country's length, the Luhn 
 card network prefix, the SSA's area/group/serial rules, a calendar date next to a birth
 keyword. Precision on a labelled set is measured by ``benchmarks/pii_precision.py``.
 """
+
 from __future__ import annotations
 
 import re
@@ -70,7 +71,9 @@ class PhoneDetector:
     _international = re.compile(r"(?<![\w+])\+\d{1,3}(?:[ .-]?\(?\d{1,4}\)?){2,5}(?![\w])")
     _nanp = re.compile(r"(?<![\w(+-])(?:1[ .-])?(?:\((\d{3})\)\s?|(\d{3})([ .-]))(\d{3})[ .-](\d{4})(?![\w-])")
     _national = re.compile(r"(?<![\w+-])0\d{2,4}[ -]\d{3,4}[ -]?\d{3,4}(?![\w-])")
-    _not_phone_context = re.compile(r"(order|invoice|ref(erence)?|account|acct|loan|case|ticket|po)\s*(no\.?|number|#|:)?\s*$", re.I)
+    _not_phone_context = re.compile(
+        r"(order|invoice|ref(erence)?|account|acct|loan|case|ticket|po)\s*(no\.?|number|#|:)?\s*$", re.I
+    )
 
     def find(self, text: str) -> list[Span]:
         def context_ok(m: re.Match[str], text: str) -> bool:
@@ -97,12 +100,72 @@ class PhoneDetector:
 
 # -- IBAN -----------------------------------------------------------------------------------
 IBAN_LENGTHS = {
-    "AD": 24, "AE": 23, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BR": 29, "CH": 21, "CR": 22,
-    "CY": 28, "CZ": 24, "DE": 22, "DK": 18, "DO": 28, "EE": 20, "ES": 24, "FI": 18, "FO": 18, "FR": 27, "GB": 22,
-    "GE": 22, "GI": 23, "GL": 18, "GR": 27, "GT": 28, "HR": 21, "HU": 28, "IE": 22, "IL": 23, "IS": 26, "IT": 27,
-    "JO": 30, "KW": 30, "KZ": 20, "LB": 28, "LI": 21, "LT": 20, "LU": 20, "LV": 21, "MC": 27, "MD": 24, "ME": 22,
-    "MK": 19, "MR": 27, "MT": 31, "MU": 30, "NL": 18, "NO": 15, "PK": 24, "PL": 28, "PS": 29, "PT": 25, "QA": 29,
-    "RO": 24, "RS": 22, "SA": 24, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "TN": 24, "TR": 26, "UA": 29, "VG": 24,
+    "AD": 24,
+    "AE": 23,
+    "AT": 20,
+    "AZ": 28,
+    "BA": 20,
+    "BE": 16,
+    "BG": 22,
+    "BH": 22,
+    "BR": 29,
+    "CH": 21,
+    "CR": 22,
+    "CY": 28,
+    "CZ": 24,
+    "DE": 22,
+    "DK": 18,
+    "DO": 28,
+    "EE": 20,
+    "ES": 24,
+    "FI": 18,
+    "FO": 18,
+    "FR": 27,
+    "GB": 22,
+    "GE": 22,
+    "GI": 23,
+    "GL": 18,
+    "GR": 27,
+    "GT": 28,
+    "HR": 21,
+    "HU": 28,
+    "IE": 22,
+    "IL": 23,
+    "IS": 26,
+    "IT": 27,
+    "JO": 30,
+    "KW": 30,
+    "KZ": 20,
+    "LB": 28,
+    "LI": 21,
+    "LT": 20,
+    "LU": 20,
+    "LV": 21,
+    "MC": 27,
+    "MD": 24,
+    "ME": 22,
+    "MK": 19,
+    "MR": 27,
+    "MT": 31,
+    "MU": 30,
+    "NL": 18,
+    "NO": 15,
+    "PK": 24,
+    "PL": 28,
+    "PS": 29,
+    "PT": 25,
+    "QA": 29,
+    "RO": 24,
+    "RS": 22,
+    "SA": 24,
+    "SE": 24,
+    "SI": 19,
+    "SK": 24,
+    "SM": 27,
+    "TN": 24,
+    "TR": 26,
+    "UA": 29,
+    "VG": 24,
     "XK": 20,
 }
 
@@ -146,7 +209,9 @@ def card_network(number: str) -> str | None:
         return "mastercard"
     if p2 in (34, 37) and n == 15:
         return "amex"
-    if (number.startswith("6011") or number.startswith("65") or 644 <= int(number[:3]) <= 649 or 622126 <= p6 <= 622925) and 16 <= n <= 19:
+    if (
+        number.startswith("6011") or number.startswith("65") or 644 <= int(number[:3]) <= 649 or 622126 <= p6 <= 622925
+    ) and 16 <= n <= 19:
         return "discover"
     if 3528 <= p4 <= 3589 and 16 <= n <= 19:
         return "jcb"
@@ -179,7 +244,13 @@ _SSN_NEVER_ISSUED = {"078051120", "219099999", "123456789"}  # advertising / spe
 def ssn_valid(digits: str) -> bool:
     """SSA rules: area not 000, 666 or 900-999; group not 00; serial not 0000; no specimen numbers."""
     area, group, serial = digits[:3], digits[3:5], digits[5:]
-    return area not in ("000", "666") and area[0] != "9" and group != "00" and serial != "0000" and digits not in _SSN_NEVER_ISSUED
+    return (
+        area not in ("000", "666")
+        and area[0] != "9"
+        and group != "00"
+        and serial != "0000"
+        and digits not in _SSN_NEVER_ISSUED
+    )
 
 
 class SsnDetector:
@@ -198,7 +269,9 @@ class SsnDetector:
 
 
 # -- dates of birth -------------------------------------------------------------------------
-_MONTHS = {m: i + 1 for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"))}
+_MONTHS = {
+    m: i + 1 for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"))
+}
 _MONTH = r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
 
 
@@ -246,7 +319,9 @@ class DateOfBirthDetector:
             for m in pattern.finditer(text):
                 if not self._keyword.search(text[max(0, m.start() - 30) : m.start()]):
                     continue
-                if self._real(dict(zip(order, m.groups()))) and not any(_overlap(Span("", m.start(), m.end(), ""), f) for f in found):
+                if self._real(dict(zip(order, m.groups()))) and not any(
+                    _overlap(Span("", m.start(), m.end(), ""), f) for f in found
+                ):
                     found.append(Span(self.name, m.start(), m.end(), m.group(0)))
         return found
 

@@ -9,6 +9,7 @@ generation event's payload is therefore redacted text plus ciphertext: destroyin
 later leaves the hash chain verifiable. Labels of explanations and attention analyses
 (prompt tokens) and replayed token ids are sealed the same way, under the record's key.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -84,15 +85,22 @@ class PrivacyGuard:
             record,
             prompt=redactor.text(record.prompt, "prompt") or "",
             template=redactor.text(record.template, "template"),
-            variables=None if record.variables is None else {k: redactor.value(v, f"variables.{k}") for k, v in record.variables.items()},
-            messages=None if record.messages is None else [
-                {**m, "content": redactor.text(m.get("content"), f"messages[{i}]")} for i, m in enumerate(record.messages)
+            variables=None
+            if record.variables is None
+            else {k: redactor.value(v, f"variables.{k}") for k, v in record.variables.items()},
+            messages=None
+            if record.messages is None
+            else [
+                {**m, "content": redactor.text(m.get("content"), f"messages[{i}]")}
+                for i, m in enumerate(record.messages)
             ],
             system=redactor.text(record.system, "system"),
             input_ids=[SEALED_ID] * len(record.input_ids),
             output_ids=[SEALED_ID] * len(record.output_ids),
             output_text=redactor.text(record.output_text, "output_text") or "",
-            top_logprobs=[[TopAlternative(SEALED_ID, SEALED_TOKEN, a.logprob) for a in step] for step in record.top_logprobs],
+            top_logprobs=[
+                [TopAlternative(SEALED_ID, SEALED_TOKEN, a.logprob) for a in step] for step in record.top_logprobs
+            ],
             tags={
                 **record.tags,
                 "privacy": {
@@ -127,7 +135,9 @@ class PrivacyGuard:
         ]
         return dataclasses.replace(stored, top_logprobs=tops, **clear)
 
-    def _sealed_extra(self, record_id: str, tags: dict[str, Any], field: str, value: Any, extra: dict[str, Any]) -> dict[str, Any]:
+    def _sealed_extra(
+        self, record_id: str, tags: dict[str, Any], field: str, value: Any, extra: dict[str, Any]
+    ) -> dict[str, Any]:
         envelope = seal(self.record_key(record_id, tags), record_id, field, value)
         return {**extra, "sealed": {"subject": privacy_of(tags)["subject"], "envelope": envelope}}
 
@@ -139,7 +149,11 @@ class PrivacyGuard:
     def seal_explanation(self, record: GenerationRecord, result):
         """A copy to store: prompt-token and output-token labels replaced, the clear ones sealed."""
         labels = {"features": list(result.features), "output_tokens": list(result.output_tokens)}
-        features = [f"[TOKEN_{i + 1}]" for i in range(len(result.features))] if result.granularity == "token" else list(result.features)
+        features = (
+            [f"[TOKEN_{i + 1}]" for i in range(len(result.features))]
+            if result.granularity == "token"
+            else list(result.features)
+        )
         return dataclasses.replace(
             result,
             features=features,
@@ -155,7 +169,9 @@ class PrivacyGuard:
         return dataclasses.replace(
             result,
             tokens=[f"[TOKEN_{i + 1}]" for i in range(len(result.tokens))],
-            extra=self._sealed_extra(record.id, record.tags, f"attention/{result.id}", list(result.tokens), result.extra),
+            extra=self._sealed_extra(
+                record.id, record.tags, f"attention/{result.id}", list(result.tokens), result.extra
+            ),
         )
 
     def open_attention(self, result):
@@ -165,10 +181,19 @@ class PrivacyGuard:
     def seal_replay(self, record: GenerationRecord, result):
         """Replayed ids and divergence tokens are the output text again: sealed like it."""
         divergence = result.first_divergence
-        clear = {"replayed_output_ids": list(result.replayed_output_ids), "first_divergence": dataclasses.asdict(divergence) if divergence else None}
+        clear = {
+            "replayed_output_ids": list(result.replayed_output_ids),
+            "first_divergence": dataclasses.asdict(divergence) if divergence else None,
+        }
         hidden = None
         if divergence is not None:
-            hidden = dataclasses.replace(divergence, recorded_token_id=SEALED_ID, recorded_token=SEALED_TOKEN, replayed_token_id=SEALED_ID, replayed_token=SEALED_TOKEN)
+            hidden = dataclasses.replace(
+                divergence,
+                recorded_token_id=SEALED_ID,
+                recorded_token=SEALED_TOKEN,
+                replayed_token_id=SEALED_ID,
+                replayed_token=SEALED_TOKEN,
+            )
         return dataclasses.replace(
             result,
             replayed_output_ids=[SEALED_ID] * len(result.replayed_output_ids),

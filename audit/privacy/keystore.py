@@ -10,6 +10,7 @@ Where: ``--key-store PATH``, else ``$LLM_AUDIT_KEY_STORE``, else ``<database>.ke
 ``$LLM_AUDIT_KEYS`` may instead hold the store's JSON itself (e.g. from a secrets manager);
 it is then read-only: reading sealed records works, recording new subjects and erasing do not.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -42,7 +43,9 @@ def check_permissions(path: Path) -> None:
     except FileNotFoundError:
         return
     if stat.S_IMODE(mode) & 0o077:
-        raise UserError(f"key store {path} is readable or writable by group/others (mode {stat.S_IMODE(mode):04o}): run chmod 600 {path}")
+        raise UserError(
+            f"key store {path} is readable or writable by group/others (mode {stat.S_IMODE(mode):04o}): run chmod 600 {path}"
+        )
 
 
 class KeyMissing(Exception):
@@ -55,14 +58,16 @@ class KeyStore:
     data: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def open(cls, path: Path) -> "KeyStore":
+    def open(cls, path: Path) -> KeyStore:
         """The store at ``path`` (empty if the file does not exist yet), or the environment's."""
         content = os.environ.get(ENV_CONTENT)
         if content:
             try:
                 data = json.loads(content)
             except ValueError:
-                raise UserError(f"${ENV_CONTENT} is not a key store (not JSON): unset it or put the key store's JSON in it") from None
+                raise UserError(
+                    f"${ENV_CONTENT} is not a key store (not JSON): unset it or put the key store's JSON in it"
+                ) from None
             return cls(None, cls._checked(data, f"${ENV_CONTENT}"))
         check_permissions(path)
         if not path.exists():
@@ -82,7 +87,9 @@ class KeyStore:
     # -- writing ------------------------------------------------------------------------------
     def _writable(self) -> Path:
         if self.path is None:
-            raise UserError(f"the key store comes from ${ENV_CONTENT} and is read-only here: pass --key-store PATH to a writable key store file")
+            raise UserError(
+                f"the key store comes from ${ENV_CONTENT} and is read-only here: pass --key-store PATH to a writable key store file"
+            )
         return self.path
 
     def save(self) -> None:
@@ -109,12 +116,14 @@ class KeyStore:
         return "subj-" + hmac.new(self.pseudonym_key(), subject_id.encode("utf-8"), hashlib.sha256).hexdigest()[:24]
 
     def keyed_hash(self, kind: str, value: str) -> str:
-        return hmac.new(self.pseudonym_key(), f"{kind}|{value}".encode("utf-8"), hashlib.sha256).hexdigest()[:10]
+        return hmac.new(self.pseudonym_key(), f"{kind}|{value}".encode(), hashlib.sha256).hexdigest()[:10]
 
     def new_record_key(self, subject_ref: str, record_id: str) -> bytes:
         """A fresh data key for ``record_id``, stored wrapped under the subject's key (created if new)."""
         self._writable()
-        subject = self.data["subjects"].setdefault(subject_ref, {"key": b64(os.urandom(32)), "created_at": utc_iso(), "records": {}})
+        subject = self.data["subjects"].setdefault(
+            subject_ref, {"key": b64(os.urandom(32)), "created_at": utc_iso(), "records": {}}
+        )
         data_key = os.urandom(32)
         subject["records"][record_id] = wrap_key(unb64(subject["key"]), subject_ref, record_id, data_key)
         return data_key

@@ -17,11 +17,12 @@ minimum = "25 months"
 use_cases = ["credit-decision"]
 ```
 """
+
 from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +86,10 @@ def parse_policy(text: str, source: str = "<policy>", base: Path | None = None) 
         raise _fail(source, f"not valid TOML ({exc})") from None
     unknown = sorted(set(data) - {"detectors", "actions", "fields", "subject_field", "retention", "demo"})
     if unknown:
-        raise _fail(source, f"unknown key(s) {', '.join(unknown)}: use detectors, actions, fields, subject_field, retention, demo")
+        raise _fail(
+            source,
+            f"unknown key(s) {', '.join(unknown)}: use detectors, actions, fields, subject_field, retention, demo",
+        )
     detectors = tuple(data.get("detectors", list(DETECTORS)))
     bad = [d for d in detectors if d not in DETECTORS]
     if bad:
@@ -106,7 +110,10 @@ def parse_policy(text: str, source: str = "<policy>", base: Path | None = None) 
     for name, spec in dict(retention_data.get("classes", {})).items():
         minimum = str(dict(spec).get("minimum", ""))
         if not _PERIOD.match(minimum):
-            raise _fail(source, f"retention class {name!r} has minimum {minimum!r}: write e.g. \"25 months\", \"6 months\", \"7 years\"")
+            raise _fail(
+                source,
+                f'retention class {name!r} has minimum {minimum!r}: write e.g. "25 months", "6 months", "7 years"',
+            )
         classes[name] = RetentionClass(name, minimum.strip(), tuple(str(u) for u in dict(spec).get("use_cases", [])))
     default = str(retention_data.get("default", "standard"))
     if default not in classes:
@@ -114,7 +121,9 @@ def parse_policy(text: str, source: str = "<policy>", base: Path | None = None) 
             raise _fail(source, f"default retention class {default!r} is not defined under [retention.classes]")
         classes[default] = RetentionClass(default, "6 months")  # EU AI Act Art. 19: logs kept at least six months
     cases = tuple((base or Path(".")) / str(c) for c in dict(data.get("demo", {})).get("cases", []))
-    return Policy(detectors, actions, fields, subject, classes, default, cases, source, hashlib.sha256(text.encode()).hexdigest())
+    return Policy(
+        detectors, actions, fields, subject, classes, default, cases, source, hashlib.sha256(text.encode()).hexdigest()
+    )
 
 
 def load_policy(path: str | Path) -> Policy:
@@ -122,5 +131,7 @@ def load_policy(path: str | Path) -> Policy:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise UserError(f"cannot read policy {path}: {exc.strerror}: pass --policy with an existing TOML file") from None
+        raise UserError(
+            f"cannot read policy {path}: {exc.strerror}: pass --policy with an existing TOML file"
+        ) from None
     return parse_policy(text, str(path), path.parent)

@@ -6,10 +6,12 @@ appears (prompt, variables, messages, output), so a redacted record still reads 
 policy marks as personal are replaced first (verbatim, wherever they occur), then the
 detectors run on what is left.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from .detectors import detect
 from .policy import Policy
@@ -26,7 +28,13 @@ class Finding:
     action: str
 
     def to_dict(self) -> dict[str, str]:
-        return {"detector": self.detector, "kind": self.kind, "placeholder": self.placeholder, "location": self.location, "action": self.action}
+        return {
+            "detector": self.detector,
+            "kind": self.kind,
+            "placeholder": self.placeholder,
+            "location": self.location,
+            "action": self.action,
+        }
 
 
 @dataclass

@@ -5,11 +5,12 @@ Every sealed record carries its retention class and the date its minimum ends
 once that date has passed, it is not erased yet, and no legal hold covers it (a hold on
 the record or on its data subject). Nothing inside its minimum or under hold is ever due.
 """
+
 from __future__ import annotations
 
 import calendar
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import UserError
@@ -19,7 +20,7 @@ STATES = ("due", "within-minimum", "on-hold", "erased", "no-key")
 
 def parse_time(value: str) -> datetime:
     moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def add_period(moment: datetime, count: int, unit: str) -> datetime:
@@ -67,24 +68,43 @@ def covering_hold(holds: list[Hold], record_id: str, subject: str) -> Hold | Non
     return next((h for h in holds if (h.scope, h.target) in (("record", record_id), ("subject", subject))), None)
 
 
-def classify(row: dict[str, Any], now: datetime, holds: list[Hold], erased: dict[str, dict[str, Any]], has_key: bool) -> RetentionItem:
+def classify(
+    row: dict[str, Any], now: datetime, holds: list[Hold], erased: dict[str, dict[str, Any]], has_key: bool
+) -> RetentionItem:
     privacy = row["privacy"]
-    item = RetentionItem(row["id"], privacy["subject"], row["use_case"], row["started_at"], privacy["retention_class"], privacy["retain_until"], "due")
+    item = RetentionItem(
+        row["id"],
+        privacy["subject"],
+        row["use_case"],
+        row["started_at"],
+        privacy["retention_class"],
+        privacy["retain_until"],
+        "due",
+    )
     hold = covering_hold(holds, row["id"], privacy["subject"])
     if row["id"] in erased:
-        item.state, item.detail = "erased", f"erased on {erased[row['id']]['erased_at'][:10]} under {erased[row['id']]['reason']!r}"
+        item.state, item.detail = (
+            "erased",
+            f"erased on {erased[row['id']]['erased_at'][:10]} under {erased[row['id']]['reason']!r}",
+        )
     elif parse_time(privacy["retain_until"]) > now:
-        item.state, item.detail = "within-minimum", f"minimum ({privacy.get('minimum', '?')}) runs until {privacy['retain_until'][:10]}"
+        item.state, item.detail = (
+            "within-minimum",
+            f"minimum ({privacy.get('minimum', '?')}) runs until {privacy['retain_until'][:10]}",
+        )
     elif hold is not None:
         item.state, item.detail = "on-hold", f"legal hold on the {hold.scope} since {hold.at[:10]}: {hold.reason}"
     elif not has_key:
-        item.state, item.detail = "no-key", "this key store holds no key for it: pass the key store it was recorded with"
+        item.state, item.detail = (
+            "no-key",
+            "this key store holds no key for it: pass the key store it was recorded with",
+        )
     return item
 
 
 def check_as_of(as_of: str | None, apply: bool) -> datetime:
     """The moment to evaluate at; ``--apply`` only ever at the real present (no erasing 'in the future')."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     if as_of is None:
         return now
     try:
@@ -92,5 +112,7 @@ def check_as_of(as_of: str | None, apply: bool) -> datetime:
     except ValueError:
         raise UserError(f"--as-of {as_of!r} is not an ISO 8601 date or time: write e.g. 2027-03-01") from None
     if apply and moment > now:
-        raise UserError("--apply erases what is due now; --as-of in the future would erase inside the minimum: drop --as-of or --apply")
+        raise UserError(
+            "--apply erases what is due now; --as-of in the future would erase inside the minimum: drop --as-of or --apply"
+        )
     return moment

@@ -4,6 +4,7 @@ The associated data names the record id and the field, so a ciphertext copied on
 another record or into another field fails authentication instead of decrypting to the
 wrong person's data. The plaintext is JSON; the envelope is JSON-safe (base64).
 """
+
 from __future__ import annotations
 
 import base64
@@ -36,12 +37,19 @@ def _aad(record_id: str, field: str) -> bytes:
 def seal(key: bytes, record_id: str, field: str, value: Any) -> dict[str, str]:
     nonce = os.urandom(12)
     plaintext = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    return {"alg": ALGORITHM, "field": field, "nonce": b64(nonce), "ciphertext": b64(AESGCM(key).encrypt(nonce, plaintext, _aad(record_id, field)))}
+    return {
+        "alg": ALGORITHM,
+        "field": field,
+        "nonce": b64(nonce),
+        "ciphertext": b64(AESGCM(key).encrypt(nonce, plaintext, _aad(record_id, field))),
+    }
 
 
 def open_sealed(key: bytes, record_id: str, envelope: dict[str, str]) -> Any:
     try:
-        plaintext = AESGCM(key).decrypt(unb64(envelope["nonce"]), unb64(envelope["ciphertext"]), _aad(record_id, envelope["field"]))
+        plaintext = AESGCM(key).decrypt(
+            unb64(envelope["nonce"]), unb64(envelope["ciphertext"]), _aad(record_id, envelope["field"])
+        )
     except (InvalidTag, KeyError, ValueError) as exc:
         raise SealBroken(f"sealed {envelope.get('field')} of {record_id} does not authenticate") from exc
     return json.loads(plaintext.decode("utf-8"))

@@ -4,6 +4,7 @@
 around it), ``config`` (the recorded decoding parameters), ``compare`` (the verdict) and
 ``runner`` (the one function that ties them together).
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any

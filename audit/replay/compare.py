@@ -9,6 +9,7 @@ Three levels, from best to worst:
   top-1 minus top-2 log-probability margin there: a margin near zero is a near-tie that
   any rounding change can flip, a large margin means the model really behaves differently.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -64,7 +65,9 @@ def compare_outputs(
 
     recorded_id, recorded_text = token_at(recorded_ids)
     replayed_id, replayed_text = token_at(replayed_ids)
-    recorded_alts = [(a.token_id, a.logprob) for a in record.top_logprobs[step]] if step < len(record.top_logprobs) else []
+    recorded_alts = (
+        [(a.token_id, a.logprob) for a in record.top_logprobs[step]] if step < len(record.top_logprobs) else []
+    )
     replayed_alts = replayed_top[step] if step < len(replayed_top) else []
     divergence = Divergence(
         step=step,

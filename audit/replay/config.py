@@ -5,6 +5,7 @@ on top), so replay must use exactly that and never the replaying model's own def
 which may have changed. The recorder adds a few keys that describe the run rather than
 the decoding (batch size, attention kernel, dtype); they are not GenerationConfig fields.
 """
+
 from __future__ import annotations
 
 from typing import Any

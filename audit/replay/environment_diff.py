@@ -5,6 +5,7 @@ different finding from one on the same stack, so the validator sees the differen
 next to the verdict. Nested fields (packages, determinism flags) are flattened to dotted
 names so each difference is one line.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -6,6 +6,7 @@ there is a change of numerics, which the replay should only show when asked to.
 A CUDA recording replayed on a machine without CUDA falls back to the CPU (the
 environment diff then shows it).
 """
+
 from __future__ import annotations
 
 import torch
@@ -35,4 +36,8 @@ def replay_device(record: GenerationRecord, device: str | None) -> str:
 
 def reusable(record: GenerationRecord, loaded: LoadedModel | None, dtype: str) -> bool:
     """Whether an already loaded model can replay ``record`` without loading another."""
-    return loaded is not None and same_model(record.model, loaded.identity) and str(loaded.dtype).replace("torch.", "") == dtype
+    return (
+        loaded is not None
+        and same_model(record.model, loaded.identity)
+        and str(loaded.dtype).replace("torch.", "") == dtype
+    )

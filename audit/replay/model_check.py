@@ -6,6 +6,7 @@ sees *which* part changed, not just that something did. Descriptive fields (name
 architecture, parameter count) are shown beside them but never decide a match: a renamed
 folder with the same bytes is the same model.
 """
+
 from __future__ import annotations
 
 from typing import Any

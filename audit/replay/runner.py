@@ -5,6 +5,7 @@ recorded the output, with the recorded input ids (not a re-tokenised prompt), th
 recorded effective generation config and the recorded seed; seeding therefore happens in
 the one place it always happens (:mod:`audit.determinism`).
 """
+
 from __future__ import annotations
 
 import time

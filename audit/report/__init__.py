@@ -5,6 +5,7 @@ colour and coordinate computed; the Jinja templates in ``reports/templates/`` ar
 only place that knows HTML. :func:`issue_report` reads the store, renders, writes and
 logs the report's SHA-256.
 """
+
 from .dossier import Dossier, build_dossier
 from .evidence import Evidence, IntegrityStatus, Review, gather, record_hash
 from .issue import ReportOutput, issue_report

@@ -1,4 +1,5 @@
 """Histograms as SVG geometry (bars, ticks), computed here and drawn by the summary template."""
+
 from __future__ import annotations
 
 import math
@@ -48,7 +49,15 @@ def _bins(values: np.ndarray, max_bins: int, integer: bool) -> np.ndarray:
     return np.linspace(lo, hi, max_bins + 1)
 
 
-def histogram(values: list[float], x_title: str, *, integer: bool = False, max_bins: int = 20, width: float = 320, height: float = 190) -> BarChart:
+def histogram(
+    values: list[float],
+    x_title: str,
+    *,
+    integer: bool = False,
+    max_bins: int = 20,
+    width: float = 320,
+    height: float = 190,
+) -> BarChart:
     finite = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=np.float64)
     left, right, top, bottom = 40.0, width - 18.0, 10.0, height - 34.0
     if finite.size == 0:
@@ -62,7 +71,15 @@ def histogram(values: list[float], x_title: str, *, integer: bool = False, max_b
         h = (bottom - top) * int(c) / peak
         lo, hi = edges[k], edges[k + 1]
         label = f"{math.ceil(lo)}–{math.floor(hi)}" if integer else f"{lo:.2f} to {hi:.2f}"
-        bars.append(Bar(round(left + k * span + 0.5, 2), round(bottom - h, 2), round(max(span - 1, 0.5), 2), round(h, 2), f"{label}: {int(c)} record(s)"))
+        bars.append(
+            Bar(
+                round(left + k * span + 0.5, 2),
+                round(bottom - h, 2),
+                round(max(span - 1, 0.5), 2),
+                round(h, 2),
+                f"{label}: {int(c)} record(s)",
+            )
+        )
     step = max(1, math.ceil(len(counts) / 6))
     x_ticks = []
     for k in range(0, len(edges), step):

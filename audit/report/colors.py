@@ -4,6 +4,7 @@ Heatmaps are quantised into a few buckets per direction so the HTML can colour a
 with a short class name (``d+3``) instead of an inline colour: a 1,000-cell matrix stays
 small, and every template shares one legend. Exact values remain in tooltips and tables.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -39,7 +40,9 @@ def diverging_buckets(levels: int = LEVELS) -> list[Bucket]:
 
 def sequential_buckets(levels: int = LEVELS) -> list[Bucket]:
     """White to indigo for non-negative quantities such as attention weights."""
-    return [Bucket("z", "#ffffff", False)] + [Bucket(f"s{k}", _mix(WHITE, INK, k / levels), k / levels > 0.6) for k in range(1, levels + 1)]
+    return [Bucket("z", "#ffffff", False)] + [
+        Bucket(f"s{k}", _mix(WHITE, INK, k / levels), k / levels > 0.6) for k in range(1, levels + 1)
+    ]
 
 
 def diverging_class(value: float, vmax: float, levels: int = LEVELS) -> str:

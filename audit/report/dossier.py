@@ -4,6 +4,7 @@ Everything a template needs is computed here (texts, numbers, colour buckets, ge
 the templates in ``reports/templates/`` only lay it out. Absent evidence becomes a plain
 sentence saying what is missing and how to produce it.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,7 +18,6 @@ from ..attention.result import AttentionResult
 from ..attribution.result import AttributionResult
 from ..record import GenerationRecord
 from ..replay_result import ReplayResult
-from .colors import fmt
 from .evidence import Evidence, IntegrityStatus, Review, mean_logprob, record_hash
 from .heatmap import Heatmap, Thumbnail, TokenHeatmap, matrix_heatmap, thumbnail, token_heatmap
 from .prompt_view import Segment, prompt_segments
@@ -157,15 +157,25 @@ def _decision(record: GenerationRecord, privacy: str | None = None) -> Decision:
     tokens = record.top_logprobs
     low = []
     for i in sorted(steps):
-        chosen = next((a.token for a in tokens[i] if a.token_id == record.output_ids[i]), None) if i < len(tokens) else None
-        low.append((str(i + 1), chosen if chosen is not None else f"id {record.output_ids[i]}", f"{record.token_logprobs[i]:.3f}"))
+        chosen = (
+            next((a.token for a in tokens[i] if a.token_id == record.output_ids[i]), None) if i < len(tokens) else None
+        )
+        low.append(
+            (
+                str(i + 1),
+                chosen if chosen is not None else f"id {record.output_ids[i]}",
+                f"{record.token_logprobs[i]:.3f}",
+            )
+        )
     return Decision(
         kind=record.prompt_kind,
         segments=prompt_segments(record),
         fields=[(field_words(k), _value(v)) for k, v in (record.variables or {}).items()],
         system_message=record.system,
         output_text=record.output_text,
-        finish_reason={"eos": "the model ended its answer", "length": "the token limit was reached"}.get(record.finish_reason, record.finish_reason),
+        finish_reason={"eos": "the model ended its answer", "length": "the token limit was reached"}.get(
+            record.finish_reason, record.finish_reason
+        ),
         input_tokens=record.input_tokens,
         output_tokens=record.output_tokens,
         mean_logprob=f"{mean:.3f}" if math.isfinite(mean) else "n/a",
@@ -185,7 +195,11 @@ def _why(evidence: Evidence) -> Why:
         if not reasons:
             missing = "The attribution found no field with a material effect on this answer, so no principal reason can be stated."
         field_matrix = matrix_heatmap(
-            np.asarray(fa.token_attr), list(fa.output_tokens), [field_words(f) for f in fa.features], row_axis="output token", col_axis=basis[:-1]
+            np.asarray(fa.token_attr),
+            list(fa.output_tokens),
+            [field_words(f) for f in fa.features],
+            row_axis="output token",
+            col_axis=basis[:-1],
         )
     elif evidence.record.template:
         missing = f"No field-level attribution has been computed for this record, so no principal reasons can be stated. Run: llm-audit explain {rid} --granularity field"
@@ -194,8 +208,16 @@ def _why(evidence: Evidence) -> Why:
     tokens = token_matrix = None
     token_missing = None
     if ta is not None:
-        tokens = token_heatmap(list(ta.features), list(ta.output_tokens), np.asarray(ta.token_attr), np.asarray(ta.seq_attr))
-        token_matrix = matrix_heatmap(np.asarray(ta.token_attr), list(ta.output_tokens), list(ta.features), row_axis="output token", col_axis="input token")
+        tokens = token_heatmap(
+            list(ta.features), list(ta.output_tokens), np.asarray(ta.token_attr), np.asarray(ta.seq_attr)
+        )
+        token_matrix = matrix_heatmap(
+            np.asarray(ta.token_attr),
+            list(ta.output_tokens),
+            list(ta.features),
+            row_axis="output token",
+            col_axis="input token",
+        )
     else:
         token_missing = f"No token-level attribution has been computed for this record. Run: llm-audit explain {rid} --granularity token"
     if fa is None and ta is None:
@@ -205,11 +227,21 @@ def _why(evidence: Evidence) -> Why:
 
 def _attention(result: AttentionResult | None, record_id: str) -> Attention:
     if result is None:
-        return Attention(missing=f"No attention analysis has been computed for this record. Run: llm-audit attention {record_id}")
+        return Attention(
+            missing=f"No attention analysis has been computed for this record. Run: llm-audit attention {record_id}"
+        )
     inputs = list(result.tokens[: result.n_input])
     outputs = list(result.tokens[result.n_input :])
     rollout = np.asarray(result.rollout, dtype=np.float64)
-    rollout_map = matrix_heatmap(rollout, outputs[: rollout.shape[0]], inputs[: rollout.shape[1]], scale="sequential", row_axis="output token", col_axis="input token", value_name="rollout")
+    rollout_map = matrix_heatmap(
+        rollout,
+        outputs[: rollout.shape[0]],
+        inputs[: rollout.shape[1]],
+        scale="sequential",
+        row_axis="output token",
+        col_axis="input token",
+        value_name="rollout",
+    )
     layer_mean = np.asarray(result.layer_mean, dtype=np.float64)
     thumbs = [thumbnail(layer_mean[i], f"Layer {i + 1}") for i in range(layer_mean.shape[0])]
     importance = np.asarray(result.head_importance, dtype=np.float64)
@@ -229,7 +261,12 @@ def _attention(result: AttentionResult | None, record_id: str) -> Attention:
 
 
 def _attribution_rows(result: AttributionResult) -> Rows:
-    rows: Rows = [("Method", result.method), ("Granularity", result.granularity), ("Features", str(len(result.features))), ("Output tokens", str(len(result.output_tokens)))]
+    rows: Rows = [
+        ("Method", result.method),
+        ("Granularity", result.granularity),
+        ("Features", str(len(result.features))),
+        ("Output tokens", str(len(result.output_tokens))),
+    ]
     rows += [(field_words(k), _value(v)) for k, v in sorted(result.params.items())]
     if result.convergence_delta:
         rows.append(("Largest |convergence delta|", f"{max(abs(x) for x in result.convergence_delta):.3g}"))
@@ -240,7 +277,10 @@ def _attribution_rows(result: AttributionResult) -> Rows:
 def _method(evidence: Evidence) -> Method:
     attributions = []
     checks: list[tuple[str, str, str]] = []
-    for title, result in (("Field attribution", evidence.field_attribution), ("Token attribution", evidence.token_attribution)):
+    for title, result in (
+        ("Field attribution", evidence.field_attribution),
+        ("Token attribution", evidence.token_attribution),
+    ):
         if result is None:
             continue
         if result.granularity == "segment":
@@ -248,10 +288,22 @@ def _method(evidence: Evidence) -> Method:
         attributions.append((title, _attribution_rows(result)))
         if result.logprob_max_diff is not None:
             ok = result.logprob_max_diff <= LOGPROB_TOLERANCE
-            checks.append((f"{title}: unperturbed vs recorded log-probabilities", f"max difference {result.logprob_max_diff:.2e} (tolerance {LOGPROB_TOLERANCE:g})", "pass" if ok else "warn"))
+            checks.append(
+                (
+                    f"{title}: unperturbed vs recorded log-probabilities",
+                    f"max difference {result.logprob_max_diff:.2e} (tolerance {LOGPROB_TOLERANCE:g})",
+                    "pass" if ok else "warn",
+                )
+            )
         if result.convergence_delta:
             delta = max(abs(x) for x in result.convergence_delta)
-            checks.append((f"{title}: integrated-gradients completeness", f"largest |convergence delta| {delta:.3g}", "pass" if delta <= 0.05 else "warn"))
+            checks.append(
+                (
+                    f"{title}: integrated-gradients completeness",
+                    f"largest |convergence delta| {delta:.3g}",
+                    "pass" if delta <= 0.05 else "warn",
+                )
+            )
     attention: Rows = []
     result = evidence.attention
     if result is not None:
@@ -263,7 +315,13 @@ def _method(evidence: Evidence) -> Method:
         ]
         if result.logprob_max_diff is not None:
             ok = result.logprob_max_diff <= LOGPROB_TOLERANCE
-            checks.append(("Attention pass vs recorded log-probabilities", f"max difference {result.logprob_max_diff:.2e} (tolerance {LOGPROB_TOLERANCE:g})", "pass" if ok else "warn"))
+            checks.append(
+                (
+                    "Attention pass vs recorded log-probabilities",
+                    f"max difference {result.logprob_max_diff:.2e} (tolerance {LOGPROB_TOLERANCE:g})",
+                    "pass" if ok else "warn",
+                )
+            )
     return Method(attributions, attention, checks)
 
 
@@ -279,7 +337,12 @@ def _replay(result: ReplayResult) -> ReplayView:
     d = result.first_divergence
     if d is not None:
         margin = f", recorded top-1 vs top-2 margin {d.recorded_margin:.3f}" if d.recorded_margin is not None else ""
-        rows.append(("First divergence", f"step {d.step + 1}: recorded {d.recorded_token!r}, replayed {d.replayed_token!r}{margin}"))
+        rows.append(
+            (
+                "First divergence",
+                f"step {d.step + 1}: recorded {d.recorded_token!r}, replayed {d.replayed_token!r}{margin}",
+            )
+        )
     if result.allow_model_mismatch:
         rows.append(("Model mismatch allowed", "yes: the replay ran on a model that differs from the recorded one"))
     model_rows = [
@@ -287,22 +350,43 @@ def _replay(result: ReplayResult) -> ReplayView:
         for k, v in sorted(result.model_match.items())
         if isinstance(v, dict)
     ]
-    env_rows = [(k, _value(v.get("recorded")), _value(v.get("current"))) for k, v in sorted(result.environment_diff.items()) if isinstance(v, dict)]
+    env_rows = [
+        (k, _value(v.get("recorded")), _value(v.get("current")))
+        for k, v in sorted(result.environment_diff.items())
+        if isinstance(v, dict)
+    ]
     return ReplayView(result.verdict, headline, rows, model_rows, env_rows)
 
 
 def _reproducibility(evidence: Evidence) -> Reproducibility:
     record = evidence.record
     m = record.model
-    identity: Rows = [("Name", m.name), ("Source", m.source), ("Architecture", f"{m.architecture} ({m.model_type})"), ("Parameters", f"{m.parameter_count:,}"), ("Revision", _value(m.revision)), ("Context length", _value(m.context_length))]
+    identity: Rows = [
+        ("Name", m.name),
+        ("Source", m.source),
+        ("Architecture", f"{m.architecture} ({m.model_type})"),
+        ("Parameters", f"{m.parameter_count:,}"),
+        ("Revision", _value(m.revision)),
+        ("Context length", _value(m.context_length)),
+    ]
     identity += [(f"Weights SHA-256 ({name})", digest) for name, digest in sorted(m.weights_sha256.items())]
     identity.append(("Config SHA-256", m.config_sha256))
     identity += [(f"Tokenizer SHA-256 ({name})", digest) for name, digest in sorted(m.tokenizer_sha256.items())]
     identity.append(("Chat template SHA-256", _value(m.chat_template_sha256)))
-    generation: Rows = [("Seed", str(record.seed))] + [(k, _value(v)) for k, v in sorted(record.generation_config.items())]
+    generation: Rows = [("Seed", str(record.seed))] + [
+        (k, _value(v)) for k, v in sorted(record.generation_config.items())
+    ]
     generation.append(("Special tokens added", "yes" if record.add_special_tokens else "no"))
     e = record.environment
-    environment: Rows = [("Python", e.python), ("Platform", e.platform), ("Machine", e.machine), ("CPU", e.cpu), ("Device", f"{e.device} ({e.device_name})"), ("dtype", e.dtype), ("Threads", str(e.threads))]
+    environment: Rows = [
+        ("Python", e.python),
+        ("Platform", e.platform),
+        ("Machine", e.machine),
+        ("CPU", e.cpu),
+        ("Device", f"{e.device} ({e.device_name})"),
+        ("dtype", e.dtype),
+        ("Threads", str(e.threads)),
+    ]
     environment += [(name, _value(version)) for name, version in sorted(e.packages.items())]
     environment += [(f"determinism: {k}", _value(v)) for k, v in sorted(e.determinism.items())]
     replay = _replay(evidence.replay) if evidence.replay is not None else None

@@ -4,6 +4,7 @@ Attribution, attention, replay, integrity and reviews are separate components; a
 must still be produced when some are absent (not installed, or not yet run for this
 record) and must then say so plainly instead of failing or inventing content.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -59,7 +60,9 @@ def record_hash(record: GenerationRecord) -> tuple[str, str]:
 
         return hashlib.sha256(rfc8785.dumps(payload)).hexdigest(), "RFC 8785 canonical JSON"
     except Exception:  # noqa: BLE001 - rfc8785 missing or a NaN/inf in the payload
-        return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest(), "sorted-key JSON (payload has non-finite numbers)"
+        return hashlib.sha256(
+            canonical_json(payload).encode("utf-8")
+        ).hexdigest(), "sorted-key JSON (payload has non-finite numbers)"
 
 
 def _latest(repo: Any, record_id: str, **kwargs: Any) -> Any:
@@ -97,7 +100,9 @@ def gather(store: Any, record: GenerationRecord, *, full: bool = True) -> Eviden
     reviews), so summarising a thousand records reads only small rows.
     """
     explanations = getattr(store, "explanations", None)
-    field_attr = _latest(explanations, record.id, granularity="field") or _latest(explanations, record.id, granularity="segment")
+    field_attr = _latest(explanations, record.id, granularity="field") or _latest(
+        explanations, record.id, granularity="segment"
+    )
     return Evidence(
         record=record,
         field_attribution=field_attr,
@@ -132,13 +137,18 @@ def privacy_note(store: Any, record: GenerationRecord) -> str | None:
 def integrity_status(verify: Any) -> IntegrityStatus:
     """Run the integrity component's ``verify`` if there is one; never let it stop a report."""
     if verify is None:
-        return IntegrityStatus("unavailable", "Integrity verification is not available in this installation; the audit log was not verified.")
+        return IntegrityStatus(
+            "unavailable",
+            "Integrity verification is not available in this installation; the audit log was not verified.",
+        )
     try:
         result = verify()
     except Exception as exc:  # noqa: BLE001 - a report must still say what happened
         return IntegrityStatus("failed", f"Verification could not run: {type(exc).__name__}: {exc}")
     if getattr(result, "ok", False):
-        return IntegrityStatus("verified", "The audit log verified intact when this report was generated (llm-audit verify).")
+        return IntegrityStatus(
+            "verified", "The audit log verified intact when this report was generated (llm-audit verify)."
+        )
     detail = getattr(result, "message", None) or getattr(result, "error", None) or getattr(result, "summary", None)
     return IntegrityStatus("failed", "The audit log FAILED verification" + (f": {detail}" if detail else "."))
 

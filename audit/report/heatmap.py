@@ -3,6 +3,7 @@
 The templates only draw what is computed here (``<rect x y width height class>``), so the
 layout is testable without a browser and identical on every run.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -86,13 +87,30 @@ def matrix_heatmap(
     for i in range(rows):
         for j in range(cols):
             v = float(values[i, j])
-            title = f"{visible(row_labels[i])} \u2190 {visible(col_labels[j])}: {value_name} {fmt(v)}" if titled else None
-            cells.append(Cell(round(label_w + j * cell, 2), round(label_h + i * cell_h, 2), round(cell, 2), round(cell_h, 2), classify(v, vmax), title))
+            title = (
+                f"{visible(row_labels[i])} \u2190 {visible(col_labels[j])}: {value_name} {fmt(v)}" if titled else None
+            )
+            cells.append(
+                Cell(
+                    round(label_w + j * cell, 2),
+                    round(label_h + i * cell_h, 2),
+                    round(cell, 2),
+                    round(cell_h, 2),
+                    classify(v, vmax),
+                    title,
+                )
+            )
     row_step = _label_step(rows, cell_h)
     col_step = _label_step(cols, cell)
     size = float(min(9.0, max(6.0, min(cell, cell_h) - 1)))
-    rl = [Label(round(label_w - 4, 2), round(label_h + (i + 0.5) * cell_h + size / 3, 2), visible(row_labels[i])[:18]) for i in range(0, rows, row_step)]
-    cl = [Label(round(label_w + (j + 0.5) * cell + size / 3, 2), round(label_h - 4, 2), visible(col_labels[j])[:14]) for j in range(0, cols, col_step)]
+    rl = [
+        Label(round(label_w - 4, 2), round(label_h + (i + 0.5) * cell_h + size / 3, 2), visible(row_labels[i])[:18])
+        for i in range(0, rows, row_step)
+    ]
+    cl = [
+        Label(round(label_w + (j + 0.5) * cell + size / 3, 2), round(label_h - 4, 2), visible(col_labels[j])[:14])
+        for j in range(0, cols, col_step)
+    ]
     return Heatmap(
         width=round(label_w + cols * cell + 4, 2),
         height=round(label_h + rows * cell_h + 4, 2),
@@ -164,7 +182,9 @@ class TokenHeatmap:
     notes: list[str] = field(default_factory=list)
 
 
-def token_heatmap(features: list[str], output_tokens: list[str], token_attr: np.ndarray, seq_attr: np.ndarray, max_views: int = 64) -> TokenHeatmap:
+def token_heatmap(
+    features: list[str], output_tokens: list[str], token_attr: np.ndarray, seq_attr: np.ndarray, max_views: int = 64
+) -> TokenHeatmap:
     """One whole-output view plus one view per output token, on one shared colour scale each."""
     seq = np.asarray(seq_attr, dtype=np.float64)
     mat = np.asarray(token_attr, dtype=np.float64)
@@ -180,6 +200,17 @@ def token_heatmap(features: list[str], output_tokens: list[str], token_attr: np.
     shown = min(len(output_tokens), max_views)
     for i in range(shown):
         views.append(
-            TokenView(str(i), f"{i + 1}: {visible(output_tokens[i])}", [(f, diverging_class(float(v), tok_max), None) for f, v in zip(features, mat[i])])
+            TokenView(
+                str(i),
+                f"{i + 1}: {visible(output_tokens[i])}",
+                [(f, diverging_class(float(v), tok_max), None) for f, v in zip(features, mat[i])],
+            )
         )
-    return TokenHeatmap(views=views, vmax=fmt(seq_max), token_vmax=fmt(tok_max), features=len(features), outputs=len(output_tokens), truncated=len(output_tokens) - shown)
+    return TokenHeatmap(
+        views=views,
+        vmax=fmt(seq_max),
+        token_vmax=fmt(tok_max),
+        features=len(features),
+        outputs=len(output_tokens),
+        truncated=len(output_tokens) - shown,
+    )

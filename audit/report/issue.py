@@ -5,14 +5,16 @@ anything is written, so a mistake leaves both the database and the output untouc
 the HTML is written atomically, then its SHA-256 is logged as a "report" event in the
 same transaction as its row, so what was handed out can be matched to the log.
 """
+
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import UserError
 from ..ids import uuid7
@@ -53,10 +55,12 @@ def normalise_time(value: str | None, what: str, *, store_format: bool = False) 
     try:
         moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise UserError(f"{what} {value!r} is not an ISO 8601 date or time: write e.g. 2026-03-01 or 2026-03-01T09:30:00Z") from None
+        raise UserError(
+            f"{what} {value!r} is not an ISO 8601 date or time: write e.g. 2026-03-01 or 2026-03-01T09:30:00Z"
+        ) from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ" if store_format else "%Y-%m-%dT%H:%M:%SZ")
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ" if store_format else "%Y-%m-%dT%H:%M:%SZ")
 
 
 def _check_output(path: Path, pdf: bool) -> None:
@@ -71,7 +75,9 @@ def _check_output(path: Path, pdf: bool) -> None:
         from .pdf import find_browser
 
         if find_browser() is None:
-            raise UserError("--pdf needs Chromium and none was found: install it (apt-get install -y chromium) or leave out --pdf")
+            raise UserError(
+                "--pdf needs Chromium and none was found: install it (apt-get install -y chromium) or leave out --pdf"
+            )
 
 
 def _write(path: Path, html: str) -> int:
@@ -98,7 +104,7 @@ def issue_report(
 ) -> ReportOutput:
     """A dossier of ``record_ids``, or (without ids) a summary of the records matching the filters."""
     output = Path(output)
-    generated = normalise_time(generated_at, "--generated-at") or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    generated = normalise_time(generated_at, "--generated-at") or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     since_n = normalise_time(since, "--since", store_format=True)
     until_n = normalise_time(until, "--until", store_format=True)
     if record_ids and (use_case or since or until):
@@ -119,16 +125,36 @@ def issue_report(
             html, kind, filters = render_dossiers(views, generated), "dossier", {}
         else:
             if store.records.count(use_case=use_case, since=since_n, until=until_n) == 0:
-                raise UserError("no record matches these filters: check them with `llm-audit list --use-case ... --since ...`")
-            shown = [("Use case", use_case or "all"), ("Since", since_n or "the first record"), ("Until", until_n or "the last record")]
-            summary = build_summary((gather(store, r, full=False) for r in store.records.iter(use_case=use_case, since=since_n, until=until_n)), generated, integrity, shown)
+                raise UserError(
+                    "no record matches these filters: check them with `llm-audit list --use-case ... --since ...`"
+                )
+            shown = [
+                ("Use case", use_case or "all"),
+                ("Since", since_n or "the first record"),
+                ("Until", until_n or "the last record"),
+            ]
+            summary = build_summary(
+                (
+                    gather(store, r, full=False)
+                    for r in store.records.iter(use_case=use_case, since=since_n, until=until_n)
+                ),
+                generated,
+                integrity,
+                shown,
+            )
             ids = [row.record_id for row in summary.index]
             html, kind = render_summary(summary), "summary"
             filters = {"use_case": use_case, "since": since_n, "until": until_n}
             if dossiers:
                 for rid in ids:
                     record = store.records.get(rid)
-                    extra.append((output.with_name(DOSSIER_LINK.format(id=rid)), render_dossiers([build_dossier(gather(store, record), generated, integrity)], generated), [rid]))
+                    extra.append(
+                        (
+                            output.with_name(DOSSIER_LINK.format(id=rid)),
+                            render_dossiers([build_dossier(gather(store, record), generated, integrity)], generated),
+                            [rid],
+                        )
+                    )
     seconds = time.perf_counter() - started
     size = _write(output, html)
     digest = sha256_html(html)

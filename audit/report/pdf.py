@@ -4,6 +4,7 @@ Chromium is the browser the report is tested in, so the PDF is what a reader see
 screen, laid out by the print CSS; WeasyPrint would be a second layout engine with its
 own CSS gaps (no SVG ``title``, different flexbox) to test against.
 """
+
 from __future__ import annotations
 
 import re
@@ -46,7 +47,9 @@ def find_browser() -> str | None:
 def run_browser(args: list[str], timeout: float = 120.0) -> subprocess.CompletedProcess:
     browser = find_browser()
     if browser is None:
-        raise UserError("--pdf needs Chromium and none was found: install it (apt-get install -y chromium) or leave out --pdf")
+        raise UserError(
+            "--pdf needs Chromium and none was found: install it (apt-get install -y chromium) or leave out --pdf"
+        )
     with tempfile.TemporaryDirectory(prefix="llm-audit-chromium-") as profile:
         cmd = [browser, *OFFLINE_FLAGS, f"--user-data-dir={profile}", *args]
         return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
@@ -56,10 +59,14 @@ def html_to_pdf(html_path: Path, pdf_path: Path) -> Path:
     """Print ``html_path`` to ``pdf_path`` (A4, from the page's own @page rules, no browser header/footer)."""
     html_path, pdf_path = Path(html_path).resolve(), Path(pdf_path).resolve()
     pdf_path.unlink(missing_ok=True)
-    done = run_browser(["--no-pdf-header-footer", "--virtual-time-budget=10000", f"--print-to-pdf={pdf_path}", html_path.as_uri()])
+    done = run_browser(
+        ["--no-pdf-header-footer", "--virtual-time-budget=10000", f"--print-to-pdf={pdf_path}", html_path.as_uri()]
+    )
     if not pdf_path.is_file() or pdf_path.stat().st_size == 0:
         tail = (done.stderr or "").strip().splitlines()[-1:] or ["no output"]
-        raise UserError(f"Chromium did not write {pdf_path} (exit {done.returncode}: {tail[0]}): check that it runs headless here")
+        raise UserError(
+            f"Chromium did not write {pdf_path} (exit {done.returncode}: {tail[0]}): check that it runs headless here"
+        )
     return pdf_path
 
 

@@ -4,6 +4,7 @@ The record keeps the template, its variables and the exact text that was tokenis
 (possibly wrapped in a chat template). The rendered template is located inside that
 text, so the highlighting never depends on a tokenizer and never alters a character.
 """
+
 from __future__ import annotations
 
 import string
@@ -48,6 +49,10 @@ def prompt_segments(record: GenerationRecord) -> list[Segment]:
         at = record.prompt.find(rendered) if parts else -1
         if at >= 0:
             before, after = record.prompt[:at], record.prompt[at + len(rendered) :]
-            out = ([Segment(before)] if before else []) + [p for p in parts if p.text] + ([Segment(after)] if after else [])
+            out = (
+                ([Segment(before)] if before else [])
+                + [p for p in parts if p.text]
+                + ([Segment(after)] if after else [])
+            )
             return out
     return [Segment(record.prompt)]

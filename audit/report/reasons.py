@@ -6,6 +6,7 @@ four, strongest first, each with its direction and size. Attribution here is the
 in the log-probability of the recorded answer that the method credits to the field:
 positive means the field made this answer more likely, negative less likely.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -62,5 +63,9 @@ def principal_reasons(features: list[str], seq_attr: np.ndarray, limit: int = MA
         name = field_words(features[j])
         most = " most" if rank == 1 else ""
         sentence = f"{name[:1].upper()}{name[1:]} {direction} the likelihood of this answer{most} ({_strength(share)}: {fmt(finite[j])} log-probability, {share:.0%} of the total effect)."
-        reasons.append(Reason(rank, features[j], name, float(finite[j]), fmt(finite[j]), share, f"{share:.0%}", direction, sentence))
+        reasons.append(
+            Reason(
+                rank, features[j], name, float(finite[j]), fmt(finite[j]), share, f"{share:.0%}", direction, sentence
+            )
+        )
     return reasons

@@ -6,6 +6,7 @@ and NIST AI 600-1. Deliberately not claimed: AI Act Art. 12(3), whose minimum lo
 apply only to remote biometric identification systems, and CFPB Circular 2022-03,
 withdrawn in May 2025 (Regulation B itself still binds).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,7 +24,11 @@ DOSSIER_MAP: tuple[Requirement, ...] = (
     Requirement(
         "1. Cover and integrity",
         "cover",
-        ("EU AI Act Art. 12(1)-(2): automatic logging for traceability", "EU AI Act Annex IV(1); Art. 13(3)(a)", "PRA SS1/23 Principle 1: model inventory"),
+        (
+            "EU AI Act Art. 12(1)-(2): automatic logging for traceability",
+            "EU AI Act Annex IV(1); Art. 13(3)(a)",
+            "PRA SS1/23 Principle 1: model inventory",
+        ),
         "Identifies the system, use case, record, operator and times; the record's SHA-256 and the audit log's verification result.",
     ),
     Requirement(
@@ -35,7 +40,11 @@ DOSSIER_MAP: tuple[Requirement, ...] = (
     Requirement(
         "3. Why: principal reasons and attributions",
         "why",
-        ("EU AI Act Art. 86: explanation of the main elements of a decision", "Regulation B, 12 CFR 1002.9(b)(2): specific principal reasons", "GDPR Art. 22(3), Art. 15(1)(h)"),
+        (
+            "EU AI Act Art. 86: explanation of the main elements of a decision",
+            "Regulation B, 12 CFR 1002.9(b)(2): specific principal reasons",
+            "GDPR Art. 22(3), Art. 15(1)(h)",
+        ),
         "At most four principal reasons in plain words, ranked by attribution, with token-level detail.",
     ),
     Requirement(
@@ -47,19 +56,32 @@ DOSSIER_MAP: tuple[Requirement, ...] = (
     Requirement(
         "5. Method and limits",
         "method",
-        ("EU AI Act Art. 13: transparency to deployers", "NIST AI RMF MEASURE 2.9; NIST AI 600-1", "PRA SS1/23 Principle 4: independent validation"),
+        (
+            "EU AI Act Art. 13: transparency to deployers",
+            "NIST AI RMF MEASURE 2.9; NIST AI 600-1",
+            "PRA SS1/23 Principle 4: independent validation",
+        ),
         "How the explanation was computed, its parameters and checks, and what it cannot show.",
     ),
     Requirement(
         "6. Reproducibility",
         "reproducibility",
-        ("Federal Reserve SR 26-2 (replaced SR 11-7): process verification, outcomes analysis", "PRA SS1/23 Principle 3: documentation sufficient to reconstruct", "EU AI Act Annex IV(2)"),
+        (
+            "Federal Reserve SR 26-2 (replaced SR 11-7): process verification, outcomes analysis",
+            "PRA SS1/23 Principle 3: documentation sufficient to reconstruct",
+            "EU AI Act Annex IV(2)",
+        ),
         "Model identity by content hash, every generation parameter and the seed, the software environment, the replay verdict.",
     ),
     Requirement(
         "8. Human oversight sign-off",
         "signoff",
-        ("EU AI Act Art. 14(4): understand, avoid automation bias, override", "EU AI Act Art. 26(2)", "PRA SS1/23 Principle 5: overrides", "GDPR Art. 22(3): human intervention"),
+        (
+            "EU AI Act Art. 14(4): understand, avoid automation bias, override",
+            "EU AI Act Art. 26(2)",
+            "PRA SS1/23 Principle 5: overrides",
+            "GDPR Art. 22(3): human intervention",
+        ),
         "Reviewer, role, accept or override, rationale and date, as logged and as a form to sign.",
     ),
 )

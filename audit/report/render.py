@@ -4,6 +4,7 @@ Autoescape is on for every template and undefined names are errors, so a value f
 prompt can only ever appear as text, and a template typo fails a test instead of
 silently printing nothing.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -37,11 +38,15 @@ def _common() -> dict:
 
 def render_dossiers(dossiers: list[Dossier], generated_at: str) -> str:
     """One HTML file holding one or more dossiers, in the order given."""
-    return environment().get_template("dossier.html.j2").render(dossiers=dossiers, generated_at=generated_at, **_common())
+    return (
+        environment().get_template("dossier.html.j2").render(dossiers=dossiers, generated_at=generated_at, **_common())
+    )
 
 
 def render_summary(summary: Summary) -> str:
-    return environment().get_template("summary.html.j2").render(s=summary, generated_at=summary.generated_at, **_common())
+    return (
+        environment().get_template("summary.html.j2").render(s=summary, generated_at=summary.generated_at, **_common())
+    )
 
 
 def sha256_html(html: str) -> str:

@@ -3,16 +3,17 @@
 Each record is reduced to a small row as it is read, so a thousand records cost a
 thousand small rows, not a thousand dossiers; the listing is capped and says so.
 """
+
 from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from .charts import BarChart, histogram
-from .evidence import Evidence, IntegrityStatus, mean_logprob
 from .dossier import LOGPROB_TOLERANCE
+from .evidence import Evidence, IntegrityStatus, mean_logprob
 from .reasons import principal_reasons
 
 MAX_LISTED = 2000
@@ -69,14 +70,19 @@ def _flags(evidence: Evidence) -> list[str]:
     problems = []
     replay = evidence.replay
     if replay is not None and replay.verdict != "identical":
-        problems.append(f"replay {replay.verdict}" + (f" at step {replay.first_divergence.step + 1}" if replay.first_divergence else ""))
+        problems.append(
+            f"replay {replay.verdict}"
+            + (f" at step {replay.first_divergence.step + 1}" if replay.first_divergence else "")
+        )
     fa = evidence.field_attribution
     if fa is not None:
         if fa.logprob_max_diff is not None and fa.logprob_max_diff > LOGPROB_TOLERANCE:
             problems.append(f"attribution log-prob check off by {fa.logprob_max_diff:.1e}")
         stability = fa.extra.get("stability") if isinstance(fa.extra, dict) else None
         if isinstance(stability, dict) and stability.get("ok") is False:
-            problems.append("attribution unstable" + (f" ({stability.get('detail')})" if stability.get("detail") else ""))
+            problems.append(
+                "attribution unstable" + (f" ({stability.get('detail')})" if stability.get("detail") else "")
+            )
     return problems
 
 
@@ -124,7 +130,19 @@ def build_summary(
             flags.append(Flag(r.id, href, r.use_case, r.started_at, problem))
         if len(index) < max_listed:
             lp_text = f"{lp:.3f}" if math.isfinite(lp) else "n/a"
-            index.append(IndexRow(r.id, href, r.started_at, r.use_case, r.output_tokens, lp_text, r.finish_reason, ev.replay.verdict if ev.replay else "not replayed", top))
+            index.append(
+                IndexRow(
+                    r.id,
+                    href,
+                    r.started_at,
+                    r.use_case,
+                    r.output_tokens,
+                    lp_text,
+                    r.finish_reason,
+                    ev.replay.verdict if ev.replay else "not replayed",
+                    top,
+                )
+            )
     total = len(when)
     days = sorted({d for d, _ in when})
     monthly = len(days) > 31
@@ -148,11 +166,19 @@ def build_summary(
         period_totals=[sum(cells[(c, p)] for c in cases) for p in periods],
         length_chart=histogram(lengths, "output length (tokens)", integer=True),
         logprob_chart=histogram(logprobs, "mean log-probability per output token"),
-        coverage=[(what, coverage[what], share(coverage[what], total)) for what in ("Field attribution (principal reasons)", "Replayed")],
+        coverage=[
+            (what, coverage[what], share(coverage[what], total))
+            for what in ("Field attribution (principal reasons)", "Replayed")
+        ],
         verdicts=sorted(verdicts.items(), key=lambda kv: (-kv[1], kv[0])),
-        reasons=[(name, direction, n, share(n, with_reasons)) for (name, direction), n in sorted(reason_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:10]],
+        reasons=[
+            (name, direction, n, share(n, with_reasons))
+            for (name, direction), n in sorted(reason_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+        ],
         flags=flags,
         index=index,
         unlisted=total - len(index),
-        models=[(f"Model {name}", f"{n} records") for name, n in sorted(models.items(), key=lambda kv: (-kv[1], kv[0]))],
+        models=[
+            (f"Model {name}", f"{n} records") for name, n in sorted(models.items(), key=lambda kv: (-kv[1], kv[0]))
+        ],
     )

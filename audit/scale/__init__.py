@@ -6,6 +6,7 @@ model lives (:mod:`.executors` in this process, :mod:`.ray_executor` on a Ray cl
 database has exactly one writer and an interrupted run keeps everything already stored.
 :mod:`.merge` gathers the databases of many serving hosts into one verified archive.
 """
+
 from .executors import Executor, InProcessExecutor
 from .summary import BatchSummary
 from .work import ExplainWork, ModelSpec, Outcome, ReplayWork

@@ -5,11 +5,13 @@ with its event in one transaction, after checking (inside that transaction) that
 result is not already there, so a retried or duplicated task can never be stored twice and
 an interrupted run leaves only whole results behind.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..store import AuditStore
 from .executors import Executor
@@ -51,7 +53,9 @@ def run_batch(
     seen: set[str] = set()
     if not selection.todo:
         return summary
-    bar = tqdm(total=len(selection.todo), desc=f"{work.kind}s", unit="record", disable=not progress or None, smoothing=0.1)
+    bar = tqdm(
+        total=len(selection.todo), desc=f"{work.kind}s", unit="record", disable=not progress or None, smoothing=0.1
+    )
     outcomes = executor.run(work, selection.todo)
     try:
         with AuditStore.open(db_path, write=True) as store:

@@ -3,9 +3,11 @@
 The in-process executor is the reference: a laptop needs nothing else, and a Ray run must
 give the same arrays. :mod:`.ray_executor` implements the same interface on a cluster.
 """
+
 from __future__ import annotations
 
-from typing import Any, Iterator, Protocol
+from collections.abc import Iterator
+from typing import Any, Protocol
 
 from ..model import LoadedModel
 from ..record import GenerationRecord

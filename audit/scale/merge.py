@@ -10,6 +10,7 @@ Subjects whose id is already in the archive are skipped: merging a source twice 
 Attention maps and issued reports are not carried over: both can be recomputed or reissued
 from the archive, and a report names the file it was issued from.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -59,14 +60,18 @@ class MergeResult:
         return asdict(self)
 
     def table(self) -> str:
-        lines = [f"{'source':32}  {'host':16}  {'events':>6}  {'records +':>9}  {'skipped':>7}  {'expl +':>6}  {'replays +':>9}  root"]
+        lines = [
+            f"{'source':32}  {'host':16}  {'events':>6}  {'records +':>9}  {'skipped':>7}  {'expl +':>6}  {'replays +':>9}  root"
+        ]
         for s in self.sources:
             lines.append(
                 f"{Path(s.path).name:32}  {s.host:16}  {s.events:>6}  {s.added['generation']:>9}  {s.skipped['generation']:>7}  "
                 f"{s.added['explanation']:>6}  {s.added['replay']:>9}  {s.root_hash[:16]}…"
             )
         state = "verifies" if self.archive_verified else "DOES NOT VERIFY"
-        lines.append(f"archive {self.archive}: {self.archive_events} events, root {self.archive_root_hash[:16]}…, {state}")
+        lines.append(
+            f"archive {self.archive}: {self.archive_events} events, root {self.archive_root_hash[:16]}…, {state}"
+        )
         return "\n".join(lines)
 
 
@@ -78,7 +83,9 @@ def _verified(path: Path) -> VerifyResult:
     """Each host signs with its own key, so sources are checked against the keys their checkpoints name."""
     result = verify_database(path)
     if not result.ok:
-        raise SourceRefused(f"source {path} does not verify ({result.summary()}): nothing was merged; investigate it with `llm-audit verify --db {path}`")
+        raise SourceRefused(
+            f"source {path} does not verify ({result.summary()}): nothing was merged; investigate it with `llm-audit verify --db {path}`"
+        )
     return result
 
 
@@ -88,7 +95,9 @@ def merge_databases(sources: list[Path], archive: Path, *, hosts: list[str] | No
     if not sources:
         raise UserError("no source database given: e.g. `llm-audit merge host-a.db host-b.db -o archive.db`")
     if hosts and len(hosts) != len(sources):
-        raise UserError(f"{len(hosts)} --host-name value(s) for {len(sources)} source(s): give one per source, in the same order, or none")
+        raise UserError(
+            f"{len(hosts)} --host-name value(s) for {len(sources)} source(s): give one per source, in the same order, or none"
+        )
     archive = Path(archive)
     for source in sources:
         if archive.exists() and source.exists() and source.resolve() == archive.resolve():
@@ -148,7 +157,9 @@ def _import(origin: AuditStore, target: AuditStore, report: SourceReport) -> Non
             target.replays.insert(replay)
             payload = replay_payload(replay)
         if _payload_sha256(payload) != event.payload_sha256:
-            raise UserError(f"{event.kind} {event.subject_id} of {report.path} does not copy identically (seq {event.seq}): nothing was merged from it")
+            raise UserError(
+                f"{event.kind} {event.subject_id} of {report.path} does not copy identically (seq {event.seq}): nothing was merged from it"
+            )
         target.events.append(event.kind, event.subject_id, payload)
         row = Provenance(
             id=uuid7(),

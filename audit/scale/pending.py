@@ -6,6 +6,7 @@ The descriptive entries ``explain_record`` adds to the stored parameters (the ta
 baseline field, Captum's version) are not part of the identity, so upgrading Captum does not
 make every record pending again.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -23,7 +24,9 @@ def params_key(method: str, granularity: str, params: dict[str, Any]) -> str:
     from ..integrity.canonical import canonical_bytes
 
     effective = {k: v for k, v in params.items() if k not in DESCRIPTIVE_PARAMS}
-    return hashlib.sha256(canonical_bytes({"method": method, "granularity": granularity, "params": effective})).hexdigest()
+    return hashlib.sha256(
+        canonical_bytes({"method": method, "granularity": granularity, "params": effective})
+    ).hexdigest()
 
 
 def effective_params(method: str, granularity: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -51,10 +54,15 @@ class Selection:
 
 def explained_keys(store: Any, method: str, granularity: str) -> set[tuple[str, str]]:
     """(record id, params key) of every stored explanation of this method and granularity."""
-    return {(record_id, params_key(method, granularity, params)) for record_id, params in store.explanations.params_of(method, granularity)}
+    return {
+        (record_id, params_key(method, granularity, params))
+        for record_id, params in store.explanations.params_of(method, granularity)
+    }
 
 
-def select_for_explain(store: Any, records: list[GenerationRecord], method: str, granularity: str, params: dict[str, Any]) -> Selection:
+def select_for_explain(
+    store: Any, records: list[GenerationRecord], method: str, granularity: str, params: dict[str, Any]
+) -> Selection:
     """Records without a stored explanation for this request; unexplainable ones are skipped with the reason."""
     from ..attribution.explain import check_request
 
@@ -81,4 +89,7 @@ def request_key(method: str, granularity: str, params: dict[str, Any]) -> str:
 
 def already_explained(store: Any, record_id: str, method: str, granularity: str, key: str) -> bool:
     """Whether the explanation with request ``key`` is stored; checked again inside each store transaction."""
-    return any(params_key(method, granularity, p) == key for _, p in store.explanations.params_of(method, granularity, record_id))
+    return any(
+        params_key(method, granularity, p) == key
+        for _, p in store.explanations.params_of(method, granularity, record_id)
+    )

@@ -10,12 +10,14 @@ model again) and the driver, not Ray, resubmits the record that was running on i
 retried; resubmitting here lets the summary name them, and the driver's store-once check
 makes a resubmission harmless even if the dead attempt had already sent its result.
 """
+
 from __future__ import annotations
 
 import logging
 import time
 from collections import deque
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from ..errors import UserError
 from ..record import GenerationRecord
@@ -102,7 +104,9 @@ class RayExecutor:
         try:
             ray.init(address=self.address, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
         except (ConnectionError, RuntimeError, ValueError) as exc:
-            raise UserError(f"cannot connect to the Ray cluster at {self.address or 'a new local instance'} ({exc}): check --address") from None
+            raise UserError(
+                f"cannot connect to the Ray cluster at {self.address or 'a new local instance'} ({exc}): check --address"
+            ) from None
         return True
 
     def run(self, work: Any, records: list[GenerationRecord]) -> Iterator[Outcome]:
@@ -123,9 +127,13 @@ class RayExecutor:
         self._started_ray = self._connect() or self._started_ray
         if not self.workers:
             self.workers = max(1, int(ray.cluster_resources().get("CPU", 1) // self.cpus_per_worker))
-        actor_class = ray.remote(num_cpus=self.cpus_per_worker, max_restarts=self.max_restarts, max_task_retries=0)(RayWorker)
+        actor_class = ray.remote(num_cpus=self.cpus_per_worker, max_restarts=self.max_restarts, max_task_retries=0)(
+            RayWorker
+        )
         size = self.workers if self.keep_alive else min(self.workers, count)
-        self._actors = [actor_class.remote(self.spec, work.needs_default_model, self.threads_per_worker) for _ in range(size)]
+        self._actors = [
+            actor_class.remote(self.spec, work.needs_default_model, self.threads_per_worker) for _ in range(size)
+        ]
         self.workers = len(self._actors)
         try:
             ray.get([actor.ready.remote() for actor in self._actors], timeout=self.start_timeout)
@@ -138,7 +146,9 @@ class RayExecutor:
             ) from None
         except ray.exceptions.RayError as exc:
             self.close_actors()
-            raise UserError(f"a Ray worker could not start ({_cause(exc)}): the model folder and llm-audit must be installed on every node") from None
+            raise UserError(
+                f"a Ray worker could not start ({_cause(exc)}): the model folder and llm-audit must be installed on every node"
+            ) from None
         return self._actors
 
     def close_actors(self) -> None:
@@ -161,7 +171,9 @@ class RayExecutor:
         """
         ray = self.ray
         queue: deque[tuple[GenerationRecord, int]] = deque((record, 1) for record in records)
-        waiting: dict[Any, tuple[int, GenerationRecord | None, int]] = {}  # ref -> (actor, record or None for a ping, attempt)
+        waiting: dict[
+            Any, tuple[int, GenerationRecord | None, int]
+        ] = {}  # ref -> (actor, record or None for a ping, attempt)
         dead: set[int] = set()
 
         def submit(index: int) -> None:
@@ -191,7 +203,12 @@ class RayExecutor:
                         if attempt <= self.retries:
                             queue.appendleft((record, attempt + 1))
                         else:
-                            yield Outcome(record.id, error=f"its worker died {attempt} times ({_cause(exc)})", worker="(died)", attempts=attempt)
+                            yield Outcome(
+                                record.id,
+                                error=f"its worker died {attempt} times ({_cause(exc)})",
+                                worker="(died)",
+                                attempts=attempt,
+                            )
                     if restarting:
                         time.sleep(0.2)  # ask again shortly
                     waiting[actors[index].ready.remote()] = (index, None, 0)  # answers once Ray has restarted it
@@ -199,7 +216,12 @@ class RayExecutor:
                     submit(other)
                 if len(dead) == len(actors):
                     for left, tries in queue:
-                        yield Outcome(left.id, error="no Ray worker left alive (all exceeded their restarts)", worker="(died)", attempts=tries)
+                        yield Outcome(
+                            left.id,
+                            error="no Ray worker left alive (all exceeded their restarts)",
+                            worker="(died)",
+                            attempts=tries,
+                        )
                     queue.clear()
                 continue
             if record is not None:

@@ -1,4 +1,5 @@
 """What a batch did, per worker: the final table and the ``--json`` object."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -54,13 +55,17 @@ class BatchSummary:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data.update(failed=self.failed, records_per_s=round(self.rate, 4))
-        data["per_worker"] = {name: {**asdict(s), "records_per_s": round(s.rate, 4)} for name, s in self.per_worker.items()}
+        data["per_worker"] = {
+            name: {**asdict(s), "records_per_s": round(s.rate, 4)} for name, s in self.per_worker.items()
+        }
         return data
 
     def table(self) -> str:
         lines = [f"{'worker':28}  {'records':>7}  {'failures':>8}  {'retried':>7}  {'busy s':>8}  {'rec/s':>7}"]
         for name, s in sorted(self.per_worker.items()):
-            lines.append(f"{name:28}  {s.records:>7}  {s.failures:>8}  {s.retried:>7}  {s.busy_s:>8.2f}  {s.rate:>7.3f}")
+            lines.append(
+                f"{name:28}  {s.records:>7}  {s.failures:>8}  {s.retried:>7}  {s.busy_s:>8.2f}  {s.rate:>7.3f}"
+            )
         lines.append(
             f"{'total (' + self.executor + ', ' + str(self.workers) + ' worker' + ('s' if self.workers != 1 else '') + ')':28}  "
             f"{self.stored + self.failed + self.duplicates:>7}  {self.failed:>8}  {self.retried:>7}  {self.seconds:>8.2f}  {self.rate:>7.3f}"

@@ -5,14 +5,16 @@ together with the record's content (workers never open the database). ``compute`
 where the model is; ``store`` runs only in the driver, inside the transaction it opens for
 that one result, through the same repositories and events as the single-record commands.
 """
+
 from __future__ import annotations
 
 import os
 import socket
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 from ..clock import utc_iso
 from ..ids import uuid7
@@ -43,7 +45,9 @@ class ModelHost:
         from ..auditor import Auditor
 
         # The Auditor here only loads and caches models; its database path is never opened.
-        self._auditor = Auditor(db=os.devnull, model=loaded if loaded is not None else spec.spec, device=spec.device, dtype=spec.dtype)
+        self._auditor = Auditor(
+            db=os.devnull, model=loaded if loaded is not None else spec.spec, device=spec.device, dtype=spec.dtype
+        )
         self.name = f"{socket.gethostname()}:{os.getpid()}"
 
     @property

@@ -3,24 +3,25 @@
 ``AuditStore`` bundles one repository per component over a single SQLite file. Opening
 for reading can never write; opening for writing applies pending migrations first.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlite_utils
 
 from .attention import AttentionRepository
-from .explanations import ExplanationRepository
-from .replays import ReplayRepository
 from .blobs import BlobRepository
 from .checkpoints import CheckpointRepository
-from .events import EventLog
 from .database import check_writable, default_db_path, open_for_read, open_for_write
-from .records import RecordRepository
+from .events import EventLog
+from .explanations import ExplanationRepository
 from .privacy import PrivacyRepository
-from .reports import ReportRepository
 from .provenance import ProvenanceRepository
+from .records import RecordRepository
+from .replays import ReplayRepository
+from .reports import ReportRepository
 
 
 class AuditStore:
@@ -40,10 +41,10 @@ class AuditStore:
         self.provenance = ProvenanceRepository(db)
 
     @classmethod
-    def open(cls, path: Path | str | None = None, *, write: bool = False) -> "AuditStore":
+    def open(cls, path: Path | str | None = None, *, write: bool = False) -> AuditStore:
         path = Path(path) if path is not None else default_db_path()
         if write:
-            now = datetime.now(timezone.utc).isoformat()
+            now = datetime.now(UTC).isoformat()
             return cls(open_for_write(path, now), path, True)
         return cls(open_for_read(path), path, False)
 
@@ -54,7 +55,7 @@ class AuditStore:
     def close(self) -> None:
         self.db.conn.close()
 
-    def __enter__(self) -> "AuditStore":
+    def __enter__(self) -> AuditStore:
         return self
 
     def __exit__(self, *exc) -> None:

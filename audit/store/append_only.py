@@ -7,6 +7,7 @@ audit record adds them in its migration::
 
     register("explanations", 2, "append-only guard", *append_only("explanations"))
 """
+
 from __future__ import annotations
 
 

@@ -13,6 +13,7 @@ sink) and the rest in entries of 1e-6..1e-4, below float16's normal range (6.1e-
 where float16 keeps only 1-2 significant digits and would reorder the tokens a report
 ranks. Head importance: a layers x heads table compared against Captum to 1e-6.
 """
+
 from __future__ import annotations
 
 import json
@@ -106,7 +107,10 @@ class AttentionRepository:
         """
         if result.id is None or result.created_at is None:
             raise ValueError("an attention result needs id and created_at before it is stored")
-        digests = {name: (self.blobs.put(array) if array is not None else None) for name, array in storage_arrays(result).items()}
+        digests = {
+            name: (self.blobs.put(array) if array is not None else None)
+            for name, array in storage_arrays(result).items()
+        }
         stored = sum(self.blobs.stored_size(d) for d in digests.values() if d is not None)
         row = {
             "id": result.id,

@@ -4,12 +4,13 @@ An array is stored as a zlib-compressed ``.npy`` payload (dtype and shape travel
 it), keyed by the SHA-256 of exactly the bytes stored. Identical arrays are stored once,
 and any changed byte is detectable by rehashing, which the tamper-evident log relies on.
 """
+
 from __future__ import annotations
 
 import hashlib
 import io
 import zlib
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import sqlite_utils

@@ -1,4 +1,5 @@
 """The ``checkpoints`` table: signed (tree size, Merkle root, time) statements, append-only."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass

@@ -4,6 +4,7 @@ A file given as ``--db`` may be missing, someone else's SQLite database, not SQL
 all, or read-only. Each case is detected *before* anything is written, so a refused
 command leaves the file byte-for-byte as it was.
 """
+
 from __future__ import annotations
 
 import os
@@ -30,7 +31,9 @@ def _check_file(path: Path) -> bool:
     if not path.exists():
         return False
     if path.is_dir():
-        raise UserError(f"{path} is a folder, not a database file: pass --db with a file path such as {path / DEFAULT_DB}")
+        raise UserError(
+            f"{path} is a folder, not a database file: pass --db with a file path such as {path / DEFAULT_DB}"
+        )
     size = path.stat().st_size
     if size == 0:
         return True
@@ -46,16 +49,22 @@ def _check_file(path: Path) -> bool:
 
 def _tables(conn: sqlite3.Connection) -> list[str]:
     try:
-        return [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
+        return [
+            r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")
+        ]
     except sqlite3.DatabaseError as exc:
-        raise UserError(f"the database file is damaged or not SQLite ({exc}): restore it from a backup or pass another --db") from None
+        raise UserError(
+            f"the database file is damaged or not SQLite ({exc}): restore it from a backup or pass another --db"
+        ) from None
 
 
 def _check_ours(path: Path, conn: sqlite3.Connection) -> None:
     tables = _tables(conn)
     if tables and MIGRATIONS_TABLE not in tables:
         shown = ", ".join(sorted(tables)[:5])
-        raise UserError(f"{path} is an SQLite database of another tool (tables: {shown}): pass --db with an llm-audit database or a new file path")
+        raise UserError(
+            f"{path} is an SQLite database of another tool (tables: {shown}): pass --db with an llm-audit database or a new file path"
+        )
 
 
 def _connect_readonly(path: Path) -> sqlite3.Connection:
@@ -66,7 +75,9 @@ def _connect_readonly(path: Path) -> sqlite3.Connection:
 def open_for_read(path: Path) -> sqlite_utils.Database:
     """Open an existing llm-audit database without the possibility of writing to it."""
     if not _check_file(path):
-        raise UserError(f"no audit database at {path}: record something first with `llm-audit generate`, or pass --db / set {ENV_DB}")
+        raise UserError(
+            f"no audit database at {path}: record something first with `llm-audit generate`, or pass --db / set {ENV_DB}"
+        )
     conn = _connect_readonly(path)
     _check_ours(path, conn)
     return sqlite_utils.Database(conn)
@@ -84,12 +95,16 @@ def check_writable(path: Path) -> None:
         # No write bit counts as read-only even for root (who bypasses permissions):
         # an archive marked read-only must never be appended to by accident.
         if not os.access(path, os.W_OK) or not (path.stat().st_mode & 0o222):
-            raise UserError(f"database {path} is read-only: make it writable (chmod u+w) or pass --db with another file")
+            raise UserError(
+                f"database {path} is read-only: make it writable (chmod u+w) or pass --db with another file"
+            )
     folder = path.resolve().parent
     if not folder.is_dir():
         raise UserError(f"folder {folder} does not exist: create it or pass --db with a path in an existing folder")
     if not os.access(folder, os.W_OK):
-        raise UserError(f"folder {folder} is read-only, SQLite cannot write its journal there: pass --db in a writable folder")
+        raise UserError(
+            f"folder {folder} is read-only, SQLite cannot write its journal there: pass --db in a writable folder"
+        )
 
 
 def open_for_write(path: Path, now: str) -> sqlite_utils.Database:

@@ -12,14 +12,16 @@ leaf hash and its own leaf hash. Every ``checkpoint_every`` events (``$LLM_AUDIT
 default 100, 0 = never) the append also signs a checkpoint in the same transaction, so
 no committed state is ever further than that from a signature.
 """
+
 from __future__ import annotations
 
 import json
 import os
 import sqlite3
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import sqlite_utils
 
@@ -80,7 +82,13 @@ def _chain_existing(conn: sqlite3.Connection) -> None:
     conn.execute(f"DROP TABLE {TABLE}_v1")
 
 
-register("events", 2, "hash chain columns (RFC 8785 payload, prev_hash, leaf_hash); append-only", _chain_existing, *append_only(TABLE))
+register(
+    "events",
+    2,
+    "hash chain columns (RFC 8785 payload, prev_hash, leaf_hash); append-only",
+    _chain_existing,
+    *append_only(TABLE),
+)
 
 Projection = Callable[[sqlite_utils.Database, str], dict[str, Any]]
 TextProjection = Callable[[sqlite_utils.Database, str], str]
@@ -203,12 +211,16 @@ class EventLog:
             if key is None:
                 key = obtain_signing_key(self.resolved_key_path(), known)
             elif known and key.key_id not in known:
-                raise UserError(f"key {key.source} (id {key.key_id}) did not sign this log's checkpoints (key id {', '.join(sorted(known))})")
+                raise UserError(
+                    f"key {key.source} (id {key.key_id}) did not sign this log's checkpoints (key id {', '.join(sorted(known))})"
+                )
             leaves = self.leaf_hashes()
             root = merkle.root(leaves).hex()
             signed_at = utc_iso()
             message = checkpoint_message(len(leaves), root, signed_at)
-            made = repository.add(Checkpoint(None, len(leaves), root, signed_at, key.key_id, key.raw.hex(), key.sign(message)))
+            made = repository.add(
+                Checkpoint(None, len(leaves), root, signed_at, key.key_id, key.raw.hex(), key.sign(message))
+            )
             if own:
                 conn.execute("COMMIT")
             return made
@@ -250,7 +262,9 @@ class EventLog:
             clauses.append("kind = ?")
             params.append(kind)
         where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
-        rows = self.db.execute(f"SELECT seq, kind, subject_id, created_at, payload FROM {TABLE}{where} ORDER BY seq", params)
+        rows = self.db.execute(
+            f"SELECT seq, kind, subject_id, created_at, payload FROM {TABLE}{where} ORDER BY seq", params
+        )
         return (Event(seq, k, s, c, json.loads(p)) for seq, k, s, c, p in rows)
 
 

@@ -4,10 +4,12 @@ The two attribution arrays live in :mod:`audit.store.blobs` (compressed ``.npy``
 shape, keyed by SHA-256); the row keeps the keys, the labels and every parameter, so a report can be
 rebuilt later without recomputing and reloads bit-identical.
 """
+
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import sqlite_utils
 
@@ -44,8 +46,22 @@ register(
     f"CREATE INDEX idx_{TABLE}_record ON {TABLE} (record_id, method, granularity)",
 )
 
-_COLUMNS = ("id", "record_id", "created_at", "method", "granularity", "features", "output_tokens", "token_attr_sha256",
-            "seq_attr_sha256", "params", "seconds", "convergence_delta", "logprob_max_diff", "extra")
+_COLUMNS = (
+    "id",
+    "record_id",
+    "created_at",
+    "method",
+    "granularity",
+    "features",
+    "output_tokens",
+    "token_attr_sha256",
+    "seq_attr_sha256",
+    "params",
+    "seconds",
+    "convergence_delta",
+    "logprob_max_diff",
+    "extra",
+)
 
 
 def explanation_payload(row: dict[str, Any]) -> dict[str, Any]:
@@ -129,11 +145,19 @@ class ExplanationRepository:
             matches = list(self.db.query(f"SELECT * FROM {TABLE} WHERE id LIKE ? LIMIT 2", [explanation_id + "%"]))
             rows = matches if len(matches) == 1 else []
         if not rows:
-            raise UserError(f"no explanation with id {explanation_id!r} in this database: run `llm-audit explain RECORD_ID` first")
+            raise UserError(
+                f"no explanation with id {explanation_id!r} in this database: run `llm-audit explain RECORD_ID` first"
+            )
         return self._result(rows[0])
 
-    def iter(self, record_id: str | None = None, *, method: str | None = None, granularity: str | None = None,
-             newest_first: bool = False) -> Iterator[AttributionResult]:
+    def iter(
+        self,
+        record_id: str | None = None,
+        *,
+        method: str | None = None,
+        granularity: str | None = None,
+        newest_first: bool = False,
+    ) -> Iterator[AttributionResult]:
         if not self.exists():
             return iter(())
         clauses, params = [], []
@@ -143,13 +167,19 @@ class ExplanationRepository:
                 params.append(value)
         where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
         order = "DESC" if newest_first else "ASC"
-        return (self._result(row) for row in self.db.query(f"SELECT * FROM {TABLE}{where} ORDER BY seq {order}", params))
+        return (
+            self._result(row) for row in self.db.query(f"SELECT * FROM {TABLE}{where} ORDER BY seq {order}", params)
+        )
 
-    def list(self, record_id: str | None = None, *, method: str | None = None, granularity: str | None = None) -> list[AttributionResult]:
+    def list(
+        self, record_id: str | None = None, *, method: str | None = None, granularity: str | None = None
+    ) -> list[AttributionResult]:
         """Every stored explanation (of one record, method, granularity), oldest first."""
         return list(self.iter(record_id, method=method, granularity=granularity))
 
-    def params_of(self, method: str, granularity: str, record_id: str | None = None) -> list[tuple[str, dict[str, Any]]]:
+    def params_of(
+        self, method: str, granularity: str, record_id: str | None = None
+    ) -> list[tuple[str, dict[str, Any]]]:
         """(record id, stored parameters) of each explanation of this method and granularity, arrays not loaded.
 
         What a batch run needs to tell which records are already explained (:mod:`audit.scale.pending`).
@@ -163,7 +193,9 @@ class ExplanationRepository:
             args.append(record_id)
         return [(row[0], json.loads(row[1])) for row in self.db.execute(sql + " ORDER BY seq", args)]
 
-    def latest(self, record_id: str, method: str | None = None, granularity: str | None = None) -> AttributionResult | None:
+    def latest(
+        self, record_id: str, method: str | None = None, granularity: str | None = None
+    ) -> AttributionResult | None:
         """The newest explanation of ``record_id`` (optionally of one method and granularity)."""
         return next(self.iter(record_id, method=method, granularity=granularity, newest_first=True), None)
 

@@ -4,6 +4,7 @@ No table of its own: a record's privacy facts live in its (logged) ``tags.privac
 erasures, holds and releases are events in the hash-chained log, the one place an auditor
 already trusts. This repository only knows how to find them.
 """
+
 from __future__ import annotations
 
 import json

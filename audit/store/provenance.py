@@ -6,10 +6,12 @@ hash chain, the SHA-256 of its payload there, and the Merkle root of the source 
 verified just before the copy. Each row is logged as a ``provenance`` event, so the archive's
 own chain covers where its content came from.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import sqlite_utils
 
@@ -95,7 +97,10 @@ class ProvenanceRepository:
         if not self.exists():
             return iter(())
         where, params = (" WHERE source_host = ?", [source_host]) if source_host else ("", [])
-        return (Provenance(**row) for row in self.db.query(f"SELECT {', '.join(_COLUMNS)} FROM {TABLE}{where} ORDER BY seq", params))
+        return (
+            Provenance(**row)
+            for row in self.db.query(f"SELECT {', '.join(_COLUMNS)} FROM {TABLE}{where} ORDER BY seq", params)
+        )
 
 
 def _project(db: sqlite_utils.Database, provenance_id: str) -> dict[str, Any]:

@@ -3,10 +3,12 @@
 Small arrays (token ids, log-probabilities) are JSON columns so the record stays
 readable with any SQLite client; large arrays belong in :mod:`audit.store.blobs`.
 """
+
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import sqlite_utils
 
@@ -191,7 +193,9 @@ class RecordRepository:
             if len(matches) == 1:
                 rows = matches
             else:
-                raise UserError(f"no record with id {record_id!r} in this database: run `llm-audit list` to see the ids")
+                raise UserError(
+                    f"no record with id {record_id!r} in this database: run `llm-audit list` to see the ids"
+                )
         return _from_row(rows[0])
 
     def iter(

@@ -5,11 +5,13 @@ it is a new row linked to the generation, never an edit of it. Rows are found by
 (latest verdict for reports) and the logged event's subject is the replay's own id, so
 each event's projection is unambiguous even when a record is replayed many times.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import asdict
-from typing import Any, Iterator
+from typing import Any
 
 import sqlite_utils
 
@@ -18,7 +20,14 @@ from .events import register_projection
 from .schema import register
 
 TABLE = "replays"
-_JSON_COLUMNS = ("model_match", "environment_diff", "first_divergence", "replayed_output_ids", "replayed_token_logprobs", "extra")
+_JSON_COLUMNS = (
+    "model_match",
+    "environment_diff",
+    "first_divergence",
+    "replayed_output_ids",
+    "replayed_token_logprobs",
+    "extra",
+)
 
 register(
     "replays",

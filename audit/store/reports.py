@@ -3,6 +3,7 @@
 A report handed to a regulator is itself evidence: logging its hash lets anyone later
 check that the file in front of them is the one the system produced.
 """
+
 from __future__ import annotations
 
 import json
@@ -55,13 +56,24 @@ class ReportRepository:
     def insert(self, report: IssuedReport) -> None:
         self.db.execute(
             f"INSERT INTO {TABLE} (id, kind, sha256, generated_at, record_ids, filters, size_bytes) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [report.id, report.kind, report.sha256, report.generated_at, json.dumps(report.record_ids), json.dumps(report.filters, sort_keys=True), report.size_bytes],
+            [
+                report.id,
+                report.kind,
+                report.sha256,
+                report.generated_at,
+                json.dumps(report.record_ids),
+                json.dumps(report.filters, sort_keys=True),
+                report.size_bytes,
+            ],
         )
 
     def _rows(self, where: str, params: list[Any]) -> list[IssuedReport]:
         if not self.db[TABLE].exists():
             return []
-        rows = self.db.execute(f"SELECT id, kind, sha256, generated_at, record_ids, filters, size_bytes FROM {TABLE}{where} ORDER BY seq", params)
+        rows = self.db.execute(
+            f"SELECT id, kind, sha256, generated_at, record_ids, filters, size_bytes FROM {TABLE}{where} ORDER BY seq",
+            params,
+        )
         return [IssuedReport(i, k, s, g, json.loads(r), json.loads(f), int(n)) for i, k, s, g, r, f, n in rows]
 
     def get(self, report_id: str) -> IssuedReport | None:

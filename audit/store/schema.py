@@ -5,16 +5,16 @@ chain...) owns its tables and registers its own ordered migrations here, so addi
 component never edits another's schema. Applied versions are kept in
 ``llm_audit_migrations``; that table is also how a file is recognised as ours.
 """
+
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Union
-
 import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
 
 MIGRATIONS_TABLE = "llm_audit_migrations"
 
-Step = Union[str, Callable[[sqlite3.Connection], None]]
+Step = str | Callable[[sqlite3.Connection], None]
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ key store of the sealed record is kept (``legacy-0.1.keys.json``) so it can be o
 The script uses the 0.1.0 API and is not expected to run on later code; it documents
 where the fixture came from.
 """
+
 from __future__ import annotations
 
 import os
@@ -37,12 +38,17 @@ def main(out: Path) -> None:
         model = build_tiny_model(tmp / "tiny")
         db = tmp / "legacy-0.1.db"
         policy = tmp / "policy.toml"
-        policy.write_text('detectors = ["email"]\nsubject_field = "customer_id"\n[fields]\ncustomer_id = "customer_id"\n')
+        policy.write_text(
+            'detectors = ["email"]\nsubject_field = "customer_id"\n[fields]\ncustomer_id = "customer_id"\n'
+        )
         auditor = Auditor(db=db, model=str(model), operator="fixture")
         text = auditor.generate(prompt="The capital of France is", max_new_tokens=3, use_case="general")
         credit = auditor.generate(
-            template="Income {income}, score {score}. Approve?", variables={"income": "$42,000", "score": "580"},
-            system="You are a credit analyst.", max_new_tokens=3, use_case="credit-decision",
+            template="Income {income}, score {score}. Approve?",
+            variables={"income": "$42,000", "score": "580"},
+            system="You are a credit analyst.",
+            max_new_tokens=3,
+            use_case="credit-decision",
         )
         auditor.explain(text.id, method="feature-ablation", granularity="token")
         auditor.explain(credit.id, method="feature-ablation", granularity="field")
@@ -51,8 +57,10 @@ def main(out: Path) -> None:
         auditor.checkpoint()
         sealed = Auditor(db=db, model=auditor.loaded, operator="fixture", policy=policy)
         private = sealed.generate(
-            template="Customer {customer_id} mail {email}. Approve?", variables={"customer_id": "C-1", "email": "a@b.example"},
-            max_new_tokens=3, use_case="credit-decision",
+            template="Customer {customer_id} mail {email}. Approve?",
+            variables={"customer_id": "C-1", "email": "a@b.example"},
+            max_new_tokens=3,
+            use_case="credit-decision",
         )
         sealed.hold(record_id=private.id, reason="fixture matter 1")
         sealed.hold(record_id=private.id, reason="fixture matter 1", release=True)

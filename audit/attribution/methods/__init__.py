@@ -1,2 +1,3 @@
 """One module per attribution method; importing this package registers them all (default first)."""
-from . import feature_ablation, shapley_sampling, lime, kernel_shap, integrated_gradients, gradient_x_input  # noqa: F401
+
+from . import feature_ablation, gradient_x_input, integrated_gradients, kernel_shap, lime, shapley_sampling  # noqa: F401

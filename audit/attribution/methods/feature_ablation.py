@@ -4,6 +4,7 @@ Deterministic and exact for what it measures: the change in each output token's 
 when that one feature is absent (baseline token id 0 for tokens, the empty string for fields and
 segments, as in Captum).
 """
+
 from __future__ import annotations
 
 from captum.attr import FeatureAblation
@@ -19,4 +20,6 @@ class FeatureAblationMethod(MultiOutputMethod):
     minimum = {"baseline_token": 0, "perturbations_per_eval": 1}
 
     def run(self, ctx, forward):
-        return FeatureAblation(forward).attribute(self.interpretable(ctx), perturbations_per_eval=ctx.params["perturbations_per_eval"])
+        return FeatureAblation(forward).attribute(
+            self.interpretable(ctx), perturbations_per_eval=ctx.params["perturbations_per_eval"]
+        )

@@ -3,6 +3,7 @@
 One forward and one batched backward; a first-order, local view (no baseline): cheap, but it can
 miss features whose effect saturates.
 """
+
 from __future__ import annotations
 
 from ..base import Attribution, Context, register

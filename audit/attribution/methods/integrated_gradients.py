@@ -6,6 +6,7 @@ integration rule (``gausslegendre`` by default) supplies the points and weights.
 delta per output token (sum of attributions minus the change in log-probability) says how well
 ``n_steps`` approximates the integral.
 """
+
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,5 @@
 """Kernel SHAP: a linear surrogate with Shapley kernel weights, fitted to random feature subsets."""
+
 from __future__ import annotations
 
 from captum.attr import KernelShap

@@ -4,6 +4,7 @@ Captum's defaults: Lasso alpha 0.01, cosine-distance exponential kernel, Bernoul
 drawn from ``perturbation_seed``. A surrogate fit, not an exact effect: with few samples relative to
 features it is noisy and may zero out features.
 """
+
 from __future__ import annotations
 
 from captum.attr import Lime

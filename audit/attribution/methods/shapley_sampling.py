@@ -3,6 +3,7 @@
 Accounts for interactions (a field that matters only together with another) at the cost of
 ``n_samples * (n_features + 1)`` evaluations; the orders come from ``perturbation_seed``.
 """
+
 from __future__ import annotations
 
 from captum.attr import ShapleyValueSampling
@@ -20,5 +21,7 @@ class ShapleySamplingMethod(MultiOutputMethod):
 
     def run(self, ctx, forward):
         return ShapleyValueSampling(forward).attribute(
-            self.interpretable(ctx), n_samples=ctx.params["n_samples"], perturbations_per_eval=ctx.params["perturbations_per_eval"]
+            self.interpretable(ctx),
+            n_samples=ctx.params["n_samples"],
+            perturbations_per_eval=ctx.params["perturbations_per_eval"],
         )

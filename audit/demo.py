@@ -1,7 +1,8 @@
-"""The main job, end to end on the example cases: record (then explain, attention, report).
+"""The main job, end to end on the example cases: record, explain, attention, replay, report, verify.
 
-Each stage is a function ``(auditor, cases, records, say) -> None`` in :data:`STAGES`,
-run in order; later components append theirs. ``say`` prints progress for a person.
+Each stage is a function ``(auditor, cases, result, say) -> None`` in :data:`STAGES`, run in
+order through the :class:`~audit.Auditor` as a user's code would; ``say`` prints progress for
+a person. The demo sits above the façade, beside the CLI.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from tqdm import tqdm
 from .auditor import Auditor
 from .examples import ExampleCase
 from .record import GenerationRecord
-from .replay.demo_stage import replay_stage
 
 Say = Callable[[str], None]
 
@@ -72,6 +72,21 @@ def explain_stage(auditor: Auditor, cases: list[ExampleCase], result: DemoResult
         )
         say(f"  {attr.record_id}  {case.name:30}  {attr.granularity:5}  {attr.seconds:5.1f} s  top: {top}")
     result.outputs["explain"] = f"{len(explained)} feature-ablation explanations stored"
+
+
+def replay_stage(auditor: Auditor, cases: list[ExampleCase], result: DemoResult, say: Say) -> None:
+    """Every record the demo just made must replay ``identical``."""
+    replays = auditor.replay_many([record.id for record in result.records], progress=True)
+    for case, replayed in zip(cases, replays):
+        say(
+            f"  {replayed.record_id}  {case.name:30}  {replayed.headline:13}  "
+            f"max |Δ lp| {replayed.max_logprob_diff or 0:.1e}  {replayed.seconds:.2f} s"
+        )
+    identical = sum(r.verdict == "identical" and r.model_matches for r in replays)
+    summary = f"{identical}/{len(replays)} records replay identical"
+    if identical != len(replays):
+        summary += " - NOT all: run `llm-audit replay ID` to see the first divergence"
+    result.outputs["replay"] = summary
 
 
 def report_stage(auditor: Auditor, cases: list[ExampleCase], result: DemoResult, say: Say) -> None:

@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any
 
 _CHUNK = 1 << 20
 
@@ -23,11 +22,6 @@ def sha256_bytes(data: bytes) -> str:
 
 def sha256_text(text: str) -> str:
     return sha256_bytes(text.encode("utf-8"))
-
-
-def canonical_json(value: Any) -> str:
-    """Deterministic JSON (sorted keys, no whitespace) for hashing and comparing values."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=True)
 
 
 def sha256_file_uncached(path: Path) -> str:

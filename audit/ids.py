@@ -11,6 +11,8 @@ import os
 import time
 import uuid
 
+from .clock import utc_iso
+
 
 def uuid7(unix_ms: int | None = None) -> str:
     """Return a new UUIDv7 string: 48-bit Unix milliseconds, version 7, variant 10, random rest."""
@@ -22,3 +24,14 @@ def uuid7(unix_ms: int | None = None) -> str:
     value |= 0b10 << 62
     value |= rand & ((1 << 62) - 1)
     return str(uuid.UUID(int=value))
+
+
+def assign_identity(item: object) -> None:
+    """Give an evidence item (explanation, attention pass, replay) its UUIDv7 id and creation time, unless set.
+
+    Done before sealing, whose associated data names the item, and kept by a merged copy.
+    """
+    if not getattr(item, "id", None):
+        item.id = uuid7()  # type: ignore[attr-defined]
+    if not getattr(item, "created_at", None):
+        item.created_at = utc_iso()  # type: ignore[attr-defined]

@@ -25,7 +25,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from audit import Auditor  # noqa: E402
-from audit.attribution.explain import check_request, explain_record  # noqa: E402
+from audit.attribution.explain import explain_record  # noqa: E402
+from audit.attribution.request import check_request  # noqa: E402
 from audit.attribution.inputs import build_features  # noqa: E402
 from audit.attribution.reference import captum_attribute  # noqa: E402
 
@@ -104,7 +105,7 @@ def main() -> None:
             ("gradient-x-input", {}, [("LLMGradientAttribution", None)]),
         ]
         for method, params, references in cases:
-            _, resolved = check_request(record, method, "token", params)
+            resolved = check_request(method, "token", params, record).params
             ours, ours_s = timed(
                 lambda record=record, method=method, params=params: explain_record(
                     model, tok, record, method, "token", **params

@@ -20,7 +20,6 @@ from audit.errors import UserError
 from audit.model import load_model
 from audit.scoring import teacher_forced
 from audit.store import AuditStore
-from audit.store.events import projection_for
 from tests.conftest import build_tiny_model
 
 PROMPT = "Income 42000, score 580. Approve?"
@@ -148,7 +147,7 @@ def test_stored_maps_reload_equal_to_fresh_ones_and_log_an_event(tiny_loaded, ti
         latest = store.attention.latest(record.id)
         events = [e for e in store.events.iter(kind="attention") if e.subject_id == latest.id]
         blob_bytes = sum(store.blobs.stored_size(sha) for sha in events[0].payload["blobs"].values() if sha)
-        projected = projection_for("attention")(store.db, latest.id)
+        projected = store.evidence["attention"].payload(latest.id)
     assert latest.id == stored.id and latest.record_id == record.id
     assert latest.layer_mean.dtype == np.float16 and latest.per_head is None
     half = dict(rtol=2.0**-11, atol=6e-8)  # float16 rounding: half an ulp, subnormal spacing

@@ -14,9 +14,10 @@ import torch
 from captum.attr import FeatureAblation, LLMAttribution
 
 from audit import Auditor
-from audit.attribution.explain import check_request, explain_record
+from audit.attribution.explain import explain_record
 from audit.attribution.inputs import PositionTokenInput, build_features
 from audit.attribution.reference import captum_attribute
+from audit.attribution.request import check_request
 from audit.scoring import teacher_forced
 
 FAST = {
@@ -58,7 +59,7 @@ def chat_record(auditor):
 
 
 def compare(loaded, record, method, granularity):
-    _, params = check_request(record, method, granularity, FAST.get(method, {}))
+    params = check_request(method, granularity, FAST.get(method, {}), record).params
     ours = explain_record(loaded.model, loaded.tokenizer, record, method, granularity, **FAST.get(method, {}))
     features = build_features(record, loaded.tokenizer, granularity, 0)
     token, seq = captum_attribute(loaded.model, features, record.output_ids, method, params)

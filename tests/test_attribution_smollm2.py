@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from audit import Auditor
-from audit.attribution.explain import check_request, explain_record
+from audit.attribution.explain import explain_record
 from audit.attribution.inputs import build_features
 from audit.attribution.reference import captum_attribute
+from audit.attribution.request import check_request
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +33,7 @@ def test_default_model_matches_captum(default_loaded, record, method, granularit
     lm = default_loaded
     ours = explain_record(lm.model, lm.tokenizer, record, method, granularity, **params)
     assert ours.logprob_max_diff < 1e-3
-    _, resolved = check_request(record, method, granularity, params)
+    resolved = check_request(method, granularity, params, record).params
     token, seq = captum_attribute(
         lm.model, build_features(record, lm.tokenizer, granularity), record.output_ids, method, resolved
     )

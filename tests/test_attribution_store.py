@@ -10,7 +10,6 @@ import pytest
 from audit import Auditor
 from audit.attribution.result import JSON_KEYS
 from audit.store import AuditStore
-from audit.store.events import projection_for
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
@@ -39,7 +38,7 @@ def test_explanation_reloads_bit_identical_with_event(stored):
         blob = store.db.execute(
             "SELECT dtype, shape FROM blobs WHERE sha256 = ?", [events[0].payload["token_attr_sha256"]]
         ).fetchone()
-        projected = projection_for("explanation")(store.db, result.id)
+        projected = store.evidence["explanation"].payload(result.id)
     for loaded in (again, by_id):
         assert loaded.token_attr.dtype == np.float32 and loaded.token_attr.tobytes() == result.token_attr.tobytes()
         assert loaded.seq_attr.tobytes() == result.seq_attr.tobytes()

@@ -18,7 +18,7 @@ from audit import Auditor
 from audit.attribution import AttributionResult
 from audit.checks.baseline import build_baseline, dumps, load_baseline, parse_baseline, write_baseline
 from audit.checks.compare import compare_case
-from audit.checks.junit import junit_xml
+from audit.checks.junit import suite_junit
 from audit.checks.run import CaseRun
 from audit.checks.runner import SuiteResult
 from audit.checks.suite import parse_suite
@@ -140,7 +140,7 @@ def test_junit_has_the_shape_ci_tools_read(record) -> None:
     baseline = baseline_of(good)
     bad = compare_case(make_run(record, attr=ATTR[::-1].copy()), baseline)
     result = SuiteResult(suite="unit", cases=[compare_case(good, baseline), bad], seconds=3.25)
-    root = ET.fromstring(junit_xml(result, timestamp=0.0))
+    root = ET.fromstring(suite_junit(result, timestamp=0.0))
     assert (
         root.tag == "testsuites"
         and root.get("tests") == "2"

@@ -162,7 +162,7 @@ def test_retention_and_erasure_respect_minimum_and_holds_and_keep_the_log_verify
 def test_cli_refuses_a_readable_key_store_and_lists_retention(cli, tmp_path, sealed):
     auditor = sealed[0]
     keys = tmp_path / "k.json"
-    shutil.copy(auditor._guard().key_store_path, keys)
+    shutil.copy(auditor.privacy.key_store_path, keys)
     keys.chmod(0o644)
     done = cli("--key-store", str(keys), "retention", "--db", str(auditor.db_path))
     assert done.returncode == 2 and done.stderr.strip().count("\n") == 0 and "chmod 600" in done.stderr
@@ -198,7 +198,7 @@ def test_batch_explain_and_replay_open_sealed_records_and_store_them_sealed(seal
     with AuditStore.open(auditor.db_path) as store:
         store.db.conn.execute(f"VACUUM INTO '{db}'")
     keys = tmp_path / "keys.json"
-    shutil.copy(auditor._guard().key_store_path, keys)
+    shutil.copy(auditor.privacy.key_store_path, keys)
     batch = Auditor(db=db, model=auditor.loaded, key_store=keys)
     summary = batch.explain_all(method="gradient-x-input", granularity="token")
     assert summary.stored == 1 and not summary.failures and not summary.skipped

@@ -19,7 +19,6 @@ from audit.params import config_to_record
 from audit.replay.compare import END, compare_outputs
 from audit.replay.config import RUN_KEYS, rebuild_generation_config
 from audit.store import AuditStore
-from audit.store.events import projection_for
 
 PROMPT = "Income 42000, score 580. Approve?"
 
@@ -69,7 +68,7 @@ def test_greedy_and_sampled_replay_identical_and_are_stored(recorded, db_copy, t
         events = list(store.events.iter(kind="replay"))
         assert [e.payload["record_id"] for e in events] == [greedy.id, sampled.id]
         for event in events:
-            assert projection_for("replay")(store.db, event.subject_id) == event.payload
+            assert store.evidence["replay"].payload(event.subject_id) == event.payload
         assert store.replays.latest(uuid7()) is None
 
 
@@ -99,8 +98,7 @@ def test_altered_output_ids_diverge_at_that_step(recorded, db_copy, tiny_loaded)
     altered_ids[step] = runner_up.token_id
     altered = dataclasses.replace(greedy, id=uuid7(), output_ids=altered_ids, seq=None)
     with AuditStore.open(db_copy, write=True) as store:
-        with store.transaction():
-            store.records.insert(altered)
+        store.records.append(altered)
     result = Auditor(db=db_copy, model=tiny_loaded).replay(altered.id)
     assert result.verdict == "diverged"
     d = result.first_divergence
@@ -121,8 +119,7 @@ def test_altered_logprob_is_logprob_drift_with_its_size(recorded, db_copy, tiny_
     logprobs[2] += 3e-3
     altered = dataclasses.replace(greedy, id=uuid7(), token_logprobs=logprobs, seq=None)
     with AuditStore.open(db_copy, write=True) as store:
-        with store.transaction():
-            store.records.insert(altered)
+        store.records.append(altered)
     auditor = Auditor(db=db_copy, model=tiny_loaded)
     drift = auditor.replay(altered.id)
     assert drift.verdict == "logprob-drift"
@@ -226,8 +223,7 @@ def test_cli_replay_json_all_and_errors(cli, recorded, db_copy, other_model_dir)
     )
     altered = dataclasses.replace(sampled, id=uuid7(), output_ids=altered_ids, seq=None)
     with AuditStore.open(db_copy, write=True) as store:
-        with store.transaction():
-            store.records.insert(altered)
+        store.records.append(altered)
     table = cli("replay", "--all", "--db", str(db_copy))
     assert table.returncode == 1, table.stderr  # not all identical
     assert "identical: 2  logprob-drift: 0  diverged: 1  (total 3)" in table.stdout

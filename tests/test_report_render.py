@@ -163,9 +163,8 @@ def test_cli_dossier_is_reproducible_and_logged(report_case, cli, tmp_path):
         assert [e.payload["sha256"] for e in events] == [data["sha256"]]
         assert events[0].payload["record_ids"] == [report_case.credit.id]
         assert events[0].payload["generated_at"] == GENERATED_AT
-        from audit.store.events import projection_for
 
-        assert projection_for("report")(store.db, data["report_id"]) == events[0].payload
+        assert store.evidence["report"].payload(data["report_id"]) == events[0].payload
     assert "No attribution has been computed" in body.decode()  # the store has no attribution component yet
 
 

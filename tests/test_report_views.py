@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from audit.clock import normalise_time
 from audit.errors import UserError
 from audit.report.charts import histogram
 from audit.report.colors import diverging_class, fmt, sequential_class
 from audit.report.heatmap import matrix_heatmap, pool, thumbnail, token_heatmap
-from audit.report.issue import normalise_time
 from audit.report.reasons import principal_reasons
 
 

@@ -9,9 +9,10 @@ import pytest
 
 from audit import Auditor
 from audit.attribution.explain import explain_record
+from audit.attribution.request import check_request, params_key
 from audit.integrity.verify import verify_database
 from audit.scale.driver import run_batch
-from audit.scale.pending import Selection, params_key
+from audit.scale.pending import Selection
 from audit.scale.work import ExplainWork, Outcome
 from audit.store import AuditStore
 
@@ -61,9 +62,7 @@ def test_params_key_ignores_descriptive_params_and_matches_what_is_stored(db, ti
     auditor = Auditor(db=db, model=tiny_loaded)
     record = auditor.list()[0]
     result = auditor.explain(record.id, method="shapley-sampling", granularity="field", n_samples=2)
-    from audit.scale.pending import effective_params
-
-    requested = params_key("shapley-sampling", "field", effective_params("shapley-sampling", "field", {"n_samples": 2}))
+    requested = check_request("shapley-sampling", "field", {"n_samples": 2}).key
     assert params_key("shapley-sampling", "field", result.params) == requested
     assert params_key("shapley-sampling", "field", {**result.params, "captum": "0.0.1"}) == requested
     assert params_key("shapley-sampling", "field", {**result.params, "n_samples": 3}) != requested
@@ -100,7 +99,7 @@ class _Replaying:
 
 def test_driver_never_stores_a_record_twice(db, tiny_loaded):
     records = Auditor(db=db).list()[:2]
-    work = ExplainWork("feature-ablation", "field", {})
+    work = ExplainWork(check_request("feature-ablation", "field", {}))
     results = [
         explain_record(tiny_loaded.model, tiny_loaded.tokenizer, r, "feature-ablation", "field") for r in records
     ]
@@ -115,7 +114,7 @@ def test_driver_never_stores_a_record_twice(db, tiny_loaded):
 
 
 def test_failed_record_is_reported_and_others_are_stored(db, tiny_loaded):
-    work = ExplainWork("feature-ablation", "field", {})
+    work = ExplainWork(check_request("feature-ablation", "field", {}))
     records = Auditor(db=db).list()[:2]
     good = explain_record(tiny_loaded.model, tiny_loaded.tokenizer, records[1], "feature-ablation", "field")
     outcomes = [

@@ -116,15 +116,17 @@ class CrashOnceWork(ExplainWork):
 
 
 def test_killed_worker_is_restarted_and_its_record_retried_once(pool, db, tmp_path, tiny_loaded):
+    from audit.attribution.request import check_request
     from audit.scale.driver import run_batch
     from audit.scale.pending import select_for_explain
 
     auditor = Auditor(db=db, model=tiny_loaded)
     records = auditor.list()
     marker = tmp_path / "crashed"
-    work = CrashOnceWork("feature-ablation", "token", {}, crash_on=records[1].id, marker=str(marker))
+    request = check_request("feature-ablation", "token", {})
+    work = CrashOnceWork(request, crash_on=records[1].id, marker=str(marker))
     with AuditStore.open(db) as store:
-        selection = select_for_explain(store, records, "feature-ablation", "token", {})
+        selection = select_for_explain(store, records, request)
     summary = run_batch(db, work, selection, pool)
     assert marker.exists(), "the worker never crashed: the test proves nothing"
     assert (summary.stored, summary.failed, summary.retried, summary.duplicates) == (4, 0, 1, 0), summary.failures

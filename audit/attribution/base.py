@@ -3,20 +3,38 @@
 A method declares its parameters with defaults (validated before any model is loaded, so a bad
 value stores nothing) and turns a :class:`Context` into an :class:`Attribution`. Perturbation methods
 run Captum's algorithms over :class:`~audit.attribution.scorer.PrefixCachedScorer`; gradient methods
-run Captum's integration rules over :class:`~audit.attribution.gradients.EmbeddingGradients`.
+run Captum's integration rules over :class:`~audit.attribution.embedding_gradients.EmbeddingGradients`.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from importlib import import_module
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from ..errors import UserError
-from .inputs import FeatureSpace
 
+if TYPE_CHECKING:
+    from .inputs import FeatureSpace
+
+GRANULARITIES = ("token", "field", "segment")
+DEFAULT_METHOD = "feature-ablation"
+# The registry's table of contents: method name -> its module in audit.attribution.methods, in the
+# order help texts list them. Each module registers its class with @register when imported; the
+# names are known without importing Captum, so ``llm-audit explain --help`` stays fast.
+METHODS = {
+    "feature-ablation": "feature_ablation",
+    "shapley-sampling": "shapley_sampling",
+    "lime": "lime",
+    "kernel-shap": "kernel_shap",
+    "integrated-gradients": "integrated_gradients",
+    "gradient-x-input": "gradient_x_input",
+}
+# Methods whose result depends on a seed (random perturbations): what stability checks apply to.
+STOCHASTIC = ("shapley-sampling", "lime", "kernel-shap")
 _REGISTRY: dict[str, type[AttributionMethod]] = {}
 
 
@@ -37,17 +55,25 @@ class Attribution:
 
 
 def register(cls: type[AttributionMethod]) -> type[AttributionMethod]:
+    """Class decorator of every method: its name must be in :data:`METHODS`, its seed use in :data:`STOCHASTIC`."""
+    if cls.name not in METHODS:
+        raise ValueError(f"attribution method {cls.name!r} is not listed in audit.attribution.base.METHODS")
+    if cls.stochastic != (cls.name in STOCHASTIC):
+        raise ValueError(f"attribution method {cls.name!r}: stochastic={cls.stochastic} disagrees with STOCHASTIC")
     _REGISTRY[cls.name] = cls
     return cls
 
 
 def method_names() -> list[str]:
-    return list(_REGISTRY)
+    return list(METHODS)
 
 
 def get_method(name: str) -> type[AttributionMethod]:
+    """The registered class of ``name`` (its module imported on first use)."""
+    if name not in METHODS:
+        raise UserError(f"unknown attribution method {name!r}: use one of {', '.join(METHODS)}")
     if name not in _REGISTRY:
-        raise UserError(f"unknown attribution method {name!r}: use one of {', '.join(_REGISTRY)}")
+        import_module(f"{__package__}.methods.{METHODS[name]}")
     return _REGISTRY[name]
 
 

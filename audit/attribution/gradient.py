@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from .base import Attribution, AttributionMethod, Context
-from .gradients import EmbeddingGradients
+from .embedding_gradients import EmbeddingGradients
 
 
 class GradientMethod(AttributionMethod):

@@ -23,8 +23,8 @@ from captum.attr import TextTemplateInput, TextTokenInput
 from ..errors import UserError
 from ..prompts import full_template
 from ..record import GenerationRecord
+from .base import GRANULARITIES
 
-GRANULARITIES = ("token", "field", "segment")
 _SENTINEL = "\x00LLM_AUDIT_SEGMENT_{}\x00"
 
 

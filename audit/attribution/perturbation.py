@@ -10,6 +10,10 @@ from ..determinism import seed_everything
 from .base import Attribution, AttributionMethod, Context
 from .scorer import PrefixCachedScorer
 
+# The parameters of every method that samples perturbations (Shapley sampling, Lime, Kernel SHAP).
+SAMPLED_DEFAULTS = {"n_samples": 25, "baseline_token": 0, "perturbation_seed": 0, "perturbations_per_eval": 16}
+SAMPLED_MINIMUM = {"n_samples": 1, "baseline_token": 0, "perturbation_seed": 0, "perturbations_per_eval": 1}
+
 
 class PerturbationMethod(AttributionMethod):
     kind = "perturbation"
@@ -56,6 +60,8 @@ class SurrogateMethod(PerturbationMethod):
     """
 
     stochastic = True
+    defaults = SAMPLED_DEFAULTS
+    minimum = SAMPLED_MINIMUM
 
     def algorithm(self, forward):
         raise NotImplementedError

@@ -7,7 +7,8 @@ from pathlib import Path
 from ..model import LoadedModel
 from .baseline import Baseline, load_baseline
 from .compare import CaseResult
-from .runner import Runner, check_case, database
+from .files import database
+from .runner import Runner, check_case
 from .suite import Case, Thresholds, build_case, load_suite
 
 
@@ -62,8 +63,10 @@ def assert_attribution_stable(
     if runner is not None:
         result = check_case(case, loaded, runner, suite_model)
     else:
+        from ..auditor import Auditor
+
         with database(db) as path:
-            result = check_case(case, loaded, Runner(path, model), suite_model)
+            result = check_case(case, loaded, Runner.on(Auditor(path, model)), suite_model)
     if not result.passed:
         raise AttributionCheckFailed(result)
     return result

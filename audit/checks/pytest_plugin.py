@@ -29,12 +29,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.fixture(scope="session")
 def llm_audit_runner(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """One :class:`audit.checks.Runner` (one loaded model per model spec) for the session, on a temporary database."""
+    from ..auditor import Auditor
     from .runner import Runner
 
     db = tmp_path_factory.mktemp("llm-audit") / "checks.db"
-    return Runner(
-        db, request.config.getoption("--llm-audit-model"), device=request.config.getoption("--llm-audit-device")
-    )
+    model, device = request.config.getoption("--llm-audit-model"), request.config.getoption("--llm-audit-device")
+    return Runner.on(Auditor(db, model, device=device))
 
 
 @pytest.fixture

@@ -1,30 +1,32 @@
 """Run a suite: generate each case into a database, explain it, measure stability and faithfulness.
 
-Generation and explanation go through :class:`audit.Auditor`, exactly as a user's audit
-would, so the check exercises the same code path that produces regulator-facing records.
-The database is a throwaway one unless the caller keeps it (``--db``) to inspect the runs.
+Generation and explanation go through an :class:`audit.Auditor`, exactly as a user's audit
+would, so the check exercises the same code path that produces regulator-facing records. The
+runner is handed a function that gives the Auditor for a suite's model (this module is below
+the façade and never imports it). The database is a throwaway one unless the caller keeps it
+(``--db``) to inspect the runs.
 """
 
 from __future__ import annotations
 
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..auditor import Auditor
-from ..model import LoadedModel
 from . import faithfulness as faithfulness_mod
-from .baseline import Baseline
+from .baseline import Baseline, build_baseline, load_baseline, write_baseline
 from .compare import CaseResult, compare_case
 from .run import CaseRun
 from .stability import stability
-from .suite import Case, Suite
+from .suite import Case, Suite, load_suite
+
+if TYPE_CHECKING:
+    from ..auditor import Auditor
 
 Say = Callable[[str], None]
+AuditorFor = Callable[[str | None], "Auditor"]  # the suite's model spec -> the Auditor that runs its cases
 SEED_PARAM = "perturbation_seed"  # the explainer's seed of a stochastic method's perturbations
 
 
@@ -32,33 +34,29 @@ def _quiet(_: str) -> None:
     pass
 
 
-@contextmanager
-def database(db: str | Path | None) -> Iterator[Path]:
-    if db is not None:
-        yield Path(db)
-        return
-    with tempfile.TemporaryDirectory(prefix="llm-audit-check-") as folder:
-        yield Path(folder) / "check.db"
-
-
 class Runner:
-    """Runs cases with one :class:`Auditor` per model (models load once per suite run)."""
+    """Runs cases, each on the Auditor ``auditor_for`` gives for the suite's model (loaded once per model)."""
 
-    def __init__(
-        self, db: Path, model: str | LoadedModel | None = None, *, device: str | None = None, dtype: str | None = None
-    ) -> None:
-        self.db = db
-        self.model = model
-        self.device = device
-        self.dtype = dtype
-        self._auditors: dict[str, Auditor] = {}
+    def __init__(self, auditor_for: AuditorFor) -> None:
+        self.auditor_for = auditor_for
+
+    @classmethod
+    def on(cls, auditor: Auditor) -> Runner:
+        """Cases run on ``auditor``'s database: on its model when it was given one, else on each
+        suite's own model (one Auditor, so one loaded model, per model)."""
+        others: dict[str, Auditor] = {}
+
+        def auditor_for(suite_model: str | None) -> Auditor:
+            if suite_model is None or auditor.model_given:
+                return auditor
+            if suite_model not in others:
+                others[suite_model] = auditor.with_model(suite_model)
+            return others[suite_model]
+
+        return cls(auditor_for)
 
     def auditor(self, suite_model: str | None) -> Auditor:
-        spec = self.model if self.model is not None else suite_model
-        key = "loaded" if isinstance(spec, LoadedModel) else str(spec)
-        if key not in self._auditors:
-            self._auditors[key] = Auditor(db=self.db, model=spec, device=self.device, dtype=self.dtype)
-        return self._auditors[key]
+        return self.auditor_for(suite_model)
 
     def run_case(self, case: Case, suite_model: str | None = None, say: Say = _quiet) -> CaseRun:
         started = time.perf_counter()
@@ -160,3 +158,17 @@ def check_suite(suite: Suite, baseline: Baseline, runner: Runner, say: Say = _qu
 def check_case(case: Case, baseline: Baseline, runner: Runner, suite_model: str | None = None) -> CaseResult:
     baseline.entry(case.name)
     return compare_case(runner.run_case(case, suite_model), baseline)
+
+
+def check_files(auditor: Auditor, suite_path: Path, baseline_path: Path, say: Say | None = None) -> SuiteResult:
+    """:func:`check_suite` of a suite file against a baseline file, both read before any model loads."""
+    suite, baseline = load_suite(suite_path), load_baseline(baseline_path)
+    return check_suite(suite, baseline, Runner.on(auditor), say or _quiet)
+
+
+def create_baseline_file(auditor: Auditor, suite_path: Path, output: Path, say: Say | None = None) -> list[CaseRun]:
+    """Run every case of the suite file and write the baseline to ``output``; returns the runs."""
+    suite = load_suite(suite_path)
+    runs = Runner.on(auditor).run_suite(suite, say or _quiet)
+    write_baseline(build_baseline(suite, runs), output)
+    return runs

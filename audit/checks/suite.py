@@ -21,13 +21,11 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from ..attribution.base import GRANULARITIES, METHODS, STOCHASTIC
 from ..errors import UserError
 from ..examples import load_case
 from .files import read_user_file
 
-METHODS = ("feature-ablation", "shapley-sampling", "lime", "kernel-shap", "integrated-gradients", "gradient-x-input")
-STOCHASTIC_METHODS = ("shapley-sampling", "lime", "kernel-shap")
-GRANULARITIES = ("token", "field", "segment")
 _INPUT_KEYS = ("prompt", "template", "messages")
 _CASE_KEYS = {
     "name",
@@ -110,7 +108,7 @@ class Case:
 
     @property
     def stochastic(self) -> bool:
-        return self.method in STOCHASTIC_METHODS
+        return self.method in STOCHASTIC
 
     def generate_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for :meth:`audit.Auditor.generate`."""
@@ -214,7 +212,7 @@ def build_case(raw: dict[str, Any], defaults: dict[str, Any], folder: Path, inde
     seed = data.get("seed", 0)
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise UserError(f"{where}: seed must be a non-negative integer (got {seed!r})")
-    stochastic = method in STOCHASTIC_METHODS
+    stochastic = method in STOCHASTIC
     seeds = data.get("stability_seeds", 3 if stochastic else 1)
     if not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 1:
         raise UserError(f"{where}: stability_seeds must be a positive integer (got {seeds!r})")

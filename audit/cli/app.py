@@ -6,11 +6,14 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..errors import UserError
+
+if TYPE_CHECKING:
+    from ..auditor import Auditor
 
 
 class AuditGroup(click.Group):
@@ -27,37 +30,45 @@ class AuditGroup(click.Group):
             sys.exit(130)
 
 
-def _use_key_store(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:
-    """Point this process at a key store and refuse to start if anyone but its owner can read it."""
+def _check_key_store(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """Refuse to start if the key store (this option, else ``$LLM_AUDIT_KEY_STORE``) is readable by others."""
     import os
 
     from ..privacy.keystore import ENV_PATH, check_permissions
 
-    if value is not None:
-        os.environ[ENV_PATH] = str(value)
-    if os.environ.get(ENV_PATH):
+    given = value or (Path(os.environ[ENV_PATH]) if os.environ.get(ENV_PATH) else None)
+    if given is not None:
         try:
-            check_permissions(Path(os.environ[ENV_PATH]))
+            check_permissions(given)
         except UserError as exc:
             click.echo(f"Error: {exc}", err=True)
             sys.exit(exc.exit_code)
+    return value
 
 
 def key_store_option(func: Callable) -> Callable:
     return click.option(
         "--key-store",
+        "key_store",
         type=click.Path(dir_okay=False, path_type=Path),
-        callback=_use_key_store,
-        expose_value=False,
+        callback=_check_key_store,
         is_eager=True,
         help="Key store of sealed records (env LLM_AUDIT_KEY_STORE) [<db>.keys.json]; must be mode 0600.",
     )(func)
 
 
+def make_auditor(*, key_store: Path | None = None, **settings: Any) -> Auditor:
+    """The Auditor a command works through; a ``--key-store`` given before the command name reaches it too."""
+    from ..auditor import Auditor
+
+    root = click.get_current_context().find_root()
+    return Auditor(key_store=key_store or root.params.get("key_store"), **settings)
+
+
 @click.group(cls=AuditGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="llm-audit")
 @key_store_option
-def main() -> None:
+def main(key_store: Path | None) -> None:
     """Record, explain, report and reproduce LLM generations for audit.
 
     Database: --db, else $LLM_AUDIT_DB, else ./llm-audit.db.

@@ -8,8 +8,8 @@ import click
 import numpy as np
 
 from ..attention import AttentionResult
-from ..auditor import Auditor
-from .app import db_option, echo_json, json_option, main, model_options
+from ..tolerances import REPLAY_TOLERANCE
+from .app import db_option, echo_json, json_option, main, make_auditor, model_options
 
 
 def _shown(token: str) -> str:
@@ -71,7 +71,11 @@ def attention_text(result: AttentionResult, rows: int = 12) -> str:
 @click.argument("record_id")
 @click.option("--heads", is_flag=True, help="Also store per-head maps (layers x heads x seq^2; large).")
 @click.option(
-    "--tolerance", type=float, default=1e-4, show_default=True, help="Max |eager - recorded| log-prob accepted."
+    "--tolerance",
+    type=float,
+    default=REPLAY_TOLERANCE,
+    show_default=True,
+    help="Max |eager - recorded| log-prob accepted.",
 )
 @db_option
 @model_options
@@ -96,7 +100,7 @@ def attention(
     Example:
       llm-audit attention 01a2259f-3082-7a9f-ac04-d343f525d3c4 --json
     """
-    result = Auditor(db=db, model=model, device=device, dtype=dtype).attention(
+    result = make_auditor(db=db, model=model, device=device, dtype=dtype).attention(
         record_id, heads=heads, tolerance=tolerance
     )
     if as_json:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from .app import echo_json, json_option, main
+from .app import echo_json, json_option, main, make_auditor
 
 _suite_option = click.option(
     "--suite", "suite_path", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Suite TOML."
@@ -59,15 +59,13 @@ def baseline_create(
     Example:
       llm-audit baseline create --suite examples/ci/suite.toml -o examples/ci/baseline.json
     """
-    from ..checks.baseline import build_baseline, write_baseline
-    from ..checks.runner import Runner, database
-    from ..checks.suite import load_suite
+    from ..checks.files import database
 
-    suite = load_suite(suite_path)
     started = time.perf_counter()
     with database(db) as path:
-        runs = Runner(path, model, device=device, dtype=dtype).run_suite(suite, _progress)
-    write_baseline(build_baseline(suite, runs), output)
+        runs = make_auditor(db=path, model=model, device=device, dtype=dtype).create_baseline(
+            suite_path, output, say=_progress
+        )
     for run in runs:
         text = " ".join(run.record.output_text.split())
         click.echo(
@@ -105,19 +103,18 @@ def check(
     Example:
       llm-audit check --suite examples/ci/suite.toml --baseline examples/ci/baseline.json --junit report.xml
     """
-    from ..checks.baseline import load_baseline
-    from ..checks.junit import write_junit
-    from ..checks.runner import Runner, check_suite, database
-    from ..checks.suite import load_suite
+    from ..checks.files import database
+    from ..checks.junit import suite_junit
     from ..checks.table import render_table
+    from ..junit import write_junit
 
-    suite = load_suite(suite_path)
-    baseline_data = load_baseline(baseline_path)
     started = time.time()
     with database(db) as path:
-        result = check_suite(suite, baseline_data, Runner(path, model, device=device, dtype=dtype), _progress)
+        result = make_auditor(db=path, model=model, device=device, dtype=dtype).check(
+            suite_path, baseline_path, say=_progress
+        )
     if junit is not None:
-        write_junit(result, junit, started)
+        write_junit(junit, suite_junit(result, started))
     if as_json:
         echo_json(result.to_dict())
     else:

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import click
 
-from ..auditor import Auditor
 from ..examples import load_examples
-from .app import db_option, key_store_option, main, model_options
+from .app import db_option, key_store_option, main, make_auditor, model_options
 
 
 @main.command()
@@ -31,7 +30,13 @@ from .app import db_option, key_store_option, main, model_options
 @db_option
 @model_options
 def demo(
-    examples_dir: Path, policy: Path | None, db: Path, model: str | None, device: str | None, dtype: str | None
+    examples_dir: Path,
+    policy: Path | None,
+    key_store: Path | None,
+    db: Path,
+    model: str | None,
+    device: str | None,
+    dtype: str | None,
 ) -> None:
     """Record every example case (then explain and report them) into the database.
 
@@ -41,7 +46,7 @@ def demo(
       llm-audit demo --policy examples/privacy/policy.toml --db private.db
     """
     cases = load_examples(examples_dir)
-    auditor = Auditor(db=db, model=model, device=device, dtype=dtype, policy=policy)
+    auditor = make_auditor(db=db, model=model, device=device, dtype=dtype, policy=policy, key_store=key_store)
     if auditor.policy is not None:
         from ..examples import load_case
 

@@ -8,12 +8,11 @@ from pathlib import Path
 
 import click
 
+from ..attribution.base import METHODS
 from ..attribution.result import AttributionResult
-from ..auditor import Auditor
 from ..errors import UserError
-from .app import db_option, echo_json, json_option, main, model_options
-
-METHODS = ("feature-ablation", "shapley-sampling", "lime", "kernel-shap", "integrated-gradients", "gradient-x-input")
+from .app import db_option, echo_json, json_option, main, make_auditor, model_options
+from .batch import batch_exit_code, executor_options, make_executor
 
 
 def attribution_summary(result: AttributionResult, top: int = 10) -> str:
@@ -38,51 +37,6 @@ def attribution_summary(result: AttributionResult, top: int = 10) -> str:
     for j in order[:top]:
         lines.append(f"  {repr(result.features[j]):{width}}  {float(result.seq_attr[j]):+.4f}")
     return "\n".join(lines)
-
-
-def executor_options(func):
-    """--executor/--address/--workers/--cpus-per-worker, shared by ``explain --all`` and ``replay --all``."""
-    func = click.option(
-        "--cpus-per-worker",
-        type=float,
-        default=1,
-        show_default=True,
-        help="With --executor ray: CPUs Ray reserves per worker (torch threads = this).",
-    )(func)
-    func = click.option(
-        "--workers",
-        type=int,
-        default=None,
-        help="With --executor ray: number of workers [cluster CPUs / --cpus-per-worker].",
-    )(func)
-    func = click.option(
-        "--address",
-        default=None,
-        help="With --executor ray: cluster address (auto, ray://host:10001) [a new local Ray].",
-    )(func)
-    func = click.option(
-        "--executor",
-        type=click.Choice(["in-process", "ray"]),
-        default="in-process",
-        show_default=True,
-        help="With --all: where the model runs; the database is written by this process only.",
-    )(func)
-    return func
-
-
-def make_executor(auditor: Auditor, executor: str, address: str | None, workers: int | None, cpus_per_worker: float):
-    """The executor a batch command asked for; Ray is imported only here, only for ``ray``."""
-    if executor != "ray":
-        if address is not None or workers is not None:
-            raise UserError("--address and --workers only apply with --executor ray")
-        return None
-    from ..scale.ray_executor import RayExecutor
-
-    return RayExecutor(auditor.model_spec(), address=address, workers=workers, cpus_per_worker=cpus_per_worker)
-
-
-def batch_exit_code(summary) -> int:
-    return 130 if summary.interrupted else (1 if summary.failures else 0)
 
 
 @main.command()
@@ -171,7 +125,7 @@ def explain(
         "perturbation_seed": perturbation_seed,
         "perturbations_per_eval": perturbations_per_eval,
     }
-    auditor = Auditor(db=db, model=model, device=device, dtype=dtype)
+    auditor = make_auditor(db=db, model=model, device=device, dtype=dtype)
     if explain_all:
         chosen = make_executor(auditor, executor, address, workers, cpus_per_worker)
         summary = auditor.explain_all(

@@ -7,9 +7,8 @@ from typing import Any
 
 import click
 
-from ..auditor import Auditor
 from ..errors import UserError
-from .app import db_option, echo_json, json_option, key_store_option, main, model_options, parse_json_arg
+from .app import db_option, echo_json, json_option, key_store_option, main, make_auditor, model_options, parse_json_arg
 from .format import record_summary
 
 
@@ -106,6 +105,7 @@ def generate(
     repetition_penalty: float | None,
     num_beams: int | None,
     policy: Path | None,
+    key_store: Path | None,
     db: Path,
     model: str | None,
     device: str | None,
@@ -140,7 +140,9 @@ def generate(
         "repetition_penalty": repetition_penalty,
         "num_beams": num_beams,
     }
-    auditor = Auditor(db=db, model=model, device=device, dtype=dtype, operator=operator, policy=policy)
+    auditor = make_auditor(
+        db=db, model=model, device=device, dtype=dtype, operator=operator, policy=policy, key_store=key_store
+    )
     record = auditor.generate(
         prompt=prompt,
         template=template,

@@ -8,10 +8,11 @@ from pathlib import Path
 import click
 
 from ..auditor import Auditor
-from ..integrity.junit import write_junit
-from ..integrity.proof import load_trusted, read_proof, verify_proof_document
-from ..integrity.signing import default_key_path, load_key
-from .app import db_option, echo_json, json_option, main
+from ..integrity.keys import signing_key_path
+from ..integrity.signing import load_key
+from ..integrity.verify import verify_junit
+from ..junit import write_junit
+from .app import db_option, echo_json, json_option, main, make_auditor
 
 
 def key_option(func):
@@ -47,9 +48,9 @@ def verify(db: Path, key: Path | None, as_json: bool, junit: Path | None) -> Non
       llm-audit verify --db demo.db
       llm-audit verify --db demo.db --key signing.pub.pem --json --junit verify.xml
     """
-    result = Auditor(db=db).verify(key=key)
+    result = make_auditor(db=db).verify(key=key)
     if junit is not None:
-        write_junit(result, junit)
+        write_junit(junit, verify_junit(result))
     if as_json:
         echo_json(result.to_dict())
     else:
@@ -77,8 +78,8 @@ def checkpoint(db: Path, key: Path | None, as_json: bool, public_out: Path | Non
     Example:
       llm-audit checkpoint --db demo.db --public-key demo.pub.pem
     """
-    made = Auditor(db=db).checkpoint(key=key)
-    key_path = key if key is not None else default_key_path(db)
+    made = make_auditor(db=db).checkpoint(key=key)
+    key_path = signing_key_path(db, key)
     if public_out is not None:
         public_out.write_text(load_key(key_path).public_pem(), encoding="utf-8")
     if as_json:
@@ -102,7 +103,7 @@ def proof(record_id: str, output: Path, db: Path) -> None:
     Example:
       llm-audit proof 01a2259f-3082-7a9f-ac04-d343f525d3c4 -o applicant.proof.json
     """
-    written = Auditor(db=db).proof(record_id, output)
+    written = make_auditor(db=db).proof(record_id, output)
     click.echo(f"wrote {written}: check it offline with `llm-audit verify-proof {written}`")
 
 
@@ -122,7 +123,7 @@ def verify_proof(proof_file: Path, key: Path | None, as_json: bool) -> None:
     Example:
       llm-audit verify-proof applicant.proof.json --key demo.pub.pem
     """
-    result = verify_proof_document(read_proof(proof_file), load_trusted(key))
+    result = Auditor.verify_proof(proof_file, key=key)
     if as_json:
         echo_json(
             {

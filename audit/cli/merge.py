@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .app import echo_json, json_option, main
+from .app import echo_json, json_option, main, make_auditor
 
 
 @main.command()
@@ -39,9 +39,7 @@ def merge(sources: tuple[Path, ...], archive: Path, hosts: tuple[str, ...], as_j
       llm-audit merge host-a.db host-b.db -o archive.db
       llm-audit merge /mnt/a/llm-audit.db /mnt/b/llm-audit.db --host-name pricing-1 --host-name pricing-2 -o archive.db
     """
-    from ..scale.merge import merge_databases
-
-    result = merge_databases(list(sources), archive, hosts=list(hosts) or None)
+    result = make_auditor(db=archive).merge(list(sources), hosts=list(hosts) or None)
     if as_json:
         echo_json(result.to_dict())
     else:

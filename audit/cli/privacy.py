@@ -7,8 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..auditor import Auditor
-from .app import db_option, echo_json, json_option, key_store_option, main
+from .app import db_option, echo_json, json_option, key_store_option, main, make_auditor
 
 
 def _target(func):
@@ -25,7 +24,9 @@ def _target(func):
 @key_store_option
 @db_option
 @json_option
-def erase(subject: str | None, record_id: str | None, reason: str, db: Path, as_json: bool) -> None:
+def erase(
+    subject: str | None, record_id: str | None, reason: str, key_store: Path | None, db: Path, as_json: bool
+) -> None:
     """Crypto-shred a data subject's records (or one record): destroy their keys, log a tombstone.
 
     Refused, with nothing changed, while any of them is inside its retention minimum or
@@ -36,7 +37,7 @@ def erase(subject: str | None, record_id: str | None, reason: str, db: Path, as_
       llm-audit --key-store keys.json erase --subject CUST-4471-0923 --reason "GDPR Art. 17 request 2026-014"
       llm-audit erase --record 01a225ad-c908 --reason "retention review" --json
     """
-    erased = Auditor(db=db).erase(subject=subject, record_id=record_id, reason=reason)
+    erased = make_auditor(db=db, key_store=key_store).erase(subject=subject, record_id=record_id, reason=reason)
     if as_json:
         echo_json({"erased": erased, "reason": reason})
     else:
@@ -51,7 +52,9 @@ def erase(subject: str | None, record_id: str | None, reason: str, db: Path, as_
 @key_store_option
 @db_option
 @json_option
-def retention(apply: bool, as_of: str | None, reason: str, show_all: bool, db: Path, as_json: bool) -> None:
+def retention(
+    apply: bool, as_of: str | None, reason: str, show_all: bool, key_store: Path | None, db: Path, as_json: bool
+) -> None:
     """List (dry run) or erase sealed records past their retention minimum and not on hold.
 
     \b
@@ -61,7 +64,7 @@ def retention(apply: bool, as_of: str | None, reason: str, show_all: bool, db: P
       llm-audit retention --as-of 2028-06-01    # what will be due then
       llm-audit retention --apply --json
     """
-    items, erased = Auditor(db=db).retention(apply=apply, as_of=as_of, reason=reason)
+    items, erased = make_auditor(db=db, key_store=key_store).retention(apply=apply, as_of=as_of, reason=reason)
     counts = Counter(i.state for i in items)
     if as_json:
         echo_json({"counts": dict(counts), "erased": erased, "records": [i.to_dict() for i in items]})
@@ -83,7 +86,13 @@ def retention(apply: bool, as_of: str | None, reason: str, show_all: bool, db: P
 @db_option
 @json_option
 def hold(
-    subject: str | None, record_id: str | None, reason: str | None, list_holds: bool, db: Path, as_json: bool
+    subject: str | None,
+    record_id: str | None,
+    reason: str | None,
+    list_holds: bool,
+    key_store: Path | None,
+    db: Path,
+    as_json: bool,
 ) -> None:
     """Place a legal hold: nothing it covers is erased (not by retention, not by erase) until released.
 
@@ -92,7 +101,7 @@ def hold(
       llm-audit hold --subject CUST-4471-0923 --reason "litigation 2026-CV-112"
       llm-audit hold --list --json
     """
-    auditor = Auditor(db=db)
+    auditor = make_auditor(db=db, key_store=key_store)
     if list_holds:
         holds = auditor.holds()
         if as_json:
@@ -115,14 +124,18 @@ def hold(
 @key_store_option
 @db_option
 @json_option
-def release(subject: str | None, record_id: str | None, reason: str, db: Path, as_json: bool) -> None:
+def release(
+    subject: str | None, record_id: str | None, reason: str, key_store: Path | None, db: Path, as_json: bool
+) -> None:
     """Release a legal hold (logged); the records fall back under their retention class.
 
     \b
     Example:
       llm-audit release --subject CUST-4471-0923 --reason "case 2026-CV-112 closed"
     """
-    released = Auditor(db=db).hold(subject=subject, record_id=record_id, reason=reason, release=True)
+    released = make_auditor(db=db, key_store=key_store).hold(
+        subject=subject, record_id=record_id, reason=reason, release=True
+    )
     if as_json:
         echo_json(released.__dict__)
     else:

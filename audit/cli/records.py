@@ -6,8 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..auditor import Auditor
-from .app import db_option, echo_json, json_option, main
+from .app import db_option, echo_json, json_option, main, make_auditor
 from .format import record_detail, truncate
 
 
@@ -27,7 +26,7 @@ def list_records(
     Example:
       llm-audit list --use-case credit-decision
     """
-    records = Auditor(db=db).list(use_case=use_case, since=since, until=until, limit=limit)
+    records = make_auditor(db=db).list(use_case=use_case, since=since, until=until, limit=limit)
     if as_json:
         echo_json(
             [
@@ -67,7 +66,7 @@ def show(record_id: str, db: Path, as_json: bool) -> None:
     Example:
       llm-audit show 01a2259f-3082-7a9f-ac04-d343f525d3c4 --json
     """
-    record = Auditor(db=db).get(record_id)
+    record = make_auditor(db=db).get(record_id)
     if as_json:
         echo_json(record.to_dict())
     else:

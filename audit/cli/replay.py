@@ -12,12 +12,12 @@ from pathlib import Path
 
 import click
 
-from ..auditor import Auditor
 from ..errors import UserError
 from ..replay.compare import NEAR_TIE
-from ..replay_result import VERDICTS, ReplayResult
-from .app import db_option, echo_json, json_option, main, model_options
-from .explain import batch_exit_code, executor_options, make_executor
+from ..replay.result import VERDICTS, ReplayResult
+from ..tolerances import REPLAY_TOLERANCE
+from .app import db_option, echo_json, json_option, main, make_auditor, model_options
+from .batch import batch_exit_code, executor_options, make_executor
 
 
 def _number(value: float | None) -> str:
@@ -78,10 +78,18 @@ def replay_table(results: list[ReplayResult]) -> str:
 @click.option("--all", "replay_all", is_flag=True, help="Replay every record (oldest first).")
 @click.option("--use-case", default=None, help="With --all: only this use case.")
 @click.option(
+    "--since", default=None, help="With --all: only records started at or after this ISO time (e.g. 2026-11-01)."
+)
+@click.option("--until", default=None, help="With --all: only records started before this ISO time.")
+@click.option(
     "--allow-model-mismatch", is_flag=True, help="Replay even if the model's hashes differ from the record's."
 )
 @click.option(
-    "--tolerance", type=float, default=1e-4, show_default=True, help="Largest per-token |Δ log-prob| still 'identical'."
+    "--tolerance",
+    type=float,
+    default=REPLAY_TOLERANCE,
+    show_default=True,
+    help="Largest per-token |Δ log-prob| still 'identical'.",
 )
 @executor_options
 @db_option
@@ -91,6 +99,8 @@ def replay(
     record_id: str | None,
     replay_all: bool,
     use_case: str | None,
+    since: str | None,
+    until: str | None,
     allow_model_mismatch: bool,
     tolerance: float,
     executor: str,
@@ -114,52 +124,41 @@ def replay(
     Examples:
       llm-audit replay 01a2259f-3082-7a9f-ac04-d343f525d3c4
       llm-audit replay 01a2259f --json
-      llm-audit replay --all --use-case credit-decision
+      llm-audit replay --all --use-case credit-decision --since 2026-11-01
       llm-audit replay --all --executor ray --address auto
     """
     if replay_all == (record_id is not None):
         raise UserError(
             "pass either one RECORD_ID or --all: e.g. `llm-audit replay 01a2259f` or `llm-audit replay --all`"
         )
-    if use_case is not None and not replay_all:
-        raise UserError("--use-case only applies with --all")
-    auditor = Auditor(db=db, device=device, dtype=dtype)
+    if not replay_all and (use_case or since or until or executor != "in-process" or address or workers):
+        raise UserError("--use-case, --since, --until, --executor, --address and --workers only apply with --all")
+    auditor = make_auditor(db=db, device=device, dtype=dtype)
     options = {"model": model, "allow_model_mismatch": allow_model_mismatch, "tolerance": tolerance}
-    if executor != "in-process" and not replay_all:
-        raise UserError("--executor only applies with --all")
-    chosen = make_executor(auditor, executor, address, workers, cpus_per_worker)
-    if chosen is not None:
-        summary = auditor.replay_all(use_case=use_case, executor=chosen, progress=not as_json, **options)
-        results = auditor.replays(summary.stored_ids)
-        counts = Counter(r.verdict for r in results)
+    if not replay_all:
+        result = auditor.replay(record_id, **options)
         if as_json:
-            echo_json(
-                {
-                    "counts": {v: counts.get(v, 0) for v in VERDICTS},
-                    "replays": [r.to_json_dict() for r in results],
-                    "summary": summary.to_dict(),
-                }
-            )
+            echo_json(result.to_json_dict())
         else:
-            click.echo(replay_table(results))
-            click.echo("")
-            click.echo(summary.table())
-        identical = all(r.verdict == "identical" and r.model_matches for r in results)
-        sys.exit(batch_exit_code(summary) or (0 if identical else 1))
-    if replay_all:
-        results = auditor.replay_many(use_case=use_case, progress=not as_json, **options)
-    else:
-        results = [auditor.replay(record_id, **options)]
+            click.echo(replay_detail(result))
+        sys.exit(0 if result.verdict == "identical" and result.model_matches else 1)
+    chosen = make_executor(auditor, executor, address, workers, cpus_per_worker)
+    summary = auditor.replay_all(
+        use_case=use_case, since=since, until=until, executor=chosen, progress=not as_json, **options
+    )
+    results = auditor.replays(summary.stored_ids)
+    counts = Counter(r.verdict for r in results)
     if as_json:
-        if record_id is not None:
-            echo_json(results[0].to_json_dict())
-        else:
-            counts = Counter(r.verdict for r in results)
-            echo_json(
-                {"counts": {v: counts.get(v, 0) for v in VERDICTS}, "replays": [r.to_json_dict() for r in results]}
-            )
-    elif record_id is not None:
-        click.echo(replay_detail(results[0]))
+        echo_json(
+            {
+                "counts": {v: counts.get(v, 0) for v in VERDICTS},
+                "replays": [r.to_json_dict() for r in results],
+                "summary": summary.to_dict(),
+            }
+        )
     else:
         click.echo(replay_table(results))
-    sys.exit(0 if all(r.verdict == "identical" and r.model_matches for r in results) else 1)
+        click.echo("")
+        click.echo(summary.table())
+    identical = all(r.verdict == "identical" and r.model_matches for r in results)
+    sys.exit(batch_exit_code(summary) or (0 if identical else 1))

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..auditor import Auditor
-from .app import db_option, echo_json, json_option, main
+from .app import db_option, echo_json, json_option, main, make_auditor
 
 
 @main.command()
@@ -48,7 +47,7 @@ def report(
       llm-audit report 01a2259f-3082-7a9f-ac04-d343f525d3c4 -o dossier.html --pdf
       llm-audit report --use-case credit-decision --since 2026-01-01 -o summary.html
     """
-    out = Auditor(db=db).report(
+    out = make_auditor(db=db).report(
         list(record_ids),
         output,
         use_case=use_case,

@@ -5,7 +5,7 @@ tree (:mod:`.merkle`), and Ed25519-signed checkpoints (:mod:`.signing`) pin its 
 root. :mod:`.verify` recomputes all of it from the database; :mod:`.proof` exports one
 record with an inclusion proof that can be checked offline.
 
-The pure modules here (canonical, chain, merkle, signing, keys) import nothing from the
-store, so the store can use them when appending; :mod:`.verify` and :mod:`.proof` read
-through the store and never the other way round.
+The pure modules here (canonical, chain, merkle, signing) import nothing from the store, so
+the store can use them when appending; :mod:`.keys` (which key file a command uses),
+:mod:`.verify` and :mod:`.proof` work through the store and never the other way round.
 """

@@ -22,7 +22,6 @@ from typing import Any
 from ..errors import UserError
 from ..store import AuditStore
 from ..store.checkpoints import Checkpoint
-from ..store.events import projection_for, text_projection_for
 from .canonical import same_content
 from .chain import GENESIS, recompute_leaf
 from .merkle import MerkleAccumulator
@@ -188,7 +187,7 @@ def verify_store(store: AuditStore, key_path: Path | None = None) -> VerifyResul
         _check_checkpoint(pending[next_cp], MerkleAccumulator().root(), trusted, report)
         next_cp += 1
 
-    db = store.db
+    evidence = store.evidence
     acc = MerkleAccumulator()
     prev_leaf = GENESIS.hex()
     expected = 1
@@ -227,16 +226,15 @@ def verify_store(store: AuditStore, key_path: Path | None = None) -> VerifyResul
             report.add(
                 "leaf-hash", seq, f"{event.kind} {event.subject_id}: leaf_hash does not match the event's fields"
             )
-        projection = projection_for(event.kind)
-        if projection is not None:
+        repository = evidence.get(event.kind)
+        if repository is not None:
             result.projected += 1
             generation_events += event.kind == "generation"
-            text_projection = text_projection_for(event.kind)
             try:
-                if text_projection is not None and text_projection(db, event.subject_id) == event.payload:
+                if repository.payload_text(event.subject_id) == event.payload:
                     current = None  # the row reproduces the logged bytes exactly
                 else:
-                    current = projection(db, event.subject_id)
+                    current = repository.payload(event.subject_id)
             except (UserError, KeyError):
                 report.add("tables", seq, f"{event.kind} {event.subject_id} is missing from its table")
             else:
@@ -302,3 +300,22 @@ def verify_database(path: Path, key_path: Path | None = None) -> VerifyResult:
         raise UserError(
             f"cannot read {path} ({exc}): the file is damaged or not an llm-audit database; restore it from a backup"
         ) from None
+
+
+def verify_junit(result: VerifyResult) -> str:
+    """JUnit XML with one test case per check, so CI shows which one failed."""
+    from ..junit import JUnitCase, junit_xml
+
+    cases = []
+    for check in CHECKS:
+        found = [p for p in result.problems if p.check == check]
+        cases.append(
+            JUnitCase(
+                name=check,
+                classname="llm-audit.verify",
+                failure=str(found[0]) if found else None,
+                details="\n".join(str(p) for p in found),
+                failure_type="tampered",
+            )
+        )
+    return junit_xml("llm-audit verify", "llm-audit verify", cases, seconds=result.seconds, output=result.summary())

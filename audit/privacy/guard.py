@@ -13,15 +13,24 @@ later leaves the hash chain verifiable. Labels of explanations and attention ana
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ..attention.result import AttentionResult
+from ..attribution.result import AttributionResult
+from ..errors import UserError
+from ..ids import assign_identity
 from ..record import GenerationRecord, TopAlternative
-from .keystore import KeyStore
+from ..replay.result import ReplayResult
+from .keystore import HOW_TO_SUPPLY, KeyMissing, KeyStore
 from .policy import Policy
 from .redaction import Redactor
 from .retention import retain_until
 from .sealing import open_sealed, seal
+
+if TYPE_CHECKING:
+    from ..store import AuditStore
 
 SEALED_ID = -1
 SEALED_TOKEN = "[SEALED]"
@@ -46,9 +55,77 @@ class PrivacyGuard:
 
     @property
     def keys(self) -> KeyStore:
+        """The key store, read once on first use."""
         if self._keys is None:
             self._keys = KeyStore.open(self.key_store_path)
         return self._keys
+
+    def check_key_store(self) -> None:
+        """Read the key store now, so a bad one refuses before a model runs (UserError)."""
+        _ = self.keys
+
+    # -- what callers store and read ---------------------------------------------------------
+    def open_stored(self, store: AuditStore, record: GenerationRecord, required: bool) -> GenerationRecord:
+        """``record`` with its sealed content opened; without the key, the stored form or (``required``) a UserError."""
+        if not is_sealed(record):
+            return record
+        try:
+            return self.open_record(record)
+        except KeyMissing:
+            if not required:
+                return record
+            erased = store.privacy.erasure(record.id)
+            if erased is not None:
+                raise UserError(
+                    f"record {record.id} was erased on {erased['erased_at'][:10]} under {erased['reason']!r}: "
+                    "its content is gone by design"
+                ) from None
+            raise UserError(
+                f"record {record.id} is sealed and key store {self.key_store_path} has no key for its data subject "
+                f"{record.tags['privacy']['subject']}: {HOW_TO_SUPPLY} with the key store it was recorded with"
+            ) from None
+
+    def open_for_batch(
+        self, store: AuditStore, records: list[GenerationRecord]
+    ) -> tuple[list[GenerationRecord], dict[str, str]]:
+        """Sealed records opened for the workers (exact token ids); those whose key is missing or
+        erased are skipped with the reason instead of stopping the batch."""
+        opened, locked = [], {}
+        for record in records:
+            try:
+                opened.append(self.open_stored(store, record, True))
+            except UserError as exc:
+                locked[record.id] = str(exc)
+        return opened, locked
+
+    def open_result(self, result: Any) -> Any:
+        """An explanation or attention pass with its sealed labels opened when the key is here, else as stored."""
+        if result is None or "sealed" not in (result.extra or {}):
+            return result
+        try:
+            return self.open_attention(result) if isinstance(result, AttentionResult) else self.open_explanation(result)
+        except KeyMissing:
+            return result
+
+    def for_storage(self, record: GenerationRecord, result: Any) -> Any:
+        """The form of an explanation, attention pass or replay of ``record`` to store (its id assigned first)."""
+        assign_identity(result)
+        if not is_sealed(record):
+            return result
+        if isinstance(result, AttributionResult):
+            return self.seal_explanation(record, result)
+        if isinstance(result, AttentionResult):
+            return self.seal_attention(record, result)
+        if isinstance(result, ReplayResult):
+            return self.seal_replay(record, result)
+        raise TypeError(f"no sealing for {type(result).__name__}")
+
+    def sealer(self, records: list[GenerationRecord]) -> Callable[[Any], Any] | None:
+        """What a batch applies to each result before storing it (None when no record is sealed)."""
+        by_id = {record.id: record for record in records}
+        if not any(is_sealed(record) for record in records):
+            return None
+        return lambda result: self.for_storage(by_id[result.record_id], result) if result.record_id in by_id else result
 
     # -- storing ------------------------------------------------------------------------------
     def protect(self, record: GenerationRecord) -> GenerationRecord:

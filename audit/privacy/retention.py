@@ -64,6 +64,19 @@ class Hold:
     operator: str
 
 
+def active_holds(hold_events: list[tuple[str, dict[str, Any]]]) -> list[Hold]:
+    """The legal holds in force after ``hold_events`` ((kind, payload) in log order): a hold not
+    followed by a release of the same target."""
+    active: dict[tuple[str, str], Hold] = {}
+    for kind, p in hold_events:
+        key = (p["scope"], p["target"])
+        if kind == "hold":
+            active[key] = Hold(p["scope"], p["target"], p["reason"], p["at"], p.get("operator", ""))
+        else:
+            active.pop(key, None)
+    return list(active.values())
+
+
 def covering_hold(holds: list[Hold], record_id: str, subject: str) -> Hold | None:
     return next((h for h in holds if (h.scope, h.target) in (("record", record_id), ("subject", subject))), None)
 

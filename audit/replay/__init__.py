@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .compare import DEFAULT_TOLERANCE
+from .result import VERDICTS, Divergence, ReplayResult
 
 if TYPE_CHECKING:
     from .runner import replay_record
 
-__all__ = ["DEFAULT_TOLERANCE", "replay_record"]
+__all__ = ["VERDICTS", "Divergence", "ReplayResult", "replay_record"]
 
 
 def __getattr__(name: str) -> Any:

@@ -15,9 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..record import GenerationRecord
-from ..replay_result import Divergence
+from ..tolerances import REPLAY_TOLERANCE
+from .result import Divergence
 
-DEFAULT_TOLERANCE = 1e-4
 # A recorded top-1/top-2 margin below this (in nats) is shown as a near-tie: float32
 # kernel differences move log-probabilities by ~1e-6..1e-3, so only such margins flip.
 NEAR_TIE = 0.1
@@ -46,7 +46,7 @@ def compare_outputs(
     replayed_logprobs: list[float],
     replayed_top: list[list[tuple[int, float]]],
     decode,
-    tolerance: float = DEFAULT_TOLERANCE,
+    tolerance: float = REPLAY_TOLERANCE,
 ) -> Comparison:
     """``decode``: token id -> text, for showing the two tokens at a divergence."""
     recorded_ids = list(record.output_ids)

@@ -9,8 +9,6 @@ environment diff then shows it).
 
 from __future__ import annotations
 
-import torch
-
 from ..model import DEFAULT_MODEL_NAME, LoadedModel
 from ..record import GenerationRecord
 from .model_check import same_model
@@ -29,8 +27,11 @@ def replay_device(record: GenerationRecord, device: str | None) -> str:
     if device is not None:
         return device
     recorded = record.environment.device
-    if recorded.startswith("cuda") and not torch.cuda.is_available():
-        return "cpu"
+    if recorded.startswith("cuda"):
+        import torch  # only here: choosing a device must not make the CLI's start pay for torch
+
+        if not torch.cuda.is_available():
+            return "cpu"
     return recorded
 
 

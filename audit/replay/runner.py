@@ -17,21 +17,12 @@ from ..generation import run_generation
 from ..ids import uuid7
 from ..model import LoadedModel
 from ..record import GenerationRecord
-from ..replay_result import ReplayResult
-from .compare import DEFAULT_TOLERANCE, compare_outputs
+from ..tolerances import REPLAY_TOLERANCE, check_tolerance
+from .compare import compare_outputs
 from .config import rebuild_generation_config
 from .environment_diff import diff_environments
 from .model_check import compare_models, describe_mismatch, mismatched_fields
-
-
-def check_tolerance(tolerance: float) -> float:
-    try:
-        value = float(tolerance)
-    except (TypeError, ValueError):
-        raise UserError(f"tolerance must be a number (got {tolerance!r}): pass e.g. --tolerance 1e-4") from None
-    if not value >= 0:  # also refuses NaN
-        raise UserError(f"tolerance must be >= 0 (got {tolerance!r}): pass e.g. --tolerance 1e-4")
-    return value
+from .result import ReplayResult
 
 
 def check_model(record: GenerationRecord, loaded: LoadedModel, allow_model_mismatch: bool) -> dict:
@@ -50,7 +41,7 @@ def replay_record(
     loaded: LoadedModel,
     *,
     allow_model_mismatch: bool = False,
-    tolerance: float = DEFAULT_TOLERANCE,
+    tolerance: float = REPLAY_TOLERANCE,
 ) -> ReplayResult:
     """Replay ``record`` on ``loaded``; the result is not stored (see ``Auditor.replay``)."""
     tolerance = check_tolerance(tolerance)

@@ -7,7 +7,7 @@ logs the report's SHA-256.
 """
 
 from .dossier import Dossier, build_dossier
-from .evidence import Evidence, IntegrityStatus, Review, gather, record_hash
+from .evidence import Evidence, IntegrityStatus, Review, gather
 from .issue import ReportOutput, issue_report
 from .render import render_dossiers, render_summary, sha256_html
 from .summary import Summary, build_summary
@@ -23,7 +23,6 @@ __all__ = [
     "build_summary",
     "gather",
     "issue_report",
-    "record_hash",
     "render_dossiers",
     "render_summary",
     "sha256_html",

@@ -17,14 +17,13 @@ import numpy as np
 from ..attention.result import AttentionResult
 from ..attribution.result import AttributionResult
 from ..record import GenerationRecord
-from ..replay_result import ReplayResult
-from .evidence import Evidence, IntegrityStatus, Review, mean_logprob, record_hash
+from ..replay.result import ReplayResult
+from ..tolerances import EXPLAIN_TOLERANCE
+from .evidence import Evidence, IntegrityStatus, Review, mean_logprob
 from .heatmap import Heatmap, Thumbnail, TokenHeatmap, matrix_heatmap, thumbnail, token_heatmap
 from .prompt_view import Segment, prompt_segments
 from .reasons import Reason, field_words, principal_reasons
 from .regulatory import DOSSIER_MAP, NOT_CLAIMED, Requirement
-
-LOGPROB_TOLERANCE = 1e-3  # the attribution component's warning threshold
 
 Rows = list[tuple[str, str]]
 
@@ -133,8 +132,14 @@ class Dossier:
     reviews: list[Review]
 
 
-def _cover(record: GenerationRecord, generated_at: str, integrity: IntegrityStatus) -> Cover:
-    digest, how = record_hash(record)
+def _cover(evidence: Evidence, generated_at: str, integrity: IntegrityStatus) -> Cover:
+    record = evidence.record
+    logged = evidence.logged
+    if logged is not None:
+        digest = logged.payload_sha256
+        how = f"the payload_sha256 of its generation event, seq {logged.seq} of the audit log (RFC 8785 canonical JSON)"
+    else:
+        digest, how = "not in the audit log", "no generation event for this record was found in the audit log"
     return Cover(
         system=f"llm-audit · {record.model.name}",
         use_case=record.use_case,
@@ -287,11 +292,11 @@ def _method(evidence: Evidence) -> Method:
             title = "Segment attribution"
         attributions.append((title, _attribution_rows(result)))
         if result.logprob_max_diff is not None:
-            ok = result.logprob_max_diff <= LOGPROB_TOLERANCE
+            ok = result.logprob_max_diff <= EXPLAIN_TOLERANCE
             checks.append(
                 (
                     f"{title}: unperturbed vs recorded log-probabilities",
-                    f"max difference {result.logprob_max_diff:.2e} (tolerance {LOGPROB_TOLERANCE:g})",
+                    f"max difference {result.logprob_max_diff:.2e} (tolerance {EXPLAIN_TOLERANCE:g})",
                     "pass" if ok else "warn",
                 )
             )
@@ -314,11 +319,11 @@ def _method(evidence: Evidence) -> Method:
             ("Computed", f"{result.created_at or '—'} in {result.seconds:.2f} s"),
         ]
         if result.logprob_max_diff is not None:
-            ok = result.logprob_max_diff <= LOGPROB_TOLERANCE
+            ok = result.logprob_max_diff <= EXPLAIN_TOLERANCE
             checks.append(
                 (
                     "Attention pass vs recorded log-probabilities",
-                    f"max difference {result.logprob_max_diff:.2e} (tolerance {LOGPROB_TOLERANCE:g})",
+                    f"max difference {result.logprob_max_diff:.2e} (tolerance {EXPLAIN_TOLERANCE:g})",
                     "pass" if ok else "warn",
                 )
             )
@@ -400,7 +405,7 @@ def build_dossier(evidence: Evidence, generated_at: str, integrity: IntegritySta
     return Dossier(
         anchor=f"d{index}",
         title=f"Decision dossier · {record.use_case}",
-        cover=_cover(record, generated_at, integrity),
+        cover=_cover(evidence, generated_at, integrity),
         decision=_decision(record, evidence.privacy),
         why=_why(evidence),
         attention=_attention(evidence.attention, record.id),

@@ -1,34 +1,41 @@
-"""Everything a dossier is built from, fetched defensively from whichever components exist.
+"""Everything a dossier is built from: the latest stored result of each component, read from the store.
 
-Attribution, attention, replay, integrity and reviews are separate components; a report
-must still be produced when some are absent (not installed, or not yet run for this
-record) and must then say so plainly instead of failing or inventing content.
+Every component is part of the store, so nothing is probed for; what a record does not have
+yet (no explanation, no replay, no sign-off) is ``None`` or empty, and the dossier then says
+plainly what is missing and how to produce it. "Latest" follows the hash chain's order. The
+record's hash is the ``payload_sha256`` of its logged generation event, read from the log, so
+the dossier cites exactly what the chain commits to.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
 from ..attention.result import AttentionResult
 from ..attribution.result import AttributionResult
-from ..hashing import canonical_json
 from ..record import GenerationRecord
-from ..replay_result import ReplayResult
-from ..store.records import generation_payload
+from ..replay.result import ReplayResult
+from ..store import AuditStore
 
 
 @dataclass
 class Review:
-    """A human sign-off as logged (the review component's event payload, read leniently)."""
+    """A human sign-off as logged (the ``review`` event's payload, read leniently)."""
 
     reviewer: str
     role: str
     action: str
     rationale: str
     at: str
+
+
+@dataclass(frozen=True)
+class LoggedRecord:
+    """Where the generation event of a record sits in the log, and the hash it commits to."""
+
+    seq: int
+    payload_sha256: str
 
 
 @dataclass
@@ -40,6 +47,7 @@ class Evidence:
     replay: ReplayResult | None = None
     reviews: list[Review] = field(default_factory=list)
     privacy: str | None = None  # redaction / erasure status in words, for sealed records
+    logged: LoggedRecord | None = None  # None: no generation event for this record in the log
 
 
 @dataclass
@@ -48,38 +56,9 @@ class IntegrityStatus:
     message: str
 
 
-def record_hash(record: GenerationRecord) -> tuple[str, str]:
-    """SHA-256 of the generation event's payload as canonical JSON, and how it was canonicalised.
-
-    RFC 8785 (JCS) is what the audit chain hashes, so the two can be compared; a payload
-    JCS refuses (a non-finite float) falls back to sorted-key JSON and says so.
-    """
-    payload = generation_payload(record)
-    try:
-        import rfc8785
-
-        return hashlib.sha256(rfc8785.dumps(payload)).hexdigest(), "RFC 8785 canonical JSON"
-    except Exception:  # noqa: BLE001 - rfc8785 missing or a NaN/inf in the payload
-        return hashlib.sha256(
-            canonical_json(payload).encode("utf-8")
-        ).hexdigest(), "sorted-key JSON (payload has non-finite numbers)"
-
-
-def _latest(repo: Any, record_id: str, **kwargs: Any) -> Any:
-    if repo is None or not hasattr(repo, "latest"):
-        return None
-    try:
-        return repo.latest(record_id, **kwargs)
-    except TypeError:  # an implementation without the keyword filters
-        return repo.latest(record_id) if not kwargs else None
-
-
-def _reviews(store: Any, record_id: str) -> list[Review]:
-    events = getattr(store, "events", None)
-    if events is None:
-        return []
+def _reviews(store: AuditStore, record_id: str) -> list[Review]:
     out = []
-    for event in events.iter(subject_id=record_id, kind="review"):
+    for event in store.events.iter(subject_id=record_id, kind="review"):
         p = event.payload
         out.append(
             Review(
@@ -93,34 +72,39 @@ def _reviews(store: Any, record_id: str) -> list[Review]:
     return out
 
 
-def gather(store: Any, record: GenerationRecord, *, full: bool = True) -> Evidence:
-    """Collect the latest stored result of each component for ``record`` (None where absent).
+def logged_record(store: AuditStore, record_id: str) -> LoggedRecord | None:
+    event = store.events.logged("generation", record_id)
+    return LoggedRecord(event.seq, event.payload_sha256) if event is not None else None
+
+
+def gather(store: AuditStore, record: GenerationRecord, *, full: bool = True) -> Evidence:
+    """Collect the latest stored result of each component for ``record`` (None where there is none yet).
 
     ``full=False`` skips what a summary never shows (token attributions, attention maps,
     reviews), so summarising a thousand records reads only small rows.
     """
-    explanations = getattr(store, "explanations", None)
-    field_attr = _latest(explanations, record.id, granularity="field") or _latest(
-        explanations, record.id, granularity="segment"
+    explanations = store.explanations
+    field_attr = explanations.latest(record.id, granularity="field") or explanations.latest(
+        record.id, granularity="segment"
     )
     return Evidence(
         record=record,
         field_attribution=field_attr,
-        token_attribution=_latest(explanations, record.id, granularity="token") if full else None,
-        attention=_latest(getattr(store, "attention", None), record.id) if full else None,
-        replay=_latest(getattr(store, "replays", None), record.id),
+        token_attribution=explanations.latest(record.id, granularity="token") if full else None,
+        attention=store.attention.latest(record.id) if full else None,
+        replay=store.replays.latest(record.id),
         reviews=_reviews(store, record.id) if full else [],
         privacy=privacy_note(store, record),
+        logged=logged_record(store, record.id),
     )
 
 
-def privacy_note(store: Any, record: GenerationRecord) -> str | None:
+def privacy_note(store: AuditStore, record: GenerationRecord) -> str | None:
     """What the privacy component did to this record, as the report states it (None: not sealed)."""
     info = (record.tags or {}).get("privacy")
     if not isinstance(info, dict) or not info.get("sealed"):
         return None
-    repo = getattr(store, "privacy", None)
-    erased = repo.erasure(record.id) if repo is not None else None
+    erased = store.privacy.erasure(record.id)
     if erased is not None:
         return (
             f"Erased on {erased['erased_at'][:10]} under {erased['reason']!r}: the record's keys were destroyed (crypto-shredding), "
@@ -134,23 +118,19 @@ def privacy_note(store: Any, record: GenerationRecord) -> str | None:
     )
 
 
-def integrity_status(verify: Any) -> IntegrityStatus:
-    """Run the integrity component's ``verify`` if there is one; never let it stop a report."""
+def integrity_status(verify) -> IntegrityStatus:
+    """Run ``verify`` (the Auditor's) and say what it found in one sentence; never let it stop a report."""
     if verify is None:
-        return IntegrityStatus(
-            "unavailable",
-            "Integrity verification is not available in this installation; the audit log was not verified.",
-        )
+        return IntegrityStatus("unavailable", "The audit log was not verified for this report.")
     try:
         result = verify()
     except Exception as exc:  # noqa: BLE001 - a report must still say what happened
         return IntegrityStatus("failed", f"Verification could not run: {type(exc).__name__}: {exc}")
-    if getattr(result, "ok", False):
+    if result.ok:
         return IntegrityStatus(
             "verified", "The audit log verified intact when this report was generated (llm-audit verify)."
         )
-    detail = getattr(result, "message", None) or getattr(result, "error", None) or getattr(result, "summary", None)
-    return IntegrityStatus("failed", "The audit log FAILED verification" + (f": {detail}" if detail else "."))
+    return IntegrityStatus("failed", f"The audit log FAILED verification: {result.summary()}")
 
 
 def mean_logprob(record: GenerationRecord) -> float:

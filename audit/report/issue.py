@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..clock import normalise_time
 from ..errors import UserError
 from ..ids import uuid7
 from ..store import AuditStore, check_writable
@@ -42,25 +43,6 @@ class ReportOutput:
     pdf_seconds: float | None = None
     report_id: str | None = None
     dossiers: list[Path] = field(default_factory=list)
-
-
-def normalise_time(value: str | None, what: str, *, store_format: bool = False) -> str | None:
-    """An ISO 8601 date or date-time as UTC ``YYYY-MM-DDTHH:MM:SSZ`` (naive means UTC).
-
-    ``store_format`` keeps microseconds, the format records are stored in, so a filter
-    compares as text exactly like the time it names.
-    """
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise UserError(
-            f"{what} {value!r} is not an ISO 8601 date or time: write e.g. 2026-03-01 or 2026-03-01T09:30:00Z"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ" if store_format else "%Y-%m-%dT%H:%M:%SZ")
 
 
 def _check_output(path: Path, pdf: bool) -> None:
@@ -171,7 +153,6 @@ def issue_report(
         with AuditStore.open(db_path, write=True) as store:
             with store.transaction():
                 for report in issued:
-                    store.reports.insert(report)
-                    store.events.append("report", report.id, report.payload())
+                    store.reports.append(report)
         result.report_id = issued[0].id
     return result

@@ -11,8 +11,8 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from ..tolerances import EXPLAIN_TOLERANCE
 from .charts import BarChart, histogram
-from .dossier import LOGPROB_TOLERANCE
 from .evidence import Evidence, IntegrityStatus, mean_logprob
 from .reasons import principal_reasons
 
@@ -76,7 +76,7 @@ def _flags(evidence: Evidence) -> list[str]:
         )
     fa = evidence.field_attribution
     if fa is not None:
-        if fa.logprob_max_diff is not None and fa.logprob_max_diff > LOGPROB_TOLERANCE:
+        if fa.logprob_max_diff is not None and fa.logprob_max_diff > EXPLAIN_TOLERANCE:
             problems.append(f"attribution log-prob check off by {fa.logprob_max_diff:.1e}")
         stability = fa.extra.get("stability") if isinstance(fa.extra, dict) else None
         if isinstance(stability, dict) and stability.get("ok") is False:

@@ -79,7 +79,10 @@ def run_batch(
                         if work.is_stored(store, outcome.record_id):
                             summary.duplicates += 1
                         else:
-                            summary.stored_ids.append(work.store(store, outcome.result, seal))
+                            summary.stored_ids.append(
+                                work.store(store, seal(outcome.result) if seal else outcome.result)
+                            )
+                            summary.results.append(outcome.result)
                             summary.stored += 1
                     seen.add(outcome.record_id)
                     if on_stored is not None:

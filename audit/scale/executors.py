@@ -36,5 +36,6 @@ class InProcessExecutor:
     def run(self, work: Any, records: list[GenerationRecord]) -> Iterator[Outcome]:
         if records and work.needs_default_model:
             _ = self.host.default  # load before timing the first record, as a Ray worker does
+        work.prepare(self.host, records)  # models are here: refuse a whole batch before its first result
         for record in records:
             yield compute_outcome(work, self.host, record)

@@ -13,7 +13,6 @@ from the archive, and a report names the file it was issued from.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,12 +21,9 @@ from typing import Any
 from ..clock import utc_iso
 from ..errors import UserError
 from ..ids import uuid7
-from ..integrity.canonical import canonical_bytes
 from ..integrity.verify import VerifyResult, verify_database
 from ..store import AuditStore, check_writable
 from ..store.provenance import Provenance
-from ..store.records import generation_payload
-from ..store.replays import replay_payload
 
 KINDS = ("generation", "explanation", "replay")
 
@@ -73,10 +69,6 @@ class MergeResult:
             f"archive {self.archive}: {self.archive_events} events, root {self.archive_root_hash[:16]}…, {state}"
         )
         return "\n".join(lines)
-
-
-def _payload_sha256(payload: dict[str, Any]) -> str:
-    return hashlib.sha256(canonical_bytes(payload)).hexdigest()
 
 
 def _verified(path: Path) -> VerifyResult:
@@ -141,39 +133,36 @@ def _import(origin: AuditStore, target: AuditStore, report: SourceReport) -> Non
             report.skipped[event.kind] += 1
             continue
         if event.kind == "generation":
-            record = origin.records.get(event.subject_id)
-            payload = generation_payload(record)
-            target.records.insert(record)
+            seq = target.records.append(origin.records.get(event.subject_id))
         elif event.kind == "explanation":
             if not _has(target, "generation", _record_of(origin, event)):
                 report.skipped[event.kind] += 1
                 continue
-            payload = target.explanations.insert(origin.explanations.get(event.subject_id))
+            seq = target.explanations.append(origin.explanations.get(event.subject_id))
         else:
             replay = origin.replays.get(event.subject_id)
             if replay is None or not _has(target, "generation", replay.record_id):
                 report.skipped[event.kind] += 1
                 continue
-            target.replays.insert(replay)
-            payload = replay_payload(replay)
-        if _payload_sha256(payload) != event.payload_sha256:
+            seq = target.replays.append(replay)
+        if target.events.at(seq).payload_sha256 != event.payload_sha256:
             raise UserError(
                 f"{event.kind} {event.subject_id} of {report.path} does not copy identically (seq {event.seq}): nothing was merged from it"
             )
-        target.events.append(event.kind, event.subject_id, payload)
-        row = Provenance(
-            id=uuid7(),
-            subject_kind=event.kind,
-            subject_id=event.subject_id,
-            source_host=report.host,
-            source_path=str(Path(report.path).resolve()),
-            source_seq=event.seq,
-            source_payload_sha256=event.payload_sha256,
-            source_events=report.events,
-            source_root_hash=report.root_hash,
-            merged_at=merged_at,
+        target.provenance.append(
+            Provenance(
+                id=uuid7(),
+                subject_kind=event.kind,
+                subject_id=event.subject_id,
+                source_host=report.host,
+                source_path=str(Path(report.path).resolve()),
+                source_seq=event.seq,
+                source_payload_sha256=event.payload_sha256,
+                source_events=report.events,
+                source_root_hash=report.root_hash,
+                merged_at=merged_at,
+            )
         )
-        target.events.append("provenance", row.id, target.provenance.insert(row))
         report.added[event.kind] += 1
 
 

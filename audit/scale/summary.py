@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 
@@ -39,6 +39,8 @@ class BatchSummary:
     interrupted: bool = False
     stored_ids: list[str] = field(default_factory=list)  # ids of the stored explanations / replays
     per_worker: dict[str, WorkerStats] = field(default_factory=dict)
+    # The stored results as computed (clear, before sealing), in stored order; not part of --json.
+    results: list[Any] = field(default_factory=list, repr=False, compare=False)
 
     @property
     def failed(self) -> int:
@@ -53,7 +55,8 @@ class BatchSummary:
         return self.per_worker.setdefault(name, WorkerStats())
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = asdict(replace(self, results=[]))
+        data.pop("results")
         data.update(failed=self.failed, records_per_s=round(self.rate, 4))
         data["per_worker"] = {
             name: {**asdict(s), "records_per_s": round(s.rate, 4)} for name, s in self.per_worker.items()

@@ -3,7 +3,7 @@
 A *work* object is small, plain and picklable: it travels to every worker once per task
 together with the record's content (workers never open the database). ``compute`` runs
 where the model is; ``store`` runs only in the driver, inside the transaction it opens for
-that one result, through the same repositories and events as the single-record commands.
+that one result, through the same repository ``append`` as the single-record commands.
 """
 
 from __future__ import annotations
@@ -11,15 +11,14 @@ from __future__ import annotations
 import os
 import socket
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any, ClassVar
 
-from ..clock import utc_iso
-from ..ids import uuid7
-from ..model import LoadedModel, load_model
+from ..attribution.request import ExplainRequest
+from ..model import DEFAULT_MODEL_NAME, LoadedModel, load_model
 from ..record import GenerationRecord
+from ..replay.models import ReplayModels
+from ..tolerances import REPLAY_TOLERANCE
 
 
 @dataclass(frozen=True)
@@ -33,29 +32,33 @@ class ModelSpec:
     def load(self) -> LoadedModel:
         return load_model(self.spec, device=self.device, dtype=self.dtype)
 
+    @classmethod
+    def of(cls, loaded: LoadedModel | None, spec: str | None, device: str | None, dtype: str | None) -> ModelSpec:
+        """The spec of a model as an Auditor holds it: loaded (its folder, or the default model's name) or named."""
+        if loaded is None:
+            return cls(spec, device, dtype)
+        folder = None if loaded.identity.name == DEFAULT_MODEL_NAME else str(loaded.folder)
+        return cls(folder, str(loaded.device), str(loaded.dtype).replace("torch.", ""))
+
 
 class ModelHost:
     """A worker's models, loaded once and reused for every record it gets.
 
-    Model choice for replay is :class:`audit.auditor.Auditor`'s own (the record's model
-    unless one is forced), so a record replays on a worker exactly as it does in-process.
+    Replays choose their model with :class:`audit.replay.models.ReplayModels`, as the Auditor
+    does, so a record replays on a worker exactly as it does in-process.
     """
 
     def __init__(self, spec: ModelSpec, loaded: LoadedModel | None = None) -> None:
-        from ..auditor import Auditor
-
-        # The Auditor here only loads and caches models; its database path is never opened.
-        self._auditor = Auditor(
-            db=os.devnull, model=loaded if loaded is not None else spec.spec, device=spec.device, dtype=spec.dtype
-        )
+        self.spec = spec
+        self._default = loaded
+        self.replay_models = ReplayModels(spec.device, spec.dtype, lambda: self._default)
         self.name = f"{socket.gethostname()}:{os.getpid()}"
 
     @property
     def default(self) -> LoadedModel:
-        return self._auditor.loaded
-
-    def for_replay(self, record: GenerationRecord, model: str | None) -> LoadedModel:
-        return self._auditor._replay_model(record, model)
+        if self._default is None:
+            self._default = self.spec.load()
+        return self._default
 
 
 @dataclass
@@ -73,44 +76,27 @@ class Outcome:
 
 @dataclass(frozen=True)
 class ExplainWork:
-    """Explain a record with one method, granularity and parameter set."""
+    """Explain a record as one checked request says (method, granularity, parameters)."""
 
-    method: str
-    granularity: str
-    params: dict[str, Any]
+    request: ExplainRequest
     kind: ClassVar[str] = "explanation"
     needs_default_model: ClassVar[bool] = True
 
     def compute(self, host: ModelHost, record: GenerationRecord) -> Any:
-        return self.run(host.default, record)
+        from ..attribution.explain import explain_loaded
 
-    def run(self, loaded: LoadedModel, record: GenerationRecord) -> Any:
-        """The explanation of ``record`` by ``loaded``, labelled with the model that made it."""
-        from ..attribution.explain import explain_record
+        return explain_loaded(host.default, record, self.request)
 
-        result = explain_record(loaded.model, loaded.tokenizer, record, self.method, self.granularity, **self.params)
-        result.extra["model"] = loaded.identity.name
-        result.extra["weights_sha256"] = dict(loaded.identity.weights_sha256)
-        return result
-
-    @cached_property
-    def key(self) -> str:
-        """The request's identity, computed once per batch rather than once per stored result."""
-        from .pending import request_key
-
-        return request_key(self.method, self.granularity, self.params)
+    def prepare(self, host: ModelHost, records: list[GenerationRecord]) -> None:
+        """Nothing to check before the first record: the request was checked against each when selected."""
 
     def is_stored(self, store: Any, record_id: str) -> bool:
         from .pending import already_explained
 
-        return already_explained(store, record_id, self.method, self.granularity, self.key)
+        return already_explained(store, record_id, self.request)
 
-    def store(self, store: Any, result: Any, seal: Callable[[Any], Any] | None = None) -> str:
-        result.id = uuid7()
-        result.created_at = utc_iso()
-        stored = seal(result) if seal is not None else result  # labels of a sealed record: see audit.privacy
-        payload = store.explanations.insert(stored)
-        store.events.append("explanation", result.id, payload)
+    def store(self, store: Any, result: Any) -> str:
+        store.explanations.append(result)
         return result.id
 
 
@@ -120,25 +106,29 @@ class ReplayWork:
 
     model: str | None = None
     allow_model_mismatch: bool = False
-    tolerance: float = 1e-4
+    tolerance: float = REPLAY_TOLERANCE
     kind: ClassVar[str] = "replay"
     needs_default_model: ClassVar[bool] = False
 
     def compute(self, host: ModelHost, record: GenerationRecord) -> Any:
         from ..replay import replay_record
 
-        loaded = host.for_replay(record, self.model)
+        loaded = host.replay_models.for_record(record, self.model)
         return replay_record(record, loaded, allow_model_mismatch=self.allow_model_mismatch, tolerance=self.tolerance)
+
+    def prepare(self, host: ModelHost, records: list[GenerationRecord]) -> None:
+        """Where the models load in this process, every record's model is checked before the first replay,
+        so a mismatch refuses the whole batch (UserError) with nothing stored."""
+        from ..replay.runner import check_model
+
+        for record in records:
+            check_model(record, host.replay_models.for_record(record, self.model), self.allow_model_mismatch)
 
     def is_stored(self, store: Any, record_id: str) -> bool:
         return False  # every run is a new reproduction check; a run stores one replay per record
 
-    def store(self, store: Any, result: Any, seal: Callable[[Any], Any] | None = None) -> str:
-        from ..store.replays import replay_payload
-
-        stored = seal(result) if seal is not None else result  # replayed ids of a sealed record: see audit.privacy
-        result.seq = store.replays.insert(stored)
-        store.events.append("replay", result.id, replay_payload(stored))
+    def store(self, store: Any, result: Any) -> str:
+        store.replays.append(result)
         return result.id
 
 

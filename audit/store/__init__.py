@@ -14,8 +14,9 @@ import sqlite_utils
 from .attention import AttentionRepository
 from .blobs import BlobRepository
 from .checkpoints import CheckpointRepository
-from .database import check_writable, default_db_path, open_for_read, open_for_write
+from .database import atomic, check_writable, default_db_path, open_for_read, open_for_write
 from .events import EventLog
+from .evidence import EvidenceRepository
 from .explanations import ExplanationRepository
 from .privacy import PrivacyRepository
 from .provenance import ProvenanceRepository
@@ -29,16 +30,22 @@ class AuditStore:
         self.db = db
         self.path = path
         self.writable = writable
-        self.records = RecordRepository(db)
-        self.blobs = BlobRepository(db)
         self.events = EventLog(db)
+        self.blobs = BlobRepository(db)
         self.checkpoints = CheckpointRepository(db)
-        self.replays = ReplayRepository(db)
-        self.attention = AttentionRepository(db)
-        self.explanations = ExplanationRepository(db, self.blobs)
-        self.reports = ReportRepository(db)
+        self.records = RecordRepository(db, self.events)
+        self.explanations = ExplanationRepository(db, self.events, self.blobs)
+        self.attention = AttentionRepository(db, self.events, self.blobs)
+        self.replays = ReplayRepository(db, self.events)
+        self.reports = ReportRepository(db, self.events)
+        self.provenance = ProvenanceRepository(db, self.events)
         self.privacy = PrivacyRepository(db, self.events)
-        self.provenance = ProvenanceRepository(db)
+
+    @property
+    def evidence(self) -> dict[str, EvidenceRepository]:
+        """Event kind -> the repository whose table holds that event's row: what verification checks."""
+        repositories = (self.records, self.explanations, self.attention, self.replays, self.reports, self.provenance)
+        return {repository.kind: repository for repository in repositories}
 
     @classmethod
     def open(cls, path: Path | str | None = None, *, write: bool = False) -> AuditStore:
@@ -49,8 +56,8 @@ class AuditStore:
         return cls(open_for_read(path), path, False)
 
     def transaction(self):
-        """``BEGIN IMMEDIATE`` ... ``COMMIT``: one writer at a time, all or nothing."""
-        return _Transaction(self.db.conn)
+        """``BEGIN IMMEDIATE`` ... ``COMMIT``: one writer at a time, all or nothing (joins an open transaction)."""
+        return atomic(self.db.conn)
 
     def close(self) -> None:
         self.db.conn.close()
@@ -62,16 +69,4 @@ class AuditStore:
         self.close()
 
 
-class _Transaction:
-    def __init__(self, conn) -> None:
-        self.conn = conn
-
-    def __enter__(self):
-        self.conn.execute("BEGIN IMMEDIATE")
-        return self.conn
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
-
-
-__all__ = ["AuditStore", "check_writable", "default_db_path"]
+__all__ = ["AuditStore", "EvidenceRepository", "check_writable", "default_db_path"]

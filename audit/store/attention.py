@@ -23,8 +23,11 @@ import numpy as np
 import sqlite_utils
 
 from ..attention.result import AttentionResult
+from .append_only import append_only
 from .blobs import BlobRepository
-from .events import register_projection
+from .database import atomic
+from .events import EventLog
+from .evidence import EvidenceRepository, assign_identity
 from .schema import register
 
 TABLE = "attention_maps"
@@ -57,6 +60,7 @@ register(
     )""",
     f"CREATE INDEX idx_{TABLE}_record ON {TABLE} (record_id, seq)",
 )
+register("attention", 2, "append-only guard on attention_maps", *append_only(TABLE))
 
 
 def storage_arrays(result: AttentionResult) -> dict[str, np.ndarray | None]:
@@ -89,24 +93,29 @@ def _payload(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class AttentionRepository:
-    """Insert and read attention analyses; knows ``attention_maps`` (and blobs through its repository)."""
+class AttentionRepository(EvidenceRepository):
+    """Append and read attention analyses: ``attention_maps`` (arrays in blobs) and its ``attention`` events."""
 
-    def __init__(self, db: sqlite_utils.Database) -> None:
-        self.db = db
-        self.blobs = BlobRepository(db)
+    kind = "attention"
+    table = TABLE
 
-    def exists(self) -> bool:
-        return self.db[TABLE].exists()
+    def __init__(self, db: sqlite_utils.Database, events: EventLog, blobs: BlobRepository) -> None:
+        super().__init__(db, events)
+        self.blobs = blobs
 
-    def insert(self, result: AttentionResult) -> dict[str, Any]:
-        """Store ``result`` (which must carry ``id`` and ``created_at``); returns the event payload.
+    def append(self, result: AttentionResult) -> int:
+        """Store ``result`` and log its event; returns the event's seq.
 
         ``stored_bytes`` is the compressed size of this result's blobs, counted whether or
         not an identical blob was already stored by an earlier run.
         """
-        if result.id is None or result.created_at is None:
-            raise ValueError("an attention result needs id and created_at before it is stored")
+        assign_identity(result)
+        with atomic(self.db.conn):
+            row = self._row_of(result)
+            return self._append_row(result.id, row, _payload(row))
+
+    def _row_of(self, result: AttentionResult) -> dict[str, Any]:
+        """The row to insert, its arrays put in blobs first (in the caller's transaction)."""
         digests = {
             name: (self.blobs.put(array) if array is not None else None)
             for name, array in storage_arrays(result).items()
@@ -127,16 +136,17 @@ class AttentionRepository:
             "stored_bytes": stored,
             "extra": json.dumps(result.extra, sort_keys=True, ensure_ascii=False),
         }
-        columns = ", ".join(row)
-        marks = ", ".join("?" for _ in row)
-        self.db.execute(f"INSERT INTO {TABLE} ({columns}) VALUES ({marks})", list(row.values()))
         result.stored_bytes = stored
-        return _payload(row)
+        return row
+
+    def payload(self, subject_id: str) -> dict[str, Any]:
+        rows = list(self.db.query(f"SELECT * FROM {TABLE} WHERE id = ?", [subject_id])) if self.exists() else []
+        if not rows:
+            raise KeyError(subject_id)
+        return _payload(rows[0])
 
     def _row(self, where: str, params: list[Any]) -> dict[str, Any] | None:
-        if not self.exists():
-            return None
-        rows = list(self.db.query(f"SELECT * FROM {TABLE} WHERE {where} ORDER BY seq DESC LIMIT 1", params))
+        rows = list(self._chain_ordered(where, params, newest_first=True, limit=1))
         return rows[0] if rows else None
 
     def _from_row(self, row: dict[str, Any]) -> AttentionResult:
@@ -162,27 +172,17 @@ class AttentionRepository:
         )
 
     def get(self, attention_id: str) -> AttentionResult | None:
-        row = self._row("id = ?", [attention_id])
+        row = self._row("t.id = ?", [attention_id])
         return self._from_row(row) if row else None
 
     def latest(self, record_id: str) -> AttentionResult | None:
-        """The most recent analysis of ``record_id`` (full record id), or None."""
-        row = self._row("record_id = ?", [record_id])
+        """The most recent analysis of ``record_id`` (full record id) in the log's order, or None."""
+        row = self._row("t.record_id = ?", [record_id])
         return self._from_row(row) if row else None
 
     def count(self, record_id: str | None = None) -> int:
+        if record_id is None:
+            return super().count()
         if not self.exists():
             return 0
-        if record_id is None:
-            return int(self.db.execute(f"SELECT COUNT(*) FROM {TABLE}").fetchone()[0])
         return int(self.db.execute(f"SELECT COUNT(*) FROM {TABLE} WHERE record_id = ?", [record_id]).fetchone()[0])
-
-
-def _project(db: sqlite_utils.Database, attention_id: str) -> dict[str, Any]:
-    rows = list(db.query(f"SELECT * FROM {TABLE} WHERE id = ?", [attention_id]))
-    if not rows:
-        raise KeyError(attention_id)
-    return _payload(rows[0])
-
-
-register_projection("attention", _project)

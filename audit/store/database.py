@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -121,3 +123,24 @@ def open_for_write(path: Path, now: str) -> sqlite_utils.Database:
         conn.close()
         raise UserError(f"cannot write to database {path} ({exc}): check it is writable and not locked") from None
     return sqlite_utils.Database(conn)
+
+
+@contextmanager
+def atomic(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` unless already inside a transaction, which then owns the commit.
+
+    Immediate, so reading the chain's tail and writing the next link never interleave with
+    another writer; nested use joins the outer transaction, so a row and its event (or a whole
+    batch result) commit together or not at all.
+    """
+    if conn.in_transaction:
+        yield conn
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

@@ -1,10 +1,10 @@
 """The event log: one row per thing that happened to the audit record, in one hash chain.
 
-Every component appends an event in the same transaction as its own row (a generation,
-an explanation, an attention computation, a replay, a report issued, a sign-off), with a
-payload that is the full content it stored (arrays by their blob SHA-256). Each kind also
-registers a *projection*: how to rebuild that payload from its own tables, so integrity
-verification can compare what the tables say now with what was logged then.
+Only the store appends here: each evidence repository (:mod:`audit.store.evidence`) logs its
+row's event in the same transaction as the row, and the privacy repository logs erasures,
+holds and releases, which have no table of their own. The payload of an evidence event is the
+full content the repository stored (arrays by blob SHA-256), which the repository can rebuild
+from its table for verification.
 
 Since v2 each row is a link of the tamper-evident chain (:mod:`audit.integrity.chain`):
 the payload is stored as RFC 8785 canonical JSON with its SHA-256, the previous event's
@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,11 +28,11 @@ import sqlite_utils
 from ..clock import utc_iso
 from ..errors import UserError
 from ..integrity import merkle
-from ..integrity.canonical import canonical_bytes
 from ..integrity.chain import GENESIS, ChainedEvent, seal
 from ..integrity.signing import SigningKey, checkpoint_message, default_key_path, obtain_signing_key
 from .append_only import append_only
 from .checkpoints import Checkpoint, CheckpointRepository
+from .database import atomic
 from .schema import register
 
 TABLE = "events"
@@ -90,33 +90,6 @@ register(
     *append_only(TABLE),
 )
 
-Projection = Callable[[sqlite_utils.Database, str], dict[str, Any]]
-TextProjection = Callable[[sqlite_utils.Database, str], str]
-_PROJECTIONS: dict[str, Projection] = {}
-_TEXT_PROJECTIONS: dict[str, TextProjection] = {}
-
-
-def register_projection(kind: str, projection: Projection, *, text: TextProjection | None = None) -> None:
-    """Declare how to rebuild the payload of ``kind`` events from the component's tables.
-
-    ``text``, optional, rebuilds the payload's canonical text directly (a component that
-    stores its parts in canonical form can concatenate them): when it equals the logged
-    text verification is done without parsing anything; when it differs, ``projection``
-    decides, so a ``text`` that is merely unable to reproduce old rows costs speed, never
-    correctness.
-    """
-    _PROJECTIONS[kind] = projection
-    if text is not None:
-        _TEXT_PROJECTIONS[kind] = text
-
-
-def projection_for(kind: str) -> Projection | None:
-    return _PROJECTIONS.get(kind)
-
-
-def text_projection_for(kind: str) -> TextProjection | None:
-    return _TEXT_PROJECTIONS.get(kind)
-
 
 @dataclass
 class Event:
@@ -166,23 +139,13 @@ class EventLog:
         Called outside a transaction it opens its own ``BEGIN IMMEDIATE``, so reading the
         chain's tail and writing the next link can never interleave with another writer.
         """
-        conn = self.db.conn
-        own = not conn.in_transaction
-        if own:
-            conn.execute("BEGIN IMMEDIATE")
-        try:
+        with atomic(self.db.conn) as conn:
             last = conn.execute(f"SELECT seq, leaf_hash FROM {TABLE} ORDER BY seq DESC LIMIT 1").fetchone()
             seq, prev = (1, GENESIS) if last is None else (int(last[0]) + 1, bytes.fromhex(last[1]))
             _insert(conn, seal(seq, prev, kind, subject_id, utc_iso(), payload))
             every = checkpoint_every()
             if every and seq % every == 0 and self.database_file() is not None:
                 self.checkpoint()
-            if own:
-                conn.execute("COMMIT")
-        except BaseException:
-            if own and conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
         return seq
 
     def database_file(self) -> Path | None:
@@ -201,11 +164,7 @@ class EventLog:
 
     def checkpoint(self, key: SigningKey | None = None) -> Checkpoint:
         """Sign the current tree size and root; inside the caller's transaction or its own."""
-        conn = self.db.conn
-        own = not conn.in_transaction
-        if own:
-            conn.execute("BEGIN IMMEDIATE")
-        try:
+        with atomic(self.db.conn):
             repository = CheckpointRepository(self.db)
             known = repository.key_ids()
             if key is None:
@@ -218,16 +177,9 @@ class EventLog:
             root = merkle.root(leaves).hex()
             signed_at = utc_iso()
             message = checkpoint_message(len(leaves), root, signed_at)
-            made = repository.add(
+            return repository.add(
                 Checkpoint(None, len(leaves), root, signed_at, key.key_id, key.raw.hex(), key.sign(message))
             )
-            if own:
-                conn.execute("COMMIT")
-            return made
-        except BaseException:
-            if own and conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
 
     # -- reading -----------------------------------------------------------------------
     def exists(self) -> bool:
@@ -251,6 +203,23 @@ class EventLog:
         rows = self.db.execute(f"SELECT {_CHAIN_COLUMNS} FROM {TABLE}{where} ORDER BY seq", params)
         return (ChainedEvent(*row) for row in rows)
 
+    def at(self, seq: int) -> ChainedEvent:
+        """The event at position ``seq`` as stored."""
+        row = self.db.execute(f"SELECT {_CHAIN_COLUMNS} FROM {TABLE} WHERE seq = ?", [seq]).fetchone()
+        if row is None:
+            raise KeyError(seq)
+        return ChainedEvent(*row)
+
+    def logged(self, kind: str, subject_id: str) -> ChainedEvent | None:
+        """The (first) event of ``kind`` about ``subject_id`` as stored: its seq and payload hash are what reports cite."""
+        if not self.exists():
+            return None
+        row = self.db.execute(
+            f"SELECT {_CHAIN_COLUMNS} FROM {TABLE} WHERE subject_id = ? AND kind = ? ORDER BY seq LIMIT 1",
+            [subject_id, kind],
+        ).fetchone()
+        return ChainedEvent(*row) if row else None
+
     def iter(self, *, subject_id: str | None = None, kind: str | None = None) -> Iterator[Event]:
         if not self.db[TABLE].exists():
             return iter(())
@@ -268,4 +237,4 @@ class EventLog:
         return (Event(seq, k, s, c, json.loads(p)) for seq, k, s, c, p in rows)
 
 
-__all__ = ["Event", "EventLog", "canonical_bytes", "projection_for", "register_projection", "text_projection_for"]
+__all__ = ["Event", "EventLog"]

@@ -15,8 +15,11 @@ import sqlite_utils
 
 from ..attribution.result import AttributionResult
 from ..errors import UserError
+from .append_only import append_only
 from .blobs import BlobRepository
-from .events import register_projection
+from .database import atomic
+from .events import EventLog
+from .evidence import EvidenceRepository, assign_identity
 from .schema import register
 
 TABLE = "explanations"
@@ -45,6 +48,7 @@ register(
     )""",
     f"CREATE INDEX idx_{TABLE}_record ON {TABLE} (record_id, method, granularity)",
 )
+register("explanations", 2, "append-only guard on explanations", *append_only(TABLE))
 
 _COLUMNS = (
     "id",
@@ -99,25 +103,29 @@ def _decode(row: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-class ExplanationRepository:
-    """Insert and read explanations; knows the ``explanations`` table and nothing else."""
+class ExplanationRepository(EvidenceRepository):
+    """Append and read explanations: the ``explanations`` table (arrays in blobs) and its ``explanation`` events."""
 
-    def __init__(self, db: sqlite_utils.Database, blobs: BlobRepository) -> None:
-        self.db = db
+    kind = "explanation"
+    table = TABLE
+
+    def __init__(self, db: sqlite_utils.Database, events: EventLog, blobs: BlobRepository) -> None:
+        super().__init__(db, events)
         self.blobs = blobs
 
-    def exists(self) -> bool:
-        return self.db[TABLE].exists()
+    def append(self, result: AttributionResult) -> int:
+        """Store ``result`` (its id and time assigned here when unset) and log its event; returns the event's seq."""
+        assign_identity(result)
+        with atomic(self.db.conn):
+            row = _row(result, self.blobs.put(result.token_attr), self.blobs.put(result.seq_attr))
+            stored = {c: (_dumps(row[c]) if c in _JSON else row[c]) for c in _COLUMNS}
+            return self._append_row(result.id, stored, explanation_payload(row))
 
-    def insert(self, result: AttributionResult) -> dict[str, Any]:
-        """Store ``result`` (which must carry ``id`` and ``created_at``); returns the event payload."""
-        if not result.id or not result.created_at:
-            raise ValueError("an explanation needs an id and a creation time before it is stored")
-        row = _row(result, self.blobs.put(result.token_attr), self.blobs.put(result.seq_attr))
-        stored = {k: (_dumps(v) if k in _JSON else v) for k, v in row.items()}
-        marks = ", ".join("?" for _ in _COLUMNS)
-        self.db.execute(f"INSERT INTO {TABLE} ({', '.join(_COLUMNS)}) VALUES ({marks})", [stored[c] for c in _COLUMNS])
-        return explanation_payload(row)
+    def payload(self, subject_id: str) -> dict[str, Any]:
+        rows = list(self.db.query(f"SELECT * FROM {TABLE} WHERE id = ?", [subject_id]))
+        if not rows:
+            raise KeyError(subject_id)
+        return explanation_payload(_decode(rows[0]))
 
     def _result(self, row: dict[str, Any]) -> AttributionResult:
         data = _decode(row)
@@ -158,17 +166,13 @@ class ExplanationRepository:
         granularity: str | None = None,
         newest_first: bool = False,
     ) -> Iterator[AttributionResult]:
-        if not self.exists():
-            return iter(())
         clauses, params = [], []
         for column, value in (("record_id", record_id), ("method", method), ("granularity", granularity)):
             if value is not None:
-                clauses.append(f"{column} = ?")
+                clauses.append(f"t.{column} = ?")
                 params.append(value)
-        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
-        order = "DESC" if newest_first else "ASC"
         return (
-            self._result(row) for row in self.db.query(f"SELECT * FROM {TABLE}{where} ORDER BY seq {order}", params)
+            self._result(row) for row in self._chain_ordered(" AND ".join(clauses), params, newest_first=newest_first)
         )
 
     def list(
@@ -191,18 +195,10 @@ class ExplanationRepository:
         if record_id is not None:
             sql += " AND record_id = ?"
             args.append(record_id)
-        return [(row[0], json.loads(row[1])) for row in self.db.execute(sql + " ORDER BY seq", args)]
+        return [(row[0], json.loads(row[1])) for row in self.db.execute(sql + " ORDER BY rowid", args)]
 
     def latest(
         self, record_id: str, method: str | None = None, granularity: str | None = None
     ) -> AttributionResult | None:
         """The newest explanation of ``record_id`` (optionally of one method and granularity)."""
         return next(self.iter(record_id, method=method, granularity=granularity, newest_first=True), None)
-
-
-def _project(db: sqlite_utils.Database, explanation_id: str) -> dict[str, Any]:
-    row = next(db.query(f"SELECT * FROM {TABLE} WHERE id = ?", [explanation_id]))
-    return explanation_payload(_decode(row))
-
-
-register_projection("explanation", _project)

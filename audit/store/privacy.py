@@ -1,8 +1,8 @@
-"""Privacy queries over the store: sealed records by subject, erasures and legal holds.
+"""Privacy facts in the store: sealed records by subject, erasure tombstones, legal holds and releases.
 
 No table of its own: a record's privacy facts live in its (logged) ``tags.privacy``, and
 erasures, holds and releases are events in the hash-chained log, the one place an auditor
-already trusts. This repository only knows how to find them.
+already trusts. This repository logs those events and finds them again.
 """
 
 from __future__ import annotations
@@ -36,6 +36,14 @@ class PrivacyRepository:
             params.append(subject)
         rows = self.db.execute(sql + " ORDER BY seq", params).fetchall()
         return [{"id": r[0], "started_at": r[1], "use_case": r[2], "privacy": json.loads(r[3])} for r in rows]
+
+    def append_erasure(self, record_id: str, payload: dict[str, Any]) -> int:
+        """Log the tombstone of ``record_id``'s erasure (call inside the transaction that destroys its key)."""
+        return self.events.append(ERASURE, record_id, payload)
+
+    def append_hold(self, target: str, payload: dict[str, Any], *, release: bool = False) -> int:
+        """Log a legal hold (or, with ``release``, its release) on ``target`` (a record id or subject reference)."""
+        return self.events.append(RELEASE if release else HOLD, target, payload)
 
     def erasures(self) -> dict[str, dict[str, Any]]:
         """record id -> the payload of its erasure tombstone."""

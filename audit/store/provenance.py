@@ -13,10 +13,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import sqlite_utils
-
 from .append_only import append_only
-from .events import register_projection
+from .evidence import EvidenceRepository
 from .schema import register
 
 TABLE = "provenance"
@@ -64,21 +62,22 @@ class Provenance:
 _COLUMNS = tuple(Provenance.__dataclass_fields__)
 
 
-class ProvenanceRepository:
-    """Insert and read provenance rows; knows the ``provenance`` table and nothing else."""
+class ProvenanceRepository(EvidenceRepository):
+    """Append and read provenance rows: the ``provenance`` table and its ``provenance`` events."""
 
-    def __init__(self, db: sqlite_utils.Database) -> None:
-        self.db = db
+    kind = "provenance"
+    table = TABLE
 
-    def exists(self) -> bool:
-        return self.db[TABLE].exists()
-
-    def insert(self, row: Provenance) -> dict[str, Any]:
-        """Store ``row``; returns the event payload (the row itself)."""
-        marks = ", ".join("?" for _ in _COLUMNS)
+    def append(self, row: Provenance) -> int:
+        """Store ``row`` and log it (the payload is the row itself); returns the event's seq."""
         data = row.to_dict()
-        self.db.execute(f"INSERT INTO {TABLE} ({', '.join(_COLUMNS)}) VALUES ({marks})", [data[c] for c in _COLUMNS])
-        return data
+        return self._append_row(row.id, {c: data[c] for c in _COLUMNS}, data)
+
+    def payload(self, subject_id: str) -> dict[str, Any]:
+        row = self.get(subject_id)
+        if row is None:
+            raise KeyError(subject_id)
+        return row.to_dict()
 
     def get(self, provenance_id: str) -> Provenance | None:
         if not self.exists():
@@ -101,13 +100,3 @@ class ProvenanceRepository:
             Provenance(**row)
             for row in self.db.query(f"SELECT {', '.join(_COLUMNS)} FROM {TABLE}{where} ORDER BY seq", params)
         )
-
-
-def _project(db: sqlite_utils.Database, provenance_id: str) -> dict[str, Any]:
-    row = ProvenanceRepository(db).get(provenance_id)
-    if row is None:
-        raise KeyError(provenance_id)
-    return row.to_dict()
-
-
-register_projection("provenance", _project)

@@ -12,11 +12,12 @@ from typing import Any
 
 import sqlite_utils
 
+from ..clock import normalise_time
 from ..errors import UserError
 from ..integrity.canonical import canonical_object, canonical_scalar, strict_canonical
 from ..record import GenerationRecord
 from .append_only import append_only
-from .events import register_projection
+from .evidence import EvidenceRepository
 from .schema import register
 
 TABLE = "generations"
@@ -165,22 +166,26 @@ def _from_row(row: dict[str, Any]) -> GenerationRecord:
     return GenerationRecord.from_dict(data)
 
 
-class RecordRepository:
-    """Insert and read generation records; knows the ``generations`` table and nothing else."""
+class RecordRepository(EvidenceRepository):
+    """Append and read generation records: the ``generations`` table and its ``generation`` events."""
 
-    def __init__(self, db: sqlite_utils.Database) -> None:
-        self.db = db
+    kind = "generation"
+    table = TABLE
 
-    def insert(self, record: GenerationRecord) -> int:
-        """Append ``record``; returns its sequence number (1-based, gap-free per database)."""
-        row = _to_row(record)
-        columns = ", ".join(row)
-        marks = ", ".join("?" for _ in row)
-        cursor = self.db.execute(f"INSERT INTO {TABLE} ({columns}) VALUES ({marks})", list(row.values()))
-        return int(cursor.lastrowid)
+    def append(self, record: GenerationRecord) -> int:
+        """Store ``record`` and log its event; sets ``record.seq`` (its row, 1-based, gap-free) and returns the event's seq."""
+        return self._append(record.id, lambda: self._insert_row(record), generation_payload(record))
 
-    def exists(self) -> bool:
-        return self.db[TABLE].exists()
+    def _insert_row(self, record: GenerationRecord) -> int:
+        """The row alone, without its event: for :meth:`append`, and for tests that forge what an attacker would."""
+        record.seq = self._insert(_to_row(record))
+        return record.seq
+
+    def payload(self, subject_id: str) -> dict[str, Any]:
+        return _project(self.db, subject_id)
+
+    def payload_text(self, subject_id: str) -> str | None:
+        return _project_text(self.db, subject_id)
 
     def get(self, record_id: str) -> GenerationRecord:
         rows = list(self.db.query(f"SELECT * FROM {TABLE} WHERE id = ?", [record_id])) if self.exists() else []
@@ -224,6 +229,9 @@ class RecordRepository:
 
     @staticmethod
     def _where(use_case: str | None, since: str | None, until: str | None) -> tuple[str, list[Any]]:
+        """``since``/``until``: ISO dates or times as a user writes them (UTC when naive), refused if not."""
+        since = normalise_time(since, "--since", store_format=True)
+        until = normalise_time(until, "--until", store_format=True)
         clauses, params = [], []
         if use_case:
             clauses.append("use_case = ?")
@@ -235,6 +243,3 @@ class RecordRepository:
             clauses.append("started_at < ?")
             params.append(until)
         return ((" WHERE " + " AND ".join(clauses)) if clauses else ""), params
-
-
-register_projection("generation", _project, text=_project_text)

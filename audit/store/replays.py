@@ -13,10 +13,9 @@ from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Any
 
-import sqlite_utils
-
-from ..replay_result import Divergence, ReplayResult
-from .events import register_projection
+from ..replay.result import Divergence, ReplayResult
+from .append_only import append_only
+from .evidence import EvidenceRepository, assign_identity
 from .schema import register
 
 TABLE = "replays"
@@ -53,6 +52,7 @@ register(
     )""",
     f"CREATE INDEX idx_{TABLE}_record ON {TABLE} (record_id, seq)",
 )
+register("replays", 2, "append-only guard on replays", *append_only(TABLE))
 
 
 def replay_payload(result: ReplayResult) -> dict[str, Any]:
@@ -82,21 +82,25 @@ def _from_row(row: dict[str, Any]) -> ReplayResult:
     return ReplayResult(**data)
 
 
-class ReplayRepository:
-    """Insert and read replays; knows the ``replays`` table and nothing else."""
+class ReplayRepository(EvidenceRepository):
+    """Append and read replays: the ``replays`` table and its ``replay`` events."""
 
-    def __init__(self, db: sqlite_utils.Database) -> None:
-        self.db = db
+    kind = "replay"
+    table = TABLE
 
-    def exists(self) -> bool:
-        return self.db[TABLE].exists()
+    def append(self, result: ReplayResult) -> int:
+        """Store ``result`` and log its event; sets ``result.seq`` (its row) and returns the event's seq."""
+        assign_identity(result)
+        return self._append(result.id, lambda: self._insert_row(result), replay_payload(result))
 
-    def insert(self, result: ReplayResult) -> int:
-        row = _to_row(result)
-        columns = ", ".join(row)
-        marks = ", ".join("?" for _ in row)
-        cursor = self.db.execute(f"INSERT INTO {TABLE} ({columns}) VALUES ({marks})", list(row.values()))
-        return int(cursor.lastrowid)
+    def _insert_row(self, result: ReplayResult) -> None:
+        result.seq = self._insert(_to_row(result))
+
+    def payload(self, subject_id: str) -> dict[str, Any]:
+        result = self.get(subject_id)
+        if result is None:
+            raise KeyError(subject_id)
+        return replay_payload(result)
 
     def get(self, replay_id: str) -> ReplayResult | None:
         if not self.exists():
@@ -105,25 +109,11 @@ class ReplayRepository:
         return _from_row(rows[0]) if rows else None
 
     def latest(self, record_id: str) -> ReplayResult | None:
-        """The most recent replay of ``record_id`` (what a report shows), or None."""
-        if not self.exists():
-            return None
-        rows = list(self.db.query(f"SELECT * FROM {TABLE} WHERE record_id = ? ORDER BY seq DESC LIMIT 1", [record_id]))
+        """The most recent replay of ``record_id`` in the log's order (what a report shows), or None."""
+        rows = list(self._chain_ordered("t.record_id = ?", [record_id], newest_first=True, limit=1))
         return _from_row(rows[0]) if rows else None
 
     def iter(self, record_id: str | None = None) -> Iterator[ReplayResult]:
-        """Replays oldest first, optionally of one record."""
-        if not self.exists():
-            return iter(())
-        where, params = (" WHERE record_id = ?", [record_id]) if record_id is not None else ("", [])
-        return (_from_row(row) for row in self.db.query(f"SELECT * FROM {TABLE}{where} ORDER BY seq", params))
-
-
-def _project(db: sqlite_utils.Database, replay_id: str) -> dict[str, Any]:
-    result = ReplayRepository(db).get(replay_id)
-    if result is None:
-        raise KeyError(replay_id)
-    return replay_payload(result)
-
-
-register_projection("replay", _project)
+        """Replays in the log's order, optionally of one record."""
+        where, params = ("t.record_id = ?", [record_id]) if record_id is not None else ("", [])
+        return (_from_row(row) for row in self._chain_ordered(where, params))

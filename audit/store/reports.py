@@ -10,9 +10,8 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import sqlite_utils
-
-from .events import register_projection
+from .append_only import append_only
+from .evidence import EvidenceRepository
 from .schema import register
 
 TABLE = "reports"
@@ -33,6 +32,7 @@ register(
     )""",
     f"CREATE INDEX idx_{TABLE}_sha256 ON {TABLE} (sha256)",
 )
+register("reports", 2, "append-only guard on reports", *append_only(TABLE))
 
 
 @dataclass
@@ -49,29 +49,32 @@ class IssuedReport:
         return asdict(self)
 
 
-class ReportRepository:
-    def __init__(self, db: sqlite_utils.Database) -> None:
-        self.db = db
+class ReportRepository(EvidenceRepository):
+    """Append and read issued reports: the ``reports`` table and its ``report`` events."""
 
-    def insert(self, report: IssuedReport) -> None:
-        self.db.execute(
-            f"INSERT INTO {TABLE} (id, kind, sha256, generated_at, record_ids, filters, size_bytes) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [
-                report.id,
-                report.kind,
-                report.sha256,
-                report.generated_at,
-                json.dumps(report.record_ids),
-                json.dumps(report.filters, sort_keys=True),
-                report.size_bytes,
-            ],
-        )
+    kind = "report"
+    table = TABLE
+
+    def append(self, report: IssuedReport) -> int:
+        """Store that ``report`` was issued and log it; returns the event's seq."""
+        row = {
+            **report.payload(),
+            "record_ids": json.dumps(report.record_ids),
+            "filters": json.dumps(report.filters, sort_keys=True),
+        }
+        return self._append_row(report.id, row, report.payload())
+
+    def payload(self, subject_id: str) -> dict[str, Any]:
+        report = self.get(subject_id)
+        if report is None:
+            raise KeyError(subject_id)
+        return report.payload()
 
     def _rows(self, where: str, params: list[Any]) -> list[IssuedReport]:
-        if not self.db[TABLE].exists():
+        if not self.exists():
             return []
         rows = self.db.execute(
-            f"SELECT id, kind, sha256, generated_at, record_ids, filters, size_bytes FROM {TABLE}{where} ORDER BY seq",
+            f"SELECT id, kind, sha256, generated_at, record_ids, filters, size_bytes FROM {TABLE}{where} ORDER BY rowid",
             params,
         )
         return [IssuedReport(i, k, s, g, json.loads(r), json.loads(f), int(n)) for i, k, s, g, r, f, n in rows]
@@ -85,11 +88,3 @@ class ReportRepository:
 
     def all(self) -> list[IssuedReport]:
         return self._rows("", [])
-
-
-def _project(db: sqlite_utils.Database, report_id: str) -> dict[str, Any]:
-    report = ReportRepository(db).get(report_id)
-    return report.payload() if report is not None else {}
-
-
-register_projection("report", _project)

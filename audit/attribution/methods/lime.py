@@ -16,8 +16,6 @@ from ..perturbation import SurrogateMethod
 @register
 class LimeMethod(SurrogateMethod):
     name = "lime"
-    defaults = {"n_samples": 25, "baseline_token": 0, "perturbation_seed": 0, "perturbations_per_eval": 16}
-    minimum = {"n_samples": 1, "baseline_token": 0, "perturbation_seed": 0, "perturbations_per_eval": 1}
 
     def algorithm(self, forward):
         return Lime(forward)

@@ -9,15 +9,15 @@ from __future__ import annotations
 from captum.attr import ShapleyValueSampling
 
 from ..base import register
-from ..perturbation import MultiOutputMethod
+from ..perturbation import SAMPLED_DEFAULTS, SAMPLED_MINIMUM, MultiOutputMethod
 
 
 @register
 class ShapleySamplingMethod(MultiOutputMethod):
     name = "shapley-sampling"
     stochastic = True
-    defaults = {"n_samples": 25, "baseline_token": 0, "perturbation_seed": 0, "perturbations_per_eval": 16}
-    minimum = {"n_samples": 1, "baseline_token": 0, "perturbation_seed": 0, "perturbations_per_eval": 1}
+    defaults = SAMPLED_DEFAULTS
+    minimum = SAMPLED_MINIMUM
 
     def run(self, ctx, forward):
         return ShapleyValueSampling(forward).attribute(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..tolerances import REPLAY_TOLERANCE
+
 VERDICTS = ("identical", "logprob-drift", "diverged")
 
 
@@ -35,7 +37,7 @@ class ReplayResult:
     id: str | None = None
     created_at: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-    tolerance: float = 1e-4
+    tolerance: float = REPLAY_TOLERANCE
     model_matches: bool = True  # False only when replayed with --allow-model-mismatch on another model
     replayed_token_logprobs: list[float] = field(default_factory=list)
     seq: int | None = None  # position in the store, assigned on insert

@@ -1,0 +1,157 @@
+"""Recording one generation: check the request, run the model once, assemble the record, store it.
+
+The checks that need no model run first (:func:`check_request`), so a mistake costs nothing
+and stores nothing; the prompt is then built and measured against the model's context
+(:func:`prepare`); :func:`record_generation` runs the seeded generation and assembles the
+:class:`~audit.record.GenerationRecord` field by field; :func:`store_record` applies the
+privacy policy and appends the record with its event.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .clock import utc_iso
+from .environment import capture_environment
+from .errors import UserError
+from .ids import uuid7
+from .model import LoadedModel
+from .params import GenerationParams, config_to_record, effective_config
+from .prompts import PromptInput, build_prompt
+from .record import GenerationRecord, TopAlternative
+from .store import AuditStore
+
+if TYPE_CHECKING:
+    from .privacy.guard import PrivacyGuard
+
+USE_CASES = ("credit-decision", "risk-assessment", "financial-advice", "news-summary", "legal-analysis")
+PARAM_NAMES = tuple(f.name for f in fields(GenerationParams))
+
+
+def default_operator() -> str:
+    """Who is recording: ``$LLM_AUDIT_OPERATOR``, else the login name."""
+    try:
+        return os.environ.get("LLM_AUDIT_OPERATOR") or getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+PROMPT_FIELDS = ("prompt", "template", "variables", "messages", "system", "chat")
+
+
+@dataclass
+class GenerationRequest:
+    """What to generate, checked: the prompt as given, the parameters, the seed, who and what for."""
+
+    prompt: dict[str, Any]  # exactly one of prompt/template/messages, with variables/system/chat
+    params: GenerationParams
+    seed: int
+    use_case: str
+    operator: str
+    tags: dict[str, Any] = field(default_factory=dict)
+
+
+def check_request(inputs: dict[str, Any], seed: Any, use_case: Any, operator: str) -> GenerationRequest:
+    """Split and check what :meth:`audit.Auditor.generate` was given; every mistake here is refused
+    before a model loads.
+
+    ``inputs``: exactly one of ``prompt``, ``template`` (with ``variables``) or ``messages``,
+    optionally ``system`` and ``chat``; ``operator`` and ``tags`` (override who recorded it, free
+    labels); and generation parameters (``max_new_tokens``, ``do_sample``, ``temperature``,
+    ``top_p``, ``top_k``, ``repetition_penalty``, ``num_beams``; ``None`` keeps the model's default).
+    """
+    inputs = dict(inputs)
+    prompt = {k: inputs.pop(k) for k in PROMPT_FIELDS if k in inputs}
+    who = inputs.pop("operator", None) or operator
+    tags = dict(inputs.pop("tags", None) or {})
+    unknown = sorted(set(inputs) - set(PARAM_NAMES))
+    if unknown:
+        raise UserError(f"unknown generation parameter(s) {', '.join(unknown)}: use {', '.join(sorted(PARAM_NAMES))}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise UserError(f"seed must be a non-negative integer (got {seed!r})")
+    if not use_case or not str(use_case).strip():
+        raise UserError(f"use case is empty: pass one of {', '.join(USE_CASES)} or a short tag of your own")
+    params = GenerationParams(**inputs)
+    params.validate()
+    return GenerationRequest(prompt, params, seed, str(use_case).strip(), who, tags)
+
+
+def prepare(loaded: LoadedModel, params: GenerationParams, **prompt: Any) -> tuple[PromptInput, Any]:
+    """The tokenised prompt and the effective generation config, refused if they exceed the context."""
+    config = effective_config(loaded.model.generation_config, params)
+    prepared = build_prompt(loaded.tokenizer, **prompt)
+    context = loaded.identity.context_length
+    if context is not None:
+        n = len(prepared.input_ids)
+        if n >= context:
+            raise UserError(f"the prompt is {n} tokens, longer than the model's context of {context}: shorten it")
+        if n + config.max_new_tokens > context:
+            raise UserError(
+                f"prompt ({n} tokens) + max_new_tokens ({config.max_new_tokens}) exceeds the context of {context}: "
+                f"lower --max-new-tokens to {context - n} or less"
+            )
+    return prepared, config
+
+
+def record_generation(loaded: LoadedModel, request: GenerationRequest) -> GenerationRecord:
+    """Build the prompt, generate once with the request's seed; the full record, not yet stored."""
+    from .generation import run_generation
+
+    prepared, config = prepare(loaded, request.params, **request.prompt)
+    out = run_generation(loaded, prepared.input_ids, config, request.seed)
+    generation_config = config_to_record(config)
+    generation_config.update(
+        {
+            "batch_size": 1,
+            "attn_implementation": loaded.attn_implementation,
+            "dtype": str(loaded.dtype).replace("torch.", ""),
+        }
+    )
+    tokenizer = loaded.tokenizer
+    return GenerationRecord(
+        id=uuid7(int(out.started * 1000)),
+        started_at=utc_iso(out.started),
+        finished_at=utc_iso(out.finished),
+        duration_s=round(out.finished - out.started, 6),
+        use_case=request.use_case,
+        operator=request.operator,
+        prompt_kind=prepared.kind,
+        prompt=prepared.text,
+        template=prepared.template,
+        variables=prepared.variables,
+        messages=prepared.messages,
+        system=prepared.system,
+        add_special_tokens=prepared.add_special_tokens,
+        input_ids=prepared.input_ids,
+        output_ids=out.output_ids,
+        output_text=tokenizer.decode(out.output_ids, skip_special_tokens=True),
+        finish_reason=out.finish_reason,
+        token_logprobs=out.scored.token_logprobs,
+        top_logprobs=[
+            [TopAlternative(int(i), tokenizer.decode([int(i)]), float(lp)) for i, lp in zip(ids, lps)]
+            for ids, lps in zip(out.scored.top_ids, out.scored.top_logprobs)
+        ],
+        generation_config=generation_config,
+        seed=request.seed,
+        model=loaded.identity,
+        environment=capture_environment(loaded.device, loaded.dtype),
+        tags=request.tags,
+    )
+
+
+def store_record(db_path: Path, record: GenerationRecord, guard: PrivacyGuard | None = None) -> GenerationRecord:
+    """Append ``record`` (redacted and sealed first when ``guard`` has a policy); returns it with ``seq`` set.
+
+    The caller keeps the clear record: it is what was generated. What is stored, for a sealed
+    record, is the protected copy; its ``seq`` and privacy tags are copied back.
+    """
+    stored = guard.protect(record) if guard is not None and guard.policy is not None else record
+    with AuditStore.open(db_path, write=True) as store:
+        store.records.append(stored)
+    record.seq = stored.seq
+    record.tags = stored.tags
+    return record

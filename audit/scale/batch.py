@@ -1,0 +1,100 @@
+"""The two batch commands: explain or replay every matching record, through one driver.
+
+Both select records from the store, open sealed ones for the workers (a record whose key is
+missing is skipped with the reason), and hand them to :func:`.driver.run_batch` with the
+executor given (in this process by default, or Ray). Single-record ``explain`` and ``replay``
+are the same computation on one record, stored through the same repository ``append``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..attribution.request import ExplainRequest
+from ..errors import UserError
+from ..record import GenerationRecord
+from ..store import AuditStore, check_writable
+from .driver import run_batch
+from .executors import Executor
+from .pending import Selection, select_for_explain
+from .summary import BatchSummary
+from .work import ExplainWork, ReplayWork
+
+if TYPE_CHECKING:
+    from ..privacy.guard import PrivacyGuard
+
+# The keyword options of explain_batch beside the method's own parameters.
+BATCH_OPTIONS = ("record_ids", "use_case", "since", "until", "progress", "on_stored")
+
+
+def _records(
+    store: AuditStore,
+    record_ids: list[str] | None,
+    use_case: str | None,
+    since: str | None,
+    until: str | None,
+) -> list[GenerationRecord]:
+    if record_ids is not None:
+        return [store.records.get(record_id) for record_id in record_ids]
+    records = list(store.records.iter(use_case=use_case, since=since, until=until))
+    if not records:
+        where = f" with use case {use_case!r}" if use_case and not (since or until) else " matching the filters"
+        raise UserError(f"no records{where}: run `llm-audit list` to see what is recorded")
+    return records
+
+
+def run_on_records(
+    db_path: Path,
+    guard: PrivacyGuard,
+    work: Any,
+    executor: Executor,
+    select: Callable[[AuditStore, list[GenerationRecord]], Selection],
+    *,
+    record_ids: list[str] | None = None,
+    use_case: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    progress: bool = False,
+    on_stored: Callable[[BatchSummary], None] | None = None,
+) -> BatchSummary:
+    """Run ``work`` on the named records (a sealed one must open) or on every matching one (a sealed
+    one whose key is missing is skipped with the reason); ``select`` says which of them still need it."""
+    check_writable(db_path)
+    with AuditStore.open(db_path) as store:
+        records = _records(store, record_ids, use_case, since, until)
+        if record_ids is None:
+            opened, locked = guard.open_for_batch(store, records)
+        else:
+            opened, locked = [guard.open_stored(store, r, True) for r in records], {}
+        selection = select(store, opened)
+    selection.selected += len(locked)
+    selection.skipped.update(locked)
+    return run_batch(
+        db_path, work, selection, executor, progress=progress, on_stored=on_stored, seal=guard.sealer(selection.todo)
+    )
+
+
+def explain_batch(
+    db_path: Path, guard: PrivacyGuard, request: ExplainRequest, executor: Executor, **options: Any
+) -> BatchSummary:
+    """Explain every matching record not yet explained by ``request``; resumable and idempotent.
+    ``options``: those of :func:`run_on_records`."""
+
+    def select(store: AuditStore, records: list[GenerationRecord]) -> Selection:
+        return select_for_explain(store, records, request)
+
+    return run_on_records(db_path, guard, ExplainWork(request), executor, select, **options)
+
+
+def replay_batch(
+    db_path: Path, guard: PrivacyGuard, work: ReplayWork, executor: Executor, **options: Any
+) -> BatchSummary:
+    """Replay the named records, or every matching one, oldest first; one replay stored per record.
+    ``options``: those of :func:`run_on_records`."""
+
+    def select(store: AuditStore, records: list[GenerationRecord]) -> Selection:
+        return Selection(todo=records, selected=len(records))  # every run is a new reproduction check
+
+    return run_on_records(db_path, guard, work, executor, select, **options)

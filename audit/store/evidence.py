@@ -1,0 +1,84 @@
+"""Evidence repositories: each owns one table of the audit record and that table's event.
+
+A repository's ``append`` writes the row and logs its event in one transaction, with a payload
+that is the row's full content (arrays by their blob SHA-256), so no caller ever composes an
+event and no row is stored without one. ``payload`` rebuilds that payload from the table, which
+is how verification compares what the tables say now with what was logged then. Which row is
+the *latest* of a record follows the order of the hash chain (the event's ``seq``), never a
+column of the table itself: a table column is not covered by the chain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import sqlite_utils
+
+from ..ids import assign_identity
+from .database import atomic
+from .events import TABLE as EVENTS
+from .events import EventLog
+
+
+class EvidenceRepository:
+    """The shared part of every evidence table: its event kind, chain-ordered reads, its ids."""
+
+    kind: ClassVar[str]  # the event kind logged with each row
+    table: ClassVar[str]
+
+    def __init__(self, db: sqlite_utils.Database, events: EventLog) -> None:
+        self.db = db
+        self.events = events
+
+    def exists(self) -> bool:
+        return self.db[self.table].exists()
+
+    def _append(self, subject_id: str, insert_row: Any, payload: dict[str, Any]) -> int:
+        """Run ``insert_row()`` and log ``payload`` under ``subject_id`` in one transaction; the event's seq."""
+        with atomic(self.db.conn):
+            insert_row()
+            return self.events.append(self.kind, subject_id, payload)
+
+    def _append_row(self, subject_id: str, row: dict[str, Any], payload: dict[str, Any]) -> int:
+        """Insert ``row`` and log ``payload`` in one transaction; the event's seq."""
+        return self._append(subject_id, lambda: self._insert(row), payload)
+
+    def _insert(self, row: dict[str, Any]) -> int:
+        """Insert one row (column -> value) into this table; its rowid."""
+        insert = f"INSERT INTO {self.table} ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})"
+        return int(self.db.execute(insert, list(row.values())).lastrowid)
+
+    def payload(self, subject_id: str) -> dict[str, Any]:
+        """The logged payload rebuilt from the table; ``KeyError`` when the row is missing."""
+        raise NotImplementedError
+
+    def payload_text(self, subject_id: str) -> str | None:
+        """The payload's canonical text straight from canonical columns, or None (then :meth:`payload` decides)."""
+        return None
+
+    def ids(self) -> Iterator[str]:
+        """Every row's id, in table order (verification matches them with the log's events)."""
+        if not self.exists():
+            return iter(())
+        return (row[0] for row in self.db.execute(f"SELECT id FROM {self.table} ORDER BY rowid"))
+
+    def count(self) -> int:
+        return int(self.db.execute(f"SELECT COUNT(*) FROM {self.table}").fetchone()[0]) if self.exists() else 0
+
+    def _chain_ordered(
+        self, where: str = "", params: list[Any] | None = None, *, newest_first: bool = False, limit: int | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Rows with their logged event, in the order of the hash chain (rows without an event are not evidence)."""
+        if not self.exists():
+            return iter(())
+        sql = (
+            f"SELECT t.* FROM {self.table} t JOIN {EVENTS} e ON e.subject_id = t.id AND e.kind = ?"
+            + (f" WHERE {where}" if where else "")
+            + f" ORDER BY e.seq {'DESC' if newest_first else 'ASC'}"
+            + (f" LIMIT {int(limit)}" if limit is not None else "")
+        )
+        return self.db.query(sql, [self.kind, *(params or [])])
+
+
+__all__ = ["EvidenceRepository", "assign_identity"]

@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install clean
+.PHONY: demo test check install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,15 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/llm-audit demo
 
-test: $(STAMP)
+# The suite runs after the checks CI needs: lint and format (ruff), and the docs build (MkDocs,
+# strict: a broken link or anchor fails).
+check: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir build/site
+
+test: check
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf $(VENV) llm-audit.db llm-audit.db-wal llm-audit.db-shm out
+	rm -rf $(VENV) llm-audit.db llm-audit.db-wal llm-audit.db-shm out build site

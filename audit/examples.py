@@ -2,7 +2,7 @@
 
 A case file holds ``name``, ``use_case``, ``seed``, either ``template`` + ``[variables]``
 (optionally ``system``) or ``messages`` or ``prompt``, and a ``[generation]`` table of
-parameters. The same format feeds the demo and, later, CI suites.
+parameters. The same format feeds the demo and the cases of CI suites (:mod:`audit.checks.suite`).
 """
 
 from __future__ import annotations

@@ -26,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from audit import Auditor  # noqa: E402
 from audit.attribution.explain import explain_record  # noqa: E402
-from audit.attribution.request import check_request  # noqa: E402
 from audit.attribution.inputs import build_features  # noqa: E402
 from audit.attribution.reference import captum_attribute  # noqa: E402
+from audit.attribution.request import check_request  # noqa: E402
 
 PROMPTS = {
     30: "Loan application: annual income $42,000, monthly debt $1,900, credit score 580, part-time retail job. "

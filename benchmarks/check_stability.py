@@ -1,4 +1,4 @@
-"""Stability and faithfulness of each attribution method on the default model (figures for docs/readme/8-checks.md).
+"""Stability and faithfulness of each attribution method on the default model (figures for docs/checks.md).
 
 For the credit example of ``examples/ci/suite.toml`` (8 output tokens) it explains the record
 with every method: the stochastic ones (shapley-sampling, lime, kernel-shap) with K

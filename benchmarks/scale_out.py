@@ -23,9 +23,9 @@ import time
 from pathlib import Path
 
 from audit import Auditor
+from audit.attribution.request import check_request
 from audit.scale.executors import InProcessExecutor
 from audit.scale.ray_executor import RayExecutor
-from audit.attribution.request import check_request
 from audit.scale.work import ExplainWork, ModelSpec
 from audit.store import AuditStore
 
@@ -66,7 +66,9 @@ def run(source: Path, folder: Path, name: str, executor, method: str, granularit
     shutil.copy(source, db)
     started = time.perf_counter()
     if isinstance(executor, RayExecutor):
-        executor._actors_for(ExplainWork(check_request(method, granularity, {})), 1)  # start workers, load the model in each
+        executor._actors_for(
+            ExplainWork(check_request(method, granularity, {})), 1
+        )  # start workers, load the model in each
     else:
         _ = executor.host.default
     startup = time.perf_counter() - started

@@ -37,7 +37,9 @@ def legacy(tmp_path: Path) -> Path:
 
 def _events(db: Path) -> list[tuple]:
     with sqlite3.connect(db) as conn:
-        return conn.execute("SELECT seq, kind, subject_id, payload_sha256, leaf_hash FROM events ORDER BY seq").fetchall()
+        return conn.execute(
+            "SELECT seq, kind, subject_id, payload_sha256, leaf_hash FROM events ORDER BY seq"
+        ).fetchall()
 
 
 def test_legacy_database_reads_and_verifies_before_any_write(legacy):

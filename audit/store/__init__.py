@@ -1,6 +1,8 @@
 """The audit store: the only place in llm-audit that knows SQL.
 
-``AuditStore`` bundles one repository per component over a single SQLite file. Opening
+``AuditStore`` bundles one repository per component over a single SQLite file. Each
+evidence repository writes its row and that row's hash-chained event in one transaction
+(:mod:`.evidence`); ``store.evidence`` maps event kinds to them, for verification. Opening
 for reading can never write; opening for writing applies pending migrations first.
 """
 

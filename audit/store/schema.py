@@ -1,7 +1,7 @@
 """Versioned schema migrations, registered per component.
 
-Each part of the store (records, blobs, and later explanations, attention, the audit
-chain...) owns its tables and registers its own ordered migrations here, so adding a
+Each part of the store (records, blobs, explanations, attention, replays, reports, the
+event log...) owns its tables and registers its own ordered migrations here, so adding a
 component never edits another's schema. Applied versions are kept in
 ``llm_audit_migrations``; that table is also how a file is recognised as ours.
 """

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import recording
+from .api_keys import ApiKeys
 from .attribution.request import check_request
 from .errors import UserError
 from .integrity import keys
@@ -167,16 +168,15 @@ class Auditor:
         model: str | LoadedModel | None = None,
         allow_model_mismatch: bool = False,
         tolerance: float = REPLAY_TOLERANCE,
+        upstream: str | None = None,
     ) -> ReplayResult:
-        """Regenerate ``record_id`` as recorded, store the verdict, return it. The model is ``model``
-        if given, else the record's own (reusing this Auditor's when it is the same by hashes)."""
-        from .replay.runner import replay_record
+        """Regenerate ``record_id`` as recorded, store the verdict, return it. The model is ``model`` if given, else
+        the record's own (this Auditor's when the same by hashes); ``upstream``: re-send a proxied record there."""
+        from .replay.runner import replay_one
 
-        tolerance = check_tolerance(tolerance)
         record = self.get(record_id, clear=True)
         check_writable(self.db_path)
-        loaded = self._replay_models.for_record(record, model)
-        result = replay_record(record, loaded, allow_model_mismatch=allow_model_mismatch, tolerance=tolerance)
+        result = replay_one(record, self._replay_models, model, upstream, allow_model_mismatch, tolerance)
         with AuditStore.open(self.db_path, write=True) as store:
             store.replays.append(self.privacy.for_storage(record, result))
         return result
@@ -239,6 +239,9 @@ class Auditor:
     def merge(self, sources: list[str | Path], *, hosts: list[str] | None = None) -> MergeResult:
         """Verify each source database, then copy its records, explanations and replays into this one."""
         return merge_databases([Path(s) for s in sources], self.db_path, hosts=hosts)
+
+    api_keys = cached_property(lambda self: ApiKeys(self.db_path, self.operator))
+    """API keys of ``serve`` and ``proxy`` (:class:`audit.api_keys.ApiKeys`): stored hashed, added and revoked as events."""
 
     @cached_property
     def lifecycle(self) -> Lifecycle:

@@ -82,3 +82,20 @@ def capture_environment(device: torch.device | str, dtype: torch.dtype | str) ->
         threads=torch.get_num_threads(),
         determinism=determinism_flags(),
     )
+
+
+def remote_environment(device: str, device_name: str) -> Environment:
+    """The recording host, for a generation that ran elsewhere (a proxied upstream): its software and
+    CPU, with ``device`` and ``device_name`` saying where the model really ran; dtype and threads unknown."""
+    return Environment(
+        python=sys.version.split()[0],
+        packages={name: _version(name) for name in (*_PACKAGES, "httpx")},
+        platform=platform.platform(),
+        machine=platform.machine(),
+        cpu=_cpu_name(),
+        device=device,
+        device_name=device_name,
+        dtype="unknown",
+        threads=0,
+        determinism={},
+    )

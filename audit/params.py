@@ -29,6 +29,9 @@ class GenerationParams:
     top_k: int | None = None
     repetition_penalty: float | None = None
     num_beams: int | None = None
+    # Generation stops once the output's text ends with one of these (OpenAI's ``stop``); recorded in
+    # the effective config, so replay stops at the same place.
+    stop_strings: list[str] | None = None
 
     def validate(self) -> None:
         if self.max_new_tokens is not None and self.max_new_tokens < 1:
@@ -47,6 +50,10 @@ class GenerationParams:
             raise UserError(f"repetition_penalty must be > 0 (got {self.repetition_penalty}): 1.0 means no penalty")
         if self.num_beams is not None and self.num_beams < 1:
             raise UserError(f"num_beams must be at least 1 (got {self.num_beams})")
+        if self.stop_strings is not None and (
+            not isinstance(self.stop_strings, list) or not all(isinstance(s, str) and s for s in self.stop_strings)
+        ):
+            raise UserError(f"stop_strings must be a list of non-empty strings (got {self.stop_strings!r})")
 
     def given(self) -> dict[str, Any]:
         values = {k: v for k, v in asdict(self).items() if v is not None}

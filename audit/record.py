@@ -66,7 +66,7 @@ class GenerationRecord:
     input_ids: list[int]
     output_ids: list[int]
     output_text: str
-    finish_reason: str  # "eos" | "length"
+    finish_reason: str  # "eos" | "length" | "stop" (a stop string); a proxied record: the upstream's
     token_logprobs: list[float]
     top_logprobs: list[list[TopAlternative]]
     generation_config: dict[str, Any]

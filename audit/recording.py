@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import getpass
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,6 +54,7 @@ class GenerationRequest:
     use_case: str
     operator: str
     tags: dict[str, Any] = field(default_factory=dict)
+    record_id: str | None = None  # assigned before generation by a caller that must name the record early (a stream)
 
 
 def check_request(inputs: dict[str, Any], seed: Any, use_case: Any, operator: str) -> GenerationRequest:
@@ -97,12 +99,15 @@ def prepare(loaded: LoadedModel, params: GenerationParams, **prompt: Any) -> tup
     return prepared, config
 
 
-def record_generation(loaded: LoadedModel, request: GenerationRequest) -> GenerationRecord:
-    """Build the prompt, generate once with the request's seed; the full record, not yet stored."""
+def record_generation(
+    loaded: LoadedModel, request: GenerationRequest, on_token: Callable[[int], None] | None = None
+) -> GenerationRecord:
+    """Build the prompt, generate once with the request's seed; the full record, not yet stored.
+    ``on_token``: each output token id as it is generated (the record is the same with or without it)."""
     from .generation import run_generation
 
     prepared, config = prepare(loaded, request.params, **request.prompt)
-    out = run_generation(loaded, prepared.input_ids, config, request.seed)
+    out = run_generation(loaded, prepared.input_ids, config, request.seed, on_token)
     generation_config = config_to_record(config)
     generation_config.update(
         {
@@ -113,7 +118,7 @@ def record_generation(loaded: LoadedModel, request: GenerationRequest) -> Genera
     )
     tokenizer = loaded.tokenizer
     return GenerationRecord(
-        id=uuid7(int(out.started * 1000)),
+        id=request.record_id or uuid7(int(out.started * 1000)),
         started_at=utc_iso(out.started),
         finished_at=utc_iso(out.finished),
         duration_s=round(out.finished - out.started, 6),
@@ -149,9 +154,16 @@ def store_record(db_path: Path, record: GenerationRecord, guard: PrivacyGuard | 
     The caller keeps the clear record: it is what was generated. What is stored, for a sealed
     record, is the protected copy; its ``seq`` and privacy tags are copied back.
     """
+    append_record(db_path, record, guard)
+    return record
+
+
+def append_record(db_path: Path, record: GenerationRecord, guard: PrivacyGuard | None = None) -> str:
+    """:func:`store_record`, returning the SHA-256 of the logged payload (what a receipt cites)."""
     stored = guard.protect(record) if guard is not None and guard.policy is not None else record
     with AuditStore.open(db_path, write=True) as store:
-        store.records.append(stored)
+        seq = store.records.append(stored)
+        payload_sha256 = store.events.at(seq).payload_sha256
     record.seq = stored.seq
     record.tags = stored.tags
-    return record
+    return payload_sha256

@@ -20,6 +20,8 @@ ABOVE_FACADE = (
     "audit.demo",
     "audit.checks.assertion",
     "audit.checks.pytest_plugin",
+    # The recording server and proxy: HTTP entry points over an Auditor (its model, keys, privacy guard).
+    "audit.serve",
 )
 
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..model import LoadedModel
+from ..proxied import require_local_tokens
 from ..record import GenerationRecord
 from ..tolerances import REPLAY_TOLERANCE
 from .aggregate import head_max, head_mean, output_input_block, rollout
@@ -62,6 +63,7 @@ def check_attention_request(record: GenerationRecord, tolerance: float) -> None:
         raise UserError(f"tolerance must be a positive number (got {tolerance!r})")
     if not record.output_ids:
         raise UserError(f"record {record.id} has no output tokens: there is no attention to explain")
+    require_local_tokens(record, "an attention analysis")
 
 
 def analyse_recorded(

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import UserError
+from ..proxied import require_local_tokens
 from ..record import GenerationRecord
 from .base import GRANULARITIES, AttributionMethod, get_method
 
@@ -52,6 +53,7 @@ class ExplainRequest:
         """Refuse a record this request cannot explain (no output, no fields, no segments)."""
         if not record.output_ids:
             raise UserError(f"record {record.id} has no output tokens: there is nothing to explain")
+        require_local_tokens(record, "an explanation")
         if self.granularity == "field" and (record.prompt_kind != "template" or not record.template):
             raise UserError(
                 f"record {record.id} has no template, so no fields: use --granularity token (or segment for chat prompts)"

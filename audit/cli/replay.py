@@ -30,11 +30,12 @@ def replay_detail(result: ReplayResult) -> str:
         f"max |Δ log-prob| {_number(result.max_logprob_diff)} (tolerance {result.tolerance:g}), replay {result.seconds:.2f} s"
     )
     changed = [name for name, entry in result.model_match.items() if not entry["match"]]
-    lines.append(
-        "model        same (weights, config, tokenizer, chat template hashes)"
-        if not changed
-        else f"model        differs: {', '.join(changed)}"
-    )
+    if result.extra.get("upstream"):
+        lines.append(f"upstream     {result.extra['upstream']} (compared by {result.extra.get('compared_by')})")
+        same = "same (model name and system_fingerprint: what an upstream says about itself)"
+    else:
+        same = "same (weights, config, tokenizer, chat template hashes)"
+    lines.append(f"model        {same}" if not changed else f"model        differs: {', '.join(changed)}")
     if result.first_divergence is not None:
         d = result.first_divergence
         near_tie = " (near-tie)" if d.recorded_margin is not None and d.recorded_margin < NEAR_TIE else ""
@@ -91,6 +92,12 @@ def replay_table(results: list[ReplayResult]) -> str:
     show_default=True,
     help="Largest per-token |Δ log-prob| still 'identical'.",
 )
+@click.option(
+    "--upstream",
+    default=None,
+    metavar="URL",
+    help="Re-send a proxied record to this OpenAI-compatible server and compare (key: $LLM_AUDIT_UPSTREAM_KEY).",
+)
 @executor_options
 @db_option
 @model_options
@@ -103,6 +110,7 @@ def replay(
     until: str | None,
     allow_model_mismatch: bool,
     tolerance: float,
+    upstream: str | None,
     executor: str,
     address: str | None,
     workers: int | None,
@@ -126,6 +134,7 @@ def replay(
       llm-audit replay 01a2259f --json
       llm-audit replay --all --use-case credit-decision --since 2026-11-01
       llm-audit replay --all --executor ray --address auto
+      llm-audit replay 01a2259f --upstream http://127.0.0.1:8001/v1
     """
     if replay_all == (record_id is not None):
         raise UserError(
@@ -133,10 +142,12 @@ def replay(
         )
     if not replay_all and (use_case or since or until or executor != "in-process" or address or workers):
         raise UserError("--use-case, --since, --until, --executor, --address and --workers only apply with --all")
+    if upstream is not None and (replay_all or model is not None):
+        raise UserError("--upstream re-sends one proxied record: give one RECORD_ID, without --all or --model")
     auditor = make_auditor(db=db, device=device, dtype=dtype)
     options = {"model": model, "allow_model_mismatch": allow_model_mismatch, "tolerance": tolerance}
     if not replay_all:
-        result = auditor.replay(record_id, **options)
+        result = auditor.replay(record_id, upstream=upstream, **options)
         if as_json:
             echo_json(result.to_json_dict())
         else:

@@ -73,3 +73,41 @@ def describe_model(
         chat_template_sha256=sha256_text(chat_template) if isinstance(chat_template, str) else None,
         context_length=int(context) if context else None,
     )
+
+
+def _safetensors_parameters(path: Path) -> int:
+    """Parameters in a safetensors file, from its header alone (the weights are not read)."""
+    import json
+    import math
+    import struct
+
+    with open(path, "rb") as handle:
+        (size,) = struct.unpack("<Q", handle.read(8))
+        header = json.loads(handle.read(size))
+    return sum(math.prod(v["shape"]) for k, v in header.items() if k != "__metadata__")
+
+
+def describe_folder(folder: Path, tokenizer, hashes: FileHashCache, *, revision: str | None) -> ModelIdentity:
+    """The identity :func:`describe_model` gives the model in ``folder``, without loading its weights
+    (for a proxy that records what a remote server runs): hashes of the same files, the chat template
+    of ``tokenizer``, and the parameter count from safetensors headers (0 when weights are not safetensors)."""
+    import json
+
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    weights = weight_files(folder)
+    safetensors = [p for p in weights if p.suffix == ".safetensors"]
+    chat_template = getattr(tokenizer, "chat_template", None)
+    context = config.get("max_position_embeddings") or config.get("n_positions")
+    return ModelIdentity(
+        name=folder.name,
+        source=str(folder),
+        architecture=(config.get("architectures") or ["unknown"])[0],
+        model_type=str(config.get("model_type", "unknown")),
+        parameter_count=sum(_safetensors_parameters(p) for p in safetensors) if safetensors == weights else 0,
+        revision=revision,
+        weights_sha256={p.name: hashes.sha256(p) for p in weights},
+        config_sha256=hashes.sha256(folder / "config.json"),
+        tokenizer_sha256={n: hashes.sha256(folder / n) for n in TOKENIZER_FILES if (folder / n).is_file()},
+        chat_template_sha256=sha256_text(chat_template) if isinstance(chat_template, str) else None,
+        context_length=int(context) if context else None,
+    )

@@ -34,6 +34,18 @@ if TYPE_CHECKING:
 
 SEALED_ID = -1
 SEALED_TOKEN = "[SEALED]"
+# Free text a client sent or an upstream returned beside the prompt (a served request's ``user`` and
+# metadata, a proxied output's token strings): kept under ``tags[CONTENT_TAG]``, redacted and sealed
+# like the prompt under a policy, since a tag is not otherwise protected.
+CONTENT_TAG = "content"
+
+
+def _redact_content(redactor: Redactor, value: Any, location: str) -> Any:
+    if isinstance(value, dict):
+        return {k: _redact_content(redactor, v, f"{location}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_content(redactor, v, f"{location}[{i}]") for i, v in enumerate(value)]
+    return redactor.value(value, location)
 
 
 def privacy_of(tags: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -157,6 +169,9 @@ class PrivacyGuard:
             "output_text": record.output_text,
             "top_tokens": [[[a.token_id, a.token] for a in step] for step in record.top_logprobs],
         }
+        tags = dict(record.tags)
+        if tags.get(CONTENT_TAG) is not None:
+            clear["tags_content"] = tags[CONTENT_TAG]
         data_key = keys.new_record_key(subject, record.id)
         stored = dataclasses.replace(
             record,
@@ -179,7 +194,13 @@ class PrivacyGuard:
                 [TopAlternative(SEALED_ID, SEALED_TOKEN, a.logprob) for a in step] for step in record.top_logprobs
             ],
             tags={
-                **record.tags,
+                **tags,
+                # after the prompt and output, so placeholders number the same as without client content
+                **(
+                    {CONTENT_TAG: _redact_content(redactor, tags[CONTENT_TAG], f"tags.{CONTENT_TAG}")}
+                    if "tags_content" in clear
+                    else {}
+                ),
                 "privacy": {
                     "sealed": True,
                     "subject": subject,
@@ -210,7 +231,10 @@ class PrivacyGuard:
             [TopAlternative(int(tid), token, alt.logprob) for (tid, token), alt in zip(step_tokens, step)]
             for step_tokens, step in zip(clear.pop("top_tokens"), stored.top_logprobs)
         ]
-        return dataclasses.replace(stored, top_logprobs=tops, **clear)
+        tags = dict(stored.tags)
+        if "tags_content" in clear:
+            tags[CONTENT_TAG] = clear.pop("tags_content")
+        return dataclasses.replace(stored, top_logprobs=tops, tags=tags, **clear)
 
     def _sealed_extra(
         self, record_id: str, tags: dict[str, Any], field: str, value: Any, extra: dict[str, Any]

@@ -20,13 +20,17 @@ def record_model_spec(record: GenerationRecord) -> str:
 
 
 def recorded_dtype(record: GenerationRecord) -> str:
-    return str(record.generation_config.get("dtype") or record.environment.dtype)
+    """The recorded dtype; a proxied record does not know its upstream's, and replays in float32 unless told."""
+    dtype = str(record.generation_config.get("dtype") or record.environment.dtype)
+    return "float32" if dtype == "unknown" else dtype
 
 
-def replay_device(record: GenerationRecord, device: str | None) -> str:
+def replay_device(record: GenerationRecord, device: str | None) -> str | None:
     if device is not None:
         return device
     recorded = record.environment.device
+    if recorded == "upstream":  # a proxied record ran elsewhere: the best device here
+        return None
     if recorded.startswith("cuda"):
         import torch  # only here: choosing a device must not make the CLI's start pay for torch
 

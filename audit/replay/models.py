@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from ..errors import UserError
 from ..model import LoadedModel, load_model
+from ..proxied import require_local_tokens
 from ..record import GenerationRecord
 from .loading import record_model_spec, recorded_dtype, replay_device, reusable
 
@@ -33,11 +34,13 @@ class ReplayModels:
         self.device = device
         self.dtype = dtype
         self._already_loaded = already_loaded
-        self._loaded: dict[tuple[str, str, str], LoadedModel] = {}
+        self._loaded: dict[tuple[str, str | None, str], LoadedModel] = {}
 
     def for_record(self, record: GenerationRecord, model: str | LoadedModel | None = None) -> LoadedModel:
         if isinstance(model, LoadedModel):
             return model
+        if model is None:
+            require_local_tokens(record, "a local replay")
         dtype = self.dtype or recorded_dtype(record)
         device = replay_device(record, self.device)
         if model is None:

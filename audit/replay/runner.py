@@ -16,17 +16,20 @@ from ..errors import UserError
 from ..generation import run_generation
 from ..ids import uuid7
 from ..model import LoadedModel
+from ..proxied import require_local_tokens
 from ..record import GenerationRecord
 from ..tolerances import REPLAY_TOLERANCE, check_tolerance
 from .compare import compare_outputs
 from .config import rebuild_generation_config
 from .environment_diff import diff_environments
 from .model_check import compare_models, describe_mismatch, mismatched_fields
+from .models import ReplayModels
 from .result import ReplayResult
 
 
 def check_model(record: GenerationRecord, loaded: LoadedModel, allow_model_mismatch: bool) -> dict:
     """The field-by-field comparison; raises unless the models match or mismatch is allowed."""
+    require_local_tokens(record, "a local replay")
     comparison = compare_models(record.model, loaded.identity)
     if mismatched_fields(comparison) and not allow_model_mismatch:
         raise UserError(
@@ -34,6 +37,23 @@ def check_model(record: GenerationRecord, loaded: LoadedModel, allow_model_misma
             "pass the record's model with --model, or --allow-model-mismatch to replay anyway"
         )
     return comparison
+
+
+def replay_one(
+    record: GenerationRecord,
+    models: ReplayModels,
+    model: str | LoadedModel | None,
+    upstream: str | None,
+    allow_model_mismatch: bool,
+    tolerance: float,
+) -> ReplayResult:
+    """Replay ``record`` on ``model`` (else its own, from ``models``), or re-send it to ``upstream`` if given."""
+    options = {"allow_model_mismatch": allow_model_mismatch, "tolerance": check_tolerance(tolerance)}
+    if upstream is not None:
+        from .upstream import replay_upstream
+
+        return replay_upstream(record, upstream, **options)
+    return replay_record(record, models.for_record(record, model), **options)
 
 
 def replay_record(

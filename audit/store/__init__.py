@@ -13,6 +13,7 @@ from pathlib import Path
 
 import sqlite_utils
 
+from .api_keys import ApiKeyRepository
 from .attention import AttentionRepository
 from .blobs import BlobRepository
 from .checkpoints import CheckpointRepository
@@ -42,11 +43,15 @@ class AuditStore:
         self.reports = ReportRepository(db, self.events)
         self.provenance = ProvenanceRepository(db, self.events)
         self.privacy = PrivacyRepository(db, self.events)
+        self.api_keys = ApiKeyRepository(db, self.events)
 
     @property
     def evidence(self) -> dict[str, EvidenceRepository]:
         """Event kind -> the repository whose table holds that event's row: what verification checks."""
-        repositories = (self.records, self.explanations, self.attention, self.replays, self.reports, self.provenance)
+        repositories = (
+            *(self.records, self.explanations, self.attention, self.replays, self.reports, self.provenance),
+            self.api_keys,
+        )
         return {repository.kind: repository for repository in repositories}
 
     @classmethod

@@ -1,0 +1,121 @@
+"""The HTTP surface shared by ``llm-audit serve`` and ``llm-audit proxy`` (FastAPI under uvicorn).
+
+Routes: ``POST /v1/chat/completions``, ``POST /v1/completions``, ``GET /v1/models`` (these three
+need ``Authorization: Bearer <key>``), ``GET /healthz`` and ``GET /metrics`` (open, for
+probes and Prometheus). Order of checks for a completion: the key (401), the body (400), then
+the backend (400 for what only the model can check, 429 for a full queue, 503 when the record
+cannot be stored). Every error is OpenAI-shaped and nothing is stored for any of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any, Protocol
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from .errors import ApiError
+from .metrics import Metrics, MetricsMiddleware
+from .responses import json_response
+from .schema import ChatRequest, CompletionRequest, parse
+
+if TYPE_CHECKING:
+    from ..api_keys import ApiKeys
+
+MAX_BODY = 4 * 1024 * 1024  # bytes; a larger body is refused before it is parsed
+KINDS = {"/v1/chat/completions": ChatRequest, "/v1/completions": CompletionRequest}
+
+
+class Backend(Protocol):
+    metrics: Metrics
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    async def models(self) -> list[dict[str, Any]]: ...
+    def health(self) -> tuple[int, dict[str, Any]]: ...
+    async def complete(self, path: str, request: Any, operator: str) -> Response: ...
+
+
+async def authenticate(request: Request, keys: ApiKeys) -> str:
+    """The name of the key in ``Authorization: Bearer``; 401 without one in force."""
+    header = request.headers.get("authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise ApiError(
+            401,
+            "no API key: send Authorization: Bearer <key> (an operator issues one with `llm-audit keys add NAME`)",
+            code="invalid_api_key",
+        )
+    name = await asyncio.to_thread(keys.authenticate, key.strip())
+    if name is None:
+        raise ApiError(401, "the API key is not valid (unknown or revoked): ask for a new key", code="invalid_api_key")
+    return name
+
+
+def create_app(backend: Backend, keys: ApiKeys) -> FastAPI:
+    """The ASGI app over ``backend``; starts and stops its threads with the server."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        backend.start()
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(backend.stop)
+            if hasattr(backend, "aclose"):
+                await backend.aclose()
+
+    app = FastAPI(title="llm-audit", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> Response:
+        return json_response(exc.body(), exc.status, exc.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        message = f"{request.method} {request.url.path}: {exc.detail}"
+        if exc.status_code == 404:
+            message += " (endpoints: /v1/chat/completions, /v1/completions, /v1/models, /healthz, /metrics)"
+        return json_response(ApiError(exc.status_code, message).body(), exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        return json_response(ApiError(400, f"invalid request: {exc.errors()[0].get('msg')}").body(), 400)
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception) -> Response:
+        error = ApiError(500, f"internal error ({type(exc).__name__}): nothing was stored; please report it")
+        return json_response(error.body(), 500)
+
+    async def completion(request: Request) -> Response:
+        operator = await authenticate(request, keys)
+        if int(request.headers.get("content-length") or 0) > MAX_BODY:
+            raise ApiError(413, f"the request body is larger than {MAX_BODY} bytes")
+        body = await request.body()
+        parsed = parse(KINDS[request.url.path], body)
+        return await backend.complete(request.url.path, parsed, operator)
+
+    app.add_api_route("/v1/chat/completions", completion, methods=["POST"])
+    app.add_api_route("/v1/completions", completion, methods=["POST"])
+
+    @app.get("/v1/models")
+    async def models(request: Request) -> Response:
+        await authenticate(request, keys)
+        return json_response({"object": "list", "data": await backend.models()})
+
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        status, body = await asyncio.to_thread(backend.health)
+        return json_response(body, status)
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        text = await asyncio.to_thread(backend.metrics.render)
+        return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    app.add_middleware(MetricsMiddleware, metrics=backend.metrics)
+    return app

@@ -1,0 +1,264 @@
+"""The server's two threads: one runs the model (batch size 1), one writes the database.
+
+Requests wait in a bounded queue for the model thread; a full queue is refused at once (429
+with ``Retry-After``) instead of queueing without limit. The model thread generates one request
+at a time, exactly as :func:`audit.recording.record_generation` does for ``Auditor.generate``
+(batch size 1 is what keeps a replay exact), streaming tokens to the request as they come, and
+hands the finished record to the writer thread, which is the only one that writes the
+database. It stores with :func:`audit.recording.append_record` (the privacy policy applied as
+for ``Auditor.generate``) and only then answers the request: no completion without a record.
+Writing happens while the model thread already runs the next request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import queue
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .. import recording
+from ..errors import UserError
+from .errors import ApiError, bad_request, not_stored
+
+if TYPE_CHECKING:
+    from ..model import LoadedModel
+    from ..privacy.guard import PrivacyGuard
+    from ..record import GenerationRecord
+    from ..recording import GenerationRequest
+    from .metrics import Metrics
+    from .render import Served
+
+log = logging.getLogger("llm_audit.serve")
+
+
+class Job:
+    """One request on its way: queued, generated (streamed), delivered, committed.
+
+    Results reach the request's event loop through ``events``: ``("text", piece)`` while a stream
+    generates, then ``("stored", served)`` once committed, or ``("error", ApiError)``. A stream's
+    record is committed once the generation is finished *and* the stream has either sent every
+    token or lost its client, so the record can say how the delivery ended.
+    """
+
+    def __init__(
+        self, request: GenerationRequest, loop: asyncio.AbstractEventLoop, *, stream: bool, meta: dict[str, Any]
+    ) -> None:
+        self.request = request
+        self.meta = meta  # what the response needs besides the record (completion id, stops, ...)
+        self.loop = loop
+        self.stream = stream
+        self.events: asyncio.Queue = asyncio.Queue()
+        self.received = time.time()
+        self.started: float | None = None
+        self.abandoned = False  # the client left before generation began: nothing to generate or record
+        self._lock = threading.Lock()
+        self._served: Served | None = None
+        self._delivery: dict[str, Any] | None = None if stream else {}
+        self._submit: Callable[[Job], None] | None = None
+
+    def post(self, kind: str, value: Any) -> None:
+        """Thread-safe: hand an event to the request's coroutine."""
+        try:
+            self.loop.call_soon_threadsafe(self.events.put_nowait, (kind, value))
+        except RuntimeError:  # the loop has closed (server shutting down): nobody is listening
+            pass
+
+    @property
+    def served(self) -> Served:
+        assert self._served is not None
+        return self._served
+
+    def generated(self, served: Served, submit: Callable[[Job], None]) -> None:
+        with self._lock:
+            self._served, self._submit = served, submit
+            ready = self._delivery is not None
+        self.post("generated", served)
+        if ready:
+            submit(self)
+
+    def settle(self, delivery: dict[str, Any]) -> None:
+        """The stream has ended its delivery (``client_disconnected`` or not); commit if generated."""
+        with self._lock:
+            if self._delivery is not None:
+                return
+            self._delivery = delivery
+            ready = self._served is not None
+            if self._served is None and self.started is None:
+                self.abandoned = True
+        if ready and self._submit is not None:
+            self._submit(self)
+
+    def serve_tags(self) -> dict[str, Any]:
+        """How the request was served, added to the record's ``tags.serve`` before it is stored."""
+        tags = {"queue_wait_s": round((self.started or self.received) - self.received, 6)}
+        if self.stream:
+            tags["stream"] = dict(self._delivery or {})
+        return tags
+
+
+class StreamText:
+    """Incremental text of a stream: each token's new text, held back while it may begin a stop string
+    or ends inside a multi-byte character, so what is sent is always a prefix of the final text."""
+
+    def __init__(self, tokenizer: Any, stops: list[str]) -> None:
+        self.tokenizer = tokenizer
+        self.stops = stops
+        self.hold = max((len(s) for s in stops), default=1) - 1
+        self.ids: list[int] = []
+        self.sent = ""
+
+    def piece(self, token_id: int) -> str:
+        self.ids.append(token_id)
+        text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
+        if text.endswith("\ufffd"):
+            return ""
+        found = [text.find(stop) for stop in self.stops if stop in text]
+        safe = text[: min(found)] if found else text[: len(text) - self.hold] if self.hold else text
+        if not safe.startswith(self.sent) or len(safe) <= len(self.sent):
+            return ""
+        piece, self.sent = safe[len(self.sent) :], safe
+        return piece
+
+    def rest(self, final: str) -> str:
+        return final[len(self.sent) :] if final.startswith(self.sent) else ""
+
+
+class RecordWriter(threading.Thread):
+    """The one thread that writes the database: records in the order they are finished."""
+
+    def __init__(self, db_path: Path, guard: PrivacyGuard, metrics: Metrics) -> None:
+        super().__init__(name="llm-audit-writer", daemon=True)
+        self.db_path = db_path
+        self.guard = guard
+        self.metrics = metrics
+        self.pending: queue.Queue = queue.Queue()
+
+    def submit(self, record: GenerationRecord, done: Callable[[str | None, ApiError | None], None]) -> None:
+        self.pending.put((record, done))
+
+    def stop(self) -> None:
+        self.pending.put(None)
+
+    def run(self) -> None:
+        while (item := self.pending.get()) is not None:
+            record, done = item
+            try:
+                record_hash = recording.append_record(self.db_path, record, self.guard)
+            except Exception as exc:  # noqa: BLE001 - whatever the cause, this completion has no record
+                log.error("record %s not stored: %s", record.id, exc)
+                self.metrics.records_failed.inc()
+                done(None, not_stored(_reason(exc)))
+            else:
+                self.metrics.records_written.inc()
+                done(record_hash, None)
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:200]
+
+
+class ModelWorker(threading.Thread):
+    """The one thread that runs the model, one request at a time, from a bounded queue."""
+
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        writer: RecordWriter,
+        render: Callable[[Job, GenerationRecord, StreamText | None], Served],
+        metrics: Metrics,
+        queue_size: int = 32,
+    ) -> None:
+        super().__init__(name="llm-audit-model", daemon=True)
+        self.loaded = loaded
+        self.writer = writer
+        self.render = render
+        self.metrics = metrics
+        self.queue_size = queue_size
+        self.jobs: queue.Queue = queue.Queue(maxsize=queue_size)
+        # Held while generating: whoever else runs this model in the process (a benchmark) takes it too.
+        self.model_lock = threading.Lock()
+        self.busy = False
+        self.seconds = 1.0  # moving average of one generation, for Retry-After
+
+    def depth(self) -> int:
+        """Requests waiting or generating."""
+        return self.jobs.qsize() + int(self.busy)
+
+    def submit(self, job: Job) -> None:
+        try:
+            self.jobs.put_nowait(job)
+        except queue.Full:
+            wait = max(1, math.ceil(self.seconds * (self.queue_size + 1)))
+            raise ApiError(
+                429,
+                f"the model queue is full ({self.queue_size} requests waiting): retry in {wait} s",
+                code="queue_full",
+                headers={"Retry-After": str(wait)},
+            ) from None
+        self.metrics.queue_depth.set(self.depth())
+
+    def stop(self) -> None:
+        """Refuse what is still queued and end the thread after the current generation."""
+        while True:
+            try:
+                job = self.jobs.get_nowait()
+            except queue.Empty:
+                break
+            if job is not None:
+                job.post("error", ApiError(503, "the server is shutting down: retry on another instance"))
+        self.jobs.put(None)
+
+    def run(self) -> None:
+        while (job := self.jobs.get()) is not None:
+            self.busy = True
+            self.metrics.queue_depth.set(self.depth())
+            try:
+                self._run(job)
+            finally:
+                self.busy = False
+                self.metrics.queue_depth.set(self.depth())
+
+    def _run(self, job: Job) -> None:
+        if job.abandoned:
+            return
+        text = StreamText(self.loaded.tokenizer, job.meta["stops"]) if job.stream else None
+
+        def on_token(token_id: int) -> None:
+            piece = text.piece(token_id) if text is not None else ""
+            if piece:
+                job.post("text", piece)
+
+        try:
+            with self.model_lock:
+                job.started = time.time()
+                record = recording.record_generation(self.loaded, job.request, on_token if job.stream else None)
+                served = self.render(job, record, text)
+        except UserError as exc:
+            job.post("error", bad_request(str(exc)))
+            return
+        except Exception as exc:  # noqa: BLE001 - a bug: the client gets a 500, the server keeps serving
+            log.exception("generation failed")
+            job.post("error", ApiError(500, f"generation failed ({type(exc).__name__}: {_reason(exc)})"))
+            return
+        self.seconds = 0.8 * self.seconds + 0.2 * (time.time() - job.started)
+        job.generated(served, self._commit)
+
+    def _commit(self, job: Job) -> None:
+        record = job.served.record
+        record.tags = {**record.tags, "serve": {**record.tags.get("serve", {}), **job.serve_tags()}}
+
+        def done(record_hash: str | None, error: ApiError | None) -> None:
+            if error is not None:
+                job.post("error", error)
+            else:
+                job.served.record_hash = record_hash
+                job.post("stored", job.served)
+
+        self.writer.submit(record, done)

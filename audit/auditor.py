@@ -172,7 +172,7 @@ class Auditor:
     ) -> ReplayResult:
         """Regenerate ``record_id`` as recorded, store the verdict, return it. The model is ``model`` if given, else
         the record's own (this Auditor's when the same by hashes); ``upstream``: re-send a proxied record there."""
-        from .replay.runner import replay_one
+        from .replay.dispatch import replay_one
 
         record = self.get(record_id, clear=True)
         check_writable(self.db_path)

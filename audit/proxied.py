@@ -49,7 +49,10 @@ class ServedWeights:
 
         folder = folder.expanduser().resolve()
         if not (folder / "config.json").is_file():
-            raise UserError(f"--model-path {folder} is not a Hugging Face model folder (no config.json)")
+            raise UserError(
+                f"--model-path {folder} is not a Hugging Face model folder (no config.json): "
+                "pass the folder of the weights the upstream serves, or omit it"
+            )
         tokenizer = AutoTokenizer.from_pretrained(folder)
         try:
             generation_config = GenerationConfig.from_pretrained(folder)

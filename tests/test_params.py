@@ -42,3 +42,12 @@ def test_default_max_new_tokens_and_pad_from_eos():
     config = effective_config(GenerationConfig(eos_token_id=[5, 6]), GenerationParams())
     assert config.max_new_tokens == 64
     assert config.pad_token_id == 5
+
+
+def test_stop_strings_are_checked_and_become_part_of_the_effective_configuration(tiny_loaded):
+    with pytest.raises(UserError, match="stop_strings must be a list of non-empty strings"):
+        GenerationParams(stop_strings=["ok", ""]).validate()
+    with pytest.raises(UserError, match="stop_strings"):
+        GenerationParams(stop_strings="\n").validate()
+    config = effective_config(tiny_loaded.model.generation_config, GenerationParams(stop_strings=["\n\n"]))
+    assert config_to_record(config)["stop_strings"] == ["\n\n"]

@@ -90,7 +90,7 @@ def serve(
 )
 @click.option(
     "--model-path",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    type=click.Path(file_okay=False, path_type=Path),
     default=None,
     help="Folder of the weights the upstream serves: records get their hashes, so they replay and explain offline.",
 )

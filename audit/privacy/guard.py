@@ -38,6 +38,8 @@ SEALED_TOKEN = "[SEALED]"
 # metadata, a proxied output's token strings): kept under ``tags[CONTENT_TAG]``, redacted and sealed
 # like the prompt under a policy, since a tag is not otherwise protected.
 CONTENT_TAG = "content"
+# What a replay's extra holds of the replayed output's text (sealed with the ids).
+REPLAY_TEXTS = ("replayed_output_text", "replayed_token_strings")
 
 
 def _redact_content(redactor: Redactor, value: Any, location: str) -> Any:
@@ -280,11 +282,13 @@ class PrivacyGuard:
         return dataclasses.replace(result, tokens=tokens)
 
     def seal_replay(self, record: GenerationRecord, result):
-        """Replayed ids and divergence tokens are the output text again: sealed like it."""
+        """Replayed ids, text and divergence tokens are the output text again: sealed like it."""
         divergence = result.first_divergence
+        texts = [k for k in REPLAY_TEXTS if k in result.extra]
         clear = {
             "replayed_output_ids": list(result.replayed_output_ids),
             "first_divergence": dataclasses.asdict(divergence) if divergence else None,
+            **{k: result.extra[k] for k in texts},
         }
         hidden = None
         if divergence is not None:
@@ -299,5 +303,11 @@ class PrivacyGuard:
             result,
             replayed_output_ids=[SEALED_ID] * len(result.replayed_output_ids),
             first_divergence=hidden,
-            extra=self._sealed_extra(record.id, record.tags, f"replay/{result.id}", clear, result.extra),
+            extra=self._sealed_extra(
+                record.id,
+                record.tags,
+                f"replay/{result.id}",
+                clear,
+                {**result.extra, **dict.fromkeys(texts, SEALED_TOKEN)},
+            ),
         )

@@ -23,7 +23,6 @@ from .compare import compare_outputs
 from .config import rebuild_generation_config
 from .environment_diff import diff_environments
 from .model_check import compare_models, describe_mismatch, mismatched_fields
-from .models import ReplayModels
 from .result import ReplayResult
 
 
@@ -37,23 +36,6 @@ def check_model(record: GenerationRecord, loaded: LoadedModel, allow_model_misma
             "pass the record's model with --model, or --allow-model-mismatch to replay anyway"
         )
     return comparison
-
-
-def replay_one(
-    record: GenerationRecord,
-    models: ReplayModels,
-    model: str | LoadedModel | None,
-    upstream: str | None,
-    allow_model_mismatch: bool,
-    tolerance: float,
-) -> ReplayResult:
-    """Replay ``record`` on ``model`` (else its own, from ``models``), or re-send it to ``upstream`` if given."""
-    options = {"allow_model_mismatch": allow_model_mismatch, "tolerance": check_tolerance(tolerance)}
-    if upstream is not None:
-        from .upstream import replay_upstream
-
-        return replay_upstream(record, upstream, **options)
-    return replay_record(record, models.for_record(record, model), **options)
 
 
 def replay_record(

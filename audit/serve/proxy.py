@@ -94,6 +94,8 @@ class ProxyBackend:
         check_writable(self.db_path)
         if self.auditor.policy is not None:
             self.auditor.privacy.check_key_store()
+        if self.weights is not None:
+            self.weights.id_of("")  # build the vocabulary lookup now, not on the event loop's first request
         self.client = httpx.AsyncClient(timeout=httpx.Timeout(self.timeout, connect=10.0))
         self.writer.start()
 

@@ -281,7 +281,8 @@ def from_validation(exc: ValidationError, prefix: str = "") -> ApiError:
     if error["type"] == "missing":
         return bad_request(f"missing required parameter {param!r}", param, "missing_parameter")
     message = str(error["msg"]).removeprefix("Value error, ")
-    return bad_request(f"invalid {param or 'request'}: {message}", param, "invalid_parameter")
+    code = "unsupported_parameter" if "not supported by llm-audit" in message else "invalid_parameter"
+    return bad_request(f"invalid {param or 'request'}: {message}", param, code)
 
 
 def parse(model: type[_Strict], body: bytes) -> Any:

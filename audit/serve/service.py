@@ -157,7 +157,8 @@ class LocalBackend:
             "stops": request.stops(),
             "completion_id": completion_id,
             "created": int(time.time()),
-            "offsets": path == COMPLETION and top is not None,  # text_offset: only the legacy endpoint has it
+            "offsets": path == COMPLETION and top is not None,
+            "prompt_param": "messages" if path == CHAT else "prompt",  # text_offset: only the legacy endpoint has it
         }
         job = Job(generation, asyncio.get_running_loop(), stream=bool(request.stream), meta=meta)
         self.worker.submit(job)

@@ -111,13 +111,22 @@ class StreamText:
         self.stops = stops
         self.hold = max((len(s) for s in stops), default=1) - 1
         self.ids: list[int] = []
+        self.text = ""  # decoded so far
         self.sent = ""
+        self._prefix = self._read = 0  # decoding window: only the last token or two are decoded again
+
+    def _decode_new(self) -> None:
+        decode = self.tokenizer.decode
+        before = decode(self.ids[self._prefix : self._read], skip_special_tokens=True)
+        after = decode(self.ids[self._prefix :], skip_special_tokens=True)
+        if len(after) > len(before) and not after.endswith("\ufffd"):  # not inside a multi-byte character
+            self.text += after[len(before) :]
+            self._prefix, self._read = self._read, len(self.ids)
 
     def piece(self, token_id: int) -> str:
         self.ids.append(token_id)
-        text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
-        if text.endswith("\ufffd"):
-            return ""
+        self._decode_new()
+        text = self.text
         found = [text.find(stop) for stop in self.stops if stop in text]
         safe = text[: min(found)] if found else text[: len(text) - self.hold] if self.hold else text
         if not safe.startswith(self.sent) or len(safe) <= len(self.sent):
@@ -126,6 +135,7 @@ class StreamText:
         return piece
 
     def rest(self, final: str) -> str:
+        """What is left to send of ``final`` (the record's visible text), once generation has ended."""
         return final[len(self.sent) :] if final.startswith(self.sent) else ""
 
 
@@ -157,6 +167,13 @@ class RecordWriter(threading.Thread):
             else:
                 self.metrics.records_written.inc()
                 done(record_hash, None)
+
+
+def _request_error(exc: UserError, prompt_param: str) -> ApiError:
+    """What only the model can refuse (the prompt against its context), worded for an HTTP client."""
+    message = str(exc).replace("lower --max-new-tokens", "lower max_tokens")
+    param = "max_tokens" if "max_new_tokens" in message else prompt_param if "context" in message else None
+    return bad_request(message, param, "context_length_exceeded" if "context" in message else None)
 
 
 def _reason(exc: Exception) -> str:
@@ -241,7 +258,7 @@ class ModelWorker(threading.Thread):
                 record = recording.record_generation(self.loaded, job.request, on_token if job.stream else None)
                 served = self.render(job, record, text)
         except UserError as exc:
-            job.post("error", bad_request(str(exc)))
+            job.post("error", _request_error(exc, job.meta.get("prompt_param", "messages")))
             return
         except Exception as exc:  # noqa: BLE001 - a bug: the client gets a 500, the server keeps serving
             log.exception("generation failed")

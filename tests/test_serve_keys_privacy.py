@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from serving import serve
 
+from audit import Auditor, UserError
 from audit.privacy.guard import SEALED_ID
 from audit.store import AuditStore
 
@@ -31,15 +32,23 @@ def test_keys_are_printed_once_stored_hashed_listed_and_revoked(cli, tmp_path):
     assert added.returncode == 0, added.stderr
     key = added.stdout.strip()
     assert key.startswith("lla_") and len(key) == 47 and "shown only now" in added.stderr
-    assert cli("keys", "add", "loan-app", "--db", str(db)).returncode == 2  # one key in force per name
-    listed = json.loads(cli("keys", "list", "--db", str(db), "--json").stdout)
-    assert [(k["name"], k["status"], k["key_prefix"]) for k in listed] == [("loan-app", "active", key[:10])]
     assert key.encode() not in db.read_bytes() and key[10:].encode() not in db.read_bytes()
     revoked = cli("keys", "revoke", "loan-app", "--reason", "rotated", "--db", str(db))
     assert revoked.returncode == 0 and "revoked" in revoked.stdout
-    assert json.loads(cli("keys", "list", "--db", str(db), "--json").stdout)[0]["status"] == "revoked"
-    verified = cli("verify", "--db", str(db))
-    assert verified.returncode == 0 and "2 events (2 checked against their tables)" in verified.stdout
+    listed = json.loads(cli("keys", "list", "--db", str(db), "--json").stdout)
+    assert [(k["name"], k["status"], k["key_prefix"]) for k in listed] == [("loan-app", "revoked", key[:10])]
+    keys = Auditor(db=db).api_keys  # the rest through the API the commands call
+    assert keys.authenticate(key) is None
+    with pytest.raises(UserError, match="has no key in force"):
+        keys.revoke("loan-app")
+    with pytest.raises(UserError, match="not usable"):
+        keys.add("bad name!")
+    again = keys.add("loan-app")
+    with pytest.raises(UserError, match="already has a key in force"):
+        keys.add("loan-app")
+    assert keys.authenticate(again) == "loan-app" and keys.authenticate(key) is None
+    result = Auditor(db=db).verify()
+    assert result.ok and result.events == result.projected == 3
 
 
 def test_a_served_record_under_a_policy_is_sealed_and_the_client_gets_the_clear_answer(tiny_loaded, tmp_path):

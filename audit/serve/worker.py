@@ -56,7 +56,6 @@ class Job:
         self.events: asyncio.Queue = asyncio.Queue()
         self.received = time.time()
         self.started: float | None = None
-        self.abandoned = False  # the client left before generation began: nothing to generate or record
         self._lock = threading.Lock()
         self._served: Served | None = None
         self._delivery: dict[str, Any] | None = None if stream else {}
@@ -89,8 +88,6 @@ class Job:
                 return
             self._delivery = delivery
             ready = self._served is not None
-            if self._served is None and self.started is None:
-                self.abandoned = True
         if ready and self._submit is not None:
             self._submit(self)
 
@@ -243,8 +240,6 @@ class ModelWorker(threading.Thread):
                 self.metrics.queue_depth.set(self.depth())
 
     def _run(self, job: Job) -> None:
-        if job.abandoned:
-            return
         text = StreamText(self.loaded.tokenizer, job.meta["stops"]) if job.stream else None
 
         def on_token(token_id: int) -> None:

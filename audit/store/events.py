@@ -220,6 +220,20 @@ class EventLog:
         ).fetchone()
         return ChainedEvent(*row) if row else None
 
+    def naming(self, record_id: str, kinds: list[str]) -> list[tuple[str, str]]:
+        """(kind, subject) of the events of ``kinds`` whose payload's ``record_id`` is ``record_id``.
+
+        What a row about the record was logged as, even if the row has since been deleted.
+        """
+        if not self.exists() or not kinds:
+            return []
+        marks = ", ".join("?" for _ in kinds)
+        return self.db.execute(
+            f"SELECT kind, subject_id FROM {TABLE} WHERE kind IN ({marks}) AND json_extract(payload, '$.record_id') = ? "
+            "ORDER BY seq",
+            [*kinds, record_id],
+        ).fetchall()
+
     def iter(self, *, subject_id: str | None = None, kind: str | None = None) -> Iterator[Event]:
         if not self.db[TABLE].exists():
             return iter(())

@@ -28,8 +28,8 @@ from .privacy.retention import Hold, RetentionItem
 from .record import GenerationRecord
 from .replay.models import ReplayModels
 from .replay.result import ReplayResult
-from .review.service import Reviews
 from .report import ReportOutput, issue_report
+from .review.service import Reviews
 from .scale import BatchSummary, InProcessExecutor, ModelSpec, ReplayWork
 from .scale.batch import BATCH_OPTIONS, explain_batch, replay_batch
 from .scale.merge import MergeResult, merge_databases

@@ -45,6 +45,7 @@ class Job:
     error: str | None = None
     position: int = 0  # jobs ahead of this one while queued
     seconds: float = field(default=0.0)
+    settled: bool = False  # finished and its outcome logged
 
     def to_dict(self) -> dict[str, Any]:
         elapsed = (self.finished or time.monotonic()) - self.started if self.started else 0.0
@@ -117,7 +118,7 @@ class JobQueue:
         with self._lock:
             while True:
                 job = self._jobs.get(job_id)
-                if job is None or not job.pending:
+                if job is None or job.settled:
                     return job
                 left = deadline - time.monotonic()
                 if left <= 0:
@@ -167,8 +168,10 @@ class JobQueue:
                 job.finished = time.monotonic()
                 job.seconds = job.finished - (job.started or job.finished)
                 job.state, job.stage = state, stage
-                self._lock.notify_all()
             try:
                 self.log(job)
             except Exception:  # noqa: BLE001 - the result is stored; a failed log line is reported, not fatal
                 traceback.print_exc()
+            with self._lock:
+                job.settled = True
+                self._lock.notify_all()

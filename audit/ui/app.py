@@ -102,7 +102,7 @@ def create_app(reviews: Reviews, *, sessions: Sessions | None = None, throttle: 
         if len(body) > MAX_BODY:
             raise BadRequest("the form is too large")
         kind = request.headers.get("content-type", "").split(";")[0].strip()
-        if kind != "application/x-www-form-urlencoded":
+        if body and kind != "application/x-www-form-urlencoded":
             raise BadRequest("send the form as application/x-www-form-urlencoded")
         return {k: v[-1] for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()}
 
@@ -152,7 +152,7 @@ def create_app(reviews: Reviews, *, sessions: Sessions | None = None, throttle: 
             response = RedirectResponse("/login?" + urlencode({"next": target}), status_code=303)
             response.delete_cookie(SESSION_COOKIE, path="/")
             return response
-        return page(request, "error.html.j2", who, status_of(exc), message=str(exc), status=status_of(exc))
+        return page(request, "error.html.j2", who, status_of(exc), message=str(exc), code=status_of(exc))
 
     async def show(request: Request, render) -> Response:
         """A page: authenticate, then ``render(actor)``; refusals become the error page or the login redirect."""
@@ -414,7 +414,10 @@ def create_app(reviews: Reviews, *, sessions: Sessions | None = None, throttle: 
     async def api_me(request: Request) -> Response:
         async def handle(who: Actor) -> Response:
             p = who.principal
-            return JSONResponse({"name": p.name, "role": p.role, "via": p.via, "permissions": permissions(p.role)})
+            me = {"name": p.name, "role": p.role, "via": p.via, "permissions": permissions(p.role)}
+            if who.session is not None:  # same-origin only (no CORS): what a session's script sends as X-CSRF-Token
+                me["csrf"] = who.session.csrf
+            return JSONResponse(me)
 
         return await api(request, handle)
 

@@ -188,9 +188,10 @@ def test_every_role_and_action_is_allowed_or_refused_with_nothing_stored(ws, rol
     allowed = ROLES.index(role) >= ROLES.index(minimum)
     if action == "resolve-finding" and not allowed:
         finding = _open_finding(ws)
-        request = lambda ws, c, t: c.post(
-            f"/api/findings/{finding}/resolve", json={"text": "x"}, headers={"X-CSRF-Token": t}
-        )  # noqa: E731
+
+        def request(ws, c, t):
+            return c.post(f"/api/findings/{finding}/resolve", json={"text": "x"}, headers={"X-CSRF-Token": t})
+
     before = ws.state()
     with AuditStore.open(ws.db) as store:
         events = store.events.count()

@@ -20,6 +20,9 @@ ABOVE_FACADE = (
     "audit.demo",
     "audit.checks.assertion",
     "audit.checks.pytest_plugin",
+    # The review workspace's web application (`llm-audit ui`): like the CLI, a thin layer over the
+    # Auditor (its logic is audit.review, below the façade).
+    "audit.ui",
 )
 
 

@@ -339,6 +339,7 @@ def test_sealed_content_in_clear_only_for_the_policy_roles_and_each_viewing_logg
     vera, _ = ws.session("vera")
     shown = vera.get(f"/api/records/{rid}").json()
     assert shown["record"]["sealed"] and "Okonkwo" not in str(shown) and not shown["record"]["clear_shown"]
+    assert vera.get("/api/records?q=Applicant").json()["total"] == 0  # sealed records are not in the text index
     before = ws.state()
     refused = vera.get(f"/api/records/{rid}?clear=1")
     assert refused.status_code == 403 and "validator, admin" in refused.json()["error"]

@@ -193,6 +193,34 @@ def test_record_integrity_is_verified_only_when_checkpointed_against_a_pinned_ke
     assert "not covered by a signed checkpoint yet" in newer.message
 
 
+def test_the_signed_prefix_is_checked_once_extended_by_new_checkpoints_and_tampering_still_shows(copy, tiny_loaded):
+    from audit.integrity.keys import reading_key
+    from audit.integrity.record_check import SignedLeaves, check_record
+
+    db, ids = copy
+    signed = SignedLeaves()
+    key = reading_key(db, None)
+    with AuditStore.open(db) as store:
+        assert check_record(store, ids[0], key, signed).state == "verified"
+    size = len(signed.leaves)
+    auditor = Auditor(db=db, model=tiny_loaded, operator="ops")
+    auditor.reviews.sign_off(auditor.reviews.session_user("rita"), ids[0], "accept")
+    auditor.checkpoint()
+    with AuditStore.open(db) as store:
+        found = check_record(store, ids[0], key, signed)
+    assert found.state == "verified" and found.covered == 4 and len(signed.leaves) == size + 1
+    from test_integrity_tamper import rechain_from
+
+    conn = sqlite3.connect(db)
+    seq = conn.execute("SELECT seq FROM events WHERE kind='review' ORDER BY seq LIMIT 1").fetchone()[0]
+    conn.close()
+    attack(db, ("UPDATE events SET payload=replace(payload, 'accept', 'override') WHERE seq=?", [seq]))
+    rechain_from(db, seq)  # the strongest attacker without the key: every hash recomputed
+    with AuditStore.open(db) as store:
+        assert check_record(store, ids[0], key, signed).state == "failed"
+        assert check_record(store, ids[0], key, SignedLeaves()).state == "failed"
+
+
 def test_sign_off_rules_refuse_before_anything_is_stored(copy):
     db, ids = copy
     reviews = Auditor(db=db, operator="x").reviews

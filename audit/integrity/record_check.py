@@ -14,6 +14,7 @@ is pinned; otherwise it says exactly what is missing.
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,21 +44,56 @@ class RecordIntegrity:
     problems: list[str] = field(default_factory=list)
 
 
+class SignedLeaves:
+    """The log's leaf hashes up to its latest checkpoint, checked once against the signed root.
+
+    A record page then only compares the record's own recomputed leaves with these: O(its events)
+    instead of O(the log). A newer checkpoint extends the checked prefix (only the new leaves are
+    read); its root must be the root of the prefix already checked plus those, so a change to an
+    older event before the new checkpoint was signed still shows. Kept per server process.
+    """
+
+    def __init__(self) -> None:
+        self.leaves: list[bytes] = []
+        self.acc = MerkleAccumulator()
+        self.root_hash: str | None = None
+        self._lock = threading.Lock()
+
+    def check(self, store: AuditStore, tree_size: int, root_hash: str) -> list[bytes] | None:
+        """The checked leaves for a checkpoint of ``tree_size`` and ``root_hash``; None if the log does not match it."""
+        with self._lock:
+            if tree_size < len(self.leaves) or (tree_size == len(self.leaves) and root_hash != self.root_hash):
+                self.__init__()  # another log, or a rewritten one: check from scratch
+            if tree_size > len(self.leaves):
+                new = store.events.leaf_hashes(limit=tree_size, after=len(self.leaves))
+                acc, leaves = self.acc.copy(), self.leaves + new
+                for leaf in new:
+                    acc.add(leaf)
+                if acc.size != tree_size or acc.root().hex() != root_hash:
+                    return None
+                self.acc, self.leaves, self.root_hash = acc, leaves, root_hash
+            return self.leaves if self.root_hash == root_hash else None
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def check_record(store: AuditStore, record_id: str, key_path: Path | None) -> RecordIntegrity:
-    """The integrity statement of ``record_id`` (an existing record's full id)."""
+def check_record(
+    store: AuditStore, record_id: str, key_path: Path | None, signed: SignedLeaves | None = None
+) -> RecordIntegrity:
+    """The integrity statement of ``record_id`` (an existing record's full id); ``signed``: a cache kept
+    across calls (else the whole log up to the checkpoint is re-read)."""
     subjects: list[tuple[str, str]] = [("generation", record_id)]
     for kind, repository in store.evidence.items():
         if kind != "generation":
             subjects += [(kind, subject) for subject in repository.subjects_of(record_id)]
     # Rows logged about the record but no longer in their table (deleted) are found from the log.
-    logged = store.events.naming(record_id, [k for k in store.evidence if k != "generation"])
+    logged = store.events.naming(record_id)
     subjects += [(kind, subject) for kind, subject in logged if (kind, subject) not in set(subjects)]
     problems: list[str] = []
     seqs: list[int] = []
+    leaves: dict[int, str] = {}
     kinds: dict[str, int] = {}
     for kind, subject in subjects:
         event = store.events.logged(kind, subject)
@@ -65,6 +101,7 @@ def check_record(store: AuditStore, record_id: str, key_path: Path | None) -> Re
             problems.append(f"{_WORDS.get(kind, kind)} {subject} has no event in the log (row added outside the log)")
             continue
         seqs.append(event.seq)
+        leaves[event.seq] = event.leaf_hash
         kinds[kind] = kinds.get(kind, 0) + 1
         if hashlib.sha256(event.payload.encode("utf-8")).hexdigest() != event.payload_sha256:
             problems.append(f"seq {event.seq}: the logged payload does not match its hash (edited)")
@@ -89,10 +126,8 @@ def check_record(store: AuditStore, record_id: str, key_path: Path | None) -> Re
             "yet, so nothing proves they are the events first logged: run `llm-audit checkpoint`.",
             total,
         )
-    acc = MerkleAccumulator()
-    for leaf in store.events.leaf_hashes(limit=checkpoint.tree_size):
-        acc.add(leaf)
-    if acc.size != checkpoint.tree_size or acc.root().hex() != checkpoint.root_hash:
+    checked = (signed or SignedLeaves()).check(store, checkpoint.tree_size, checkpoint.root_hash)
+    if checked is None or any(checked[seq - 1].hex() != leaf for seq, leaf in leaves.items() if seq <= len(checked)):
         return RecordIntegrity(
             "failed",
             f"The log FAILED its integrity check: the events up to seq {checkpoint.tree_size} no longer have the "

@@ -19,7 +19,7 @@ from ..clock import normalise_time, utc_iso
 from ..errors import UserError
 from ..ids import uuid7
 from ..integrity import keys
-from ..integrity.record_check import RecordIntegrity, check_record
+from ..integrity.record_check import RecordIntegrity, SignedLeaves, check_record
 from ..privacy.guard import PrivacyGuard, is_sealed
 from ..privacy.policy import Policy
 from ..record import GenerationRecord
@@ -118,6 +118,7 @@ class Reviews:
         self.accounts = Accounts(self.db_path, login)
         self.trusted_key: Path | None = None
         self._jobs: JobQueue | None = None
+        self._signed = SignedLeaves()  # the log's signed prefix, checked once per checkpoint
 
     @staticmethod
     def on(auditor: Any) -> Reviews:
@@ -217,7 +218,7 @@ class Reviews:
                     record.id, {"user": principal.name, "role": principal.role, "via": principal.via, "at": utc_iso()}
                 )
                 shown = True
-            integrity = check_record(store, record.id, keys.reading_key(self.db_path, self.trusted_key))
+            integrity = check_record(store, record.id, keys.reading_key(self.db_path, self.trusted_key), self._signed)
             status = IntegrityStatus(integrity.state, integrity.message)
             dossier = build_dossier(evidence, utc_iso()[:19] + "Z", status)
             found = store.findings.of_record(record.id)

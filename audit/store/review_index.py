@@ -24,6 +24,7 @@ from typing import Any
 import sqlite_utils
 
 from .database import atomic
+from .events import RECORD_EVENTS_INDEX
 from .schema import register
 
 INDEX, REASONS, META, TEXT = "review_index", "review_reasons", "review_index_meta", "review_text"
@@ -70,6 +71,7 @@ register(
     f"CREATE TABLE {META} (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     f"""CREATE VIRTUAL TABLE {TEXT} USING fts5(prompt, output_text, content='generations', content_rowid='seq',
         tokenize='unicode61 remove_diacritics 2')""",
+    RECORD_EVENTS_INDEX,  # a record page finds every event about the record, even of a deleted row
 )
 
 

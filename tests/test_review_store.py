@@ -297,3 +297,14 @@ def test_cli_users_and_review(copy, tmp_path):
         assert [c.action for c in store.users.history("bob")] == ["add", "disable"]
         assert store.users.password_hash("bob").startswith("$argon2id$")
         assert PASSWORD not in db.read_text(errors="replace")
+
+
+def test_the_workspace_refuses_to_start_without_a_database_or_a_user(tmp_path):
+    from audit.errors import UserError
+    from audit.ui.server import serve
+
+    with pytest.raises(UserError, match="no audit database"):
+        serve(Auditor(db=tmp_path / "missing.db"), host="127.0.0.1", port=0)
+    AuditStore.open(tmp_path / "empty.db", write=True).close()
+    with pytest.raises(UserError, match="no workspace user yet: create the first admin with `llm-audit users add"):
+        serve(Auditor(db=tmp_path / "empty.db"), host="127.0.0.1", port=0)

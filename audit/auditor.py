@@ -30,6 +30,7 @@ from .record import GenerationRecord
 from .replay.models import ReplayModels
 from .replay.result import ReplayResult
 from .report import ReportOutput, issue_report
+from .review.service import Reviews
 from .scale import BatchSummary, InProcessExecutor, ModelSpec, ReplayWork
 from .scale.batch import BATCH_OPTIONS, explain_batch, replay_batch
 from .scale.merge import MergeResult, merge_databases
@@ -247,6 +248,8 @@ class Auditor:
     def lifecycle(self) -> Lifecycle:
         """Retention, erasure and legal holds of sealed records (see :mod:`audit.privacy.lifecycle`)."""
         return Lifecycle(self.db_path, self.privacy, self.operator)
+
+    reviews = cached_property(Reviews.on)
 
     def retention(
         self, *, apply: bool = False, as_of: str | None = None, reason: str = "retention period ended"

@@ -22,6 +22,9 @@ ABOVE_FACADE = (
     "audit.checks.pytest_plugin",
     # The recording server and proxy: HTTP entry points over an Auditor (its model, keys, privacy guard).
     "audit.serve",
+    # The review workspace's web application (`llm-audit ui`): like the CLI, a thin layer over the
+    # Auditor (its logic is audit.review, below the façade).
+    "audit.ui",
 )
 
 

@@ -6,7 +6,21 @@ line and exit 2 (see :mod:`audit.errors`).
 
 from __future__ import annotations
 
-from . import attention, checks, demo, explain, generate, integrity, merge, privacy, records, replay, report, serve  # noqa: F401,E402 - registers the commands
+from . import (  # noqa: F401,E402 - registers the commands
+    attention,
+    checks,
+    demo,
+    explain,
+    generate,
+    integrity,
+    merge,
+    privacy,
+    records,
+    replay,
+    report,
+    review,
+    serve,
+)
 from .app import main
 
 __all__ = ["main"]

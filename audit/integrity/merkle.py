@@ -33,6 +33,12 @@ class MerkleAccumulator:
         self.size = 0
         self._stack: list[tuple[int, bytes]] = []
 
+    def copy(self) -> MerkleAccumulator:
+        """An independent accumulator in the same state (to extend without changing this one)."""
+        other = MerkleAccumulator()
+        other.size, other._stack = self.size, list(self._stack)
+        return other
+
     def add(self, leaf: bytes) -> None:
         self.size += 1
         self._stack.append((1, leaf))

@@ -15,6 +15,9 @@ default = "standard"
 [retention.classes.credit-decision]
 minimum = "25 months"
 use_cases = ["credit-decision"]
+
+[access]             # which workspace roles may see sealed content in clear (each viewing is logged); default none
+clear_roles = ["validator", "admin"]
 ```
 """
 
@@ -58,6 +61,7 @@ class Policy:
     demo_cases: tuple[Path, ...] = ()
     source: str = "<policy>"
     sha256: str = ""
+    clear_roles: tuple[str, ...] = ()  # workspace roles shown sealed content in clear (logged each time)
 
     def action(self, kind: str) -> str:
         return self.actions.get(kind, "mask")
@@ -84,11 +88,11 @@ def parse_policy(text: str, source: str = "<policy>", base: Path | None = None) 
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise _fail(source, f"not valid TOML ({exc})") from None
-    unknown = sorted(set(data) - {"detectors", "actions", "fields", "subject_field", "retention", "demo"})
+    unknown = sorted(set(data) - {"detectors", "actions", "fields", "subject_field", "retention", "demo", "access"})
     if unknown:
         raise _fail(
             source,
-            f"unknown key(s) {', '.join(unknown)}: use detectors, actions, fields, subject_field, retention, demo",
+            f"unknown key(s) {', '.join(unknown)}: use detectors, actions, fields, subject_field, retention, demo, access",
         )
     detectors = tuple(data.get("detectors", list(DETECTORS)))
     bad = [d for d in detectors if d not in DETECTORS]
@@ -121,9 +125,14 @@ def parse_policy(text: str, source: str = "<policy>", base: Path | None = None) 
             raise _fail(source, f"default retention class {default!r} is not defined under [retention.classes]")
         classes[default] = RetentionClass(default, "6 months")  # EU AI Act Art. 19: logs kept at least six months
     cases = tuple((base or Path(".")) / str(c) for c in dict(data.get("demo", {})).get("cases", []))
-    return Policy(
-        detectors, actions, fields, subject, classes, default, cases, source, hashlib.sha256(text.encode()).hexdigest()
-    )
+    clear_roles = tuple(str(r) for r in dict(data.get("access", {})).get("clear_roles", []))
+    from ..review.roles import ROLES
+
+    bad_roles = [r for r in clear_roles if r not in ROLES]
+    if bad_roles:
+        raise _fail(source, f"[access] clear_roles has unknown role(s) {', '.join(bad_roles)}: use {', '.join(ROLES)}")
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    return Policy(detectors, actions, fields, subject, classes, default, cases, source, digest, clear_roles)
 
 
 def load_policy(path: str | Path) -> Policy:

@@ -21,13 +21,21 @@ from ..store import AuditStore
 
 @dataclass
 class Review:
-    """A human sign-off as logged (the ``review`` event's payload, read leniently)."""
+    """A human sign-off as the ``reviews`` table and its ``review`` event hold it."""
 
     reviewer: str
     role: str
-    action: str
+    action: str  # "accept" | "override"
     rationale: str
     at: str
+    decision: str | None = None  # the reviewer's own decision, for an override
+    via: str = ""  # "web" | "api" | "cli"
+    record_sha256: str = ""  # the record hash the reviewer saw
+    effective: bool = False  # the latest sign-off: the one that counts
+
+    @property
+    def outcome(self) -> str:
+        return "Accepted the model's output" if self.action == "accept" else f"Overridden: {self.decision or ''}"
 
 
 @dataclass(frozen=True)
@@ -57,19 +65,21 @@ class IntegrityStatus:
 
 
 def _reviews(store: AuditStore, record_id: str) -> list[Review]:
-    out = []
-    for event in store.events.iter(subject_id=record_id, kind="review"):
-        p = event.payload
-        out.append(
-            Review(
-                reviewer=str(p.get("reviewer", p.get("name", ""))),
-                role=str(p.get("role", "")),
-                action=str(p.get("action", p.get("decision", ""))),
-                rationale=str(p.get("rationale", p.get("comment", ""))),
-                at=str(p.get("at", p.get("created_at", event.created_at))),
-            )
+    found = store.reviews.of_record(record_id)
+    return [
+        Review(
+            r.reviewer,
+            r.role,
+            r.action,
+            r.rationale,
+            r.created_at,
+            r.decision,
+            r.via,
+            r.record_sha256,
+            i == len(found) - 1,
         )
-    return out
+        for i, r in enumerate(found)
+    ]
 
 
 def logged_record(store: AuditStore, record_id: str) -> LoggedRecord | None:

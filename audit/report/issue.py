@@ -23,6 +23,7 @@ from ..store import AuditStore, check_writable
 from ..store.reports import IssuedReport
 from .dossier import build_dossier
 from .evidence import IntegrityStatus, gather, integrity_status
+from .oversight import build_oversight
 from .pdf import html_to_pdf
 from .render import render_dossiers, render_summary, sha256_html
 from .summary import DOSSIER_LINK, build_summary
@@ -123,6 +124,7 @@ def issue_report(
                 generated,
                 integrity,
                 shown,
+                oversight=build_oversight(store.reviews.oversight(use_case, since_n, until_n)),
             )
             ids = [row.record_id for row in summary.index]
             html, kind = render_summary(summary), "summary"

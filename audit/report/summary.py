@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from ..tolerances import EXPLAIN_TOLERANCE
 from .charts import BarChart, histogram
 from .evidence import Evidence, IntegrityStatus, mean_logprob
+from .oversight import Oversight
 from .reasons import principal_reasons
 
 MAX_LISTED = 2000
@@ -64,25 +65,37 @@ class Summary:
     index: list[IndexRow]
     unlisted: int
     models: list[tuple[str, str]] = field(default_factory=list)  # ("Model NAME", "N records")
+    oversight: Oversight | None = None  # review statistics (sign-offs, overrides, findings)
+    live: bool = False  # shown in the review workspace: links are pages, not dossier files
+
+
+def replay_problem(verdict: str | None, divergence_step: int | None) -> str | None:
+    """What a replay verdict other than ``identical`` says is wrong (None: nothing, or not replayed)."""
+    if verdict is None or verdict == "identical":
+        return None
+    return f"replay {verdict}" + (f" at step {divergence_step + 1}" if divergence_step is not None else "")
+
+
+def attribution_problems(logprob_max_diff: float | None, stability: object) -> list[str]:
+    """The failed checks of a field attribution: its log-probability check, its stability check."""
+    problems = []
+    if logprob_max_diff is not None and logprob_max_diff > EXPLAIN_TOLERANCE:
+        problems.append(f"attribution log-prob check off by {logprob_max_diff:.1e}")
+    if isinstance(stability, dict) and stability.get("ok") is False:
+        problems.append("attribution unstable" + (f" ({stability.get('detail')})" if stability.get("detail") else ""))
+    return problems
 
 
 def _flags(evidence: Evidence) -> list[str]:
-    problems = []
+    """A record's problems as the summary and the review queue state them (one definition for both)."""
     replay = evidence.replay
-    if replay is not None and replay.verdict != "identical":
-        problems.append(
-            f"replay {replay.verdict}"
-            + (f" at step {replay.first_divergence.step + 1}" if replay.first_divergence else "")
-        )
+    step = replay.first_divergence.step if replay is not None and replay.first_divergence else None
+    problem = replay_problem(replay.verdict if replay is not None else None, step)
+    problems = [problem] if problem else []
     fa = evidence.field_attribution
     if fa is not None:
-        if fa.logprob_max_diff is not None and fa.logprob_max_diff > EXPLAIN_TOLERANCE:
-            problems.append(f"attribution log-prob check off by {fa.logprob_max_diff:.1e}")
         stability = fa.extra.get("stability") if isinstance(fa.extra, dict) else None
-        if isinstance(stability, dict) and stability.get("ok") is False:
-            problems.append(
-                "attribution unstable" + (f" ({stability.get('detail')})" if stability.get("detail") else "")
-            )
+        problems += attribution_problems(fa.logprob_max_diff, stability)
     return problems
 
 
@@ -94,6 +107,8 @@ def build_summary(
     *,
     max_listed: int = MAX_LISTED,
     link: str = DOSSIER_LINK,
+    oversight: Oversight | None = None,
+    live: bool = False,
 ) -> Summary:
     """Reduce each record to a row as it streams past; ``link`` names each record's dossier file."""
     when: list[tuple[str, str]] = []  # (day, use case)
@@ -181,4 +196,6 @@ def build_summary(
         models=[
             (f"Model {name}", f"{n} records") for name, n in sorted(models.items(), key=lambda kv: (-kv[1], kv[0]))
         ],
+        oversight=oversight,
+        live=live,
     )

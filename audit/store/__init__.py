@@ -13,6 +13,7 @@ from pathlib import Path
 
 import sqlite_utils
 
+from .access import AccessLog
 from .api_keys import ApiKeyRepository
 from .attention import AttentionRepository
 from .blobs import BlobRepository
@@ -21,11 +22,15 @@ from .database import atomic, check_writable, default_db_path, open_for_read, op
 from .events import EventLog
 from .evidence import EvidenceRepository
 from .explanations import ExplanationRepository
+from .findings import FindingRepository
 from .privacy import PrivacyRepository
 from .provenance import ProvenanceRepository
 from .records import RecordRepository
 from .replays import ReplayRepository
 from .reports import ReportRepository
+from .review_index import ReviewIndexRepository
+from .reviews import ReviewRepository
+from .users import UserRepository
 
 
 class AuditStore:
@@ -44,14 +49,17 @@ class AuditStore:
         self.provenance = ProvenanceRepository(db, self.events)
         self.privacy = PrivacyRepository(db, self.events)
         self.api_keys = ApiKeyRepository(db, self.events)
+        self.reviews = ReviewRepository(db, self.events)  # the review workspace (audit/review/)
+        self.findings = FindingRepository(db, self.events)
+        self.users = UserRepository(db, self.events)
+        self.access = AccessLog(db, self.events)
+        self.review_index = ReviewIndexRepository(db)
 
     @property
     def evidence(self) -> dict[str, EvidenceRepository]:
         """Event kind -> the repository whose table holds that event's row: what verification checks."""
-        repositories = (
-            *(self.records, self.explanations, self.attention, self.replays, self.reports, self.provenance),
-            self.api_keys,
-        )
+        repositories = (self.records, self.explanations, self.attention, self.replays, self.reports, self.provenance)
+        repositories += (self.api_keys, self.reviews, self.findings, self.users)
         return {repository.kind: repository for repository in repositories}
 
     @classmethod

@@ -116,6 +116,14 @@ def _insert(conn: sqlite3.Connection, event: ChainedEvent) -> None:
     )
 
 
+# Events whose payload names a record (``record_id``), indexed by it (partial expression index).
+RECORD_EVENT_KINDS = "('explanation', 'attention', 'replay', 'review', 'finding')"
+RECORD_EVENTS_INDEX = (
+    f"CREATE INDEX IF NOT EXISTS idx_{TABLE}_record ON {TABLE} (json_extract(payload, '$.record_id')) "
+    f"WHERE kind IN {RECORD_EVENT_KINDS}"
+)
+
+
 def checkpoint_every() -> int:
     value = os.environ.get(ENV_CHECKPOINT_EVERY, "")
     return int(value) if value.strip().isdigit() else DEFAULT_CHECKPOINT_EVERY
@@ -191,11 +199,12 @@ class EventLog:
     def count(self) -> int:
         return int(self.db.execute(f"SELECT COUNT(*) FROM {TABLE}").fetchone()[0]) if self.exists() else 0
 
-    def leaf_hashes(self, limit: int | None = None) -> list[bytes]:
-        sql = f"SELECT leaf_hash FROM {TABLE} ORDER BY seq"
+    def leaf_hashes(self, limit: int | None = None, *, after: int = 0) -> list[bytes]:
+        """Leaf hashes of the events after seq ``after`` up to seq ``limit`` (None: the last), in order."""
+        sql = f"SELECT leaf_hash FROM {TABLE} WHERE seq > ? ORDER BY seq"
         if limit is not None:
-            sql += f" LIMIT {int(limit)}"
-        return [bytes.fromhex(row[0]) for row in self.db.execute(sql)]
+            sql += f" LIMIT {max(0, int(limit) - int(after))}"
+        return [bytes.fromhex(row[0]) for row in self.db.execute(sql, [int(after)])]
 
     def iter_chain(self, *, subject_id: str | None = None) -> Iterator[ChainedEvent]:
         """Stored rows as they are (no parsing), oldest first: what verification streams over."""
@@ -219,6 +228,18 @@ class EventLog:
             [subject_id, kind],
         ).fetchone()
         return ChainedEvent(*row) if row else None
+
+    def naming(self, record_id: str) -> list[tuple[str, str]]:
+        """(kind, subject) of the events about ``record_id``'s explanations, attention passes, replays,
+        sign-offs and findings (their payload's ``record_id``): what each row was logged as, even if the row
+        has since been deleted. Served by the expression index :data:`RECORD_EVENTS_INDEX`."""
+        if not self.exists():
+            return []
+        return self.db.execute(
+            f"SELECT kind, subject_id FROM {TABLE} WHERE kind IN {RECORD_EVENT_KINDS} "
+            "AND json_extract(payload, '$.record_id') = ? ORDER BY seq",
+            [record_id],
+        ).fetchall()
 
     def iter(self, *, subject_id: str | None = None, kind: str | None = None) -> Iterator[Event]:
         if not self.db[TABLE].exists():

@@ -63,6 +63,15 @@ class EvidenceRepository:
             return iter(())
         return (row[0] for row in self.db.execute(f"SELECT id FROM {self.table} ORDER BY rowid"))
 
+    def subjects_of(self, record_id: str) -> list[str]:
+        """Ids of this table's rows about ``record_id`` (tables with a ``record_id`` column), in table order."""
+        if not self.exists() or "record_id" not in self.db[self.table].columns_dict:
+            return []
+        return [
+            row[0]
+            for row in self.db.execute(f"SELECT id FROM {self.table} WHERE record_id = ? ORDER BY rowid", [record_id])
+        ]
+
     def count(self) -> int:
         return int(self.db.execute(f"SELECT COUNT(*) FROM {self.table}").fetchone()[0]) if self.exists() else 0
 

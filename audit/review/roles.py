@@ -1,0 +1,80 @@
+"""Roles and what each may do: viewer < reviewer < validator < admin, each with everything below it.
+
+- viewer: reads the queue, the records, the dossiers and the summary.
+- reviewer: also signs off records (accept or override) and adds findings.
+- validator: also requests explanations, attention passes and replays, and resolves findings.
+- admin: also manages users.
+
+Who may see sealed content in clear is the privacy policy's decision (``[access] clear_roles``),
+not the role ladder's: by default nobody.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import Forbidden
+
+VIEWER, REVIEWER, VALIDATOR, ADMIN = "viewer", "reviewer", "validator", "admin"
+ROLES = (VIEWER, REVIEWER, VALIDATOR, ADMIN)
+
+READ = "read"
+SIGN_OFF = "sign-off"
+ADD_FINDING = "add-finding"
+RESOLVE_FINDING = "resolve-finding"
+REQUEST_JOB = "request-job"
+MANAGE_USERS = "manage-users"
+
+MINIMUM_ROLE = {
+    READ: VIEWER,
+    SIGN_OFF: REVIEWER,
+    ADD_FINDING: REVIEWER,
+    RESOLVE_FINDING: VALIDATOR,
+    REQUEST_JOB: VALIDATOR,
+    MANAGE_USERS: ADMIN,
+}
+ACTIONS = tuple(MINIMUM_ROLE)
+_WORDS = {
+    READ: "read records",
+    SIGN_OFF: "sign off records",
+    ADD_FINDING: "add findings",
+    RESOLVE_FINDING: "resolve findings",
+    REQUEST_JOB: "request explanations, attention passes or replays",
+    MANAGE_USERS: "manage users",
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is acting, with the role they hold *now* (read from the store on every request), and how."""
+
+    name: str
+    role: str
+    via: str  # "web" | "api" | "cli"
+
+
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        from ..errors import UserError
+
+        raise UserError(f"unknown role {role!r}: choose one of {', '.join(ROLES)}")
+    return role
+
+
+def allowed(role: str, action: str) -> bool:
+    return role in ROLES and ROLES.index(role) >= ROLES.index(MINIMUM_ROLE[action])
+
+
+def require(principal: Principal, action: str) -> None:
+    """Refuse (403) unless ``principal``'s role may do ``action``."""
+    if not allowed(principal.role, action):
+        needed = MINIMUM_ROLE[action]
+        raise Forbidden(
+            f"{principal.name} has the role {principal.role}, which may not {_WORDS[action]}: "
+            f"that needs the role {needed} or higher (an admin can change it with `llm-audit users set-role`)"
+        )
+
+
+def permissions(role: str) -> dict[str, bool]:
+    """Action -> whether ``role`` may do it (what the pages show as controls)."""
+    return {action: allowed(role, action) for action in ACTIONS}

@@ -1,0 +1,103 @@
+"""The review queue's rules: one small function per reason a record needs a human.
+
+Each rule reads a record's :class:`~audit.store.review_index.RecordFacts` and returns why the
+record needs a human, in words, or None. A record is in the queue while at least one rule
+fires; its urgency is that of its most urgent reason (smaller ``rank`` first), then oldest
+first. Problems with the evidence (a replay that did not reproduce the output, a failed
+attribution check) stop needing a human once somebody signs the record off *after* that
+evidence was logged; an open finding needs one until it is resolved; and every record needs
+one until its first sign-off.
+
+The problems are worded by the summary report's own checks
+(:func:`audit.report.summary.replay_problem`, :func:`~audit.report.summary.attribution_problems`),
+so the queue and the report never disagree about what is wrong with a record.
+
+Two rules wait for recorded decisions (issue 19: ``GenerationRecord.decision`` with the labels,
+their probabilities, the chosen and the favourable label, the margin): an *adverse decision*
+(rank 10: the chosen label is not the favourable one) and a *small margin* (rank 35: the margin
+between the chosen label and the next is below :data:`SMALL_MARGIN`). They go in :data:`RULES`
+where marked, once :class:`RecordFacts` carries the decision.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..report.summary import attribution_problems, replay_problem
+from ..store.review_index import IndexEntry, RecordFacts
+
+SMALL_MARGIN = 0.10  # for the small-margin rule, once decisions are recorded (issue 19)
+
+
+@dataclass(frozen=True)
+class Rule:
+    reason: str  # the key shown in counts and used to filter the queue
+    title: str  # the reason in words, for the queue's counts
+    rank: int  # smaller is more urgent
+    check: Callable[[RecordFacts], str | None]
+
+
+def _signed_off_after(facts: RecordFacts, evidence_seq: int | None) -> bool:
+    return facts.review_seq is not None and evidence_seq is not None and facts.review_seq > evidence_seq
+
+
+def replay_not_identical(facts: RecordFacts) -> str | None:
+    """The latest replay did not reproduce the record, and nobody signed it off since."""
+    if _signed_off_after(facts, facts.replay_seq):
+        return None
+    return replay_problem(facts.replay_verdict, facts.replay_step)
+
+
+def failed_attribution_check(facts: RecordFacts) -> str | None:
+    """The latest field attribution failed its log-probability or stability check, not signed off since."""
+    if _signed_off_after(facts, facts.attribution_seq):
+        return None
+    problems = attribution_problems(facts.attribution_logprob_diff, facts.attribution_stability)
+    return "; ".join(problems) or None
+
+
+def open_finding(facts: RecordFacts) -> str | None:
+    """A reviewer flagged the record with a finding nobody has resolved yet."""
+    if not facts.open_findings:
+        return None
+    order = ("critical", "high", "medium", "low", "")
+    severity, text = min(facts.open_findings, key=lambda f: order.index(f[0]) if f[0] in order else len(order))
+    more = f" (+{len(facts.open_findings) - 1} more)" if len(facts.open_findings) > 1 else ""
+    return f"open finding, {severity or 'no'} severity: {text[:80]}{'…' if len(text) > 80 else ''}{more}"
+
+
+def not_reviewed(facts: RecordFacts) -> str | None:
+    """Nobody has signed the record off yet."""
+    return None if facts.review_action is not None else "no sign-off yet"
+
+
+# Most urgent first. Issue 19 adds here, once RecordFacts carries the recorded decision:
+#   Rule("adverse-decision", "Adverse decision", 10, adverse_decision)
+#       adverse_decision(f): f.decision_chosen != f.decision_favourable and not signed off after the record
+#       -> f"adverse decision: {f.decision_chosen} (favourable: {f.decision_favourable})"
+#   Rule("small-margin", "Small decision margin", 35, small_margin)
+#       small_margin(f): f.decision_margin is not None and f.decision_margin < SMALL_MARGIN, no sign-off yet
+#       -> f"decision margin {f.decision_margin:.2f} below {SMALL_MARGIN}"
+RULES: tuple[Rule, ...] = (
+    Rule("replay", "Replay did not reproduce the output", 20, replay_not_identical),
+    Rule("attribution-check", "Failed attribution check", 30, failed_attribution_check),
+    Rule("finding", "Flagged with an open finding", 40, open_finding),
+    Rule("unreviewed", "Not yet reviewed", 90, not_reviewed),
+)
+REASONS = {rule.reason: rule for rule in RULES}
+# Part of the index: a different rule set rebuilds the review index on the next refresh.
+RULES_VERSION = hashlib.sha256(repr([(r.reason, r.rank, r.check.__name__) for r in RULES]).encode()).hexdigest()[:16]
+
+
+def evaluate(facts: RecordFacts) -> IndexEntry:
+    """Run every rule on one record: its reasons (most urgent first) and rank (None: not in the queue)."""
+    reasons = []
+    rank = None
+    for rule in RULES:
+        why = rule.check(facts)
+        if why:
+            reasons.append((rule.reason, why))
+            rank = rule.rank if rank is None else min(rank, rule.rank)
+    return IndexEntry(facts, rank, reasons)

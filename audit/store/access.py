@@ -1,0 +1,66 @@
+"""Workspace actions that have no table: logins, failed logins, logouts, views of sealed content, job requests.
+
+They are events in the hash chain and nothing else: the log is where an auditor looks for who
+did what, and none of these facts needs a row a report reads back. Login events have the subject
+``user:NAME``; a failed login for a name that is no account is logged under ``user:?`` without
+the name (it may be a password typed in the wrong box). The lockout rule reads these events back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlite_utils
+
+from .events import EventLog
+
+LOGIN, LOGIN_FAILED, LOGOUT = "login", "login-failed", "logout"
+CLEAR_VIEW = "clear-view"
+JOB_REQUESTED, JOB_FINISHED = "job-requested", "job-finished"
+UNKNOWN_USER = "user:?"
+
+
+def user_subject(name: str | None) -> str:
+    return f"user:{name}" if name else UNKNOWN_USER
+
+
+class AccessLog:
+    def __init__(self, db: sqlite_utils.Database, events: EventLog) -> None:
+        self.db = db
+        self.events = events
+
+    def login(self, name: str, payload: dict[str, Any]) -> int:
+        return self.events.append(LOGIN, user_subject(name), payload)
+
+    def login_failed(self, name: str | None, payload: dict[str, Any]) -> int:
+        """Log a failed login; ``name`` None when no account has the name given."""
+        return self.events.append(LOGIN_FAILED, user_subject(name), payload)
+
+    def logout(self, name: str, payload: dict[str, Any]) -> int:
+        return self.events.append(LOGOUT, user_subject(name), payload)
+
+    def clear_view(self, record_id: str, payload: dict[str, Any]) -> int:
+        """Log that a user was shown ``record_id``'s sealed content in clear."""
+        return self.events.append(CLEAR_VIEW, record_id, payload)
+
+    def job_requested(self, job_id: str, payload: dict[str, Any]) -> int:
+        return self.events.append(JOB_REQUESTED, job_id, payload)
+
+    def job_finished(self, job_id: str, payload: dict[str, Any]) -> int:
+        return self.events.append(JOB_FINISHED, job_id, payload)
+
+    def recent_logins(self, name: str, limit: int) -> list[tuple[str, str, dict[str, Any]]]:
+        """(kind, created_at, payload) of ``name``'s latest logins and failed logins, newest first."""
+        if not self.events.exists():
+            return []
+        import json
+
+        rows = self.db.execute(
+            "SELECT kind, created_at, payload FROM events WHERE subject_id = ? AND kind IN (?, ?) "
+            f"ORDER BY seq DESC LIMIT {int(limit)}",
+            [user_subject(name), LOGIN, LOGIN_FAILED],
+        ).fetchall()
+        return [(kind, at, json.loads(payload)) for kind, at, payload in rows]
+
+    def clear_views(self, record_id: str) -> list[dict[str, Any]]:
+        return [e.payload for e in self.events.iter(subject_id=record_id, kind=CLEAR_VIEW)]

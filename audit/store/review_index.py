@@ -1,0 +1,409 @@
+"""The review index: each record's review state and queue reasons, kept beside the evidence for fast pages.
+
+The queue and the records list of the review workspace filter, sort, count and page over every
+record; recomputing each record's state from the evidence tables on every request would not
+scale past a few thousand records. So the state is *derived* once per change into this index:
+one row per record (review state, replay verdict, open findings, the queue rank), one row per
+(record, queue reason), and a full-text index over the stored prompt and output of records that
+are not sealed (the clear text of a sealed record is never indexed).
+
+The index is not evidence and is not append-only: it is rebuilt from the evidence tables at any
+time (on a new rule set, or by deleting it), and every fact a page states about a record is read
+from the evidence itself. A high-water mark (the last event seq folded in) makes a refresh cost
+only the events since the last one. Which records an event touches, and the facts the rules need,
+are read here; the rules themselves live in :mod:`audit.review.rules`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlite_utils
+
+from .database import atomic
+from .events import RECORD_EVENTS_INDEX
+from .schema import register
+
+INDEX, REASONS, META, TEXT = "review_index", "review_reasons", "review_index_meta", "review_text"
+NOT_REPLAYED, UNREVIEWED = "not replayed", "unreviewed"
+_RECORD_TABLES = {"explanation": "explanations", "replay": "replays", "review": "reviews", "finding": "findings"}
+_CHUNK = 500
+
+register(
+    "review_index",
+    1,
+    "derived review state, queue reasons and text index of records (rebuildable, not evidence)",
+    f"""CREATE TABLE {INDEX} (
+        seq INTEGER PRIMARY KEY,
+        record_id TEXT NOT NULL UNIQUE,
+        started_at TEXT NOT NULL,
+        use_case TEXT NOT NULL,
+        operator TEXT NOT NULL,
+        sealed INTEGER NOT NULL,
+        review_state TEXT NOT NULL,
+        reviewer TEXT,
+        reviewed_at TEXT,
+        first_reviewed_at TEXT,
+        replay_verdict TEXT NOT NULL,
+        decision TEXT,
+        open_findings INTEGER NOT NULL,
+        rank INTEGER,
+        reasons TEXT NOT NULL
+    )""",
+    f"CREATE INDEX idx_{INDEX}_queue ON {INDEX} (rank, started_at, seq) WHERE rank IS NOT NULL",
+    f"CREATE INDEX idx_{INDEX}_started ON {INDEX} (started_at, seq)",
+    f"CREATE INDEX idx_{INDEX}_use_case ON {INDEX} (use_case, started_at)",
+    f"CREATE INDEX idx_{INDEX}_operator ON {INDEX} (operator, started_at)",
+    f"CREATE INDEX idx_{INDEX}_review ON {INDEX} (review_state, started_at)",
+    f"CREATE INDEX idx_{INDEX}_replay ON {INDEX} (replay_verdict, started_at)",
+    f"CREATE INDEX idx_{INDEX}_decision ON {INDEX} (decision, started_at)",
+    f"""CREATE TABLE {REASONS} (
+        reason TEXT NOT NULL,
+        rank INTEGER NOT NULL,
+        started_at TEXT NOT NULL,
+        record_seq INTEGER NOT NULL,
+        PRIMARY KEY (reason, rank, started_at, record_seq)
+    ) WITHOUT ROWID""",
+    f"CREATE INDEX idx_{REASONS}_record ON {REASONS} (record_seq)",
+    f"CREATE TABLE {META} (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    f"""CREATE VIRTUAL TABLE {TEXT} USING fts5(prompt, output_text, content='generations', content_rowid='seq',
+        tokenize='unicode61 remove_diacritics 2')""",
+    RECORD_EVENTS_INDEX,  # a record page finds every event about the record, even of a deleted row
+)
+
+
+@dataclass
+class RecordFacts:
+    """What the queue rules read about one record, straight from the evidence tables."""
+
+    seq: int
+    record_id: str
+    started_at: str
+    use_case: str
+    operator: str
+    sealed: bool
+    erased: bool = False
+    replay_verdict: str | None = None
+    replay_step: int | None = None  # first divergence, 0-based
+    replay_seq: int | None = None  # event seq of the latest replay
+    attribution_logprob_diff: float | None = None  # of the latest field (or segment) attribution
+    attribution_stability: dict[str, Any] | None = None
+    attribution_seq: int | None = None
+    review_action: str | None = None  # of the effective (latest) sign-off
+    review_seq: int | None = None
+    reviewer: str | None = None
+    reviewed_at: str | None = None
+    first_reviewed_at: str | None = None
+    open_findings: list[tuple[str, str]] = field(default_factory=list)  # (severity, text)
+    decision: str | None = None  # the model's recorded decision, once records carry one (issue 19)
+
+
+@dataclass
+class IndexEntry:
+    """One record's derived state, as the rules decided it."""
+
+    facts: RecordFacts
+    rank: int | None  # None: not in the queue; smaller is more urgent
+    reasons: list[tuple[str, str]]  # (reason, detail), most urgent first
+
+
+@dataclass
+class IndexRow:
+    seq: int
+    record_id: str
+    started_at: str
+    use_case: str
+    operator: str
+    sealed: bool
+    review_state: str
+    reviewer: str | None
+    reviewed_at: str | None
+    first_reviewed_at: str | None
+    replay_verdict: str
+    decision: str | None
+    open_findings: int
+    rank: int | None
+    reasons: list[tuple[str, str]]
+
+
+_ROW_COLUMNS = tuple(IndexRow.__dataclass_fields__)
+
+
+def _index_row(row: Any) -> IndexRow:
+    data = dict(zip(_ROW_COLUMNS, row))
+    data["sealed"] = bool(data["sealed"])
+    data["reasons"] = [tuple(r) for r in json.loads(data["reasons"])]
+    return IndexRow(**data)
+
+
+@dataclass
+class RecordFilter:
+    """The records list's filters; every one optional. Times are store-format ISO strings."""
+
+    use_case: str | None = None
+    since: str | None = None
+    until: str | None = None
+    operator: str | None = None
+    decision: str | None = None
+    review_state: str | None = None  # "unreviewed" | "accepted" | "overridden"
+    replay_verdict: str | None = None  # "not replayed" | "identical" | ...
+    text: str | None = None  # words, all of which must occur in the prompt or output (unsealed records)
+
+
+def fts_query(text: str) -> str | None:
+    """Each word as a quoted FTS5 prefix term, all required; None when there is no word."""
+    words = [w for w in "".join(c if c.isalnum() else " " for c in text).split() if w]
+    return " AND ".join('"' + w.replace('"', "") + '"*' for w in words[:12]) or None
+
+
+class ReviewIndexRepository:
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+
+    def exists(self) -> bool:
+        return self.db[INDEX].exists()
+
+    # -- keeping it current ------------------------------------------------------------------------
+    def meta(self, key: str) -> str | None:
+        if not self.db[META].exists():
+            return None
+        row = self.db.execute(f"SELECT value FROM {META} WHERE key = ?", [key]).fetchone()
+        return row[0] if row else None
+
+    def last_event(self) -> int:
+        if not self.db["events"].exists():
+            return 0
+        return int(self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0])
+
+    def touched_since(self, seq: int) -> list[str]:
+        """Ids of the records an event after ``seq`` is about (their state may have changed)."""
+        rows = self.db.execute(
+            "SELECT kind, subject_id FROM events WHERE seq > ? AND kind IN "
+            "('generation', 'erasure', 'explanation', 'replay', 'review', 'finding')",
+            [seq],
+        ).fetchall()
+        ids: set[str] = {subject for kind, subject in rows if kind in ("generation", "erasure")}
+        by_kind: dict[str, list[str]] = {}
+        for kind, subject in rows:
+            if kind in _RECORD_TABLES:
+                by_kind.setdefault(kind, []).append(subject)
+        for kind, subjects in by_kind.items():
+            for chunk in _chunks(subjects):
+                marks = ", ".join("?" for _ in chunk)
+                found = self.db.execute(
+                    f"SELECT record_id FROM {_RECORD_TABLES[kind]} WHERE id IN ({marks})", chunk
+                ).fetchall()
+                ids.update(r[0] for r in found)
+        return sorted(ids)
+
+    def facts(self, record_ids: list[str] | None) -> Iterator[RecordFacts]:
+        """The facts of these records (None: of every record), read in bulk."""
+        if record_ids is None:
+            yield from self._facts_where("", [])
+            return
+        for chunk in _chunks(record_ids):
+            yield from self._facts_where(f"IN ({', '.join('?' for _ in chunk)})", chunk)
+
+    def _facts_where(self, where: str, params: list[str]) -> Iterator[RecordFacts]:
+        rid = f" WHERE {{col}} {where}" if where else ""
+        facts: dict[str, RecordFacts] = {}
+        for seq, record_id, started, use_case, operator, sealed in self.db.execute(
+            "SELECT seq, id, started_at, use_case, operator, json_extract(tags, '$.privacy.sealed') FROM generations"
+            + rid.format(col="id"),
+            params,
+        ):
+            facts[record_id] = RecordFacts(seq, record_id, started, use_case, operator, bool(sealed))
+        if not facts:
+            return
+        for (subject,) in self.db.execute(
+            "SELECT subject_id FROM events WHERE kind = 'erasure'" + (f" AND subject_id {where}" if where else ""),
+            params,
+        ):
+            if subject in facts:
+                facts[subject].erased = True
+        if self.db["replays"].exists():
+            for record_id, verdict, step, seq in self.db.execute(
+                "SELECT t.record_id, t.verdict, json_extract(t.first_divergence, '$.step'), e.seq FROM replays t "
+                "JOIN events e ON e.subject_id = t.id AND e.kind = 'replay'"
+                + rid.format(col="t.record_id")
+                + " ORDER BY e.seq",
+                params,
+            ):
+                f = facts.get(record_id)
+                if f is not None:
+                    f.replay_verdict, f.replay_step, f.replay_seq = verdict, step, seq
+        if self.db["explanations"].exists():
+            granular = "t.granularity IN ('field', 'segment')"
+            for record_id, _granularity, diff, stability, seq in self.db.execute(
+                "SELECT t.record_id, t.granularity, t.logprob_max_diff, json_extract(t.extra, '$.stability'), e.seq "
+                "FROM explanations t JOIN events e ON e.subject_id = t.id AND e.kind = 'explanation'"
+                + (rid.format(col="t.record_id") + f" AND {granular}" if where else f" WHERE {granular}")
+                + " ORDER BY t.granularity = 'field', e.seq",  # a field attribution wins over a segment one
+                params,
+            ):
+                f = facts.get(record_id)
+                if f is not None:
+                    f.attribution_logprob_diff, f.attribution_seq = diff, seq
+                    f.attribution_stability = json.loads(stability) if stability else None
+        if self.db["reviews"].exists():
+            for record_id, action, reviewer, at, seq in self.db.execute(
+                "SELECT t.record_id, t.action, t.reviewer, t.created_at, e.seq FROM reviews t "
+                "JOIN events e ON e.subject_id = t.id AND e.kind = 'review'"
+                + rid.format(col="t.record_id")
+                + " ORDER BY e.seq",
+                params,
+            ):
+                f = facts.get(record_id)
+                if f is not None:
+                    f.first_reviewed_at = f.first_reviewed_at or at
+                    f.review_action, f.reviewer, f.reviewed_at, f.review_seq = action, reviewer, at, seq
+        if self.db["findings"].exists():
+            for record_id, severity, text in self.db.execute(
+                "SELECT t.record_id, t.severity, t.text FROM findings t "
+                "JOIN events e ON e.subject_id = t.id AND e.kind = 'finding' WHERE t.resolves IS NULL "
+                "AND NOT EXISTS (SELECT 1 FROM findings r WHERE r.resolves = t.id)"
+                + (f" AND t.record_id {where}" if where else "")
+                + " ORDER BY e.seq",
+                params,
+            ):
+                f = facts.get(record_id)
+                if f is not None:
+                    f.open_findings.append((severity or "", text))
+        yield from facts.values()
+
+    def write(self, entries: Iterable[IndexEntry], up_to: int, rules: str, *, rebuild: bool = False) -> int:
+        """Replace these records' rows (``rebuild``: every row) and set the mark to event ``up_to``; rows written."""
+        written = 0
+        with atomic(self.db.conn) as conn:
+            if rebuild:
+                conn.execute(f"DELETE FROM {INDEX}")
+                conn.execute(f"DELETE FROM {REASONS}")
+                conn.execute(f"INSERT INTO {TEXT}({TEXT}) VALUES ('delete-all')")
+            for entry in entries:
+                f = entry.facts
+                if not rebuild:
+                    old = conn.execute(f"SELECT 1 FROM {INDEX} WHERE seq = ?", [f.seq]).fetchone()
+                    conn.execute(f"DELETE FROM {INDEX} WHERE seq = ?", [f.seq])
+                    conn.execute(f"DELETE FROM {REASONS} WHERE record_seq = ?", [f.seq])
+                    if old is not None and not f.sealed:
+                        conn.execute(
+                            f"INSERT INTO {TEXT}({TEXT}, rowid, prompt, output_text) "
+                            "SELECT 'delete', seq, prompt, output_text FROM generations WHERE seq = ?",
+                            [f.seq],
+                        )
+                state = {"accept": "accepted", "override": "overridden"}.get(f.review_action or "", UNREVIEWED)
+                conn.execute(
+                    f"INSERT INTO {INDEX} ({', '.join(_ROW_COLUMNS)}) VALUES ({', '.join('?' for _ in _ROW_COLUMNS)})",
+                    [
+                        f.seq,
+                        f.record_id,
+                        f.started_at,
+                        f.use_case,
+                        f.operator,
+                        int(f.sealed),
+                        state,
+                        f.reviewer,
+                        f.reviewed_at,
+                        f.first_reviewed_at,
+                        f.replay_verdict or NOT_REPLAYED,
+                        f.decision,
+                        len(f.open_findings),
+                        entry.rank,
+                        json.dumps(entry.reasons, ensure_ascii=False),
+                    ],
+                )
+                if entry.rank is not None:
+                    conn.executemany(
+                        f"INSERT OR IGNORE INTO {REASONS} (reason, rank, started_at, record_seq) VALUES (?, ?, ?, ?)",
+                        [(reason, entry.rank, f.started_at, f.seq) for reason, _ in entry.reasons],
+                    )
+                if not f.sealed:
+                    conn.execute(
+                        f"INSERT INTO {TEXT}(rowid, prompt, output_text) SELECT seq, prompt, output_text FROM generations WHERE seq = ?",
+                        [f.seq],
+                    )
+                written += 1
+            for key, value in (("event_seq", str(up_to)), ("rules", rules)):
+                conn.execute(f"INSERT OR REPLACE INTO {META} (key, value) VALUES (?, ?)", [key, value])
+        return written
+
+    # -- reading ---------------------------------------------------------------------------------------
+    def queue(self, *, reason: str | None, limit: int, offset: int) -> tuple[list[IndexRow], int]:
+        """A page of the queue, most urgent first (then oldest first), and how many records it holds."""
+        columns = ", ".join(f"i.{c}" for c in _ROW_COLUMNS)
+        if reason is None:
+            total = self.db.execute(f"SELECT COUNT(*) FROM {INDEX} WHERE rank IS NOT NULL").fetchone()[0]
+            rows = self.db.execute(
+                f"SELECT {columns} FROM {INDEX} i WHERE i.rank IS NOT NULL ORDER BY i.rank, i.started_at, i.seq "
+                "LIMIT ? OFFSET ?",
+                [limit, offset],
+            ).fetchall()
+        else:
+            total = self.db.execute(f"SELECT COUNT(*) FROM {REASONS} WHERE reason = ?", [reason]).fetchone()[0]
+            rows = self.db.execute(
+                f"SELECT {columns} FROM {REASONS} r JOIN {INDEX} i ON i.seq = r.record_seq WHERE r.reason = ? "
+                "ORDER BY r.rank, r.started_at, r.record_seq LIMIT ? OFFSET ?",
+                [reason, limit, offset],
+            ).fetchall()
+        return [_index_row(r) for r in rows], int(total)
+
+    def reason_counts(self) -> dict[str, int]:
+        return dict(self.db.execute(f"SELECT reason, COUNT(*) FROM {REASONS} GROUP BY reason").fetchall())
+
+    def records(self, filters: RecordFilter, *, limit: int, offset: int) -> tuple[list[IndexRow], int]:
+        """A page of the records matching ``filters``, newest first, and how many match."""
+        clauses, params = [], []
+        for column, value in (
+            ("use_case", filters.use_case),
+            ("operator", filters.operator),
+            ("decision", filters.decision),
+            ("review_state", filters.review_state),
+            ("replay_verdict", filters.replay_verdict),
+        ):
+            if value:
+                clauses.append(f"i.{column} = ?")
+                params.append(value)
+        if filters.since:
+            clauses.append("i.started_at >= ?")
+            params.append(filters.since)
+        if filters.until:
+            clauses.append("i.started_at < ?")
+            params.append(filters.until)
+        match = fts_query(filters.text) if filters.text else None
+        if filters.text and match is None:
+            return [], 0
+        if match:
+            clauses.append(f"i.seq IN (SELECT rowid FROM {TEXT} WHERE {TEXT} MATCH ?)")
+            params.append(match)
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        total = self.db.execute(f"SELECT COUNT(*) FROM {INDEX} i{where}", params).fetchone()[0]
+        columns = ", ".join(f"i.{c}" for c in _ROW_COLUMNS)
+        rows = self.db.execute(
+            f"SELECT {columns} FROM {INDEX} i{where} ORDER BY i.started_at DESC, i.seq DESC LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        ).fetchall()
+        return [_index_row(r) for r in rows], int(total)
+
+    def get(self, record_id: str) -> IndexRow | None:
+        row = self.db.execute(
+            f"SELECT {', '.join(_ROW_COLUMNS)} FROM {INDEX} WHERE record_id = ?", [record_id]
+        ).fetchone()
+        return _index_row(row) if row else None
+
+    def choices(self) -> dict[str, list[str]]:
+        """The distinct values of the list's select filters, for the filter form."""
+        out = {}
+        for column in ("use_case", "operator", "decision", "replay_verdict"):
+            rows = self.db.execute(
+                f"SELECT DISTINCT {column} FROM {INDEX} WHERE {column} IS NOT NULL ORDER BY {column} LIMIT 200"
+            ).fetchall()
+            out[column] = [r[0] for r in rows]
+        return out
+
+
+def _chunks(items: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]

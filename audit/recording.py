@@ -4,7 +4,8 @@ The checks that need no model run first (:func:`check_request`), so a mistake co
 and stores nothing; the prompt is then built and measured against the model's context
 (:func:`prepare`); :func:`record_generation` runs the seeded generation and assembles the
 :class:`~audit.record.GenerationRecord` field by field; :func:`store_record` applies the
-privacy policy and appends the record with its event.
+privacy policy and appends the record with its event, or keeps it in the pending journal
+(:mod:`audit.journal`) when the database cannot take it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import journal
 from .clock import utc_iso
 from .environment import capture_environment
 from .errors import UserError
@@ -23,7 +25,6 @@ from .model import LoadedModel
 from .params import GenerationParams, config_to_record, effective_config
 from .prompts import PromptInput, build_prompt
 from .record import GenerationRecord, TopAlternative
-from .store import AuditStore
 
 if TYPE_CHECKING:
     from .privacy.guard import PrivacyGuard
@@ -150,8 +151,7 @@ def store_record(db_path: Path, record: GenerationRecord, guard: PrivacyGuard | 
     record, is the protected copy; its ``seq`` and privacy tags are copied back.
     """
     stored = guard.protect(record) if guard is not None and guard.policy is not None else record
-    with AuditStore.open(db_path, write=True) as store:
-        store.records.append(stored)
+    journal.store_or_keep(db_path, "generation", stored)  # a database that cannot take it: kept, never lost
     record.seq = stored.seq
     record.tags = stored.tags
     return record

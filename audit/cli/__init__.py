@@ -6,7 +6,7 @@ line and exit 2 (see :mod:`audit.errors`).
 
 from __future__ import annotations
 
-from . import attention, checks, demo, explain, generate, integrity, merge, privacy, records, replay, report  # noqa: F401,E402 - registers the commands
+from . import attention, checks, demo, explain, generate, integrity, merge, pending, privacy, records, replay, report  # noqa: F401,E402 - registers the commands
 from .app import main
 
 __all__ = ["main"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,18 +17,24 @@ if TYPE_CHECKING:
     from ..auditor import Auditor
 
 
+def _one_line_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+    click.echo(f"Warning: {message}", err=True)
+
+
 class AuditGroup(click.Group):
-    """Turns :class:`UserError` into one line on stderr and exit code 2, never a traceback."""
+    """Turns :class:`UserError` into one line on stderr and exit code 2, never a traceback; warnings into one line."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except UserError as exc:
-            click.echo(f"Error: {exc}", err=True)
-            sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("Interrupted: nothing partial was stored.", err=True)
-            sys.exit(130)
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning
+            try:
+                return super().invoke(ctx)
+            except UserError as exc:
+                click.echo(f"Error: {exc}", err=True)
+                sys.exit(exc.exit_code)
+            except KeyboardInterrupt:
+                click.echo("Interrupted: nothing partial was stored.", err=True)
+                sys.exit(130)
 
 
 def _check_key_store(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:

@@ -22,7 +22,8 @@ from ..ids import uuid7
 from ..store import AuditStore, check_writable
 from ..store.reports import IssuedReport
 from .dossier import build_dossier
-from .evidence import IntegrityStatus, gather, integrity_status
+from .evidence import gather
+from .integrity import evidence_status, log_status, run_verification
 from .pdf import html_to_pdf
 from .render import render_dossiers, render_summary, sha256_html
 from .summary import DOSSIER_LINK, build_summary
@@ -95,7 +96,7 @@ def issue_report(
     if log:
         check_writable(db_path)
     started = time.perf_counter()
-    integrity: IntegrityStatus = integrity_status(verify)
+    check = run_verification(verify)
     extra: list[tuple[Path, str, list[str]]] = []  # (path, html, record ids) of linked dossiers
     with AuditStore.open(db_path) as store:
         if record_ids:
@@ -103,7 +104,10 @@ def issue_report(
             ids = [r.id for r in records]
             if len(set(ids)) != len(ids):
                 raise UserError("the same record is named twice: pass each record id once")
-            views = [build_dossier(gather(store, r), generated, integrity, i) for i, r in enumerate(records)]
+            views = []
+            for i, record in enumerate(records):
+                evidence = gather(store, record)
+                views.append(build_dossier(evidence, generated, evidence_status(check, evidence), i))
             html, kind, filters = render_dossiers(views, generated), "dossier", {}
         else:
             if store.records.count(use_case=use_case, since=since_n, until=until_n) == 0:
@@ -121,7 +125,7 @@ def issue_report(
                     for r in store.records.iter(use_case=use_case, since=since_n, until=until_n)
                 ),
                 generated,
-                integrity,
+                log_status(check),
                 shown,
             )
             ids = [row.record_id for row in summary.index]
@@ -129,13 +133,10 @@ def issue_report(
             filters = {"use_case": use_case, "since": since_n, "until": until_n}
             if dossiers:
                 for rid in ids:
-                    record = store.records.get(rid)
+                    evidence = gather(store, store.records.get(rid))
+                    view = build_dossier(evidence, generated, evidence_status(check, evidence))
                     extra.append(
-                        (
-                            output.with_name(DOSSIER_LINK.format(id=rid)),
-                            render_dossiers([build_dossier(gather(store, record), generated, integrity)], generated),
-                            [rid],
-                        )
+                        (output.with_name(DOSSIER_LINK.format(id=rid)), render_dossiers([view], generated), [rid])
                     )
     seconds = time.perf_counter() - started
     size = _write(output, html)

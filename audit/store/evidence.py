@@ -6,6 +6,18 @@ event and no row is stored without one. ``payload`` rebuilds that payload from t
 is how verification compares what the tables say now with what was logged then. Which row is
 the *latest* of a record follows the order of the hash chain (the event's ``seq``), never a
 column of the table itself: a table column is not covered by the chain.
+
+Verification (:mod:`audit.integrity.verify`) checks every repository in ``AuditStore.evidence``
+the same way, both ways, so a new evidence table is covered by registering its repository:
+
+* every event of the repository's kind has its row (:meth:`payload`), equal to what was logged;
+* every row (:meth:`ids`) has exactly one event;
+* rows sit in the order of their events, the n-th event's row at rowid n (:meth:`positions`),
+  so an edited ``seq`` column or a row moved between records is found;
+* every blob a payload references (:meth:`blob_digests`) is stored and hashes to its key.
+
+Erasure (crypto-shredding) destroys keys, never rows: an erased record's rows stay, so an
+event whose row is missing is a tampering even when an erasure tombstone names its record.
 """
 
 from __future__ import annotations
@@ -58,10 +70,27 @@ class EvidenceRepository:
         return None
 
     def ids(self) -> Iterator[str]:
-        """Every row's id, in table order (verification matches them with the log's events)."""
+        """Every row that must have an event, by id, in table order (verification matches them with the log)."""
         if not self.exists():
             return iter(())
-        return (row[0] for row in self.db.execute(f"SELECT id FROM {self.table} ORDER BY rowid"))
+        return (str(row[0]) for row in self.db.execute(f"SELECT id FROM {self.table} ORDER BY rowid"))
+
+    def positions(self) -> Iterator[tuple[str, int]] | None:
+        """(id, rowid) of every row: the n-th event of this kind must have its row at rowid n.
+
+        Rows are appended in the same transaction as their events, so the table's own order
+        (its ``seq`` column, which is the rowid) mirrors the chain. None: a table whose rowids
+        say nothing (override where rows are not one per event).
+        """
+        if not self.exists():
+            return iter(())
+        return (
+            (str(row[0]), int(row[1])) for row in self.db.execute(f"SELECT id, rowid FROM {self.table} ORDER BY rowid")
+        )
+
+    def blob_digests(self, payload: dict[str, Any]) -> list[str]:
+        """The SHA-256 keys of the blobs a logged payload references (verification checks each is stored intact)."""
+        return []
 
     def count(self) -> int:
         return int(self.db.execute(f"SELECT COUNT(*) FROM {self.table}").fetchone()[0]) if self.exists() else 0

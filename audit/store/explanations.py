@@ -121,6 +121,9 @@ class ExplanationRepository(EvidenceRepository):
             stored = {c: (_dumps(row[c]) if c in _JSON else row[c]) for c in _COLUMNS}
             return self._append_row(result.id, stored, explanation_payload(row))
 
+    def blob_digests(self, payload: dict[str, Any]) -> list[str]:
+        return [payload[c] for c in ("token_attr_sha256", "seq_attr_sha256") if isinstance(payload.get(c), str)]
+
     def payload(self, subject_id: str) -> dict[str, Any]:
         rows = list(self.db.query(f"SELECT * FROM {TABLE} WHERE id = ?", [subject_id]))
         if not rows:

@@ -23,7 +23,7 @@ from .errors import UserError
 from .ids import uuid7
 from .model import LoadedModel
 from .params import GenerationParams, config_to_record, effective_config
-from .prompts import PromptInput, build_prompt
+from .prompts import PromptInput, build_prompt, check_inputs
 from .record import GenerationRecord, TopAlternative
 
 if TYPE_CHECKING:
@@ -78,6 +78,7 @@ def check_request(inputs: dict[str, Any], seed: Any, use_case: Any, operator: st
         raise UserError(f"use case is empty: pass one of {', '.join(USE_CASES)} or a short tag of your own")
     params = GenerationParams(**inputs)
     params.validate()
+    check_inputs({**prompt, "operator": who, "use case": use_case, "tags": tags})
     return GenerationRequest(prompt, params, seed, str(use_case).strip(), who, tags)
 
 

@@ -27,7 +27,6 @@ from audit.store.blobs import encode_array
 pytestmark = pytest.mark.usefixtures("single_thread")
 
 
-
 def dossier(db: Path, record_id: str, folder: Path) -> str:
     """The dossier a user would issue, its HTML. A copy lives at another path than the original, so its signing key
     is not found there: the report's own event must not trigger an automatic checkpoint (which would, rightly, refuse
@@ -130,7 +129,16 @@ def append_event(db: Path, kind: str, subject: str, payload: dict) -> int:
     event = seal(seq + 1, bytes.fromhex(last), kind, subject, "2026-03-05T09:00:00.000000Z", payload)
     conn.execute(
         "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [event.seq, kind, subject, event.created_at, event.payload, event.payload_sha256, event.prev_hash, event.leaf_hash],
+        [
+            event.seq,
+            kind,
+            subject,
+            event.created_at,
+            event.payload,
+            event.payload_sha256,
+            event.prev_hash,
+            event.leaf_hash,
+        ],
     )
     conn.commit()
     conn.close()
@@ -142,7 +150,8 @@ def resign(db: Path, key, ids: list[int] | None = None) -> None:
     shell(
         db,
         "UPDATE events SET payload = json_set(json_set(payload, '$.key_id', ?), '$.public_key', ?) "
-        "WHERE kind = 'checkpoint'" + ("" if ids is None else f" AND subject_id IN ({','.join(repr(str(i)) for i in ids)})"),
+        "WHERE kind = 'checkpoint'"
+        + ("" if ids is None else f" AND subject_id IN ({','.join(repr(str(i)) for i in ids)})"),
         params=[key.key_id, key.raw.hex()],
     )
     rechain(db)
@@ -267,7 +276,10 @@ def test_row_swapped_between_two_records(real, copy, cli):
         f"UPDATE explanations SET record_id = '{a[1]}' WHERE id = '{b[0]}'",
     )
     line = tampered(cli, copy, "--key", str(real.pub))
-    assert f"explanation {a[0]}: row of table explanations differs from the logged payload (fields differ: record_id)" in line
+    assert (
+        f"explanation {a[0]}: row of table explanations differs from the logged payload (fields differ: record_id)"
+        in line
+    )
 
 
 def test_evidence_row_seq_changed(real, copy, cli):
@@ -342,7 +354,7 @@ def test_whole_log_re_signed_with_a_foreign_key(real, copy, cli, tmp_path, priva
     resign(copy, mallory)
     rechain(copy)
     unpinned = run("verify", "--db", str(copy))  # consistent under the attacker's key: unpinned cannot tell
-    assert unpinned.returncode == 0 and f"UNPINNED: " in unpinned.stdout and mallory.key_id in unpinned.stdout
+    assert unpinned.returncode == 0 and "UNPINNED: " in unpinned.stdout and mallory.key_id in unpinned.stdout
     line = tampered(cli, copy, "--key", str(real.pub))
     assert "no checkpoint of this log is signed by the pinned key" in line and mallory.key_id in line
     assert run("trust", "add", str(real.pub)).returncode == 0  # pinned through the trust file: the same failure
@@ -401,7 +413,9 @@ def test_rolled_back_copy_against_an_exported_checkpoint(real, cli, tmp_path):
     _backup(real.early_db, rolled)
     plain = run("verify", "--db", str(rolled), "--key", str(real.pub))
     assert plain.returncode == 0  # an older copy is a valid log: only a checkpoint kept elsewhere shows the rollback
-    done = cli("verify", "--db", str(rolled), "--key", str(real.pub), "--against", str(real.late_note))  # a real process
+    done = cli(
+        "verify", "--db", str(rolled), "--key", str(real.pub), "--against", str(real.late_note)
+    )  # a real process
     assert done.returncode == 1 and done.stdout.startswith("TAMPERED: ") and done.stderr == ""
     assert "rolled back or truncated" in done.stdout and str(real.late_note) in done.stdout
 
@@ -450,9 +464,28 @@ def test_dossier_states_what_covers_each_piece_of_evidence(real, copy, cli, tmp_
     assert run("trust", "add", str(real.pub)).returncode == 0
     text = dossier(copy, real.credit, tmp_path)
     assert "Audit log integrity: verified" in text
-    for label in ("Generation record", "Explanation (field, feature-ablation)", "Attention analysis", "Replay (identical)"):
+    for label in (
+        "Generation record",
+        "Explanation (field, feature-ablation)",
+        "Attention analysis",
+        "Replay (identical)",
+    ):
         assert f"<b>{label}</b>: logged at seq" in text, label
     assert text.count("verified against the pinned key") >= 5
     assert run("trust", "remove", rows(real.db, "SELECT key_id FROM checkpoints LIMIT 1")[0][0]).returncode == 0
     text = dossier(copy, real.credit, tmp_path)
     assert "Audit log integrity: unverified" in text and "but that key is not pinned, so this is not verified" in text
+
+
+def test_the_evidence_check_in_a_second_process_finds_the_same(real, copy):
+    forged = _clone_row(copy, "replays", "1", "verdict = 'diverged'")
+    (digest,) = rows(copy, "SELECT rollout_sha256 FROM attention_maps")[0]
+    shell(copy, "DELETE FROM blobs WHERE sha256 = ?", params=[digest])
+    from audit.integrity.trust import resolve_pins
+    from audit.integrity.verify import verify_database
+
+    pins = resolve_pins(copy, [real.pub])
+    serial, parallel = (verify_database(copy, pins, parallel=p) for p in (False, True))
+    assert [str(p) for p in serial.problems] == [str(p) for p in parallel.problems]
+    assert (serial.projected, serial.rows, serial.blobs) == (parallel.projected, parallel.rows, parallel.blobs)
+    assert any(forged in p.what for p in parallel.problems) and any(digest[:16] in p.what for p in parallel.problems)

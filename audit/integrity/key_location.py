@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UserError
+from .signing import SigningKey, load_key, obtain_signing_key
 
 ENV_SIGNING_KEY = "LLM_AUDIT_SIGNING_KEY"
 ENV_KEY_ALIAS = "LLM_AUDIT_KEY"  # the 0.1 name, read as an alias
@@ -108,7 +109,7 @@ def signing_key_choice(db_path: Path | str, explicit: Path | str | None = None) 
             f"the signing key {legacy} lies beside its database, where whoever can write the database can use "
             f"or replace it; move it into the key directory: {move_command(legacy, target)}",
             LegacyKeyLocationWarning,
-            stacklevel=2,
+            stacklevel=1,  # one place, so a process that signs many times is warned once
         )
         return KeyChoice(legacy, "beside the database (0.1)")
     return KeyChoice(target, "key directory")
@@ -132,3 +133,40 @@ def ensure_private_dir(folder: Path) -> None:
 def shares_folder(db_path: Path | str, other: Path | str) -> bool:
     """Whether ``other`` lies in the database's own folder: within reach of whoever writes the database."""
     return Path(other).resolve().parent == Path(db_path).resolve().parent
+
+
+def find_key(key_id: str) -> Path | None:
+    """A key file in the key directory whose public key has id ``key_id`` (a moved or copied database's key)."""
+    folder = key_dir()
+    if not folder.is_dir():
+        return None
+    for candidate in sorted(folder.glob("*.key")):
+        try:
+            if load_key(candidate).key_id == key_id:
+                return candidate
+        except UserError:
+            continue
+    return None
+
+
+def signing_key_for(
+    db_path: Path | str, explicit: Path | str | None, expected_key_id: str | None
+) -> tuple[SigningKey, KeyChoice]:
+    """The signing key of ``db_path`` (created in the key directory for a log no key signed yet) and its choice.
+
+    When the log's key is not where this database's key belongs but another file of the key
+    directory holds it (the database was moved or copied), the refusal names that file: using
+    it is a decision for a person, since two copies signed by one key can fork unnoticed.
+    """
+    choice = signing_key_choice(db_path, explicit)
+    if choice.in_key_dir and not choice.path.exists():
+        if expected_key_id is not None:
+            found = find_key(expected_key_id)
+            if found is not None:
+                raise UserError(
+                    f"this log is signed by key {expected_key_id}, which is in {found}, not at {choice.path} where this "
+                    f"database's key belongs (was the database moved or copied?): if it was moved, run "
+                    f"`mv {shlex.quote(str(found))} {shlex.quote(str(choice.path))}`; else pass --signing-key"
+                )
+        ensure_private_dir(choice.path.parent)
+    return obtain_signing_key(choice.path, expected_key_id), choice

@@ -40,10 +40,10 @@ class Keyring:
         """The same keyring over another trust file (``None``: the default one)."""
         return Keyring(self.db_path, trust_file)
 
-    def info(self, key: str | Path | None = None) -> KeyInfo:
-        """Where the signing key of this database is (and its id and public key once it exists)."""
+    def info(self, key: str | Path | None = None, *, create: bool = False) -> KeyInfo:
+        """Where the signing key of this database is (and its id and public key once it exists; ``create``: make it now)."""
         choice = signing_key_choice(self.db_path, key)
-        if not choice.path.exists():
+        if not choice.path.exists() and not create:
             return KeyInfo(choice.path, choice.origin, False, None, None, None)
         signing, _ = keys.signing_key(self.db_path, key)
         note = None

@@ -16,21 +16,18 @@ from ..clock import utc_iso
 from ..errors import UserError
 from ..store import AuditStore
 from ..store.checkpoints import Checkpoint
-from .key_location import KeyChoice, ensure_private_dir, signing_key_choice
+from .key_location import KeyChoice, signing_key_for
 from .note import checkpoint_body, origin_of, sign_note
-from .signing import SigningKey, create_key, load_signing_key, obtain_signing_key, transition_message
+from .signing import SigningKey, create_key, load_signing_key, transition_message
 
 
 def signing_key(db_path: Path, key: str | Path | None = None) -> tuple[SigningKey, KeyChoice]:
     """The log's signing key (created in the key directory on first use) and where it came from."""
-    choice = signing_key_choice(db_path, key)
     expected = None
     if db_path.exists():
         with AuditStore.open(db_path) as store:
             expected = store.checkpoints.current_key_id()
-    if choice.in_key_dir and not choice.path.exists():
-        ensure_private_dir(choice.path.parent)
-    return obtain_signing_key(choice.path, expected), choice
+    return signing_key_for(db_path, key, expected)
 
 
 def sign_checkpoint(db_path: Path, key: str | Path | None = None) -> Checkpoint:

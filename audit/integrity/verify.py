@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -304,14 +305,22 @@ class _Evidence:
                 self.damaged.add(digest)
         self.referenced: set[str] = set()
         self.named: dict[str, int] = {}
+        self.streams: dict[str, Iterator[tuple[str, str]] | None] = {}
+        self.projected = 0
+
+    def outcome(self) -> _EvidenceOutcome:
+        """Once every event was seen: the rows checked the other way, and what was found."""
+        rows = self.rows()
+        return _EvidenceOutcome(self.report.result.problems, self.report.seen, self.projected, rows, len(self.stored))
 
     def event(self, seq: int, kind: str, subject_id: str, payload: str) -> bool:
         """Check one event against its row; whether it was an evidence event."""
         if kind == "erasure":
             self.erased.add(subject_id)
-        for digest in self.damaged - self.named.keys():
-            if digest in payload:
-                self.named[digest] = seq  # the first event that mentions a damaged blob, whatever its kind
+        if self.damaged:
+            for digest in self.damaged - self.named.keys():
+                if digest in payload:
+                    self.named[digest] = seq  # the first event that mentions a damaged blob, whatever its kind
         repository = self.repositories.get(kind)
         if repository is None:
             return False
@@ -327,7 +336,7 @@ class _Evidence:
             self.order[kind].append(subject_id)
         table = repository.table
         try:
-            exact = repository.payload_text(subject_id) == payload
+            exact = self._text(kind, repository, subject_id) == payload
             difference = None if exact else _differs(payload, repository.payload(subject_id))
         except (UserError, KeyError):
             erased = (
@@ -353,8 +362,23 @@ class _Evidence:
                 "events were inserted or removed before it",
             )
         if _references_blobs(repository):
-            self._blobs(seq, kind, subject_id, repository.blob_digests(json.loads(payload)))
+            digests = repository.blob_digests_text(payload) if exact else None
+            self._blobs(
+                seq, kind, subject_id, digests if digests is not None else repository.blob_digests(json.loads(payload))
+            )
         return True
+
+    def _text(self, kind: str, repository: EvidenceRepository, subject_id: str) -> str | None:
+        """The row's canonical payload text: from the table walked in step with the log, else looked up by id."""
+        if kind not in self.streams:
+            self.streams[kind] = repository.payload_texts()
+        stream = self.streams[kind]
+        if stream is not None:
+            row = next(stream, None)
+            if row is not None and row[0] == subject_id:
+                return row[1]
+            self.streams[kind] = None  # out of step (a row added, removed or moved): look each row up from now on
+        return repository.payload_text(subject_id)
 
     def _erased(self, payload: str, subject_id: str) -> bool:
         if subject_id in self.erased:
@@ -415,6 +439,66 @@ class _Evidence:
         return checked
 
 
+@dataclass
+class _EvidenceOutcome:
+    problems: list[Problem]
+    seen: int  # problems found, beyond those kept
+    projected: int
+    rows: int
+    blobs: int
+
+
+def _evidence_pass(store: AuditStore) -> _EvidenceOutcome:
+    """Every evidence row against its event and back, every blob rehashed: one pass of its own over the log."""
+    evidence = _Evidence(store, _Report(VerifyResult(database=str(store.path))))
+    for event in store.events.iter_chain():
+        evidence.projected += evidence.event(event.seq, event.kind, event.subject_id, event.payload)
+    return evidence.outcome()
+
+
+def _evidence_in_a_process(path: Path):
+    """Start :func:`_evidence_pass` in a forked process (its own read-only connection); a callable that waits for it.
+
+    The evidence pass and the chain pass each read the whole log; on two cores they run side by
+    side. None where processes cannot be forked (then the caller runs the pass itself).
+    """
+    import multiprocessing
+
+    try:
+        context = multiprocessing.get_context("fork")
+    except ValueError:
+        return None
+    receive, send = context.Pipe(duplex=False)
+    process = context.Process(target=_evidence_child, args=(path, send), daemon=True)
+    process.start()
+    send.close()
+
+    def wait() -> _EvidenceOutcome:
+        try:
+            outcome = receive.recv()
+        except EOFError:
+            outcome = RuntimeError("the evidence check process ended without a result")
+        process.join()
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    return wait
+
+
+def _evidence_child(path: Path, send) -> None:
+    try:
+        with AuditStore.open(path) as store:
+            send.send(_evidence_pass(store))
+    except BaseException as exc:  # noqa: BLE001 - handed to the parent, which raises it
+        send.send(exc if isinstance(exc, UserError | sqlite3.Error) else RuntimeError(f"{type(exc).__name__}: {exc}"))
+    finally:
+        send.close()
+
+
+PARALLEL_FROM_EVENTS = 20_000  # below this a second process costs more than it saves
+
+
 def _against(
     notes: list[NoteCheckpoint], leaves: list[bytes], origin: str, keys: _Keys, pinned: bool, report: _Report
 ) -> list[AgainstResult]:
@@ -469,7 +553,10 @@ def verify_store(
     *,
     require_signed: bool = False,
     against: Sequence[Path] = (),
+    parallel: bool | None = None,
 ) -> VerifyResult:
+    """Verify ``store`` (see the module docstring); ``parallel``: check the evidence tables in a second process
+    (default: for logs of 20,000 events or more, on a machine with two or more cores)."""
     started = time.perf_counter()
     pins = pins if pins is not None else Pins()
     result = VerifyResult(
@@ -503,8 +590,11 @@ def verify_store(
         keys.check(pending[next_cp], MerkleAccumulator().root())
         next_cp += 1
 
-    evidence = _Evidence(store, report)
-    result.blobs = len(evidence.stored)
+    parallel = (
+        parallel if parallel is not None else (os.cpu_count() or 1) > 1 and store.events.count() >= PARALLEL_FROM_EVENTS
+    )
+    waiting = _evidence_in_a_process(store.path) if parallel and store.path.exists() else None
+    evidence = None if waiting is not None else _Evidence(store, _Report(VerifyResult(database=str(store.path))))
     acc = MerkleAccumulator()
     leaves: list[bytes] = []
     prev_leaf = GENESIS.hex()
@@ -535,8 +625,8 @@ def verify_store(
             report.add(
                 "leaf-hash", seq, f"{event.kind} {event.subject_id}: leaf_hash does not match the event's fields"
             )
-        if evidence.event(seq, event.kind, event.subject_id, event.payload):
-            result.projected += 1
+        if evidence is not None:  # in step with the chain (one pass), unless a second process does it
+            evidence.projected += evidence.event(seq, event.kind, event.subject_id, event.payload)
         if event.kind == TRANSITION:
             keys.transition(seq, event.subject_id, event.payload, prev_leaf)
         leaf = bytes.fromhex(event.leaf_hash)
@@ -559,7 +649,10 @@ def verify_store(
             acc.size + 1,
             f"log truncated: checkpoint {cp.id} signed {cp.signed_at} covers {cp.tree_size} events, only {acc.size} remain",
         )
-    result.rows = evidence.rows()
+    outcome = waiting() if waiting is not None else evidence.outcome()  # type: ignore[union-attr]
+    result.projected, result.rows, result.blobs = outcome.projected, outcome.rows, outcome.blobs
+    report.seen += outcome.seen
+    result.problems.extend(outcome.problems[: max(0, MAX_PROBLEMS - len(result.problems))])
     result.signed_size = max((c.tree_size for c in result.covers), default=0)
     result.pinned_size = max((c.tree_size for c in result.covers if c.pinned), default=0)
     result.key_id = keys.log_key.key_id if keys.log_key else None
@@ -605,12 +698,13 @@ def verify_database(
     *,
     require_signed: bool = False,
     against: Sequence[Path] = (),
+    parallel: bool | None = None,
 ) -> VerifyResult:
     """Open ``path`` read-only and verify it (``pins``: default the trust file's); a damaged file is a UserError (exit 2)."""
     pins = pins if pins is not None else resolve_pins(Path(path))
     try:
         with AuditStore.open(path) as store:
-            return verify_store(store, pins, require_signed=require_signed, against=against)
+            return verify_store(store, pins, require_signed=require_signed, against=against, parallel=parallel)
     except sqlite3.DatabaseError as exc:
         if "full" in str(exc):
             raise UserError(f"{describe_write_error(exc, Path(path))}, then verify again") from None

@@ -114,11 +114,18 @@ def _check_schema(path: Path) -> None:
 
 
 def _verified(path: Path, pins: Pins, allow_unsigned: bool) -> tuple[VerifyResult, int, str]:
-    """The source's verification, how far it may be merged, and what vouches for that."""
+    """The source's verification, how far it may be merged, and what vouches for that.
+
+    Each host signs with its own key; the archive's trust file holds the hosts' public keys. A
+    source signed by a key that is not trusted is not tampered, only untrusted: refused unless
+    ``allow_unsigned``; any other problem refuses it whatever the options.
+    """
     result = verify_database(path, pins)
-    if not result.ok:
+    tampering = [p for p in result.problems if p.check != "pinning"]
+    if tampering:
+        first = tampering[0]
         raise SourceRefused(
-            f"source {path} does not verify ({result.summary()}): nothing was merged; investigate it with `llm-audit verify --db {path}`"
+            f"source {path} does not verify (TAMPERED: {first}): nothing was merged; investigate it with `llm-audit verify --db {path}`"
         )
     if result.pinned_size:
         cover = result.cover_of(result.pinned_size)

@@ -28,9 +28,9 @@ import sqlite_utils
 
 from ..clock import utc_iso
 from ..errors import UserError
-from ..integrity.key_location import ensure_private_dir, signing_key_choice
+from ..integrity.key_location import signing_key_for
 from ..integrity.merkle import MerkleAccumulator
-from ..integrity.signing import SigningKey, checkpoint_message, obtain_signing_key
+from ..integrity.signing import SigningKey, checkpoint_message
 from .append_only import append_only
 from .database import atomic
 from .events import TABLE as EVENTS
@@ -160,10 +160,7 @@ class CheckpointRepository(EvidenceRepository):
         file = self.events.database_file()
         if file is None:
             raise UserError("an in-memory database has no signing key: pass one to sign()")
-        choice = signing_key_choice(file)
-        if choice.in_key_dir and not choice.path.exists():
-            ensure_private_dir(choice.path.parent)
-        return obtain_signing_key(choice.path, self.current_key_id())
+        return signing_key_for(file, None, self.current_key_id())[0]
 
     def sign(self, key: SigningKey | None = None) -> Checkpoint:
         """Log a checkpoint event and sign the tree that ends with it, in one transaction (the caller's or its own)."""

@@ -22,15 +22,73 @@ event whose row is missing is a tampering even when an erasure tombstone names i
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
+from json.encoder import encode_basestring
 from typing import Any, ClassVar
 
 import sqlite_utils
 
+from ..errors import UserError
 from ..ids import assign_identity
+from ..integrity.canonical import canonical_scalar
 from .database import atomic
 from .events import TABLE as EVENTS
 from .events import EventLog
+
+_ID_CHARS = re.compile(r"[0-9a-f-]+\Z")
+
+
+def id_prefix(value: str, what: str, hint: str) -> tuple[str, list[Any]]:
+    """A WHERE clause matching ids that start with ``value`` (8+ hex digits and dashes), never a LIKE pattern.
+
+    ``%`` and ``_`` would be LIKE wildcards and match the middle of ids; anything but hex digits
+    and dashes cannot start an id, so it is refused with the usual "no such id" message.
+    """
+    if len(value) < 8 or not _ID_CHARS.match(value):
+        raise UserError(f"no {what} with id {value!r} in this database (ids are hex digits and dashes): {hint}")
+    return "substr(id, 1, ?) = ?", [len(value), value]
+
+
+class CanonicalRow:
+    """Builds a logged payload's canonical (RFC 8785) text straight from a row, by concatenation.
+
+    For tables whose JSON columns are stored in canonical form: each member is ``"name":value``
+    with the column's text as is (JSON columns), a scalar encoded by :func:`canonical_scalar`,
+    or a ``special`` conversion; members sorted by name (ASCII column names sort as JCS does).
+    The plan is made once per column list, so a row costs one join, no parsing.
+    """
+
+    def __init__(
+        self,
+        names: list[str],
+        json_columns: tuple[str, ...],
+        special: dict[str, Callable[[Any], str]] | None = None,
+        skip: tuple[str, ...] = (),
+    ) -> None:
+        special = special or {}
+        members = sorted((name, i) for i, name in enumerate(names) if name not in skip)
+        self.plan = [
+            (i, ("{" if n == 0 else ",") + encode_basestring(name) + ":", special.get(name) or (name in json_columns))
+            for n, (name, i) in enumerate(members)
+        ]
+
+    def text(self, values: tuple[Any, ...]) -> str:
+        parts = []
+        append = parts.append
+        for i, prefix, convert in self.plan:
+            value = values[i]
+            append(prefix)  # the large JSON columns are appended as they are: one copy, in the final join
+            if value is None:
+                append("null")
+            elif convert is True:
+                append(value)
+            elif convert is False:
+                append(encode_basestring(value) if type(value) is str else canonical_scalar(value))
+            else:
+                append(convert(value))
+        append("}")
+        return "".join(parts)
 
 
 class EvidenceRepository:
@@ -69,6 +127,14 @@ class EvidenceRepository:
         """The payload's canonical text straight from canonical columns, or None (then :meth:`payload` decides)."""
         return None
 
+    def payload_texts(self) -> Iterator[tuple[str, str]] | None:
+        """(id, :meth:`payload_text`) of every row in table order, in one pass, or None where there is no fast text.
+
+        Rows are in the order of their events, so verification walks this beside the log instead
+        of looking each row up; where the two fall out of step it looks rows up by id.
+        """
+        return None
+
     def ids(self) -> Iterator[str]:
         """Every row that must have an event, by id, in table order (verification matches them with the log)."""
         if not self.exists():
@@ -92,6 +158,10 @@ class EvidenceRepository:
         """The SHA-256 keys of the blobs a logged payload references (verification checks each is stored intact)."""
         return []
 
+    def blob_digests_text(self, payload_text: str) -> list[str] | None:
+        """:meth:`blob_digests` read from the canonical payload text without parsing it, or None (then it is parsed)."""
+        return None
+
     def count(self) -> int:
         return int(self.db.execute(f"SELECT COUNT(*) FROM {self.table}").fetchone()[0]) if self.exists() else 0
 
@@ -110,4 +180,4 @@ class EvidenceRepository:
         return self.db.query(sql, [self.kind, *(params or [])])
 
 
-__all__ = ["EvidenceRepository", "assign_identity"]
+__all__ = ["CanonicalRow", "EvidenceRepository", "assign_identity", "id_prefix"]

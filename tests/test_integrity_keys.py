@@ -85,7 +85,11 @@ def test_a_0_1_key_beside_the_database_keeps_working_with_a_warning_naming_the_m
     done = run("checkpoint", "--db", str(db))
     assert done.exit_code == 0 and legacy.key_id in done.stdout
     warning = done.stderr.strip()
-    assert warning.count("\n") == 0 and warning.startswith("Warning: the signing key ") and "lies beside its database" in warning
+    assert (
+        warning.count("\n") == 0
+        and warning.startswith("Warning: the signing key ")
+        and "lies beside its database" in warning
+    )
     command = warning.split("move it into the key directory: ")[1]
     subprocess.run(command, shell=True, check=True)
     assert not legacy_key_path(db).exists() and load_key(default_key_path(db)).key_id == legacy.key_id
@@ -115,7 +119,9 @@ def test_trust_add_list_remove_pin_verification(small, tmp_path, private_trust_f
     pinned = run("verify", "--db", str(small))
     assert pinned.exit_code == 0 and "verified against the pinned key (trust file" in pinned.stdout
     assert "UNPINNED" not in pinned.stdout
-    assert run("trust", "remove", key_id[:6]).exit_code == 0 and run("trust", "list").stdout.startswith("no trusted key")
+    assert run("trust", "remove", key_id[:6]).exit_code == 0 and run("trust", "list").stdout.startswith(
+        "no trusted key"
+    )
     assert run("trust", "remove", "ffff").exit_code == 2
     private_trust_file.write_text("0123 ed25519 not-base64 x\n")
     broken = run("verify", "--db", str(small))
@@ -147,7 +153,9 @@ def test_rotation_is_a_transition_signed_by_the_old_key(small, tmp_path):
     assert by_old.ok and by_old.pinned_size == by_old.events, by_old.problems
     by_new = Auditor(db=small).verify(key=new_pub)
     assert by_new.ok and by_new.pinned_size == by_new.events and by_new.cover_of(1).key_id == new_id
-    refused = run("checkpoint", "--db", str(small), "--signing-key", str(next(key_dir().glob(f"*retired-{old_id}.key"))))
+    refused = run(
+        "checkpoint", "--db", str(small), "--signing-key", str(next(key_dir().glob(f"*retired-{old_id}.key")))
+    )
     assert refused.exit_code == 2 and "is not this log's signing key" in refused.stderr
 
 
@@ -230,3 +238,20 @@ def test_batch_command_ends_covered_by_a_checkpoint(tiny_loaded, tmp_path, monke
     assert summary.stored == 1
     result = auditor.verify()
     assert result.ok and result.unsigned_events == 0 and result.events == 3  # generation, explanation, checkpoint
+
+
+def test_verify_proof_pins_the_trust_file_and_says_when_it_is_unpinned(tiny_loaded, tmp_path, private_trust_file):
+    auditor = Auditor(db=tmp_path / "p.db", model=tiny_loaded)
+    record = auditor.generate(prompt="Counterparty rated BB.", max_new_tokens=2)
+    auditor.checkpoint()
+    proof = auditor.proof(record.id, tmp_path / "record.proof.json")
+    unpinned = run("verify-proof", str(proof))
+    assert unpinned.exit_code == 0 and "UNPINNED" in unpinned.stdout
+    stranger = create_key(tmp_path / "stranger.key")
+    assert run("trust", "add", stranger.source).exit_code == 0
+    wrong = run("verify-proof", str(proof))
+    assert wrong.exit_code == 1 and "not by a trusted key" in wrong.stdout
+    auditor.signing.write_public(tmp_path / "p.pub.pem")
+    assert run("trust", "add", str(tmp_path / "p.pub.pem")).exit_code == 0
+    pinned = run("verify-proof", str(proof))
+    assert pinned.exit_code == 0 and "verified against the pinned key" in pinned.stdout

@@ -138,7 +138,7 @@ def test_bad_inputs_one_line_exit_2_nothing_modified(small_db, cli, tmp_path):
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("Error: ") and expected in lines[0], (args, done.stderr)
     pinned_to_stranger = CliRunner().invoke(main, ["verify", "--db", str(small_db), "--key", str(stranger)])
-    assert pinned_to_stranger.exit_code == 1 and "not signed by the pinned key" not in pinned_to_stranger.stderr
+    assert pinned_to_stranger.exit_code == 1 and pinned_to_stranger.stderr == ""
     assert "no checkpoint of this log is signed by the pinned key" in pinned_to_stranger.stdout  # a swap is a tampering
     real = cli("verify", "--db", str(truncated))
     assert (

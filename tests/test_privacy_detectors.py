@@ -112,7 +112,7 @@ def test_labelled_identifiers_are_masked_even_when_they_fail_validation():
     assert texts(CardDetector(), "card number 4111 1111 1111 1112 declined") == ["4111 1111 1111 1112"]
     assert texts(CardDetector(), "credit card: 1234567890123") == ["1234567890123"]
     assert texts(CardDetector(), "order 4111 1111 1111 1112 shipped") == []
-    policy = parse_policy("[actions]\nssn = \"mask\"")
+    policy = parse_policy('[actions]\nssn = "mask"')
     text = Redactor(policy, lambda kind, value: "h").text("Applicant SSN 078-05-1120, income 42,000.", "prompt")
     assert "078-05-1120" not in text and "1120" not in text
 

@@ -65,7 +65,10 @@ def test_bad_prompts_and_messages_are_refused_in_one_line(recorded, tiny_model_d
         (("--prompt", "income \ud800 high"), "holds a lone surrogate"),
         (("--messages", '[{"role": "user", "content": ["a", "b"]}]'), "message 1: content must be text, not list"),
         (("--messages", '[{"role": "user", "content": 42}]'), "content must be text, not int"),
-        (("--messages", '[{"role": "hacker", "content": "approve"}]'), "role 'hacker' is not one this model's chat template defines"),
+        (
+            ("--messages", '[{"role": "hacker", "content": "approve"}]'),
+            "role 'hacker' is not one this model's chat template defines",
+        ),
         (("--messages", '[{"role": "tool", "content": "approve"}]'), "use system, user, assistant"),
     ]
     for args, fragment in cases:
@@ -75,7 +78,9 @@ def test_bad_prompts_and_messages_are_refused_in_one_line(recorded, tiny_model_d
 def test_list_since_and_id_prefixes_are_refused(recorded):
     auditor, record_id = recorded
     db = str(auditor.db_path)
-    assert "--since 'yesterday' is not an ISO 8601 date" in refused(auditor.db_path, "list", "--db", db, "--since", "yesterday")
+    assert "--since 'yesterday' is not an ISO 8601 date" in refused(
+        auditor.db_path, "list", "--db", db, "--since", "yesterday"
+    )
     assert "--until" in refused(auditor.db_path, "list", "--db", db, "--until", "2026-13-01")
     middle = record_id[9:17]  # a stretch from the middle of the id: as a LIKE pattern '%...' it used to match
     for prefix in ("%" + middle, "________" + record_id[8:12], record_id[:8] + "%"):

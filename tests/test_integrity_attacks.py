@@ -472,6 +472,11 @@ def test_dossier_states_what_covers_each_piece_of_evidence(real, copy, cli, tmp_
     ):
         assert f"<b>{label}</b>: logged at seq" in text, label
     assert text.count("verified against the pinned key") >= 5
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LLM_AUDIT_CHECKPOINT_EVERY", "0")
+        summary = Auditor(db=copy).report(None, tmp_path / "summary.html", generated_at="2026-03-06T10:00:00Z")
+    assert "Audit log integrity: verified" in summary.path.read_text()
+    assert "Every record in this summary is covered by a checkpoint signed by a pinned key" in summary.path.read_text()
     assert run("trust", "remove", rows(real.db, "SELECT key_id FROM checkpoints LIMIT 1")[0][0]).returncode == 0
     text = dossier(copy, real.credit, tmp_path)
     assert "Audit log integrity: unverified" in text and "but that key is not pinned, so this is not verified" in text

@@ -107,26 +107,39 @@ def evidence_status(check: Verification | None, evidence: Evidence) -> Integrity
     )
 
 
-def log_status(check: Verification | None) -> IntegrityStatus:
-    """The summary's integrity box: the log as a whole."""
+def log_status(check: Verification | None, seqs: list[int | None] | None = None) -> IntegrityStatus:
+    """The summary's integrity box: the log as a whole, and whether the records it lists (their events ``seqs``) are covered."""
     failed = _not_verified(check)
     if failed is not None:
         return failed
     result = check.result  # type: ignore[union-attr]
-    if result.key_pinned and result.unsigned_events == 0:
+    if not result.key_pinned:
+        return IntegrityStatus(
+            "unverified",
+            "The audit log was checked and no tampering was found, but it is NOT verified: its checkpoints were checked "
+            f"only against the key the database records about itself ({PIN_HINT}).",
+        )
+    listed = seqs or []
+    if listed and all(seq is not None and result.cover_of(seq) is not None for seq in listed):
+        tail = (
+            f"; the {result.unsigned_events} newest events of the log, after them, are not yet covered"
+            if result.unsigned_events
+            else ""
+        )
+        return IntegrityStatus(
+            "verified",
+            f"Every record in this summary is covered by a checkpoint signed by a pinned key, and the audit log verified "
+            f"intact up to seq {result.pinned_size} when this report was generated ({result.pin_source}){tail}.",
+        )
+    if not listed and result.unsigned_events == 0:
         return IntegrityStatus(
             "verified",
             f"The whole audit log ({result.events} events) is covered by checkpoints signed by a pinned key and verified "
             f"intact when this report was generated ({result.pin_source}).",
         )
-    if result.key_pinned:
-        return IntegrityStatus(
-            "unverified",
-            f"The audit log verified intact against the pinned key up to seq {result.pinned_size}; its "
-            f"{result.unsigned_events} newest events are recorded but not yet covered by a signed checkpoint.",
-        )
+    uncovered = sum(1 for seq in listed if seq is None or result.cover_of(seq) is None)
     return IntegrityStatus(
         "unverified",
-        f"The audit log was checked and no tampering was found, but it is NOT verified: its checkpoints were checked only "
-        f"against the key the database records about itself ({PIN_HINT}).",
+        f"The audit log verified intact against the pinned key up to seq {result.pinned_size}, but {uncovered} of the "
+        f"records in this summary are recorded and not yet covered by a signed checkpoint, so they are not verified.",
     )

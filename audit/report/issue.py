@@ -119,15 +119,12 @@ def issue_report(
                 ("Since", since_n or "the first record"),
                 ("Until", until_n or "the last record"),
             ]
-            summary = build_summary(
-                (
-                    gather(store, r, full=False)
-                    for r in store.records.iter(use_case=use_case, since=since_n, until=until_n)
-                ),
-                generated,
-                log_status(check),
-                shown,
-            )
+            listed = [
+                gather(store, r, full=False)
+                for r in store.records.iter(use_case=use_case, since=since_n, until=until_n)
+            ]
+            seqs = [e.logged.seq if e.logged else None for e in listed]
+            summary = build_summary(listed, generated, log_status(check, seqs), shown)
             ids = [row.record_id for row in summary.index]
             html, kind = render_summary(summary), "summary"
             filters = {"use_case": use_case, "since": since_n, "until": until_n}

@@ -92,6 +92,14 @@ register(
 )
 
 
+register(
+    "events",
+    3,
+    "covering index of leaf hashes in chain order (checkpoints and proofs read only the index)",
+    f"CREATE INDEX IF NOT EXISTS idx_{TABLE}_leaves ON {TABLE} (seq, leaf_hash)",
+)
+
+
 @dataclass
 class Event:
     seq: int

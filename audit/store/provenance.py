@@ -94,17 +94,22 @@ class ProvenanceRepository(EvidenceRepository):
             raise KeyError(subject_id)
         return row.to_dict()
 
+    def _columns(self) -> str:
+        """The columns this file has: one read before its v2 migration (opened read-only) lacks the newer two."""
+        present = self.db[TABLE].columns_dict
+        return ", ".join(c for c in _COLUMNS if c in present)
+
     def get(self, provenance_id: str) -> Provenance | None:
         if not self.exists():
             return None
-        rows = list(self.db.query(f"SELECT {', '.join(_COLUMNS)} FROM {TABLE} WHERE id = ?", [provenance_id]))
+        rows = list(self.db.query(f"SELECT {self._columns()} FROM {TABLE} WHERE id = ?", [provenance_id]))
         return Provenance(**rows[0]) if rows else None
 
     def of(self, subject_id: str) -> Provenance | None:
         """Where ``subject_id`` (a record, explanation or replay id) was merged from, if it was."""
         if not self.exists():
             return None
-        rows = list(self.db.query(f"SELECT {', '.join(_COLUMNS)} FROM {TABLE} WHERE subject_id = ?", [subject_id]))
+        rows = list(self.db.query(f"SELECT {self._columns()} FROM {TABLE} WHERE subject_id = ?", [subject_id]))
         return Provenance(**rows[0]) if rows else None
 
     def iter(self, *, source_host: str | None = None) -> Iterator[Provenance]:
@@ -113,5 +118,5 @@ class ProvenanceRepository(EvidenceRepository):
         where, params = (" WHERE source_host = ?", [source_host]) if source_host else ("", [])
         return (
             Provenance(**row)
-            for row in self.db.query(f"SELECT {', '.join(_COLUMNS)} FROM {TABLE}{where} ORDER BY seq", params)
+            for row in self.db.query(f"SELECT {self._columns()} FROM {TABLE}{where} ORDER BY seq", params)
         )

@@ -99,21 +99,28 @@ def build_synthetic(db: Path, n: int, every: int) -> float:
     return time.perf_counter() - started
 
 
-def reference_read(db: Path) -> float:
-    """The floor: stream the same rows and hash each payload once, checking nothing else."""
-    started = time.perf_counter()
-    with AuditStore.open(db) as store:
-        for event in store.events.iter_chain():
-            hashlib.sha256(event.payload.encode()).digest()
-    return time.perf_counter() - started
+def reference_read(db: Path, repeats: int = 3) -> float:
+    """The floor: stream the same rows and hash each payload once, checking nothing else (best of ``repeats``)."""
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        with AuditStore.open(db) as store:
+            for event in store.events.iter_chain():
+                hashlib.sha256(event.payload.encode()).digest()
+        best = min(best, time.perf_counter() - started)
+    return best
 
 
-def timed_verify(db: Path, parallel: bool = True) -> tuple[float, int]:
-    started = time.perf_counter()
-    # parallel=True: what logs of 20,000 events and more get by default (the quick run's are smaller)
-    result = verify_database(db, Pins((KEYS[db],), "the benchmark's key"), require_signed=True, parallel=parallel)
-    assert result.ok and result.key_pinned, result.problems[:3]
-    return time.perf_counter() - started, result.events
+def timed_verify(db: Path, parallel: bool = True, repeats: int = 3) -> tuple[float, int]:
+    """Best of ``repeats`` wall-clock seconds (the machine is shared: the best run is the least disturbed)."""
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        # parallel=True: what logs of 20,000 events and more get by default on 4+ cores
+        result = verify_database(db, Pins((KEYS[db],), "the benchmark's key"), require_signed=True, parallel=parallel)
+        assert result.ok and result.key_pinned, result.problems[:3]
+        best = min(best, time.perf_counter() - started)
+    return best, result.events
 
 
 def build_generations(db: Path, template, explanation, g: int) -> float:
@@ -278,8 +285,9 @@ def main() -> None:
     gref_s = reference_read(gens)
     gver_s, gn = timed_verify(gens)
     cpu_started = time.process_time()
-    gser_s, _ = timed_verify(gens, parallel=False)
+    gser_s, _ = timed_verify(gens, parallel=False, repeats=1)
     gcpu_s = time.process_time() - cpu_started
+    gser_s = min(gser_s, timed_verify(gens, parallel=False, repeats=2)[0])
     gsize = gens.stat().st_size / 1e6
     records = (gn - 1) // 2
     print_verify_table(
@@ -296,7 +304,10 @@ def main() -> None:
         f"| verify, pinned, one process (wall; CPU {gcpu_s:.2f} s = {records / gcpu_s:,.0f} records/s) | {gser_s:.2f} | "
         f"{records / gser_s:,.0f} | {gser_s / gref_s:.2f} |"
     )
-    print(f"\ntarget: at least 5,000 records/s; measured {records / gver_s:,.0f} records/s (two processes)")
+    print(
+        f"\ntarget: at least 5,000 records/s; measured {records / gser_s:,.0f} records/s in one process (the default on "
+        f"fewer than 4 cores), {records / gver_s:,.0f} with the evidence check in a second process"
+    )
 
     timing = consistency_timing(args.leaves)
     print(f"\n## RFC 6962 consistency proof, {args.leaves:,} -> {args.leaves + 1:,} leaves\n")

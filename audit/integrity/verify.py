@@ -496,7 +496,10 @@ def _evidence_child(path: Path, send) -> None:
         send.close()
 
 
-PARALLEL_FROM_EVENTS = 20_000  # below this a second process costs more than it saves
+# A second process pays off only with a core to spare: below 20,000 events its start and second read of the log
+# cost more than it saves, and on 2 shared cores it measured no faster (benchmarks/verify.py, one-process row).
+PARALLEL_FROM_EVENTS = 20_000
+PARALLEL_FROM_CORES = 4
 
 
 def _against(
@@ -556,7 +559,7 @@ def verify_store(
     parallel: bool | None = None,
 ) -> VerifyResult:
     """Verify ``store`` (see the module docstring); ``parallel``: check the evidence tables in a second process
-    (default: for logs of 20,000 events or more, on a machine with two or more cores)."""
+    (default: for logs of 20,000 events or more, on a machine with four or more cores)."""
     started = time.perf_counter()
     pins = pins if pins is not None else Pins()
     result = VerifyResult(
@@ -590,9 +593,8 @@ def verify_store(
         keys.check(pending[next_cp], MerkleAccumulator().root())
         next_cp += 1
 
-    parallel = (
-        parallel if parallel is not None else (os.cpu_count() or 1) > 1 and store.events.count() >= PARALLEL_FROM_EVENTS
-    )
+    if parallel is None:
+        parallel = (os.cpu_count() or 1) >= PARALLEL_FROM_CORES and store.events.count() >= PARALLEL_FROM_EVENTS
     waiting = _evidence_in_a_process(store.path) if parallel and store.path.exists() else None
     evidence = None if waiting is not None else _Evidence(store, _Report(VerifyResult(database=str(store.path))))
     acc = MerkleAccumulator()

@@ -13,13 +13,14 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import recording
+from . import journal, recording
 from .api_keys import ApiKeys
 from .attribution.request import check_request
 from .errors import UserError
 from .integrity import keys
-from .integrity.proof import build_proof, load_trusted, read_proof, verify_proof_document, write_proof
-from .integrity.verify import VerifyResult, verify_database
+from .integrity.keyring import Keyring
+from .integrity.proof import export_proof, load_trusted, read_proof, verify_proof_document
+from .integrity.verify import VerifyResult, verify_path
 from .model import LoadedModel, load_model
 from .privacy.guard import PrivacyGuard
 from .privacy.keystore import default_key_store_path
@@ -124,15 +125,13 @@ class Auditor:
         request.check_record(record)
         check_writable(self.db_path)
         result = explain_loaded(self.loaded, record, request)
-        with AuditStore.open(self.db_path, write=True) as store:
-            store.explanations.append(self.privacy.for_storage(record, result))
+        journal.store_or_keep(self.db_path, "explanation", self.privacy.for_storage(record, result))
         return result
 
     def explain_all(
         self, method: str = "feature-ablation", granularity: str = "token", *, executor: Any = None, **options: Any
     ) -> BatchSummary:
-        """Explain every matching record not yet explained this way (resumable, idempotent); ``options``:
-        :func:`audit.scale.batch.explain_batch`'s and the method's. ``executor``: in-process (default) or Ray."""
+        """Explain every matching record not yet explained this way (:func:`audit.scale.batch.explain_batch`; in-process or Ray)."""
         batch = {k: options.pop(k) for k in BATCH_OPTIONS if k in options}
         request = check_request(method, granularity, options)
         return explain_batch(self.db_path, self.privacy, request, executor or self._executor(), **batch)
@@ -159,8 +158,8 @@ class Auditor:
         check_attention_request(record, tolerance)
         check_writable(self.db_path)
         result = analyse_recorded(self.loaded, record, heads=heads, tolerance=tolerance)
-        with AuditStore.open(self.db_path, write=True) as store:
-            store.attention.append(self.privacy.for_storage(record, result))
+        journal.store_or_keep(self.db_path, "attention", self.privacy.for_storage(record, result))
+        with AuditStore.open(self.db_path) as store:
             return self.privacy.open_result(store.attention.get(result.id))
 
     def replay(
@@ -178,8 +177,7 @@ class Auditor:
         record = self.get(record_id, clear=True)
         check_writable(self.db_path)
         result = replay_one(record, self._replay_models, model, upstream, allow_model_mismatch, tolerance)
-        with AuditStore.open(self.db_path, write=True) as store:
-            store.replays.append(self.privacy.for_storage(record, result))
+        journal.store_or_keep(self.db_path, "replay", self.privacy.for_storage(record, result))
         return result
 
     def replay_many(self, record_ids: list[str] | None = None, **options: Any) -> list[ReplayResult]:
@@ -212,34 +210,39 @@ class Auditor:
     def report(
         self, record_ids: list[str] | str | None = None, output: str | Path = "report.html", **options: Any
     ) -> ReportOutput:
-        """Write a dossier of ``record_ids`` (without ids: a summary) and log its SHA-256;
-        ``options``: :func:`audit.report.issue_report`'s (filters, ``generated_at``, ``pdf``, ``dossiers``)."""
+        """A dossier of ``record_ids`` (else a summary), its SHA-256 logged; ``options``: :func:`audit.report.issue_report`'s."""
         ids = [record_ids] if isinstance(record_ids, str) else list(record_ids or [])
         return issue_report(self.db_path, Path(output), record_ids=ids or None, verify=self.verify, **options)
 
-    def verify(self, *, key: str | Path | None = None) -> VerifyResult:
-        """Recompute the chain, tables, blobs, Merkle roots and signatures (read-only)."""
-        return verify_database(self.db_path, keys.reading_key(self.db_path, key))
+    def verify(self, *, key: Any = None, **options: Any) -> VerifyResult:
+        """Check all the log commits to, read-only, pinned to ``key`` or the trust file (:func:`~audit.integrity.verify.verify_path`)."""
+        return verify_path(self.db_path, key, **options)
 
-    def checkpoint(self, *, key: str | Path | None = None) -> Checkpoint:
-        """Sign the log's current size and root now (the key is created on first use)."""
-        return keys.sign_checkpoint(self.db_path, key)
+    def checkpoint(self, *, key: str | Path | None = None, export: str | Path | None = None) -> Checkpoint:
+        """Sign the log's current size and root now (the key is created on first use); ``export``: also write it as a C2SP note."""
+        return self.signing.export(Path(export), key)[0] if export else keys.sign_checkpoint(self.db_path, key)
+
+    @cached_property
+    def signing(self) -> Keyring:
+        """This database's signing key, the trust file, key rotation, exported checkpoints (:mod:`audit.integrity.keyring`)."""
+        return Keyring(self.db_path)
+
+    def append_pending(self) -> list[journal.Appended]:
+        """Append what the pending journal kept when the database could not take it (:mod:`audit.journal`)."""
+        return journal.append_pending(self.db_path)
 
     def proof(self, record_id: str, output: str | Path) -> Path:
         """Write ``record_id``'s events, blobs and inclusion proofs to ``output`` (JSON)."""
-        with AuditStore.open(self.db_path) as store:
-            document = build_proof(store, record_id)
-        write_proof(document, Path(output))
-        return Path(output)
+        return export_proof(self.db_path, record_id, Path(output))
 
     @staticmethod
     def verify_proof(proof_file: str | Path, *, key: str | Path | None = None) -> ProofResult:
         """Check a proof file offline against ``key`` (else the key it embeds); no database needed."""
         return verify_proof_document(read_proof(Path(proof_file)), load_trusted(Path(key) if key else None))
 
-    def merge(self, sources: list[str | Path], *, hosts: list[str] | None = None) -> MergeResult:
-        """Verify each source database, then copy its records, explanations and replays into this one."""
-        return merge_databases([Path(s) for s in sources], self.db_path, hosts=hosts)
+    def merge(self, sources: list[str | Path], **options: Any) -> MergeResult:
+        """Check each source (trust, schema, ids, blobs: :func:`~audit.scale.merge.merge_databases`), then copy it in here."""
+        return merge_databases([Path(s) for s in sources], self.db_path, **options)
 
     api_keys = cached_property(lambda self: ApiKeys(self.db_path, self.operator))
     """API keys of ``serve`` and ``proxy`` (:class:`audit.api_keys.ApiKeys`): stored hashed, added and revoked as events."""

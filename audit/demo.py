@@ -1,4 +1,4 @@
-"""The main job, end to end on the example cases: record, explain, attention, replay, report, verify.
+"""The main job, end to end on the example cases: pin the key, record, explain, attention, replay, report, verify.
 
 Each stage is a function ``(auditor, cases, result, say) -> None`` in :data:`STAGES`, run in
 order through the :class:`~audit.Auditor` as a user's code would; ``say`` prints progress for
@@ -36,11 +36,26 @@ def record_stage(auditor: Auditor, cases: list[ExampleCase], result: DemoResult,
         say(f"  {record.id}  {case.name:30}  {record.output_tokens:>3} tokens  {text[:70]}")
 
 
+def trust_stage(auditor: Auditor, cases: list[ExampleCase], result: DemoResult, say: Say) -> None:
+    """Pin the demo database's signing key before anything is signed, as a validator would.
+
+    The key is made in the key directory (``~/.config/llm-audit/keys/``, or ``$XDG_CONFIG_HOME``), its
+    public half written beside the database (``<db>.pub.pem``, public: safe there), and that public
+    key added to the trust file, so the dossiers and the final verify are checked against a pinned key.
+    """
+    info = auditor.signing.info(create=True)
+    public = auditor.signing.write_public(auditor.db_path.with_name(auditor.db_path.name + ".pub.pem"))
+    entry, added = auditor.signing.trust_add(public, f"llm-audit demo ({auditor.db_path.resolve()})")
+    state = "added to" if added else "already in"
+    say(f"  signing key {info.key_id} in {info.path}; public key {public}, {state} {auditor.signing.trust.path}")
+    result.outputs["trust"] = f"key {entry.key_id} pinned in {auditor.signing.trust.path}"
+
+
 def verify_stage(auditor: Auditor, cases: list[ExampleCase], result: DemoResult, say: Say) -> None:
-    """Seal what the demo recorded with a signed checkpoint, then verify the whole log."""
+    """Seal what the demo recorded with a signed checkpoint, then verify the whole log against the pinned key."""
     made = auditor.checkpoint()
     say(f"  checkpoint {made.id}: {made.tree_size} events, root {made.root_hash[:16]}…, key {made.key_id}")
-    verified = auditor.verify()
+    verified = auditor.verify(require_signed=True)
     say(f"  {verified.summary()}")
     result.outputs["verify"] = verified.summary()
 
@@ -104,6 +119,7 @@ def report_stage(auditor: Auditor, cases: list[ExampleCase], result: DemoResult,
 
 
 STAGES: list[tuple[str, Callable[[Auditor, list[ExampleCase], DemoResult, Say], None]]] = [
+    ("trust", trust_stage),
     ("record", record_stage),
     ("explain", explain_stage),
     ("attention", attention_stage),

@@ -8,6 +8,7 @@ never from torch's RNG, so minting an id cannot disturb a seeded generation.
 from __future__ import annotations
 
 import os
+import re
 import time
 import uuid
 
@@ -24,6 +25,14 @@ def uuid7(unix_ms: int | None = None) -> str:
     value |= 0b10 << 62
     value |= rand & ((1 << 62) - 1)
     return str(uuid.UUID(int=value))
+
+
+_UUID7 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\Z")
+
+
+def is_uuid7(value: object) -> bool:
+    """Whether ``value`` is a UUIDv7 string as :func:`uuid7` writes it (lower-case, hyphenated)."""
+    return isinstance(value, str) and _UUID7.match(value) is not None
 
 
 def assign_identity(item: object) -> None:

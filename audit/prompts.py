@@ -11,6 +11,7 @@ Three kinds, recorded as such:
 
 from __future__ import annotations
 
+import re
 import string
 from dataclasses import dataclass
 from typing import Any
@@ -32,21 +33,86 @@ class PromptInput:
     input_ids: list[int]
 
 
+# Roles a chat template may define; "user" and "assistant" every chat template handles.
+KNOWN_ROLES = ("system", "user", "assistant", "tool", "ipython", "developer", "function")
+
+
+def check_text(value: Any, what: str) -> None:
+    """Refuse text that is not valid Unicode to store: a lone surrogate (from a JSON ``\\ud800`` escape) has no UTF-8."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise UserError(
+                f"{what} holds a lone surrogate ({value[exc.start]!r} at character {exc.start}), which is not text: "
+                "fix the input (a JSON \\ud800-style escape without its pair?)"
+            ) from None
+
+
 def template_fields(template: str) -> list[str]:
-    """Field names in order of first appearance."""
+    """Field names in order of first appearance; plain ``{name}`` fields only.
+
+    A format spec or conversion (``{score:d}``, ``{x!r}``, ``{x:{width}}``) is refused: the
+    recorded prompt must be exactly the variables as given, and field-level attribution
+    replaces each value by a baseline that a spec like ``:d`` could not format.
+    """
     try:
-        names = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+        parsed = [(name, spec, conv) for _, name, spec, conv in string.Formatter().parse(template) if name is not None]
     except ValueError as exc:
         raise UserError(
             f"template is not a valid format string ({exc}): write fields as {{name}} and literal braces as {{{{ }}}}"
         ) from None
     seen: list[str] = []
-    for name in names:
+    for name, spec, conversion in parsed:
         if name == "" or not name.isidentifier():
             raise UserError(f"template field {{{name}}} is not a name: use {{income}}-style fields")
+        if spec or conversion:
+            shown = name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
+            raise UserError(
+                f"template field {{{shown}}} has a format spec or conversion: write plain {{{name}}} and pass the value "
+                "already formatted (the record keeps the variables exactly as given)"
+            )
         if name not in seen:
             seen.append(name)
     return seen
+
+
+def _walk(value: Any, what: str) -> None:
+    check_text(value, what)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            check_text(key, f"{what} key")
+            _walk(item, f"{what}[{key!r}]")
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _walk(item, f"{what}[{index}]")
+
+
+def check_inputs(inputs: dict[str, Any]) -> None:
+    """What can be checked without the model, so a mistake costs nothing: text is text, templates are plain,
+    messages are role/content pairs of strings."""
+    for name, value in inputs.items():
+        _walk(value, name)
+    if inputs.get("template") is not None:
+        template_fields(inputs["template"])
+    messages = inputs.get("messages")
+    if messages is not None:
+        if not isinstance(messages, list):
+            raise UserError('messages must be a list, e.g. [{"role": "user", "content": "..."}]')
+        for number, message in enumerate(messages, start=1):
+            if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+                raise UserError(f'message {number} needs a "role" string and a "content" string')
+            if not isinstance(message.get("content"), str):
+                raise UserError(
+                    f"message {number}: content must be text, not {type(message.get('content')).__name__}: "
+                    'e.g. {"role": "user", "content": "..."}'
+                )
+
+
+def template_roles(tokenizer) -> list[str]:
+    """The chat roles the tokenizer's template defines: those it names, with user and assistant."""
+    source = str(getattr(tokenizer, "chat_template", "") or "")
+    return [r for r in KNOWN_ROLES if r in ("user", "assistant") or re.search(rf"\b{r}\b", source)]
 
 
 def render_template(template: str, variables: dict[str, Any]) -> str:
@@ -67,9 +133,23 @@ def _chat(tokenizer, messages: list[dict[str, str]]) -> str:
         raise UserError(
             "this model's tokenizer has no chat template: pass --prompt text instead of messages or a system message"
         )
-    for message in messages:
+    roles = template_roles(tokenizer)
+    for number, message in enumerate(messages, start=1):
         if not isinstance(message, dict) or "role" not in message or "content" not in message:
             raise UserError('each message needs "role" and "content": e.g. [{"role": "user", "content": "..."}]')
+        if not isinstance(message["content"], str):
+            raise UserError(
+                f"message {number}: content must be text, not {type(message['content']).__name__}: "
+                'e.g. {"role": "user", "content": "..."}'
+            )
+        if not isinstance(message["role"], str) or message["role"] not in roles:
+            raise UserError(
+                f"message {number}: role {message['role']!r} is not one this model's chat template defines: "
+                f"use {', '.join(roles)}"
+            )
+        extra = sorted(set(message) - {"role", "content"})
+        if extra:
+            raise UserError(f"message {number}: unknown key(s) {', '.join(extra)}: a message has only role and content")
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
 

@@ -4,7 +4,8 @@ The checks that need no model run first (:func:`check_request`), so a mistake co
 and stores nothing; the prompt is then built and measured against the model's context
 (:func:`prepare`); :func:`record_generation` runs the seeded generation and assembles the
 :class:`~audit.record.GenerationRecord` field by field; :func:`store_record` applies the
-privacy policy and appends the record with its event.
+privacy policy and appends the record with its event, or keeps it in the pending journal
+(:mod:`audit.journal`) when the database cannot take it.
 """
 
 from __future__ import annotations
@@ -16,15 +17,15 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import journal
 from .clock import utc_iso
 from .environment import capture_environment
 from .errors import UserError
 from .ids import uuid7
 from .model import LoadedModel
 from .params import GenerationParams, config_to_record, effective_config
-from .prompts import PromptInput, build_prompt
+from .prompts import PromptInput, build_prompt, check_inputs
 from .record import GenerationRecord, TopAlternative
-from .store import AuditStore
 
 if TYPE_CHECKING:
     from .privacy.guard import PrivacyGuard
@@ -79,6 +80,7 @@ def check_request(inputs: dict[str, Any], seed: Any, use_case: Any, operator: st
         raise UserError(f"use case is empty: pass one of {', '.join(USE_CASES)} or a short tag of your own")
     params = GenerationParams(**inputs)
     params.validate()
+    check_inputs({**prompt, "operator": who, "use case": use_case, "tags": tags})
     return GenerationRequest(prompt, params, seed, str(use_case).strip(), who, tags)
 
 
@@ -161,9 +163,9 @@ def store_record(db_path: Path, record: GenerationRecord, guard: PrivacyGuard | 
 def append_record(db_path: Path, record: GenerationRecord, guard: PrivacyGuard | None = None) -> str:
     """:func:`store_record`, returning the SHA-256 of the logged payload (what a receipt cites)."""
     stored = guard.protect(record) if guard is not None and guard.policy is not None else record
-    with AuditStore.open(db_path, write=True) as store:
-        seq = store.records.append(stored)
-        payload_sha256 = store.events.at(seq).payload_sha256
+    # A database that cannot take it: the record is kept in the journal, never lost.
+    write = lambda store: store.events.at(store.records.append(stored)).payload_sha256  # noqa: E731
+    payload_sha256 = journal.store_or_keep(db_path, "generation", stored, write)
     record.seq = stored.seq
     record.tags = stored.tags
     return payload_sha256

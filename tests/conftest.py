@@ -56,6 +56,26 @@ def build_tiny_model(folder: Path, seed: int = 0) -> Path:
     return folder
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_config(tmp_path_factory: pytest.TempPathFactory):
+    """Keys, trust file and pending journals go to a temporary folder, never the real home (subprocesses inherit it)."""
+    base = tmp_path_factory.mktemp("home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CONFIG_HOME", str(base / "config"))
+        patch.setenv("XDG_STATE_HOME", str(base / "state"))
+        for name in ("LLM_AUDIT_SIGNING_KEY", "LLM_AUDIT_KEY", "LLM_AUDIT_TRUST_FILE"):
+            patch.delenv(name, raising=False)
+        yield base
+
+
+@pytest.fixture(autouse=True)
+def private_trust_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test its own (initially empty) trust file, so a key one test pins never pins another's databases."""
+    path = tmp_path / "trusted_keys"
+    monkeypatch.setenv("LLM_AUDIT_TRUST_FILE", str(path))
+    return path
+
+
 @contextmanager
 def one_torch_thread():
     """Tiny-model passes are per-op overhead: one thread is ~50x faster than two cores shared

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import json
+from pathlib import Path
 
 import pytest
 
@@ -79,6 +81,140 @@ def test_ct_inclusion_proof_vector():
         "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
         "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
     ]
+
+
+# -- the published vectors of transparency-dev/merkle (tests/data/transparency-dev-merkle/README.md) --------------------
+VECTORS = Path(__file__).resolve().parent / "data" / "transparency-dev-merkle"
+TD = json.loads((VECTORS / "verify_test_vectors.json").read_text())
+TD_LEAVES = [merkle.leaf_of(bytes.fromhex(h)) for h in TD["leaves"]]
+TD_ROOTS = [bytes.fromhex(h) for h in TD["roots"]]
+
+
+def _corrupted_consistency(m: int, n: int, r1: bytes, r2: bytes, proof: list[bytes]):
+    """The probes of the module's corruptConsistencyProof, rewritten: each must be refused."""
+    some = bytes.fromhex(TD["sha256SomeHash"])
+    yield from [
+        (m - 1, n, r1, r2, proof),
+        (m + 1, n, r1, r2, proof),
+        (m ^ 2, n, r1, r2, proof),
+        (m, n * 2, r1, r2, proof),
+        (m, n // 2, r1, r2, proof),
+        (m, n, b"WrongRoot", r2, proof),
+        (m, n, r1, b"WrongRoot", proof),
+        (m, n, r2, r1, proof),
+        (m, n, r1, r2, []),
+        (m, n, r1, r2, [*proof, b""]),
+        (m, n, r1, r2, [*proof, r1]),
+        (m, n, r1, r2, [*proof, r2]),
+        (m, n, r1, r2, [b"", *proof]),
+        (m, n, r1, r2, [r1, *proof]),
+        (m, n, r1, r2, [r2, *proof]),
+        (m, n, r1, r2, [proof[0], *proof]),
+        (m, n, r1, r2, proof[:-1]),
+        (m, n, r1, r2, [some, *proof[1:]]),
+    ]
+    for i in range(len(proof)):
+        flipped = list(proof)
+        flipped[i] = bytes([flipped[i][0] ^ 16]) + flipped[i][1:]
+        yield (m, n, r1, r2, flipped)
+
+
+@pytest.mark.parametrize("vector", TD["consistencyProofs"], ids=lambda v: f"{v['size1']}-{v['size2']}")
+def test_consistency_proofs_equal_transparency_dev_vectors_and_every_corruption_fails(vector):
+    m, n, want = vector["size1"], vector["size2"], [bytes.fromhex(h) for h in vector["proof"] or []]
+    tree = merkle.MerkleTree(TD_LEAVES)
+    proof = tree.consistency_proof(m, n)
+    assert proof == want == merkle.consistency_proof(TD_LEAVES[:n], m)
+    assert merkle.verify_consistency(m, n, TD_ROOTS[m - 1], TD_ROOTS[n - 1], proof)
+    if proof:  # as the Go test: only non-trivial proofs are corrupted
+        for probe in _corrupted_consistency(m, n, TD_ROOTS[m - 1], TD_ROOTS[n - 1], proof):
+            assert not merkle.verify_consistency(*probe), probe[:2]
+
+
+@pytest.mark.parametrize("vector", TD["inclusionProofs"][1:], ids=lambda v: f"{v['leaf']}-{v['size']}")
+def test_inclusion_proofs_equal_transparency_dev_vectors(vector):
+    index, size = vector["leaf"] - 1, vector["size"]
+    proof = merkle.MerkleTree(TD_LEAVES).inclusion_proof(index, size)
+    assert [h.hex() for h in proof] == (vector["proof"] or [])
+    assert merkle.verify_inclusion(TD_LEAVES[index], index, size, proof, TD_ROOTS[size - 1])
+    for wrong_index, wrong_size in (
+        (index - 1, size),
+        (index + 1, size),
+        (index ^ 2, size),
+        (index, size * 2),
+        (index, size // 2),
+    ):
+        if (wrong_index, wrong_size) != (index, size):
+            assert not merkle.verify_inclusion(TD_LEAVES[index], wrong_index, wrong_size, proof, TD_ROOTS[size - 1])
+
+
+def test_consistency_edge_cases_of_the_go_test_table():
+    named = {
+        "root1": b"don't care 1",
+        "root2": b"don't care 2",
+        "sha256EmptyTreeHash": bytes.fromhex(TD["sha256EmptyTreeHash"]),
+    }
+    proofs = {"proof1": [], "proof2": [bytes.fromhex(TD["sha256EmptyTreeHash"])]}
+    for case in TD["TestVerifyConsistency_table"]["cases"]:
+        ok = merkle.verify_consistency(
+            case["size1"], case["size2"], named[case["root1"]], named[case["root2"]], proofs[case["proof"]]
+        )
+        assert ok == (not case["wantErr"]), case
+
+
+def test_inclusion_edge_cases_of_the_go_test():
+    some, empty = bytes.fromhex(TD["sha256SomeHash"]), bytes.fromhex(TD["sha256EmptyTreeHash"])
+    for index, size in TD["TestVerifyInclusion_probes"]["probes"]:
+        for leaf, root in ((some, b""), (b"", empty), (some, empty)):
+            assert not merkle.verify_inclusion(leaf, index, size, [], root)
+    single = merkle.leaf_of(b"data")
+    values = {"hash": single, "empty": b""}
+    for root, leaf, want_err in TD["TestVerifyInclusionSingleEntry"]["cases"]:
+        assert merkle.verify_inclusion(values[leaf], 0, 1, [], values[root]) == (not want_err)
+
+
+def test_rfc6962_hasher_vectors():
+    for case in TD["rfc6962_hasher"]:
+        if case["op"] == "empty_root":
+            got = merkle.EMPTY_ROOT
+        elif case["op"] == "leaf":
+            got = merkle.leaf_of(case["data_ascii"].encode())
+        else:
+            got = merkle.node_hash(case["left_ascii"].encode(), case["right_ascii"].encode())
+        assert got.hex() == case["want"], case["desc"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted((VECTORS / "testdata").rglob("*.json")),
+    ids=lambda p: f"{p.parent.parent.name}/{p.parent.name}/{p.name}",
+)
+def test_transparency_dev_testdata_files(path):
+    import base64
+
+    case = json.loads(path.read_text())
+    b64 = base64.b64decode
+    proof = [b64(h) for h in case["proof"] or []]
+    if "size1" in case:
+        ok = merkle.verify_consistency(case["size1"], case["size2"], b64(case["root1"]), b64(case["root2"]), proof)
+    else:
+        ok = merkle.verify_inclusion(b64(case["leafHash"]), case["leafIdx"], case["treeSize"], proof, b64(case["root"]))
+    assert ok == (not case["wantErr"]), case["desc"]
+
+
+def test_consistency_between_every_pair_of_sizes_and_a_rollback_never_verifies():
+    leaves = [hashlib.sha256(i.to_bytes(2, "big")).digest() for i in range(70)]
+    tree = merkle.MerkleTree(leaves)
+    for n in range(1, 71):
+        assert tree.root(n) == _reference_mth(leaves[:n])
+        for m in range(0, n + 1):
+            proof = tree.consistency_proof(m, n)
+            assert merkle.verify_consistency(m, n, tree.root(m), tree.root(n), proof), (m, n)
+            assert not merkle.verify_consistency(n, m, tree.root(n), tree.root(m), proof) or m == n
+            if 0 < m < n:
+                assert not merkle.verify_consistency(
+                    m, n, tree.root(m - 1) if m > 1 else leaves[1], tree.root(n), proof
+                )
 
 
 def test_rfc8785_canonical_form():

@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from audit import Auditor
 from audit.cli import main
 from audit.errors import UserError
+from audit.integrity.key_location import default_key_path
 from audit.store import AuditStore
 
 FORK = multiprocessing.get_context("fork")
@@ -57,9 +58,12 @@ def test_four_processes_recording_at_once_lose_nothing_and_readers_never_fail(ti
     assert read_errors == [] and reads > 0
     result = Auditor(db=db).verify()
     assert result.ok, result.problems
-    assert (result.events, result.projected) == (12, 12)
-    assert result.checkpoints == 4 and result.signed_size == 12 and result.key_pinned
-    assert stat.S_IMODE((tmp_path / "shared.db.key").stat().st_mode) == 0o600
+    # 12 generations and, every 3 uncovered events, a checkpoint (each its own event, signing the tree that ends with it)
+    assert (result.events, result.projected, result.rows) == (16, 16, 16)
+    assert result.checkpoints == 4 and result.signed_size == 16 and not result.key_pinned
+    key = default_key_path(db)
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600 and stat.S_IMODE(key.parent.stat().st_mode) == 0o700
+    assert not (tmp_path / "shared.db.key").exists()  # never beside the database
     assert {r.tags["worker"] for r in Auditor(db=db).list()} == {"w0", "w1", "w2", "w3"}
 
 
@@ -79,7 +83,7 @@ def test_sigkill_mid_write_leaves_a_database_that_opens_and_verifies(tiny_loaded
     conn.close()
     result = Auditor(db=db).verify()
     assert result.ok, result.problems
-    assert result.events >= 5 and result.events == len(Auditor(db=db).list())
+    assert result.events >= 5 and result.events == len(Auditor(db=db).list()) + result.checkpoints
 
 
 @pytest.fixture
@@ -125,14 +129,17 @@ def test_bad_inputs_one_line_exit_2_nothing_modified(small_db, cli, tmp_path):
         (("checkpoint", "--db", str(other)), "another tool"),
         (("verify", "--db", str(truncated)), "damaged"),
         (("verify", "--db", str(small_db), "--key", str(garbage_key)), "not a PEM"),
-        (("verify", "--db", str(small_db), "--key", str(stranger)), "signed none"),
-        (("checkpoint", "--db", str(small_db), "--key", str(stranger)), "did not sign"),
+        (("checkpoint", "--db", str(small_db), "--key", str(stranger)), "is not this log's signing key"),
+        (("checkpoint", "--db", str(small_db), "--signing-key", str(stranger)), "is not this log's signing key"),
     ]
     for args, expected in cases:
         done = CliRunner().invoke(main, list(args))
         assert done.exit_code == 2, (args, done.output, done.exception)
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("Error: ") and expected in lines[0], (args, done.stderr)
+    pinned_to_stranger = CliRunner().invoke(main, ["verify", "--db", str(small_db), "--key", str(stranger)])
+    assert pinned_to_stranger.exit_code == 1 and pinned_to_stranger.stderr == ""
+    assert "no checkpoint of this log is signed by the pinned key" in pinned_to_stranger.stdout  # a swap is a tampering
     real = cli("verify", "--db", str(truncated))
     assert (
         real.returncode == 2
@@ -150,7 +157,7 @@ def test_read_only_database_file_in_writable_folder_verifies_in_wal_mode(small_d
     try:
         before = small_db.read_bytes()
         result = Auditor(db=small_db).verify()
-        assert result.ok and result.events == 1
+        assert result.ok and result.events == 2  # the generation and the checkpoint's event
         assert small_db.read_bytes() == before
         if os.geteuid() != 0:  # root may write to any file, so the refusal only exists for users
             with pytest.raises(UserError, match="read-only"):
@@ -165,11 +172,11 @@ def test_reader_sees_committed_rows_while_a_writer_holds_the_lock(small_db):
         writer.db.conn.execute("BEGIN IMMEDIATE")
         writer.events.append("note", "x", {"n": 1})
         result = Auditor(db=small_db).verify()  # WAL: the reader neither waits nor sees the uncommitted row
-        assert result.ok and result.events == 1
+        assert result.ok and result.events == 2
         writer.db.conn.execute("COMMIT")
     finally:
         writer.close()
-    assert Auditor(db=small_db).verify().events == 2
+    assert Auditor(db=small_db).verify().events == 3
 
 
 def test_foundation_database_is_chained_by_the_migration(tiny_loaded, tmp_path):
@@ -190,10 +197,10 @@ def test_foundation_database_is_chained_by_the_migration(tiny_loaded, tmp_path):
         Auditor(db=db).verify()
     Auditor(db=db).checkpoint()
     result = Auditor(db=db).verify()
-    assert result.ok and result.events == 2 and result.signed_size == 2
+    assert result.ok and result.events == 3 and result.signed_size == 3
     with AuditStore.open(db) as store:
         payloads = [e.payload for e in store.events.iter_chain()]
-    assert payloads == ['{"a":1,"b":2}', '{"text":"x"}']
+    assert payloads[:2] == ['{"a":1,"b":2}', '{"text":"x"}'] and '"tree_size":3' in payloads[2]
 
 
 def test_proof_round_trip_offline_and_tampered_proof(small_db, tmp_path):

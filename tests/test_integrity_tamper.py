@@ -1,4 +1,9 @@
-"""Every tampering the issue lists is detected by ``verify``, naming the first bad seq."""
+"""Every tampering of the chain itself is detected by ``verify``, naming the first bad seq.
+
+The fixture log: 4 generations (seq 1-4), one non-evidence event referencing a blob (seq 5), and
+a checkpoint (its event at seq 6, signing the tree of 6). Attacks on evidence rows, checkpoints,
+keys and rollback are in ``test_integrity_attacks.py``.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +30,7 @@ PROMPTS = [
 
 @pytest.fixture(scope="module")
 def sealed(tiny_loaded, tmp_path_factory) -> Path:
-    """4 generations, one blob-backed event, then a checkpoint covering all 5 events."""
+    """4 generations, one blob-backed event, then a checkpoint (event 6) covering all 6 events; its public key beside."""
     folder = tmp_path_factory.mktemp("sealed")
     db = folder / "audit.db"
     auditor = Auditor(db=db, model=tiny_loaded)
@@ -35,6 +40,7 @@ def sealed(tiny_loaded, tmp_path_factory) -> Path:
         digest = store.blobs.put(np.arange(12, dtype=np.float32).reshape(3, 4))
         store.events.append("attribution-test", auditor.list()[0].id, {"scores_sha256": digest, "method": "test"})
     auditor.checkpoint()
+    auditor.signing.write_public(folder / "audit.pub.pem")
     assert auditor.verify().ok
     return db
 
@@ -77,7 +83,7 @@ def rechain_from(db: Path, start: int) -> None:
 
 
 def first(db: Path):
-    result = Auditor(db=db).verify()
+    result = Auditor(db=db).verify(key=db.parent / "audit.pub.pem")
     assert not result.ok
     return result.first_problem
 
@@ -93,10 +99,13 @@ def generation_seq(db: Path, n: int) -> tuple[int, str]:
 
 
 def test_intact_log_verifies_with_every_count(copy):
-    result = Auditor(db=copy).verify()
+    result = Auditor(db=copy).verify(key=copy.parent / "audit.pub.pem")
     assert result.ok, result.problems
-    assert (result.events, result.projected, result.blobs, result.checkpoints, result.signed_size) == (5, 4, 1, 1, 5)
+    assert (result.events, result.projected, result.blobs, result.checkpoints, result.signed_size) == (6, 5, 1, 1, 6)
+    assert result.rows == 5 and result.pinned_size == 6
     assert result.key_pinned and result.unsigned_events == 0
+    unpinned = Auditor(db=copy).verify()
+    assert unpinned.ok and not unpinned.key_pinned and "UNPINNED" in unpinned.summary()
 
 
 def test_triggers_abort_update_and_delete_and_leave_the_file_unchanged(copy):
@@ -146,7 +155,12 @@ def test_changed_byte_in_blob(copy):
     flipped[len(flipped) // 2] ^= 0x01
     attack(copy, "UPDATE blobs SET data = ?", params=[bytes(flipped)])
     problem = first(copy)
-    assert problem.check == "blobs" and problem.seq == 5 and digest[:16] in problem.what
+    assert (
+        problem.check == "blobs"
+        and problem.seq == 5
+        and digest[:16] in problem.what
+        and "named by seq 5" in problem.what
+    )
 
 
 def test_deleted_middle_row(copy):
@@ -157,12 +171,12 @@ def test_deleted_middle_row(copy):
 
 
 def test_deleted_last_row_after_checkpoint(copy):
-    attack(copy, "DELETE FROM events WHERE seq = 5")
+    attack(copy, "DELETE FROM events WHERE seq = 6")
     problem = first(copy)
     assert (
-        (problem.check, problem.seq) == ("truncation", 5)
+        (problem.check, problem.seq) == ("truncation", 6)
         and "truncated" in problem.what
-        and "covers 5 events, only 4 remain" in problem.what
+        and "covers 6 events, only 5 remain" in problem.what
     )
 
 
@@ -201,8 +215,10 @@ def test_inserted_row_with_recomputed_hashes_is_caught_by_the_signed_root(copy):
     rechain_from(copy, 3)
     result = Auditor(db=copy).verify()
     checks = {p.check for p in result.problems}
-    assert checks == {"checkpoint-root"}  # the chain itself is consistent: only the signed root catches it
-    assert result.first_problem.seq == 5 and "Merkle root" in result.first_problem.what
+    # The chain itself is consistent: the signed root catches it, and the checkpoint's event now sits at seq 7
+    # while it signs a tree of 6.
+    assert checks == {"checkpoint-root", "tables"}
+    assert result.first_problem.seq == 6 and "Merkle root" in result.first_problem.what
 
 
 def test_appended_row_with_forged_checkpoint_fails_against_the_pinned_key(copy):
@@ -211,13 +227,13 @@ def test_appended_row_with_forged_checkpoint_fails_against_the_pinned_key(copy):
     last = conn.execute("SELECT leaf_hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()[0]
     conn.close()
     forged = seal(
-        6, bytes.fromhex(last), "attribution-test", "forged", "2026-01-01T00:00:00.000000Z", {"method": "forged"}
+        7, bytes.fromhex(last), "attribution-test", "forged", "2026-01-01T00:00:00.000000Z", {"method": "forged"}
     )
     attack(
         copy,
         "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         params=[
-            6,
+            7,
             forged.kind,
             forged.subject_id,
             forged.created_at,
@@ -232,17 +248,16 @@ def test_appended_row_with_forged_checkpoint_fails_against_the_pinned_key(copy):
 
         root = merkle.root(store.events.leaf_hashes()).hex()
     mallory = create_key(copy.parent / "mallory.key")
-    signature = mallory.sign(checkpoint_message(6, root, "2026-01-02T00:00:00.000000Z"))
+    signature = mallory.sign(checkpoint_message(7, root, "2026-01-02T00:00:00.000000Z"))
+    before = Auditor(db=copy).verify(key=copy.parent / "audit.pub.pem")
+    assert before.ok and before.pinned_size == 6 and before.unsigned_events == 1  # appended, simply not covered
     attack(
         copy,
         "INSERT INTO checkpoints (tree_size, root_hash, signed_at, key_id, public_key, signature) VALUES (?, ?, ?, ?, ?, ?)",
-        params=[6, root, "2026-01-02T00:00:00.000000Z", mallory.key_id, mallory.raw.hex(), signature],
+        params=[7, root, "2026-01-02T00:00:00.000000Z", mallory.key_id, mallory.raw.hex(), signature],
     )
     problem = first(copy)
-    assert (problem.check, problem.seq) == ("checkpoint-signature", 6) and mallory.key_id in problem.what
-    # Without a forged checkpoint the appended row is simply not covered by any signature.
-    result = Auditor(db=copy).verify(key=copy.parent / "audit.db.key")
-    assert result.signed_size == 5
+    assert (problem.check, problem.seq) == ("checkpoint-key", 7) and mallory.key_id in problem.what
 
 
 def test_triggers_dropped_row_edited_and_chain_recomputed(copy):
@@ -258,7 +273,7 @@ def test_triggers_dropped_row_edited_and_chain_recomputed(copy):
     )
     rechain_from(copy, seq)
     problem = first(copy)
-    assert problem.check == "checkpoint-root" and problem.seq == 5
+    assert problem.check == "checkpoint-root" and problem.seq == 6
 
 
 def test_edited_payload_without_rehash(copy):
@@ -278,7 +293,11 @@ def test_generation_row_added_outside_the_log(copy):
         "INSERT INTO generations SELECT * FROM t",
     )
     result = Auditor(db=copy).verify()
-    assert not result.ok and result.first_problem.check == "tables" and "5 rows" in result.first_problem.what
+    assert not result.ok and result.first_problem.check == "evidence-rows"
+    assert (
+        "table generations row ffffffff-0000-7000-8000-000000000000 has no generation event"
+        in result.first_problem.what
+    )
 
 
 def test_cli_verify_exit_codes_json_and_junit(copy, cli, tmp_path):

@@ -101,6 +101,22 @@ def test_policy_refuses_unknown_detector_action_and_period():
     assert policy.retention_class("other").minimum == "6 months"
 
 
+def test_labelled_identifiers_are_masked_even_when_they_fail_validation():
+    # Validation decides unlabelled matches only: a labelled specimen SSN, a mistyped IBAN, a non-Luhn card are masked.
+    assert texts(SsnDetector(), "SSN 078-05-1120 on the form") == ["078-05-1120"]
+    assert texts(SsnDetector(), "social security number: 000-12-3456") == ["000-12-3456"]
+    assert texts(SsnDetector(), "SSN: 219099999") == ["219099999"]
+    assert texts(SsnDetector(), "wallet card 078-05-1120 (advertising specimen)") == []  # unlabelled: validation
+    assert texts(IbanDetector(), "IBAN: DE89 3704 0044 0532 0130 01 (typo)") == ["DE89 3704 0044 0532 0130 01"]
+    assert texts(IbanDetector(), "code DE89 3704 0044 0532 0130 01") == []
+    assert texts(CardDetector(), "card number 4111 1111 1111 1112 declined") == ["4111 1111 1111 1112"]
+    assert texts(CardDetector(), "credit card: 1234567890123") == ["1234567890123"]
+    assert texts(CardDetector(), "order 4111 1111 1111 1112 shipped") == []
+    policy = parse_policy('[actions]\nssn = "mask"')
+    text = Redactor(policy, lambda kind, value: "h").text("Applicant SSN 078-05-1120, income 42,000.", "prompt")
+    assert "078-05-1120" not in text and "1120" not in text
+
+
 def test_redactor_is_consistent_and_hash_links_equal_values():
     policy = parse_policy('[actions]\niban = "hash"\n[fields]\napplicant = "name"')
     redactor = Redactor(policy, lambda kind, value: "h" + str(len(value)))

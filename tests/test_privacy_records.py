@@ -185,9 +185,12 @@ def test_demo_with_the_policy_leaves_no_planted_pii(tmp_path, tiny_loaded, monke
     result = run_demo(auditor, cases, lambda line: None)
     assert len(result.records) == 6 and result.outputs["replay"].startswith("6/6")
     assert leaks(tmp_path / "demo.db") == [] and result.outputs["verify"].startswith("OK")
+    assert "verified against the pinned key" in result.outputs["verify"]  # the demo pins its key in the trust file
+    assert (tmp_path / "demo.db.pub.pem").exists() and "pinned in" in result.outputs["trust"]
     assert all(r.tags["privacy"]["sealed"] for r in result.records)
     html = "".join(p.read_text() for p in (tmp_path / "out").glob("*.html"))
     assert html and not [v for v in PLANTED if v in html]  # the reports show placeholders
+    assert "Audit log integrity: verified" in (tmp_path / "out" / f"dossier-{result.records[0].id}.html").read_text()
 
 
 def test_batch_explain_and_replay_open_sealed_records_and_store_them_sealed(sealed, tmp_path):

@@ -14,6 +14,7 @@ from . import (  # noqa: F401,E402 - registers the commands
     generate,
     integrity,
     merge,
+    pending,
     privacy,
     records,
     replay,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,18 +17,24 @@ if TYPE_CHECKING:
     from ..auditor import Auditor
 
 
+def _one_line_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+    click.echo(f"Warning: {message}", err=True)
+
+
 class AuditGroup(click.Group):
-    """Turns :class:`UserError` into one line on stderr and exit code 2, never a traceback."""
+    """Turns :class:`UserError` into one line on stderr and exit code 2, never a traceback; warnings into one line."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except UserError as exc:
-            click.echo(f"Error: {exc}", err=True)
-            sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("Interrupted: nothing partial was stored.", err=True)
-            sys.exit(130)
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning
+            try:
+                return super().invoke(ctx)
+            except UserError as exc:
+                click.echo(f"Error: {exc}", err=True)
+                sys.exit(exc.exit_code)
+            except KeyboardInterrupt:
+                click.echo("Interrupted: nothing partial was stored.", err=True)
+                sys.exit(130)
 
 
 def _check_key_store(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
@@ -105,14 +112,23 @@ def echo_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
 
 
+def read_text_file(path: Path, what: str) -> str:
+    """A text file the user names: UTF-8, or one line saying where it is not."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise UserError(f"cannot read {what} {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise UserError(
+            f"{what} {path} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}): save it as UTF-8"
+        ) from None
+
+
 def parse_json_arg(value: str, what: str) -> Any:
     """Parse ``value`` as JSON, or as the contents of a file if it starts with ``@``."""
     text = value
     if value.startswith("@"):
-        try:
-            text = Path(value[1:]).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise UserError(f"cannot read {what} file {value[1:]}: {exc.strerror}") from None
+        text = read_text_file(Path(value[1:]), f"{what} file")
     try:
         return json.loads(text)
     except ValueError as exc:

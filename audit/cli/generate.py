@@ -8,7 +8,17 @@ from typing import Any
 import click
 
 from ..errors import UserError
-from .app import db_option, echo_json, json_option, key_store_option, main, make_auditor, model_options, parse_json_arg
+from .app import (
+    db_option,
+    echo_json,
+    json_option,
+    key_store_option,
+    main,
+    make_auditor,
+    model_options,
+    parse_json_arg,
+    read_text_file,
+)
 from .format import record_summary
 
 
@@ -16,10 +26,7 @@ def _read(value: str | None, path: Path | None, what: str) -> str | None:
     if value is not None and path is not None:
         raise UserError(f"give the {what} as text or as a file, not both")
     if path is not None:
-        try:
-            return path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise UserError(f"cannot read {what} file {path}: {exc.strerror}") from None
+        return read_text_file(path, f"{what} file")
     return value
 
 

@@ -9,7 +9,6 @@ import click
 
 from ..review.roles import ROLES, Principal
 from .app import db_option, echo_json, json_option, key_store_option, main, make_auditor, model_options
-from .integrity import key_option
 
 
 @main.command()
@@ -196,7 +195,13 @@ def users_token(name: str, db: Path) -> None:
     default=None,
     help="Privacy policy TOML: which roles see sealed content in clear ([access] clear_roles).",
 )
-@key_option
+@click.option(
+    "--key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="LLM_AUDIT_KEY",
+    default=None,
+    help="Pin record pages to this public key instead of the trust file (env LLM_AUDIT_KEY).",
+)
 @key_store_option
 @db_option
 @model_options

@@ -71,7 +71,7 @@ def same_content(canonical_text: str, value: Any) -> bool:
 _VERBATIM = re.compile(r'[^"\\\x00-\x1f]*\Z')
 
 
-def canonical_object(members: dict[str, str]) -> str:
+def canonical_object(members: dict[str, str], *, ascii_keys: bool = False) -> str:
     """JCS text of an object whose members are given as already canonical value texts.
 
     Lets a caller that keeps each part of a payload in canonical form (the ``generations``
@@ -79,7 +79,7 @@ def canonical_object(members: dict[str, str]) -> str:
     re-encoding anything. Keys are sorted by code point, which equals JCS's UTF-16 order
     for the ASCII keys our records use; a non-ASCII key falls back to the encoder.
     """
-    if not all(key.isascii() for key in members):
+    if not ascii_keys and not all(key.isascii() for key in members):
         return canonical_bytes({k: json.loads(v) for k, v in members.items()}).decode("utf-8")
     return "{" + ",".join(f"{encode_basestring(k)}:{members[k]}" for k in sorted(members)) + "}"
 
@@ -96,7 +96,40 @@ def canonical_scalar(value: str | int | float | bool | None) -> str:
         return encode_basestring(value)
     if value is None or isinstance(value, bool):
         return "null" if value is None else ("true" if value else "false")
+    if isinstance(value, int) and abs(value) <= _MAX_SAFE_INT:
+        return str(value)  # JCS writes a safe integer in plain decimal
+    if isinstance(value, float):
+        fast = _es6_float(value)
+        if fast is not None:
+            return fast
     return canonical_bytes(value).decode("utf-8")
+
+
+def _es6_float(value: float) -> str | None:
+    """ECMAScript's Number-to-String for 1e-4 <= |x| < 1e16 (and 0), where it and Python's ``repr`` agree digit for
+    digit (both the shortest round-trip form) and differ only in the ``.0`` of integral values; None elsewhere."""
+    if value == 0.0:
+        return "0"
+    if not 1e-4 <= abs(value) < 1e16:
+        return None
+    text = repr(value)
+    if "e" in text or "n" in text:
+        return None
+    return text[:-2] if text.endswith(".0") else text
+
+
+def canonical_flat(value: Any) -> str | None:
+    """JCS text of a flat object of ASCII keys and string/safe-int/None/bool values, fast; None for anything else."""
+    if not isinstance(value, dict) or not all(isinstance(k, str) and k.isascii() for k in value):
+        return None
+    members = {}
+    for key, item in value.items():
+        if isinstance(item, float) or not (item is None or isinstance(item, str | int | bool)):
+            return None
+        if isinstance(item, int) and not isinstance(item, bool) and abs(item) > _MAX_SAFE_INT:
+            return None
+        members[key] = canonical_scalar(item)
+    return canonical_object(members, ascii_keys=True)
 
 
 def canonical_header(created_at: str, kind: str, subject_id: str) -> bytes:

@@ -16,8 +16,7 @@ leaves of the Merkle tree in :mod:`.merkle`.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .canonical import canonical_bytes, canonical_header
 
@@ -33,9 +32,9 @@ def leaf_hash(seq: int, prev_hash: bytes, payload_sha256: bytes, header: bytes) 
     return hashlib.sha256(b"\x00" + DOMAIN + header + seq.to_bytes(8, "big") + prev_hash + payload_sha256).digest()
 
 
-@dataclass(frozen=True)
-class ChainedEvent:
-    """One event as stored: canonical payload text and its three hashes (hex)."""
+class ChainedEvent(NamedTuple):
+    """One event as stored: canonical payload text and its three hashes (hex). A tuple: built by the
+    hundred thousand when a log is verified, and immutable."""
 
     seq: int
     kind: str

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,8 +19,9 @@ from ..errors import UserError
 from ..store import AuditStore
 from .canonical import canonical_bytes
 from .chain import ChainedEvent, recompute_leaf
-from .merkle import inclusion_proof, verify_inclusion
+from .merkle import MerkleTree, verify_inclusion
 from .signing import VerifyKey, checkpoint_message, load_key
+from .trust import TrustFile
 
 FORMAT = "llm-audit-proof/v1"
 
@@ -40,10 +40,12 @@ def build_proof(store: AuditStore, record_id: str) -> dict[str, Any]:
         raise UserError(
             f"event seq {newest} of {record_id} is not covered by a signed checkpoint yet: run `llm-audit checkpoint` first"
         )
-    leaves = store.events.leaf_hashes(limit=checkpoint.tree_size)
+    tree = MerkleTree(store.events.leaf_hashes(limit=checkpoint.tree_size))
     blobs: dict[str, str] = {}
+    evidence = store.evidence
     for event in events:
-        for digest in _blob_refs(event.payload):
+        repository = evidence.get(event.kind)
+        for digest in repository.blob_digests(json.loads(event.payload)) if repository is not None else []:
             data = store.blobs.stored_bytes(digest)
             if data is not None:
                 blobs[digest] = base64.b64encode(data).decode("ascii")
@@ -61,16 +63,12 @@ def build_proof(store: AuditStore, record_id: str) -> dict[str, Any]:
                 "payload_sha256": e.payload_sha256,
                 "prev_hash": e.prev_hash,
                 "leaf_hash": e.leaf_hash,
-                "inclusion_path": [h.hex() for h in inclusion_proof(leaves, e.seq - 1)],
+                "inclusion_path": [h.hex() for h in tree.inclusion_proof(e.seq - 1)],
             }
             for e in events
         ],
         "blobs": blobs,
     }
-
-
-def _blob_refs(payload_text: str) -> list[str]:
-    return sorted(set(re.findall(r'"([0-9a-f]{64})"', payload_text)))
 
 
 @dataclass
@@ -88,24 +86,28 @@ class ProofResult:
             return f"INVALID: {self.problems[0]}" + (
                 f" (+{len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
             )
-        pin = "" if self.key_pinned else " (key not pinned: pass --key with the public key you trust)"
+        pin = (
+            ", verified against the pinned key"
+            if self.key_pinned
+            else " (UNPINNED: checked against the key the file itself carries; pass --key or `llm-audit trust add`)"
+        )
         return f"OK: {self.events} events of {self.record_id} are in the log of {self.tree_size} events signed by key {self.key_id}{pin}"
 
 
-def verify_proof_document(doc: dict[str, Any], trusted: VerifyKey | None = None) -> ProofResult:
-    """Check a proof document; ``trusted`` pins the signer, else the embedded key is used."""
+def verify_proof_document(doc: dict[str, Any], trusted: VerifyKey | list[VerifyKey] | None = None) -> ProofResult:
+    """Check a proof document; ``trusted`` (a key, or the trust file's keys) pins the signer, else the embedded key is used."""
+    pins = [trusted] if isinstance(trusted, VerifyKey) else list(trusted or [])
     try:
         if doc.get("format") != FORMAT:
             raise UserError(f"not an llm-audit proof (format {doc.get('format')!r}, expected {FORMAT})")
         cp = doc["checkpoint"]
         size, root_hex = int(cp["tree_size"]), str(cp["root_hash"])
         embedded = VerifyKey.from_raw_hex(cp["public_key"], "the proof's public key")
-        result = ProofResult(
-            True, str(doc["record_id"]), len(doc["events"]), size, embedded.key_id, trusted is not None
-        )
-        key = trusted or embedded
-        if trusted is not None and trusted.key_id != cp["key_id"]:
-            result.problems.append(f"checkpoint signed by key {cp['key_id']}, not by the trusted key {trusted.key_id}")
+        result = ProofResult(True, str(doc["record_id"]), len(doc["events"]), size, embedded.key_id, bool(pins))
+        key = next((k for k in pins if k.key_id == cp["key_id"]), None) if pins else embedded
+        if key is None:
+            ids = ", ".join(k.key_id for k in pins)
+            result.problems.append(f"checkpoint signed by key {cp['key_id']}, not by a trusted key ({ids})")
         elif embedded.key_id != cp["key_id"]:
             result.problems.append(f"checkpoint key id {cp['key_id']} does not match its public key")
         elif not key.verify(cp["signature"], checkpoint_message(size, root_hex, cp["signed_at"])):
@@ -162,5 +164,16 @@ def read_proof(path: Path) -> dict[str, Any]:
     return doc
 
 
-def load_trusted(path: Path | None) -> VerifyKey | None:
-    return load_key(path) if path is not None else None
+def load_trusted(path: Path | None) -> list[VerifyKey]:
+    """The key given with ``--key``, else every key of the trust file (none: the proof's own key, unpinned)."""
+    if path is not None:
+        return [load_key(path)]
+    return [entry.verify_key(f"trusted key {entry.key_id}") for entry in TrustFile().entries()]
+
+
+def export_proof(db_path: Path, record_id: str, output: Path) -> Path:
+    """Write ``record_id``'s events, blobs and inclusion proofs to ``output``."""
+    with AuditStore.open(db_path) as store:
+        document = build_proof(store, record_id)
+    write_proof(document, output)
+    return output

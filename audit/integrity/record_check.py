@@ -5,10 +5,11 @@ well under a second, whether *this* record's evidence is intact. For each eviden
 the record (its generation, explanations, attention passes, replays, sign-offs, findings) this
 checks that the stored payload hashes to its ``payload_sha256``, that the leaf hash recomputes,
 and that the table row still holds what was logged; then that the Merkle root of the log up to
-the latest checkpoint equals the signed root, and that the signature is valid for the key
-``verify`` would pin (an explicit ``--key``, else the database's own key file). It claims
-"verified" only when every one of the record's events is covered by that checkpoint and the key
-is pinned; otherwise it says exactly what is missing.
+the latest checkpoint equals the signed root, and that its signature is valid and by a key the
+pins vouch for (the keys ``verify`` pins: ``--key``, else the trust file; a pinned key vouches for
+its successors through key-transition events). It claims "verified" only when every one of the
+record's events is covered by that checkpoint and its signer is pinned; otherwise it says exactly
+what is missing.
 """
 
 from __future__ import annotations
@@ -16,14 +17,15 @@ from __future__ import annotations
 import hashlib
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from ..errors import UserError
 from ..store import AuditStore
 from .canonical import same_content
 from .chain import recompute_leaf
 from .merkle import MerkleAccumulator
-from .signing import VerifyKey, checkpoint_message, load_key
+from .signing import VerifyKey, checkpoint_message
+from .trust import Pins
+from .verify import pinned_signers
 
 _WORDS = {
     "generation": "generation",
@@ -37,7 +39,7 @@ _WORDS = {
 
 @dataclass
 class RecordIntegrity:
-    state: str  # "verified" | "failed" | "unavailable" (the dossier's status classes)
+    state: str  # "verified" | "unverified" | "failed" (the dossier's status classes)
     message: str
     events: int = 0
     covered: int = 0
@@ -79,9 +81,7 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def check_record(
-    store: AuditStore, record_id: str, key_path: Path | None, signed: SignedLeaves | None = None
-) -> RecordIntegrity:
+def check_record(store: AuditStore, record_id: str, pins: Pins, signed: SignedLeaves | None = None) -> RecordIntegrity:
     """The integrity statement of ``record_id`` (an existing record's full id); ``signed``: a cache kept
     across calls (else the whole log up to the checkpoint is re-read)."""
     subjects: list[tuple[str, str]] = [("generation", record_id)]
@@ -121,7 +121,7 @@ def check_record(
     checkpoint = store.checkpoints.latest()
     if checkpoint is None:
         return RecordIntegrity(
-            "unavailable",
+            "unverified",
             f"This record's {total} events ({described}) match their table rows, but no checkpoint has been signed "
             "yet, so nothing proves they are the events first logged: run `llm-audit checkpoint`.",
             total,
@@ -135,33 +135,40 @@ def check_record(
             total,
         )
     signer = VerifyKey.from_raw_hex(checkpoint.public_key, f"checkpoint {checkpoint.id}")
-    trusted = load_key(key_path) if key_path is not None else None
-    key = trusted or signer
     message = checkpoint_message(checkpoint.tree_size, checkpoint.root_hash, checkpoint.signed_at)
-    if (trusted is not None and trusted.key_id != checkpoint.key_id) or not key.verify(checkpoint.signature, message):
+    if signer.key_id != checkpoint.key_id or not signer.verify(checkpoint.signature, message):
         return RecordIntegrity(
             "failed",
-            f"The latest checkpoint (seq {checkpoint.tree_size}) is not validly signed by the trusted key: run `llm-audit verify`.",
+            f"The latest checkpoint (seq {checkpoint.tree_size}) is not validly signed: run `llm-audit verify`.",
+            total,
+        )
+    pinned = pins.pinned and checkpoint.key_id in pinned_signers(store, pins)
+    if pins.pinned and not pinned:
+        return RecordIntegrity(
+            "failed",
+            f"The latest checkpoint (seq {checkpoint.tree_size}) is signed by key {checkpoint.key_id}, which the pinned "
+            f"keys ({pins.source}) do not vouch for: run `llm-audit verify`.",
             total,
         )
     covered = sum(seq <= checkpoint.tree_size for seq in seqs)
     where = (
         f"signed checkpoint of {checkpoint.tree_size:,} events ({checkpoint.signed_at[:19]}Z, key {checkpoint.key_id})"
     )
-    if trusted is None:
+    if not pinned:
         return RecordIntegrity(
-            "unavailable",
+            "unverified",
             f"This record's {total} events ({described}) match their table rows and {covered} of them are in the "
-            f"{where}, but no trusted key is pinned: start the workspace with --key to check against your own key.",
+            f"{where}, but no trusted key is pinned (UNPINNED): add the log's public key with `llm-audit trust add`, "
+            "or start the workspace with --key.",
             total,
             covered,
         )
     if covered < total:
         return RecordIntegrity(
-            "unavailable",
+            "unverified",
             f"This record's {total} events ({described}) match their table rows; {covered} are covered by the {where}, "
             f"checked against the pinned key. The newest {total - covered} are not covered by a signed checkpoint yet "
-            "(the next one, every 100 events or `llm-audit checkpoint`, will cover them).",
+            "(the next automatic checkpoint, or `llm-audit checkpoint`, will cover them).",
             total,
             covered,
         )

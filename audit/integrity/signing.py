@@ -1,9 +1,12 @@
-"""Ed25519 checkpoint signatures and the key file they come from.
+"""Ed25519 checkpoint signatures, key-transition statements and the key file they come from.
 
 A checkpoint signs the text ``llm-audit checkpoint v1\\n<tree size>\\n<root hex>\\n<time>\\n``
 (in the spirit of CT's signed tree heads and Go's signed notes: plain text, so a person
 can check it with any Ed25519 tool). The key id is the first 16 hex digits of SHA-256 of
-the raw 32-byte public key.
+the raw 32-byte public key. A key change is a statement signed by the old key (and by the
+new one, proving it is held) that names the new public key and the leaf hash the log had
+just before it (:func:`transition_message`), so it cannot be replayed into another log or
+another place in this one. Where the key file is by default: :mod:`.key_location`.
 
 The private key is created on first use as PKCS#8 PEM, mode 0600, written to a temporary
 file and hard-linked into place so that two processes starting at once end up sharing
@@ -25,18 +28,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from ..errors import UserError
 
-ENV_KEY = "LLM_AUDIT_KEY"
-KEY_SUFFIX = ".key"
-
-
-def default_key_path(db_path: Path | str) -> Path:
-    """``$LLM_AUDIT_KEY``, else ``<database>.key`` beside the database."""
-    env = os.environ.get(ENV_KEY)
-    return Path(env) if env else Path(str(db_path) + KEY_SUFFIX)
+HOW_TO_POINT = "pass --signing-key FILE or set $LLM_AUDIT_SIGNING_KEY"
 
 
 def checkpoint_message(tree_size: int, root_hex: str, signed_at: str) -> bytes:
     return f"llm-audit checkpoint v1\n{tree_size}\n{root_hex}\n{signed_at}\n".encode("ascii")
+
+
+def transition_message(old_key_id: str, new_public_hex: str, prev_leaf_hex: str) -> bytes:
+    """What both keys sign when the log's signing key changes: old id, new key, the log's position."""
+    return f"llm-audit key-transition v1\n{old_key_id}\n{new_public_hex}\n{prev_leaf_hex}\n".encode("ascii")
 
 
 def raw_public(key: Ed25519PublicKey) -> bytes:
@@ -119,7 +120,7 @@ def load_key(path: Path) -> VerifyKey:
         data = path.read_bytes()
         mode = path.stat().st_mode
     except OSError as exc:
-        raise UserError(f"cannot read key file {path}: {exc.strerror}: pass --key or set ${ENV_KEY}") from None
+        raise UserError(f"cannot read key file {path}: {exc.strerror}: {HOW_TO_POINT}, or --key to verify") from None
     key = _parse(data, path)
     if isinstance(key, SigningKey) and mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise UserError(
@@ -143,7 +144,7 @@ def create_key(path: Path) -> SigningKey:
     )
     folder = path.resolve().parent
     if not folder.is_dir():
-        raise UserError(f"folder {folder} for the signing key does not exist: create it or pass --key / set ${ENV_KEY}")
+        raise UserError(f"folder {folder} for the signing key does not exist: create it, or {HOW_TO_POINT}")
     tmp = folder / f".{path.name}.{os.getpid()}.tmp"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -156,31 +157,33 @@ def create_key(path: Path) -> SigningKey:
         except FileExistsError:
             return load_signing_key(path)
     except OSError as exc:
-        raise UserError(f"cannot create signing key {path}: {exc.strerror}: pass --key with a writable path") from None
+        raise UserError(
+            f"cannot create signing key {path}: {exc.strerror}: {HOW_TO_POINT} with a writable path"
+        ) from None
     finally:
         tmp.unlink(missing_ok=True)
     return SigningKey(private.public_key(), str(path), private)
 
 
-def obtain_signing_key(path: Path, known_key_ids: set[str]) -> SigningKey:
+def obtain_signing_key(path: Path, expected_key_id: str | None) -> SigningKey:
     """The key to sign the next checkpoint with: the file at ``path``, created on first use.
 
-    A new key is only minted for a log no key has signed yet; if the log's checkpoints
-    were signed by another key, signing with this one would split the log's trust, so
-    it is refused and the user told which key id is expected.
+    A new key is only minted for a log no key has signed yet; once a log has a signing key
+    (``expected_key_id``: its first checkpoint's, or the last key-transition's), signing with
+    another would split the log's trust, so it is refused and the user told which key id is
+    expected. Changing keys is ``llm-audit rotate-key``, which the old key signs.
     """
-    expected = ", ".join(sorted(known_key_ids))
     if not path.exists():
-        if known_key_ids:
+        if expected_key_id is not None:
             raise UserError(
-                f"signing key {path} is missing but this log's checkpoints were signed by key id {expected}: "
-                f"pass --key or set ${ENV_KEY} to that key file"
+                f"signing key {path} is missing but this log is signed by key id {expected_key_id}: "
+                f"{HOW_TO_POINT} to that key file"
             )
         return create_key(path)
     key = load_signing_key(path)
-    if known_key_ids and key.key_id not in known_key_ids:
+    if expected_key_id is not None and key.key_id != expected_key_id:
         raise UserError(
-            f"key {path} (id {key.key_id}) did not sign this log's checkpoints (key id {expected}): "
-            f"pass --key or set ${ENV_KEY} to the right key file"
+            f"key {path} (id {key.key_id}) is not this log's signing key (key id {expected_key_id}): "
+            f"{HOW_TO_POINT} to the right key file (changing keys is `llm-audit rotate-key`)"
         )
     return key

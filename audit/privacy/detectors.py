@@ -5,6 +5,12 @@ Each detector is a small class with ``find(text) -> list[Span]``. Patterns alone
 the check its format really has: IBAN mod-97 and the country's length, the Luhn digit and a
 card network prefix, the SSA's area/group/serial rules, a calendar date next to a birth
 keyword. Precision on a labelled set is measured by ``benchmarks/pii_precision.py``.
+
+Validation only decides *unlabelled* matches. A value the text itself labels (``SSN 078-05-1120``,
+``IBAN DE89 ... 01``, ``card number 4111 1111 1111 1112``) is masked whatever its checksum or
+specimen status: a mistyped IBAN is still someone's account number, an SSN that fails the
+SSA's rules is still what the applicant gave as theirs, and storing it in clear because it is
+"invalid" would leak exactly what the label announces.
 """
 
 from __future__ import annotations
@@ -39,6 +45,16 @@ def _spans(name: str, text: str, pattern: re.Pattern[str], valid) -> list[Span]:
 
 def _digits(value: str) -> str:
     return "".join(c for c in value if c.isdigit())
+
+
+def _labelled(name: str, text: str, pattern: re.Pattern[str], found: list[Span]) -> list[Span]:
+    """``found`` plus every value ``pattern`` (a label, then the value in group ``value``) finds, validated or not."""
+    out = list(found)
+    for m in pattern.finditer(text):
+        span = Span(name, m.start("value"), m.end("value"), m.group("value"))
+        if not any(_overlap(span, f) for f in out):
+            out.append(span)
+    return sorted(out, key=lambda s: s.start)
 
 
 # -- e-mail ---------------------------------------------------------------------------------
@@ -181,10 +197,13 @@ def iban_valid(candidate: str) -> bool:
 
 class IbanDetector:
     name = "iban"
-    _pattern = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])")
+    _shape = r"[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?"
+    _pattern = re.compile(rf"(?<![A-Za-z0-9]){_shape}(?![A-Za-z0-9])")
+    _label = re.compile(rf"\bIBAN\b\s*(?:#|:|no\.?|number|is)?\s*(?P<value>{_shape})(?![A-Za-z0-9])", re.I)
 
     def find(self, text: str) -> list[Span]:
-        return _spans(self.name, text, self._pattern, lambda m, _: iban_valid(m.group(0)))
+        found = _spans(self.name, text, self._pattern, lambda m, _: iban_valid(m.group(0)))
+        return _labelled(self.name, text, self._label, found)
 
 
 # -- payment cards --------------------------------------------------------------------------
@@ -225,6 +244,11 @@ class CardDetector:
 
     name = "card"
     _pattern = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
+    _label = re.compile(
+        r"\b(?:(?:credit|debit|payment|bank)\s+)?card(?:\s*(?:number|no\.?|num|#))?\s*(?:#|:|is)?\s*"
+        r"(?P<value>(?<![\d-])\d(?:[ -]?\d){12,18})(?![\d-])",
+        re.I,
+    )
 
     def find(self, text: str) -> list[Span]:
         def valid(m: re.Match[str], _: str) -> bool:
@@ -234,7 +258,7 @@ class CardDetector:
             digits = _digits(raw)
             return luhn_valid(digits) and card_network(digits) is not None and len(set(digits)) > 1
 
-        return _spans(self.name, text, self._pattern, valid)
+        return _labelled(self.name, text, self._label, _spans(self.name, text, self._pattern, valid))
 
 
 # -- US social security numbers -------------------------------------------------------------
@@ -259,13 +283,18 @@ class SsnDetector:
     name = "ssn"
     _grouped = re.compile(r"(?<![\d-])(\d{3})([- ])(\d{2})\2(\d{4})(?![\d-])")
     _bare = re.compile(r"(?:\bSSN|social security(?: number| no\.?)?)\s*(?:#|:|is)?\s*(\d{9})(?!\d)", re.I)
+    _label = re.compile(
+        r"(?:\bSSN|\bSS#|social security(?: number| no\.?| #)?)\s*(?:#|:|is|no\.?|number)?\s*"
+        r"(?P<value>(?<![\d-])\d{3}([- ]?)\d{2}\2\d{4})(?![\d-])",
+        re.I,
+    )
 
     def find(self, text: str) -> list[Span]:
         found = _spans(self.name, text, self._grouped, lambda m, _: ssn_valid(m.group(1) + m.group(3) + m.group(4)))
         for m in self._bare.finditer(text):
             if ssn_valid(m.group(1)):
                 found.append(Span(self.name, m.start(1), m.end(1), m.group(1)))
-        return found
+        return _labelled(self.name, text, self._label, found)
 
 
 # -- dates of birth -------------------------------------------------------------------------

@@ -46,6 +46,14 @@ class LoggedRecord:
     payload_sha256: str
 
 
+@dataclass(frozen=True)
+class LoggedItem:
+    """One piece of a dossier's evidence and the seq of its event (None: not in the log), for the integrity box."""
+
+    label: str  # "Generation record", "Explanation (field, feature-ablation)", ...
+    seq: int | None
+
+
 @dataclass
 class Evidence:
     record: GenerationRecord
@@ -56,12 +64,14 @@ class Evidence:
     reviews: list[Review] = field(default_factory=list)
     privacy: str | None = None  # redaction / erasure status in words, for sealed records
     logged: LoggedRecord | None = None  # None: no generation event for this record in the log
+    logged_items: list[LoggedItem] = field(default_factory=list)  # what the integrity box vouches for, piece by piece
 
 
 @dataclass
 class IntegrityStatus:
-    state: str  # "verified" | "failed" | "unavailable"
+    state: str  # "verified" | "unverified" | "failed" | "unavailable"
     message: str
+    items: list[tuple[str, str]] = field(default_factory=list)  # (piece of evidence, what covers it), dossiers only
 
 
 def _reviews(store: AuditStore, record_id: str) -> list[Review]:
@@ -82,6 +92,29 @@ def _reviews(store: AuditStore, record_id: str) -> list[Review]:
     ]
 
 
+def logged_items(store: AuditStore, evidence: Evidence) -> list[LoggedItem]:
+    """Each piece of evidence the dossier shows, with the seq of the event that logged it."""
+
+    def seq(kind: str, subject_id: str | None) -> int | None:
+        event = store.events.logged(kind, subject_id) if subject_id else None
+        return event.seq if event is not None else None
+
+    items = [LoggedItem("Generation record", evidence.logged.seq if evidence.logged else None)]
+    for attribution in (evidence.field_attribution, evidence.token_attribution):
+        if attribution is not None:
+            label = f"Explanation ({attribution.granularity}, {attribution.method})"
+            items.append(LoggedItem(label, seq("explanation", attribution.id)))
+    if evidence.attention is not None:
+        items.append(LoggedItem("Attention analysis", seq("attention", evidence.attention.id)))
+    if evidence.replay is not None:
+        items.append(LoggedItem(f"Replay ({evidence.replay.verdict})", seq("replay", evidence.replay.id)))
+    items += [
+        LoggedItem(f"Sign-off ({review.action})", seq(store.reviews.kind, review.id))
+        for review in store.reviews.of_record(evidence.record.id)
+    ]
+    return items
+
+
 def logged_record(store: AuditStore, record_id: str) -> LoggedRecord | None:
     event = store.events.logged("generation", record_id)
     return LoggedRecord(event.seq, event.payload_sha256) if event is not None else None
@@ -97,7 +130,7 @@ def gather(store: AuditStore, record: GenerationRecord, *, full: bool = True) ->
     field_attr = explanations.latest(record.id, granularity="field") or explanations.latest(
         record.id, granularity="segment"
     )
-    return Evidence(
+    evidence = Evidence(
         record=record,
         field_attribution=field_attr,
         token_attribution=explanations.latest(record.id, granularity="token") if full else None,
@@ -107,6 +140,9 @@ def gather(store: AuditStore, record: GenerationRecord, *, full: bool = True) ->
         privacy=privacy_note(store, record),
         logged=logged_record(store, record.id),
     )
+    if full:
+        evidence.logged_items = logged_items(store, evidence)
+    return evidence
 
 
 def privacy_note(store: AuditStore, record: GenerationRecord) -> str | None:
@@ -126,21 +162,6 @@ def privacy_note(store: AuditStore, record: GenerationRecord) -> str | None:
         f"(AES-256-GCM) under the data subject's key. Retention class {info.get('retention_class')}: kept at least until "
         f"{str(info.get('retain_until', ''))[:10]}."
     )
-
-
-def integrity_status(verify) -> IntegrityStatus:
-    """Run ``verify`` (the Auditor's) and say what it found in one sentence; never let it stop a report."""
-    if verify is None:
-        return IntegrityStatus("unavailable", "The audit log was not verified for this report.")
-    try:
-        result = verify()
-    except Exception as exc:  # noqa: BLE001 - a report must still say what happened
-        return IntegrityStatus("failed", f"Verification could not run: {type(exc).__name__}: {exc}")
-    if result.ok:
-        return IntegrityStatus(
-            "verified", "The audit log verified intact when this report was generated (llm-audit verify)."
-        )
-    return IntegrityStatus("failed", f"The audit log FAILED verification: {result.summary()}")
 
 
 def mean_logprob(record: GenerationRecord) -> float:

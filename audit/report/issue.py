@@ -22,7 +22,8 @@ from ..ids import uuid7
 from ..store import AuditStore, check_writable
 from ..store.reports import IssuedReport
 from .dossier import build_dossier
-from .evidence import IntegrityStatus, gather, integrity_status
+from .evidence import gather
+from .integrity import evidence_status, log_status, run_verification
 from .oversight import build_oversight
 from .pdf import html_to_pdf
 from .render import render_dossiers, render_summary, sha256_html
@@ -96,7 +97,7 @@ def issue_report(
     if log:
         check_writable(db_path)
     started = time.perf_counter()
-    integrity: IntegrityStatus = integrity_status(verify)
+    check = run_verification(verify)
     extra: list[tuple[Path, str, list[str]]] = []  # (path, html, record ids) of linked dossiers
     with AuditStore.open(db_path) as store:
         if record_ids:
@@ -104,7 +105,10 @@ def issue_report(
             ids = [r.id for r in records]
             if len(set(ids)) != len(ids):
                 raise UserError("the same record is named twice: pass each record id once")
-            views = [build_dossier(gather(store, r), generated, integrity, i) for i, r in enumerate(records)]
+            views = []
+            for i, record in enumerate(records):
+                evidence = gather(store, record)
+                views.append(build_dossier(evidence, generated, evidence_status(check, evidence), i))
             html, kind, filters = render_dossiers(views, generated), "dossier", {}
         else:
             if store.records.count(use_case=use_case, since=since_n, until=until_n) == 0:
@@ -116,28 +120,22 @@ def issue_report(
                 ("Since", since_n or "the first record"),
                 ("Until", until_n or "the last record"),
             ]
-            summary = build_summary(
-                (
-                    gather(store, r, full=False)
-                    for r in store.records.iter(use_case=use_case, since=since_n, until=until_n)
-                ),
-                generated,
-                integrity,
-                shown,
-                oversight=build_oversight(store.reviews.oversight(use_case, since_n, until_n)),
-            )
+            listed = [
+                gather(store, r, full=False)
+                for r in store.records.iter(use_case=use_case, since=since_n, until=until_n)
+            ]
+            seqs = [e.logged.seq if e.logged else None for e in listed]
+            oversight = build_oversight(store.reviews.oversight(use_case, since_n, until_n))
+            summary = build_summary(listed, generated, log_status(check, seqs), shown, oversight=oversight)
             ids = [row.record_id for row in summary.index]
             html, kind = render_summary(summary), "summary"
             filters = {"use_case": use_case, "since": since_n, "until": until_n}
             if dossiers:
                 for rid in ids:
-                    record = store.records.get(rid)
+                    evidence = gather(store, store.records.get(rid))
+                    view = build_dossier(evidence, generated, evidence_status(check, evidence))
                     extra.append(
-                        (
-                            output.with_name(DOSSIER_LINK.format(id=rid)),
-                            render_dossiers([build_dossier(gather(store, record), generated, integrity)], generated),
-                            [rid],
-                        )
+                        (output.with_name(DOSSIER_LINK.format(id=rid)), render_dossiers([view], generated), [rid])
                     )
     seconds = time.perf_counter() - started
     size = _write(output, html)

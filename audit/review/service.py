@@ -18,13 +18,14 @@ from typing import Any
 from ..clock import normalise_time, utc_iso
 from ..errors import UserError
 from ..ids import uuid7
-from ..integrity import keys
 from ..integrity.record_check import RecordIntegrity, SignedLeaves, check_record
+from ..integrity.trust import Pins, resolve_pins
 from ..privacy.guard import PrivacyGuard, is_sealed
 from ..privacy.policy import Policy
 from ..record import GenerationRecord
 from ..report.dossier import Dossier, build_dossier
-from ..report.evidence import Evidence, IntegrityStatus, gather, integrity_status
+from ..report.evidence import Evidence, IntegrityStatus, gather
+from ..report.integrity import log_status, run_verification
 from ..report.oversight import build_oversight
 from ..report.summary import Summary, build_summary
 from ..store import AuditStore, check_writable
@@ -100,7 +101,8 @@ def _choice(value: Any, allowed: tuple[str, ...], what: str) -> str:
 
 class Reviews:
     """The review workspace over one audit database. ``runner`` (the Auditor) runs requested jobs;
-    ``trusted_key`` pins the key record pages check checkpoints against (default: the database's key file)."""
+    ``trusted_key`` pins the key record pages and the summary check checkpoints against (default: the
+    trust file's keys, as ``llm-audit verify``)."""
 
     def __init__(
         self,
@@ -218,7 +220,7 @@ class Reviews:
                     record.id, {"user": principal.name, "role": principal.role, "via": principal.via, "at": utc_iso()}
                 )
                 shown = True
-            integrity = check_record(store, record.id, keys.reading_key(self.db_path, self.trusted_key), self._signed)
+            integrity = check_record(store, record.id, self._pins(), self._signed)
             status = IntegrityStatus(integrity.state, integrity.message)
             dossier = build_dossier(evidence, utc_iso()[:19] + "Z", status)
             found = store.findings.of_record(record.id)
@@ -280,7 +282,7 @@ class Reviews:
                     "(or write the full summary with `llm-audit report`)"
                 )
             if store.events.count() <= VERIFY_MAX_EVENTS:
-                integrity = integrity_status(lambda: self._verify())
+                integrity = log_status(run_verification(self._verify))
             else:
                 integrity = IntegrityStatus(
                     "unavailable",
@@ -302,10 +304,13 @@ class Reviews:
                 live=True,
             )
 
+    def _pins(self) -> Pins:
+        return resolve_pins(self.db_path, [self.trusted_key] if self.trusted_key is not None else [])
+
     def _verify(self):
         from ..integrity.verify import verify_database
 
-        return verify_database(self.db_path, keys.reading_key(self.db_path, self.trusted_key))
+        return verify_database(self.db_path, self._pins())
 
     # -- acting ------------------------------------------------------------------------------------
     def sign_off(

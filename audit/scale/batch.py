@@ -8,12 +8,14 @@ are the same computation on one record, stored through the same repository ``app
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..attribution.request import ExplainRequest
 from ..errors import UserError
+from ..integrity.keys import sign_tail
 from ..record import GenerationRecord
 from ..store import AuditStore, check_writable
 from .driver import run_batch
@@ -71,9 +73,17 @@ def run_on_records(
         selection = select(store, opened)
     selection.selected += len(locked)
     selection.skipped.update(locked)
-    return run_batch(
+    summary = run_batch(
         db_path, work, selection, executor, progress=progress, on_stored=on_stored, seal=guard.sealer(selection.todo)
     )
+    if summary.stored:
+        try:
+            sign_tail(db_path)  # a batch command always ends covered by a signed checkpoint
+        except (UserError, sqlite3.Error) as exc:
+            summary.warnings["checkpoint"] = [
+                f"the final checkpoint was not signed ({exc}): run `llm-audit checkpoint`"
+            ]
+    return summary
 
 
 def explain_batch(

@@ -8,12 +8,16 @@ an interrupted run leaves only whole results behind.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .. import journal
+from ..errors import UserError
 from ..store import AuditStore
+from ..store.database import describe_write_error
 from .executors import Executor
 from .pending import Selection
 from .summary import BatchSummary
@@ -75,15 +79,21 @@ def run_batch(
                 elif outcome.record_id in seen:
                     summary.duplicates += 1
                 else:
-                    with store.transaction():
-                        if work.is_stored(store, outcome.record_id):
-                            summary.duplicates += 1
-                        else:
-                            summary.stored_ids.append(
-                                work.store(store, seal(outcome.result) if seal else outcome.result)
-                            )
-                            summary.results.append(outcome.result)
-                            summary.stored += 1
+                    to_store = seal(outcome.result) if seal else outcome.result
+                    try:
+                        with store.transaction():
+                            if work.is_stored(store, outcome.record_id):
+                                summary.duplicates += 1
+                            else:
+                                summary.stored_ids.append(work.store(store, to_store))
+                                summary.results.append(outcome.result)
+                                summary.stored += 1
+                    except (sqlite3.Error, OSError, UserError) as exc:  # computed work is kept, never lost
+                        reason = str(exc) if isinstance(exc, UserError) else describe_write_error(exc, db_path)
+                        kept = journal.keep(db_path, work.kind, to_store, reason)
+                        summary.failures[outcome.record_id] = (
+                            f"not stored ({reason}): kept in {kept}; run `llm-audit append-pending --db {db_path}`"
+                        )
                     seen.add(outcome.record_id)
                     if on_stored is not None:
                         on_stored(summary)

@@ -40,7 +40,8 @@ class AuditStore:
         self.writable = writable
         self.events = EventLog(db)
         self.blobs = BlobRepository(db)
-        self.checkpoints = CheckpointRepository(db)
+        self.checkpoints = CheckpointRepository(db, self.events)
+        self.events.after_append = self.checkpoints.sign_if_due  # the automatic checkpoint rule
         self.records = RecordRepository(db, self.events)
         self.explanations = ExplanationRepository(db, self.events, self.blobs)
         self.attention = AttentionRepository(db, self.events, self.blobs)
@@ -59,7 +60,7 @@ class AuditStore:
     def evidence(self) -> dict[str, EvidenceRepository]:
         """Event kind -> the repository whose table holds that event's row: what verification checks."""
         repositories = (self.records, self.explanations, self.attention, self.replays, self.reports, self.provenance)
-        repositories += (self.api_keys, self.reviews, self.findings, self.users)
+        repositories += (self.checkpoints, self.api_keys, self.reviews, self.findings, self.users)
         return {repository.kind: repository for repository in repositories}
 
     @classmethod

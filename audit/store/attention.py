@@ -139,6 +139,10 @@ class AttentionRepository(EvidenceRepository):
         result.stored_bytes = stored
         return row
 
+    def blob_digests(self, payload: dict[str, Any]) -> list[str]:
+        blobs = payload.get("blobs")
+        return [d for d in blobs.values() if isinstance(d, str)] if isinstance(blobs, dict) else []
+
     def payload(self, subject_id: str) -> dict[str, Any]:
         rows = list(self.db.query(f"SELECT * FROM {TABLE} WHERE id = ?", [subject_id])) if self.exists() else []
         if not rows:

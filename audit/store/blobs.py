@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import zlib
 from collections.abc import Iterator
 
 import numpy as np
 import sqlite_utils
 
+from ..errors import UserError
 from .append_only import append_only
 from .schema import register
 
@@ -41,8 +43,48 @@ def encode_array(array: np.ndarray) -> bytes:
     return zlib.compress(buffer.getvalue(), 6)
 
 
-def decode_array(data: bytes) -> np.ndarray:
-    return np.load(io.BytesIO(zlib.decompress(data)), allow_pickle=False)
+ENV_MAX_BLOB_BYTES = "LLM_AUDIT_MAX_BLOB_BYTES"
+DEFAULT_MAX_BLOB_BYTES = 1 << 30  # 1 GiB expanded: per-head attention of a long prompt fits, a zip bomb does not
+
+
+def max_blob_bytes() -> int:
+    value = os.environ.get(ENV_MAX_BLOB_BYTES, "")
+    return int(value) if value.strip().isdigit() else DEFAULT_MAX_BLOB_BYTES
+
+
+class BlobTooLarge(ValueError):
+    """A blob that expands beyond the limit (or is not zlib data); nothing was expanded past the limit."""
+
+
+def expanded_size(data: bytes, limit: int) -> int:
+    """The decompressed size of ``data``, counted in chunks and abandoned past ``limit`` (never expands it whole)."""
+    inflater = zlib.decompressobj()
+    total, pending, chunk = 0, data, 1 << 20
+    try:
+        while pending:
+            total += len(inflater.decompress(pending, chunk))
+            if total > limit:
+                raise BlobTooLarge(f"expands beyond {limit:,} bytes")
+            pending = inflater.unconsumed_tail
+        total += len(inflater.flush())
+    except zlib.error as exc:
+        raise BlobTooLarge(f"is not zlib data ({exc})") from None
+    if total > limit:
+        raise BlobTooLarge(f"expands beyond {limit:,} bytes")
+    return total
+
+
+def decode_array(data: bytes, limit: int | None = None) -> np.ndarray:
+    """The array in ``data``, refused (:class:`BlobTooLarge`) if it would expand beyond ``limit`` bytes."""
+    limit = max_blob_bytes() if limit is None else limit
+    inflater = zlib.decompressobj()
+    try:
+        raw = inflater.decompress(data, limit + 1)
+    except zlib.error as exc:
+        raise BlobTooLarge(f"is not zlib data ({exc})") from None
+    if len(raw) > limit or inflater.unconsumed_tail:
+        raise BlobTooLarge(f"expands beyond {limit:,} bytes (set ${ENV_MAX_BLOB_BYTES} to allow more)")
+    return np.load(io.BytesIO(raw), allow_pickle=False)
 
 
 class BlobRepository:
@@ -62,8 +104,13 @@ class BlobRepository:
     def get(self, digest: str) -> np.ndarray:
         row = self.db.execute(f"SELECT data FROM {TABLE} WHERE sha256 = ?", [digest]).fetchone()
         if row is None:
-            raise KeyError(digest)
-        return decode_array(row[0])
+            raise UserError(f"blob {digest[:16]}… is missing from the database (deleted?): run `llm-audit verify`")
+        try:
+            return decode_array(row[0])
+        except BlobTooLarge as exc:
+            raise UserError(
+                f"blob {digest[:16]}… {exc}: the database holds an oversized or damaged array; run `llm-audit verify`"
+            ) from None
 
     def stored_bytes(self, digest: str) -> bytes | None:
         """The compressed bytes exactly as stored (what the key is the hash of)."""

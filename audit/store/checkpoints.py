@@ -1,16 +1,47 @@
-"""The ``checkpoints`` table: signed (tree size, Merkle root, time) statements, append-only."""
+"""The ``checkpoints`` table and its events: signed (tree size, Merkle root, time) statements, append-only.
+
+Since llm-audit 0.2 every checkpoint is also an event of the chain (kind ``checkpoint``), logged
+first, in the same transaction, so the checkpoint signs the tree that includes its own event
+(tree size = the event's seq). A checkpoint therefore cannot be deleted without the log
+noticing: its event would be left without its row (a tampering, found like any evidence row),
+and removing the event breaks the chain that later checkpoints sign. Rows written before 0.2
+have no event; they stay valid by their signature alone (:meth:`CheckpointRepository.ids`).
+
+Key changes are ``key-transition`` events (no table) signed by the old key and by the new
+one (:func:`audit.integrity.signing.transition_message`); the log's current signing key is the
+last transition's new key, else the key of its checkpoints.
+
+Before signing, the log's root is recomputed at the size of every earlier checkpoint and
+compared with what was signed: a log edited since is refused, so automatic checkpoints can
+never sign (launder) a rewritten history.
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlite_utils
 
+from ..clock import utc_iso
+from ..errors import UserError
+from ..integrity.key_location import signing_key_for
+from ..integrity.merkle import MerkleAccumulator
+from ..integrity.signing import SigningKey, checkpoint_message
 from .append_only import append_only
+from .database import atomic
+from .events import TABLE as EVENTS
+from .events import EventLog, checkpoint_every, checkpoint_seconds
+from .evidence import EvidenceRepository
 from .schema import register
 
 TABLE = "checkpoints"
+KIND = "checkpoint"
+TRANSITION = "key-transition"
+_PAYLOAD_COLUMNS = ("tree_size", "signed_at", "key_id", "public_key")
 
 register(
     "checkpoints",
@@ -43,35 +74,166 @@ class Checkpoint:
         return asdict(self)
 
 
-class CheckpointRepository:
-    def __init__(self, db: sqlite_utils.Database) -> None:
-        self.db = db
+def checkpoint_payload(row: dict[str, Any]) -> dict[str, Any]:
+    """The logged content of a checkpoint event: what is known before the root (which includes the event)."""
+    return {column: row[column] for column in _PAYLOAD_COLUMNS}
 
-    def exists(self) -> bool:
-        return self.db[TABLE].exists()
 
-    def add(self, checkpoint: Checkpoint) -> Checkpoint:
-        row = checkpoint.to_dict()
-        row.pop("id")
-        cursor = self.db.execute(
-            f"INSERT INTO {TABLE} (tree_size, root_hash, signed_at, key_id, public_key, signature) VALUES (?, ?, ?, ?, ?, ?)",
-            list(row.values()),
-        )
-        return Checkpoint(int(cursor.lastrowid), **row)
+class CheckpointRepository(EvidenceRepository):
+    """Sign and read checkpoints: the ``checkpoints`` table and its ``checkpoint`` events."""
 
+    kind = KIND
+    table = TABLE
+
+    def __init__(self, db: sqlite_utils.Database, events: EventLog) -> None:
+        super().__init__(db, events)
+
+    # -- evidence ---------------------------------------------------------------------------
+    def payload(self, subject_id: str) -> dict[str, Any]:
+        row = self._row(subject_id)
+        if row is None:
+            raise KeyError(subject_id)
+        return checkpoint_payload(row.to_dict())
+
+    def _row(self, subject_id: str) -> Checkpoint | None:
+        if not self.exists() or not str(subject_id).isdigit():
+            return None
+        found = self.db.execute(f"SELECT {_SELECT} FROM {TABLE} WHERE id = ?", [int(subject_id)]).fetchone()
+        return Checkpoint(*found) if found else None
+
+    def ids(self) -> Iterator[str]:
+        """Rows that must have an event: every row from the first one logged as an event on (older ones predate 0.2)."""
+        if not self.exists() or not self.events.exists():
+            return iter(())
+        first = self.db.execute(
+            f"SELECT MIN(CAST(subject_id AS INTEGER)) FROM {EVENTS} WHERE kind = ?", [KIND]
+        ).fetchone()[0]
+        if first is None:
+            return iter(())
+        return (str(row[0]) for row in self.db.execute(f"SELECT id FROM {TABLE} WHERE id >= ? ORDER BY id", [first]))
+
+    def positions(self) -> None:
+        """Checkpoint ids are their rows' ids, so an edited id already leaves an event without its row."""
+        return None
+
+    # -- reading ----------------------------------------------------------------------------
     def all(self) -> list[Checkpoint]:
         if not self.exists():
             return []
-        rows = self.db.execute(
-            f"SELECT id, tree_size, root_hash, signed_at, key_id, public_key, signature FROM {TABLE} ORDER BY id"
-        ).fetchall()
-        return [Checkpoint(*row) for row in rows]
+        return [Checkpoint(*row) for row in self.db.execute(f"SELECT {_SELECT} FROM {TABLE} ORDER BY id")]
 
     def latest(self) -> Checkpoint | None:
-        found = self.all()
-        return found[-1] if found else None
+        if not self.exists():
+            return None
+        row = self.db.execute(f"SELECT {_SELECT} FROM {TABLE} ORDER BY tree_size DESC, id DESC LIMIT 1").fetchone()
+        return Checkpoint(*row) if row else None
+
+    def signed_size(self) -> int:
+        if not self.exists():
+            return 0
+        return int(self.db.execute(f"SELECT COALESCE(MAX(tree_size), 0) FROM {TABLE}").fetchone()[0])
 
     def key_ids(self) -> set[str]:
         if not self.exists():
             return set()
         return {row[0] for row in self.db.execute(f"SELECT DISTINCT key_id FROM {TABLE}")}
+
+    def current_key_id(self) -> str | None:
+        """The key the next checkpoint must be signed with: the last transition's new key, else the latest checkpoint's."""
+        latest = self.latest()
+        transition = self.last_transition()
+        if transition is not None and (latest is None or transition[0] > latest.tree_size):
+            return transition[1]["new_key_id"]
+        return latest.key_id if latest else None
+
+    def last_transition(self) -> tuple[int, dict[str, Any]] | None:
+        if not self.events.exists():
+            return None
+        row = self.db.execute(
+            f"SELECT seq, payload FROM {EVENTS} WHERE kind = ? ORDER BY seq DESC LIMIT 1", [TRANSITION]
+        ).fetchone()
+        return (int(row[0]), json.loads(row[1])) if row else None
+
+    # -- signing ----------------------------------------------------------------------------
+    def signing_key(self) -> SigningKey:
+        """This database's signing key (created in the key directory on first use), refused if it is not the log's."""
+        file = self.events.database_file()
+        if file is None:
+            raise UserError("an in-memory database has no signing key: pass one to sign()")
+        return signing_key_for(file, None, self.current_key_id())[0]
+
+    def sign(self, key: SigningKey | None = None) -> Checkpoint:
+        """Log a checkpoint event and sign the tree that ends with it, in one transaction (the caller's or its own)."""
+        with atomic(self.db.conn):
+            if key is None:
+                key = self.signing_key()
+            expected = self.current_key_id()
+            if expected is not None and key.key_id != expected:
+                raise UserError(
+                    f"key {key.source} (id {key.key_id}) is not this log's signing key (key id {expected}): "
+                    "pass the right --signing-key (changing keys is `llm-audit rotate-key`)"
+                )
+            acc = self._leaves_checked()
+            next_id = int(self.db.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {TABLE}").fetchone()[0])
+            row = {"tree_size": acc.size + 1, "signed_at": utc_iso(), "key_id": key.key_id, "public_key": key.raw.hex()}
+            seq = self.events.append(KIND, str(next_id), checkpoint_payload(row), auto_checkpoint=False)
+            if seq != row["tree_size"]:
+                raise RuntimeError(f"checkpoint event landed at seq {seq}, expected {row['tree_size']}")
+            acc.add(bytes.fromhex(self.events.at(seq).leaf_hash))
+            root = acc.root().hex()
+            signature = key.sign(checkpoint_message(seq, root, row["signed_at"]))
+            made = Checkpoint(next_id, seq, root, row["signed_at"], key.key_id, row["public_key"], signature)
+            self._insert(made.to_dict())
+            return made
+
+    def _leaves_checked(self) -> MerkleAccumulator:
+        """The log's leaves so far, with the root at every earlier checkpoint's size compared to what was signed."""
+        signed = {cp.tree_size: cp for cp in self.all()}
+        acc = MerkleAccumulator()
+        for (leaf,) in self.db.execute(f"SELECT leaf_hash FROM {EVENTS} ORDER BY seq"):
+            acc.add(bytes.fromhex(leaf))
+            cp = signed.get(acc.size)
+            if cp is not None and acc.root().hex() != cp.root_hash:
+                raise UserError(
+                    f"the log no longer matches checkpoint {cp.id} (tree size {cp.tree_size}, signed {cp.signed_at}): "
+                    "events were changed after they were signed, so nothing was signed; run `llm-audit verify`"
+                )
+        missing = [size for size in signed if size > acc.size]
+        if missing:
+            raise UserError(
+                f"the log has {acc.size} events but a checkpoint covers {max(missing)}: it was truncated, so nothing was "
+                "signed; run `llm-audit verify`"
+            )
+        return acc
+
+    def sign_if_due(self, seq: int) -> Checkpoint | None:
+        """The automatic rule, after each append: sign when ``checkpoint_every()`` events, or events older than
+        ``checkpoint_seconds()``, are not yet covered."""
+        every = checkpoint_every()
+        if not every or self.events.database_file() is None:
+            return None
+        signed = self.signed_size()
+        unsigned = seq - signed
+        if unsigned <= 0:
+            return None
+        due = unsigned >= every
+        seconds = checkpoint_seconds()
+        if not due and seconds:
+            oldest = self.events.at(signed + 1).created_at
+            age = datetime.now(UTC) - datetime.fromisoformat(oldest.replace("Z", "+00:00"))
+            due = age.total_seconds() >= seconds
+        return self.sign() if due else None
+
+    def sign_tail(self, key: SigningKey | None = None) -> Checkpoint | None:
+        """Sign now if any event is not yet covered (what batch commands do when they finish)."""
+        if self.events.count() > self.signed_size():
+            return self.sign(key)
+        return None
+
+    # -- key transitions --------------------------------------------------------------------
+    def append_transition(self, payload: dict[str, Any]) -> int:
+        """Log a key-transition statement (built and signed by :mod:`audit.integrity.keys`); its seq."""
+        return self.events.append(TRANSITION, payload["new_key_id"], payload, auto_checkpoint=False)
+
+
+_SELECT = "id, tree_size, root_hash, signed_at, key_id, public_key, signature"

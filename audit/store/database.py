@@ -22,6 +22,30 @@ from .schema import MIGRATIONS_TABLE, apply_pending
 SQLITE_HEADER = b"SQLite format 3\x00"
 DEFAULT_DB = "llm-audit.db"
 ENV_DB = "LLM_AUDIT_DB"
+ENV_LOCK_TIMEOUT = "LLM_AUDIT_LOCK_TIMEOUT"
+DEFAULT_LOCK_TIMEOUT = 30.0
+
+
+def lock_timeout() -> float:
+    """How long a writer waits for another's write lock (``$LLM_AUDIT_LOCK_TIMEOUT`` seconds, default 30)."""
+    try:
+        return max(0.0, float(os.environ.get(ENV_LOCK_TIMEOUT, DEFAULT_LOCK_TIMEOUT)))
+    except ValueError:
+        return DEFAULT_LOCK_TIMEOUT
+
+
+def describe_write_error(exc: BaseException, path: Path) -> str:
+    """A failed write in words: a full disk as a full disk, a lock as a lock, never as a damaged database."""
+    text = str(exc)
+    errno = getattr(exc, "errno", None)
+    code = getattr(exc, "sqlite_errorname", "")
+    if code == "SQLITE_FULL" or "disk is full" in text or errno == 28:
+        return f"the disk holding {path} is full ({text}): free space on it"
+    if code.startswith("SQLITE_BUSY") or "locked" in text:
+        return f"database {path} stayed locked by another writer for more than {lock_timeout():g} s ({text})"
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"cannot write {path}: {exc.strerror}"
+    return f"cannot write to database {path} ({text})"
 
 
 def default_db_path() -> Path:
@@ -112,7 +136,7 @@ def check_writable(path: Path) -> None:
 def open_for_write(path: Path, now: str) -> sqlite_utils.Database:
     """Open (creating if needed) and migrate; call only once the write is certain to happen."""
     check_writable(path)
-    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30.0)
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=lock_timeout())
     conn.execute("PRAGMA foreign_keys=ON")
     try:
         # WAL: readers never wait for the writer; FULL: a committed append survives power loss.
@@ -121,7 +145,7 @@ def open_for_write(path: Path, now: str) -> sqlite_utils.Database:
         apply_pending(conn, now)
     except sqlite3.OperationalError as exc:
         conn.close()
-        raise UserError(f"cannot write to database {path} ({exc}): check it is writable and not locked") from None
+        raise UserError(f"{describe_write_error(exc, path)}: nothing was written") from None
     return sqlite_utils.Database(conn)
 
 

@@ -8,9 +8,12 @@ from its table for verification.
 
 Since v2 each row is a link of the tamper-evident chain (:mod:`audit.integrity.chain`):
 the payload is stored as RFC 8785 canonical JSON with its SHA-256, the previous event's
-leaf hash and its own leaf hash. Every ``checkpoint_every`` events (``$LLM_AUDIT_CHECKPOINT_EVERY``,
-default 100, 0 = never) the append also signs a checkpoint in the same transaction, so
-no committed state is ever further than that from a signature.
+leaf hash and its own leaf hash. After each append, in the same transaction, the store's
+checkpoint repository signs a checkpoint when ``$LLM_AUDIT_CHECKPOINT_EVERY`` events (default
+10; 0 = only on demand) are not yet covered, or when the oldest of them is older than
+``$LLM_AUDIT_CHECKPOINT_SECONDS`` (default 60): a busy log is never more than 10 events, a
+quiet one never more than a minute of appends, from a signature. (The hook is given by
+:class:`audit.store.AuditStore`, so this module needs nothing of the checkpoints.)
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,18 +29,16 @@ from typing import Any
 import sqlite_utils
 
 from ..clock import utc_iso
-from ..errors import UserError
-from ..integrity import merkle
 from ..integrity.chain import GENESIS, ChainedEvent, seal
-from ..integrity.signing import SigningKey, checkpoint_message, default_key_path, obtain_signing_key
 from .append_only import append_only
-from .checkpoints import Checkpoint, CheckpointRepository
 from .database import atomic
 from .schema import register
 
 TABLE = "events"
 ENV_CHECKPOINT_EVERY = "LLM_AUDIT_CHECKPOINT_EVERY"
-DEFAULT_CHECKPOINT_EVERY = 100
+ENV_CHECKPOINT_SECONDS = "LLM_AUDIT_CHECKPOINT_SECONDS"
+DEFAULT_CHECKPOINT_EVERY = 10
+DEFAULT_CHECKPOINT_SECONDS = 60
 
 register(
     "events",
@@ -91,6 +92,14 @@ register(
 )
 
 
+register(
+    "events",
+    3,
+    "covering index of leaf hashes in chain order (checkpoints and proofs read only the index)",
+    f"CREATE INDEX IF NOT EXISTS idx_{TABLE}_leaves ON {TABLE} (seq, leaf_hash)",
+)
+
+
 @dataclass
 class Event:
     seq: int
@@ -124,24 +133,34 @@ RECORD_EVENTS_INDEX = (
 )
 
 
+def _setting(name: str, default: int) -> int:
+    value = os.environ.get(name, "")
+    return int(value) if value.strip().isdigit() else default
+
+
 def checkpoint_every() -> int:
-    value = os.environ.get(ENV_CHECKPOINT_EVERY, "")
-    return int(value) if value.strip().isdigit() else DEFAULT_CHECKPOINT_EVERY
+    """Sign once this many events are not yet covered (``$LLM_AUDIT_CHECKPOINT_EVERY``; 0: only on demand)."""
+    return _setting(ENV_CHECKPOINT_EVERY, DEFAULT_CHECKPOINT_EVERY)
+
+
+def checkpoint_seconds() -> int:
+    """Sign on the next append once the oldest uncovered event is this old (``$LLM_AUDIT_CHECKPOINT_SECONDS``; 0: off)."""
+    return _setting(ENV_CHECKPOINT_SECONDS, DEFAULT_CHECKPOINT_SECONDS)
 
 
 class EventLog:
     """Append to and read the chained event log.
 
-    ``key_path`` is the signing key for checkpoints (default: see
-    :func:`audit.integrity.signing.default_key_path`).
+    ``after_append`` (set by :class:`audit.store.AuditStore`) runs inside each append's
+    transaction with the new seq: the automatic checkpoint rule.
     """
 
-    def __init__(self, db: sqlite_utils.Database, key_path: Path | None = None) -> None:
+    def __init__(self, db: sqlite_utils.Database, after_append: Callable[[int], Any] | None = None) -> None:
         self.db = db
-        self.key_path = key_path
+        self.after_append = after_append
 
     # -- writing -----------------------------------------------------------------------
-    def append(self, kind: str, subject_id: str, payload: dict[str, Any]) -> int:
+    def append(self, kind: str, subject_id: str, payload: dict[str, Any], *, auto_checkpoint: bool = True) -> int:
         """Append one event; call inside the transaction that stores the subject.
 
         Called outside a transaction it opens its own ``BEGIN IMMEDIATE``, so reading the
@@ -151,9 +170,8 @@ class EventLog:
             last = conn.execute(f"SELECT seq, leaf_hash FROM {TABLE} ORDER BY seq DESC LIMIT 1").fetchone()
             seq, prev = (1, GENESIS) if last is None else (int(last[0]) + 1, bytes.fromhex(last[1]))
             _insert(conn, seal(seq, prev, kind, subject_id, utc_iso(), payload))
-            every = checkpoint_every()
-            if every and seq % every == 0 and self.database_file() is not None:
-                self.checkpoint()
+            if auto_checkpoint and self.after_append is not None:
+                self.after_append(seq)
         return seq
 
     def database_file(self) -> Path | None:
@@ -161,33 +179,6 @@ class EventLog:
             if name == "main" and file:
                 return Path(file)
         return None
-
-    def resolved_key_path(self) -> Path:
-        if self.key_path is not None:
-            return self.key_path
-        file = self.database_file()
-        if file is None:
-            raise ValueError("an in-memory database has no default key path: pass key_path")
-        return default_key_path(file)
-
-    def checkpoint(self, key: SigningKey | None = None) -> Checkpoint:
-        """Sign the current tree size and root; inside the caller's transaction or its own."""
-        with atomic(self.db.conn):
-            repository = CheckpointRepository(self.db)
-            known = repository.key_ids()
-            if key is None:
-                key = obtain_signing_key(self.resolved_key_path(), known)
-            elif known and key.key_id not in known:
-                raise UserError(
-                    f"key {key.source} (id {key.key_id}) did not sign this log's checkpoints (key id {', '.join(sorted(known))})"
-                )
-            leaves = self.leaf_hashes()
-            root = merkle.root(leaves).hex()
-            signed_at = utc_iso()
-            message = checkpoint_message(len(leaves), root, signed_at)
-            return repository.add(
-                Checkpoint(None, len(leaves), root, signed_at, key.key_id, key.raw.hex(), key.sign(message))
-            )
 
     # -- reading -----------------------------------------------------------------------
     def exists(self) -> bool:
@@ -206,9 +197,11 @@ class EventLog:
             sql += f" LIMIT {max(0, int(limit) - int(after))}"
         return [bytes.fromhex(row[0]) for row in self.db.execute(sql, [int(after)])]
 
-    def iter_chain(self, *, subject_id: str | None = None) -> Iterator[ChainedEvent]:
+    def iter_chain(self, *, subject_id: str | None = None, kind: str | None = None) -> Iterator[ChainedEvent]:
         """Stored rows as they are (no parsing), oldest first: what verification streams over."""
-        where, params = (" WHERE subject_id = ?", [subject_id]) if subject_id is not None else ("", [])
+        clauses = [(c, v) for c, v in (("subject_id = ?", subject_id), ("kind = ?", kind)) if v is not None]
+        where = (" WHERE " + " AND ".join(c for c, _ in clauses)) if clauses else ""
+        params = [v for _, v in clauses]
         rows = self.db.execute(f"SELECT {_CHAIN_COLUMNS} FROM {TABLE}{where} ORDER BY seq", params)
         return (ChainedEvent(*row) for row in rows)
 

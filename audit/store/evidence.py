@@ -6,19 +6,89 @@ event and no row is stored without one. ``payload`` rebuilds that payload from t
 is how verification compares what the tables say now with what was logged then. Which row is
 the *latest* of a record follows the order of the hash chain (the event's ``seq``), never a
 column of the table itself: a table column is not covered by the chain.
+
+Verification (:mod:`audit.integrity.verify`) checks every repository in ``AuditStore.evidence``
+the same way, both ways, so a new evidence table is covered by registering its repository:
+
+* every event of the repository's kind has its row (:meth:`payload`), equal to what was logged;
+* every row (:meth:`ids`) has exactly one event;
+* rows sit in the order of their events, the n-th event's row at rowid n (:meth:`positions`),
+  so an edited ``seq`` column or a row moved between records is found;
+* every blob a payload references (:meth:`blob_digests`) is stored and hashes to its key.
+
+Erasure (crypto-shredding) destroys keys, never rows: an erased record's rows stay, so an
+event whose row is missing is a tampering even when an erasure tombstone names its record.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
+from json.encoder import encode_basestring
 from typing import Any, ClassVar
 
 import sqlite_utils
 
+from ..errors import UserError
 from ..ids import assign_identity
+from ..integrity.canonical import canonical_scalar
 from .database import atomic
 from .events import TABLE as EVENTS
 from .events import EventLog
+
+_ID_CHARS = re.compile(r"[0-9a-f-]+\Z")
+
+
+def id_prefix(value: str, what: str, hint: str) -> tuple[str, list[Any]]:
+    """A WHERE clause matching ids that start with ``value`` (8+ hex digits and dashes), never a LIKE pattern.
+
+    ``%`` and ``_`` would be LIKE wildcards and match the middle of ids; anything but hex digits
+    and dashes cannot start an id, so it is refused with the usual "no such id" message.
+    """
+    if len(value) < 8 or not _ID_CHARS.match(value):
+        raise UserError(f"no {what} with id {value!r} in this database (ids are hex digits and dashes): {hint}")
+    return "substr(id, 1, ?) = ?", [len(value), value]
+
+
+class CanonicalRow:
+    """Builds a logged payload's canonical (RFC 8785) text straight from a row, by concatenation.
+
+    For tables whose JSON columns are stored in canonical form: each member is ``"name":value``
+    with the column's text as is (JSON columns), a scalar encoded by :func:`canonical_scalar`,
+    or a ``special`` conversion; members sorted by name (ASCII column names sort as JCS does).
+    The plan is made once per column list, so a row costs one join, no parsing.
+    """
+
+    def __init__(
+        self,
+        names: list[str],
+        json_columns: tuple[str, ...],
+        special: dict[str, Callable[[Any], str]] | None = None,
+        skip: tuple[str, ...] = (),
+    ) -> None:
+        special = special or {}
+        members = sorted((name, i) for i, name in enumerate(names) if name not in skip)
+        self.plan = [
+            (i, ("{" if n == 0 else ",") + encode_basestring(name) + ":", special.get(name) or (name in json_columns))
+            for n, (name, i) in enumerate(members)
+        ]
+
+    def text(self, values: tuple[Any, ...]) -> str:
+        parts = []
+        append = parts.append
+        for i, prefix, convert in self.plan:
+            value = values[i]
+            append(prefix)  # the large JSON columns are appended as they are: one copy, in the final join
+            if value is None:
+                append("null")
+            elif convert is True:
+                append(value)
+            elif convert is False:
+                append(encode_basestring(value) if type(value) is str else canonical_scalar(value))
+            else:
+                append(convert(value))
+        append("}")
+        return "".join(parts)
 
 
 class EvidenceRepository:
@@ -57,11 +127,40 @@ class EvidenceRepository:
         """The payload's canonical text straight from canonical columns, or None (then :meth:`payload` decides)."""
         return None
 
+    def payload_texts(self) -> Iterator[tuple[str, str]] | None:
+        """(id, :meth:`payload_text`) of every row in table order, in one pass, or None where there is no fast text.
+
+        Rows are in the order of their events, so verification walks this beside the log instead
+        of looking each row up; where the two fall out of step it looks rows up by id.
+        """
+        return None
+
     def ids(self) -> Iterator[str]:
-        """Every row's id, in table order (verification matches them with the log's events)."""
+        """Every row that must have an event, by id, in table order (verification matches them with the log)."""
         if not self.exists():
             return iter(())
-        return (row[0] for row in self.db.execute(f"SELECT id FROM {self.table} ORDER BY rowid"))
+        return (str(row[0]) for row in self.db.execute(f"SELECT id FROM {self.table} ORDER BY rowid"))
+
+    def positions(self) -> Iterator[tuple[str, int]] | None:
+        """(id, rowid) of every row: the n-th event of this kind must have its row at rowid n.
+
+        Rows are appended in the same transaction as their events, so the table's own order
+        (its ``seq`` column, which is the rowid) mirrors the chain. None: a table whose rowids
+        say nothing (override where rows are not one per event).
+        """
+        if not self.exists():
+            return iter(())
+        return (
+            (str(row[0]), int(row[1])) for row in self.db.execute(f"SELECT id, rowid FROM {self.table} ORDER BY rowid")
+        )
+
+    def blob_digests(self, payload: dict[str, Any]) -> list[str]:
+        """The SHA-256 keys of the blobs a logged payload references (verification checks each is stored intact)."""
+        return []
+
+    def blob_digests_text(self, payload_text: str) -> list[str] | None:
+        """:meth:`blob_digests` read from the canonical payload text without parsing it, or None (then it is parsed)."""
+        return None
 
     def subjects_of(self, record_id: str) -> list[str]:
         """Ids of this table's rows about ``record_id`` (tables with a ``record_id`` column), in table order."""
@@ -90,4 +189,4 @@ class EvidenceRepository:
         return self.db.query(sql, [self.kind, *(params or [])])
 
 
-__all__ = ["EvidenceRepository", "assign_identity"]
+__all__ = ["CanonicalRow", "EvidenceRepository", "assign_identity", "id_prefix"]

@@ -8,6 +8,7 @@ rebuilt later without recomputing and reloads bit-identical.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,11 +16,12 @@ import sqlite_utils
 
 from ..attribution.result import AttributionResult
 from ..errors import UserError
+from ..integrity.canonical import strict_canonical
 from .append_only import append_only
 from .blobs import BlobRepository
 from .database import atomic
 from .events import EventLog
-from .evidence import EvidenceRepository, assign_identity
+from .evidence import CanonicalRow, EvidenceRepository, assign_identity, id_prefix
 from .schema import register
 
 TABLE = "explanations"
@@ -93,7 +95,16 @@ def _row(result: AttributionResult, token_sha: str, seq_sha: str) -> dict[str, A
 
 
 def _dumps(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True, allow_nan=True)
+    """A JSON column's text: RFC 8785 canonical (so :meth:`ExplanationRepository.payload_text` rebuilds the
+    logged payload by concatenation), plain sorted JSON for the rare value JCS cannot write (NaN)."""
+    if value is None:
+        return None
+    return strict_canonical(value) or json.dumps(value, ensure_ascii=False, sort_keys=True, allow_nan=True)
+
+
+_BLOB_COLUMNS = ("token_attr_sha256", "seq_attr_sha256")
+_PLAN = CanonicalRow(list(_COLUMNS), _JSON)
+_BLOB_TEXT = re.compile(r'"(?:token_attr_sha256|seq_attr_sha256)":"([0-9a-f]{64})"')
 
 
 def _decode(row: dict[str, Any]) -> dict[str, Any]:
@@ -120,6 +131,26 @@ class ExplanationRepository(EvidenceRepository):
             row = _row(result, self.blobs.put(result.token_attr), self.blobs.put(result.seq_attr))
             stored = {c: (_dumps(row[c]) if c in _JSON else row[c]) for c in _COLUMNS}
             return self._append_row(result.id, stored, explanation_payload(row))
+
+    def blob_digests(self, payload: dict[str, Any]) -> list[str]:
+        return [payload[c] for c in _BLOB_COLUMNS if isinstance(payload.get(c), str)]
+
+    def blob_digests_text(self, payload_text: str) -> list[str]:
+        """The same from the canonical text, without parsing it (the keys are unique in the payload)."""
+        return _BLOB_TEXT.findall(payload_text)
+
+    def payload_text(self, subject_id: str) -> str | None:
+        """The logged payload's canonical text, concatenated from the row (JSON columns stored canonically)."""
+        values = self.db.execute(f"SELECT {', '.join(_COLUMNS)} FROM {TABLE} WHERE id = ?", [subject_id]).fetchone()
+        if values is None:
+            raise KeyError(subject_id)
+        return _PLAN.text(values)
+
+    def payload_texts(self) -> Iterator[tuple[str, str]] | None:
+        if not self.exists():
+            return iter(())
+        cursor = self.db.execute(f"SELECT {', '.join(_COLUMNS)} FROM {TABLE} ORDER BY rowid")
+        return ((values[0], _PLAN.text(values)) for values in cursor)
 
     def payload(self, subject_id: str) -> dict[str, Any]:
         rows = list(self.db.query(f"SELECT * FROM {TABLE} WHERE id = ?", [subject_id]))
@@ -149,13 +180,13 @@ class ExplanationRepository(EvidenceRepository):
     def get(self, explanation_id: str) -> AttributionResult:
         """One explanation by id (or an unambiguous prefix of 8+ characters)."""
         rows = list(self.db.query(f"SELECT * FROM {TABLE} WHERE id = ?", [explanation_id])) if self.exists() else []
-        if not rows and self.exists() and len(explanation_id) >= 8:
-            matches = list(self.db.query(f"SELECT * FROM {TABLE} WHERE id LIKE ? LIMIT 2", [explanation_id + "%"]))
+        hint = "run `llm-audit explain RECORD_ID` first"
+        if not rows and self.exists():
+            where, params = id_prefix(explanation_id, "explanation", hint)
+            matches = list(self.db.query(f"SELECT * FROM {TABLE} WHERE {where} LIMIT 2", params))
             rows = matches if len(matches) == 1 else []
         if not rows:
-            raise UserError(
-                f"no explanation with id {explanation_id!r} in this database: run `llm-audit explain RECORD_ID` first"
-            )
+            raise UserError(f"no explanation with id {explanation_id!r} in this database: {hint}")
         return self._result(rows[0])
 
     def iter(

@@ -14,10 +14,10 @@ import sqlite_utils
 
 from ..clock import normalise_time
 from ..errors import UserError
-from ..integrity.canonical import canonical_object, canonical_scalar, strict_canonical
+from ..integrity.canonical import canonical_flat, strict_canonical
 from ..record import GenerationRecord
 from .append_only import append_only
-from .evidence import EvidenceRepository
+from .evidence import CanonicalRow, EvidenceRepository, id_prefix
 from .schema import register
 
 TABLE = "generations"
@@ -127,33 +127,23 @@ def _project(db: sqlite_utils.Database, record_id: str) -> dict[str, Any]:
     return data
 
 
-def _project_text(db: sqlite_utils.Database, record_id: str) -> str:
-    """The payload's canonical text, concatenated from the row's columns.
+def _ordered(value: str) -> str:
+    """The ``variables`` column (kept in the caller's order) in canonical form."""
+    parsed = json.loads(value)
+    return canonical_flat(parsed) or strict_canonical(parsed) or value
+
+
+_SPECIAL = {"variables": _ordered, "add_special_tokens": lambda value: "true" if value else "false"}
+
+
+def _text_plan(names: list[str]) -> CanonicalRow:
+    """How the payload's canonical text is concatenated from the row's columns.
 
     The JSON columns already hold canonical text (the small ``variables`` object is
     canonicalised here) and scalars encode in microseconds, so a record verifies without
     parsing its large columns: 100,000 records in seconds instead of minutes.
     """
-    row = db.execute(f"SELECT * FROM {TABLE} WHERE id = ?", [record_id])
-    names = [d[0] for d in row.description]
-    values = row.fetchone()
-    if values is None:
-        raise KeyError(record_id)
-    members: dict[str, str] = {}
-    for name, value in zip(names, values):
-        if name in _NOT_IN_PAYLOAD:
-            continue
-        if value is None:
-            members[name] = "null"
-        elif name in _ORDERED_COLUMNS:
-            members[name] = strict_canonical(json.loads(value)) or value
-        elif name in _JSON_COLUMNS:
-            members[name] = value
-        elif name == "add_special_tokens":
-            members[name] = "true" if value else "false"
-        else:
-            members[name] = canonical_scalar(value)
-    return canonical_object(members)
+    return CanonicalRow(names, _JSON_COLUMNS, _SPECIAL, _NOT_IN_PAYLOAD)
 
 
 def _from_row(row: dict[str, Any]) -> GenerationRecord:
@@ -185,22 +175,31 @@ class RecordRepository(EvidenceRepository):
         return _project(self.db, subject_id)
 
     def payload_text(self, subject_id: str) -> str | None:
-        return _project_text(self.db, subject_id)
+        cursor = self.db.execute(f"SELECT * FROM {TABLE} WHERE id = ?", [subject_id])
+        values = cursor.fetchone()
+        if values is None:
+            raise KeyError(subject_id)
+        return _text_plan([d[0] for d in cursor.description]).text(values)
+
+    def payload_texts(self) -> Iterator[tuple[str, str]] | None:
+        if not self.exists():
+            return iter(())
+        cursor = self.db.execute(f"SELECT * FROM {TABLE} ORDER BY rowid")
+        names = [d[0] for d in cursor.description]
+        plan, at = _text_plan(names), names.index("id")
+        return ((values[at], plan.text(values)) for values in cursor)
 
     def get(self, record_id: str) -> GenerationRecord:
         rows = list(self.db.query(f"SELECT * FROM {TABLE} WHERE id = ?", [record_id])) if self.exists() else []
         if not rows:
+            hint = "run `llm-audit list` to see the ids"
+            where, params = id_prefix(record_id, "record", hint)
             matches = (
-                list(self.db.query(f"SELECT * FROM {TABLE} WHERE id LIKE ? LIMIT 2", [record_id + "%"]))
-                if self.exists() and len(record_id) >= 8
-                else []
+                list(self.db.query(f"SELECT * FROM {TABLE} WHERE {where} LIMIT 2", params)) if self.exists() else []
             )
-            if len(matches) == 1:
-                rows = matches
-            else:
-                raise UserError(
-                    f"no record with id {record_id!r} in this database: run `llm-audit list` to see the ids"
-                )
+            if len(matches) != 1:
+                raise UserError(f"no record with id {record_id!r} in this database: {hint}")
+            rows = matches
         return _from_row(rows[0])
 
     def iter(

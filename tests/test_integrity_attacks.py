@@ -396,8 +396,22 @@ def test_forged_key_transition_not_signed_by_the_old_key(real, copy, cli, tmp_pa
 
 
 def test_forged_sign_off_after_the_last_checkpoint(real, copy, cli, tmp_path):
-    payload = {"reviewer": "chief risk officer", "role": "approver", "action": "approve", "rationale": "ok"}
-    seq = append_event(copy, "review", real.credit, payload)
+    # A whole sign-off, row and event, as the attacker can write it: only a checkpoint can show it is new.
+    payload = {
+        "id": "01a00000-0000-7000-8000-00000000abcd",
+        "record_id": real.credit,
+        "record_sha256": "ab" * 32,
+        "reviewer": "chief risk officer",
+        "role": "admin",
+        "action": "accept",
+        "decision": None,
+        "rationale": "ok",
+        "via": "web",
+        "created_at": "2026-03-05T09:00:00.000000Z",
+    }
+    columns, marks = ", ".join(payload), ", ".join("?" for _ in payload)
+    shell(copy, f"INSERT INTO reviews ({columns}) VALUES ({marks})", params=list(payload.values()))
+    seq = append_event(copy, "review", payload["id"], payload)
     shown = run("verify", "--db", str(copy), "--key", str(real.pub))
     assert shown.returncode == 0 and f"1 newest events (seq {seq}-{seq}) not yet covered" in shown.stdout
     line = tampered(cli, copy, "--key", str(real.pub), "--require-signed")

@@ -1,0 +1,108 @@
+"""The decision target's two engines: the contrastive score of perturbed prompts, and its gradients.
+
+The score is log p(label) - log p(contrast), each label's whole token sequence right after the prompt.
+Perturbation methods score it with the batched, prefix-cached label scorer
+(:class:`audit.decision.scorer.LabelScorer`); gradient methods differentiate it with respect to the
+prompt's embeddings, running each (interpolated) prompt once per label with that label's tokens
+appended (once in all when every label is a single token, since the first label token is read at the
+prompt's last position).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from ..decision.scorer import LabelScorer
+from .scorer import lm_parts, target_logprobs
+
+
+class ContrastScorer:
+    """(batch, 1) contrastive scores of prompts, with the interface of :class:`.scorer.PrefixCachedScorer`."""
+
+    def __init__(
+        self, model, prompt_ids: Sequence[int], label_ids: Sequence[int], contrast_ids: Sequence[int], pad_id: int = 0
+    ) -> None:
+        self.labels = LabelScorer(model, prompt_ids, [list(label_ids), list(contrast_ids)], pad_id)
+        self.prompt_ids = self.labels.reference
+        self.label_logprobs = self.labels.unperturbed  # (2,): log p(label), log p(contrast)
+        self.unperturbed = (self.label_logprobs[0] - self.label_logprobs[1]).view(1)
+
+    @property
+    def evaluations(self) -> int:
+        return self.labels.evaluations
+
+    @torch.no_grad()
+    def score(self, prompts: Sequence[Sequence[int]]) -> torch.Tensor:
+        both = self.labels.score(prompts)
+        return (both[:, 0] - both[:, 1]).unsqueeze(1)
+
+
+class ContrastGradients:
+    """The contrastive score and its gradients for batches of (possibly interpolated) prompt embeddings.
+
+    The interface of :class:`.embedding_gradients.EmbeddingGradients` with one row: ``ids`` are the prompt's
+    ids (the labels' tokens are appended inside, fixed, never attributed).
+    """
+
+    def __init__(
+        self, model, prompt_ids: Sequence[int], label_ids: Sequence[int], contrast_ids: Sequence[int], pad_id: int = 0
+    ) -> None:
+        self.model = model
+        self.decoder, self.head = lm_parts(model)
+        self.embedding = model.get_input_embeddings()
+        self.device = next(model.parameters()).device
+        self.n_prompt = len(prompt_ids)
+        self.ids = torch.tensor([list(prompt_ids)], device=self.device)
+        self.sequences = [list(label_ids), list(contrast_ids)]
+        self.width = max(len(s) for s in self.sequences) - 1  # appended tokens: every label token but the last
+        with torch.no_grad():
+            pad = int(pad_id)
+            self.suffixes = [
+                self.embedding(torch.tensor([s[:-1] + [pad] * (self.width - len(s) + 1)], device=self.device))
+                for s in self.sequences
+            ]
+
+    @torch.no_grad()
+    def embed(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.embedding(ids)
+
+    def _scores(self, embeds: torch.Tensor) -> torch.Tensor:
+        batch, n = embeds.shape[0], self.n_prompt
+        if self.width == 0:  # single-token labels: both read off the prompt's last position
+            hidden = self.decoder(inputs_embeds=embeds, use_cache=False).last_hidden_state[:, n - 1]
+            logits = self.head(hidden)
+            logp = torch.log_softmax(logits.float() if logits.dtype in (torch.float16, torch.bfloat16) else logits, -1)
+            return logp[:, self.sequences[0][0]] - logp[:, self.sequences[1][0]]
+        rows = torch.cat(
+            [torch.cat([embeds, suffix.to(embeds.dtype).expand(batch, -1, -1)], dim=1) for suffix in self.suffixes]
+        )
+        hidden = self.decoder(inputs_embeds=rows, use_cache=False).last_hidden_state
+        scores = []
+        for j, sequence in enumerate(self.sequences):
+            picked = hidden[j * batch : (j + 1) * batch, n - 1 : n - 1 + len(sequence)]
+            targets = torch.tensor(sequence, device=self.device).expand(batch, -1)
+            scores.append(target_logprobs(self.head, picked, targets).sum(1))
+        return scores[0] - scores[1]
+
+    @torch.no_grad()
+    def logprobs(self, embeds: torch.Tensor) -> torch.Tensor:
+        """(batch, 1) contrastive scores, no graph."""
+        return self._scores(embeds).unsqueeze(1)
+
+    def gradients(self, embeds: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+        """sum_b weights[b] * d score(embeds[b]) / d embeds[b]: (1, seq, dim)."""
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        for p in params:
+            p.requires_grad_(False)
+        try:
+            with torch.enable_grad():
+                x = embeds.detach().requires_grad_(True)
+                scores = self._scores(x)
+                w = torch.ones_like(scores) if weights is None else weights.to(x.device, scores.dtype)
+                (g,) = torch.autograd.grad((scores * w).sum(), x)
+        finally:
+            for p in params:
+                p.requires_grad_(True)
+        return g.sum(0, keepdim=True)

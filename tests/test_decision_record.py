@@ -30,7 +30,11 @@ CREDIT = dict(
     use_case="credit-decision",
     max_new_tokens=4,
 )
-DECISION = {"labels": ["APPROVE", "DECLINE"], "favourable": "APPROVE", "reasons": {"score": "Other, specify: credit score"}}
+DECISION = {
+    "labels": ["APPROVE", "DECLINE"],
+    "favourable": "APPROVE",
+    "reasons": {"score": "Other, specify: credit score"},
+}
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +77,9 @@ def test_labels_are_scored_as_whole_token_sequences_at_the_start_of_the_answer(t
 
 def test_label_tokens_follow_the_tokenizers_word_boundary(tiny_loaded):
     tok = tiny_loaded.tokenizer
-    chat = tok.apply_chat_template([{"role": "user", "content": "Approve?"}], tokenize=False, add_generation_prompt=True)
+    chat = tok.apply_chat_template(
+        [{"role": "user", "content": "Approve?"}], tokenize=False, add_generation_prompt=True
+    )
     ids = tok(chat, add_special_tokens=False)["input_ids"]
     assert label_token_ids(tok, chat, ids, False, "APPROVE") == tok("APPROVE", add_special_tokens=False)["input_ids"]
     plain = "Should the bank approve? Answer:"
@@ -103,7 +109,9 @@ def test_decision_is_stored_logged_verified_and_shown(recorded, cli):
     shown = cli("show", free.id, "--db", str(auditor.db_path), "--json")
     assert shown.returncode == 0, shown.stderr
     decision = json.loads(shown.stdout)["decision"]
-    assert {"labels", "label_logprobs", "probabilities", "chosen", "margin", "stated", "agrees", "mode"} <= set(decision)
+    assert {"labels", "label_logprobs", "probabilities", "chosen", "margin", "stated", "agrees", "mode"} <= set(
+        decision
+    )
     assert decision["chosen"] == free.decision.chosen and decision["mode"] == "free"
     assert json.loads(cli("show", plain.id, "--db", str(auditor.db_path), "--json").stdout)["decision"] is None
 

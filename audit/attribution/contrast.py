@@ -22,11 +22,23 @@ class ContrastScorer:
     """(batch, 1) contrastive scores of prompts, with the interface of :class:`.scorer.PrefixCachedScorer`."""
 
     def __init__(
-        self, model, prompt_ids: Sequence[int], label_ids: Sequence[int], contrast_ids: Sequence[int], pad_id: int = 0
+        self,
+        model,
+        prompt_ids: Sequence[int],
+        label_ids: Sequence[int],
+        contrast_ids: Sequence[int],
+        pad_id: int = 0,
+        *,
+        shared: LabelScorer | None = None,
+        columns: tuple[int, int] = (0, 1),
     ) -> None:
-        self.labels = LabelScorer(model, prompt_ids, [list(label_ids), list(contrast_ids)], pad_id)
+        """``shared``: a label scorer of this prompt already built (over all the decision's labels), whose
+        ``columns`` are the label and the contrast: its reference pass is reused, not repeated."""
+        if shared is None:
+            shared, columns = LabelScorer(model, prompt_ids, [list(label_ids), list(contrast_ids)], pad_id), (0, 1)
+        self.labels, self.columns = shared, list(columns)
         self.prompt_ids = self.labels.reference
-        self.label_logprobs = self.labels.unperturbed  # (2,): log p(label), log p(contrast)
+        self.label_logprobs = self.labels.unperturbed[self.columns]  # (2,): log p(label), log p(contrast)
         self.unperturbed = (self.label_logprobs[0] - self.label_logprobs[1]).view(1)
 
     @property
@@ -36,7 +48,7 @@ class ContrastScorer:
     @torch.no_grad()
     def score(self, prompts: Sequence[Sequence[int]]) -> torch.Tensor:
         both = self.labels.score(prompts)
-        return (both[:, 0] - both[:, 1]).unsqueeze(1)
+        return (both[:, self.columns[0]] - both[:, self.columns[1]]).unsqueeze(1)
 
 
 class ContrastGradients:

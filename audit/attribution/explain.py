@@ -52,20 +52,31 @@ def explain_loaded(loaded: LoadedModel, record: GenerationRecord, request: Expla
     return result
 
 
-def decision_target(record: GenerationRecord, request: ExplainRequest) -> DecisionTarget:
-    """The resolved request's decision target, on the token ids the record scored."""
+def decision_target(record: GenerationRecord, request: ExplainRequest, shared: Any = None) -> DecisionTarget:
+    """The resolved request's decision target, on the token ids the record scored; ``shared``: a label scorer
+    of the record's prompt over all its labels, for the perturbation methods to reuse."""
     ids = record.decision.label_token_ids
-    return DecisionTarget(request.label, request.contrast, tuple(ids[request.label]), tuple(ids[request.contrast]))
+    labels = record.decision.labels
+    extra = (
+        {}
+        if shared is None
+        else {"label_scorer": shared, "columns": (labels.index(request.label), labels.index(request.contrast))}
+    )
+    return DecisionTarget(
+        request.label, request.contrast, tuple(ids[request.label]), tuple(ids[request.contrast]), extra=extra
+    )
 
 
-def _label_deviation(model, record: GenerationRecord) -> float:
-    """Largest |recomputed - recorded| label log-probability of the record's decision."""
-    from ..decision.generate import score_prompt
+def _label_scorer(model, record: GenerationRecord, pad_id: int):
+    """The label scorer of the record's prompt over all its labels, and the largest |recomputed - recorded|
+    label log-probability."""
+    from ..decision.scorer import LabelScorer
 
     decision = record.decision
     labels = decision.labels
-    recomputed = score_prompt(model, record.input_ids, [decision.label_token_ids[label] for label in labels])
-    return max(abs(a - decision.label_logprobs[label]) for a, label in zip(recomputed, labels))
+    scorer = LabelScorer(model, record.input_ids, [decision.label_token_ids[label] for label in labels], pad_id)
+    recomputed = scorer.unperturbed.tolist()
+    return scorer, max(abs(a - decision.label_logprobs[label]) for a, label in zip(recomputed, labels))
 
 
 def run_explanation(model, tokenizer, record: GenerationRecord, request: ExplainRequest) -> AttributionResult:
@@ -79,8 +90,8 @@ def run_explanation(model, tokenizer, record: GenerationRecord, request: Explain
         )
     started = time.perf_counter()
     if request.target == "decision":
-        target = decision_target(record, request)
-        deviation = _label_deviation(model, record)
+        shared, deviation = _label_scorer(model, record, features.baseline_token)
+        target = decision_target(record, request, shared)
     else:
         target = OutputTarget(tuple(record.output_ids))
         reference = teacher_forced(model, record.input_ids, record.output_ids).token_logprobs

@@ -65,6 +65,17 @@ class DecisionTarget:
     def scorer(self, model, prompt_ids: list[int], pad_id: int):
         from .contrast import ContrastScorer
 
+        shared = self.extra.get("label_scorer")  # the explainer's scorer of every label, when it built one
+        if shared is not None and list(shared.reference) == list(prompt_ids):
+            return ContrastScorer(
+                model,
+                prompt_ids,
+                self.label_ids,
+                self.contrast_ids,
+                pad_id,
+                shared=shared,
+                columns=self.extra["columns"],
+            )
         return ContrastScorer(model, prompt_ids, self.label_ids, self.contrast_ids, pad_id)
 
     def gradients(self, model, prompt_ids: list[int], pad_id: int):

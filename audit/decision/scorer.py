@@ -38,6 +38,12 @@ class LabelScorer:
     then scores batches of prompts, reusing the prefix each shares with the reference.
     """
 
+    #: rows of one forward start recomputing where the earliest of them differs from the reference; a batch
+    #: whose rows first differ from it more than SPREAD positions apart is split into at most about GROUPS
+    #: forwards of nearby rows (the results are the same; less of each suffix is recomputed for nothing).
+    SPREAD = 8
+    GROUPS = 4
+
     def __init__(
         self, model, reference_ids: Sequence[int], label_ids: Sequence[Sequence[int]], pad_id: int = 0
     ) -> None:
@@ -70,7 +76,24 @@ class LabelScorer:
     @torch.no_grad()
     def score(self, prompts: Sequence[Sequence[int]]) -> torch.Tensor:
         """(batch, n_labels) summed log-probabilities of each label's tokens after each prompt."""
-        return self._score(prompts)
+        starts = [min(common_prefix(p, self.reference), len(p) - 1) for p in prompts]
+        order = sorted(range(len(prompts)), key=lambda i: starts[i])
+        spread = max(self.SPREAD, (max(starts) - min(starts)) // self.GROUPS)
+        groups: list[list[int]] = []
+        for i in order:
+            if groups and starts[i] - starts[groups[-1][0]] <= spread:
+                groups[-1].append(i)
+            else:
+                groups.append([i])
+        if len(groups) == 1:
+            return self._score(prompts)
+        out: torch.Tensor | None = None
+        for group in groups:
+            scores = self._score([prompts[i] for i in group])
+            if out is None:
+                out = torch.empty(len(prompts), scores.shape[1], dtype=scores.dtype, device=scores.device)
+            out[torch.tensor(group, device=scores.device)] = scores
+        return out
 
     def _score(self, prompts: Sequence[Sequence[int]]) -> torch.Tensor:
         batch = len(prompts)

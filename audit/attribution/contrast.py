@@ -3,9 +3,8 @@
 The score is log p(label) - log p(contrast), each label's whole token sequence right after the prompt.
 Perturbation methods score it with the batched, prefix-cached label scorer
 (:class:`audit.decision.scorer.LabelScorer`); gradient methods differentiate it with respect to the
-prompt's embeddings, running each (interpolated) prompt once per label with that label's tokens
-appended (once in all when every label is a single token, since the first label token is read at the
-prompt's last position).
+prompt's embeddings: each (interpolated) prompt runs once (every label's first token is read at its last
+position) and each label's later tokens run on the prompt's keys and values, inside the graph.
 """
 
 from __future__ import annotations
@@ -13,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+from transformers import DynamicCache
 
 from ..decision.scorer import LabelScorer
 from .scorer import lm_parts, target_logprobs
@@ -55,7 +55,9 @@ class ContrastGradients:
     """The contrastive score and its gradients for batches of (possibly interpolated) prompt embeddings.
 
     The interface of :class:`.embedding_gradients.EmbeddingGradients` with one row: ``ids`` are the prompt's
-    ids (the labels' tokens are appended inside, fixed, never attributed).
+    ids (the labels' tokens are appended inside, fixed, never attributed). The prompt runs once per
+    interpolation point; each label's later tokens run on its keys and values (differentiable), so a
+    second label costs a few positions, not a second prompt.
     """
 
     def __init__(
@@ -68,11 +70,9 @@ class ContrastGradients:
         self.n_prompt = len(prompt_ids)
         self.ids = torch.tensor([list(prompt_ids)], device=self.device)
         self.sequences = [list(label_ids), list(contrast_ids)]
-        self.width = max(len(s) for s in self.sequences) - 1  # appended tokens: every label token but the last
-        with torch.no_grad():
-            pad = int(pad_id)
+        with torch.no_grad():  # every label token but the last is fed after the prompt
             self.suffixes = [
-                self.embedding(torch.tensor([s[:-1] + [pad] * (self.width - len(s) + 1)], device=self.device))
+                self.embedding(torch.tensor([s[:-1]], device=self.device)) if len(s) > 1 else None
                 for s in self.sequences
             ]
 
@@ -82,20 +82,22 @@ class ContrastGradients:
 
     def _scores(self, embeds: torch.Tensor) -> torch.Tensor:
         batch, n = embeds.shape[0], self.n_prompt
-        if self.width == 0:  # single-token labels: both read off the prompt's last position
-            hidden = self.decoder(inputs_embeds=embeds, use_cache=False).last_hidden_state[:, n - 1]
-            logits = self.head(hidden)
-            logp = torch.log_softmax(logits.float() if logits.dtype in (torch.float16, torch.bfloat16) else logits, -1)
-            return logp[:, self.sequences[0][0]] - logp[:, self.sequences[1][0]]
-        rows = torch.cat(
-            [torch.cat([embeds, suffix.to(embeds.dtype).expand(batch, -1, -1)], dim=1) for suffix in self.suffixes]
-        )
-        hidden = self.decoder(inputs_embeds=rows, use_cache=False).last_hidden_state
-        scores = []
-        for j, sequence in enumerate(self.sequences):
-            picked = hidden[j * batch : (j + 1) * batch, n - 1 : n - 1 + len(sequence)]
-            targets = torch.tensor(sequence, device=self.device).expand(batch, -1)
-            scores.append(target_logprobs(self.head, picked, targets).sum(1))
+        longer = any(suffix is not None for suffix in self.suffixes)
+        out = self.decoder(inputs_embeds=embeds, use_cache=longer)
+        logits = self.head(out.last_hidden_state[:, n - 1])
+        logp = torch.log_softmax(logits.float() if logits.dtype in (torch.float16, torch.bfloat16) else logits, -1)
+        scores = [logp[:, sequence[0]] for sequence in self.sequences]
+        for j, (sequence, suffix) in enumerate(zip(self.sequences, self.suffixes)):
+            if suffix is None:
+                continue
+            kv = [(layer.keys, layer.values) for layer in out.cache.layers]
+            hidden = self.decoder(
+                inputs_embeds=suffix.to(embeds.dtype).expand(batch, -1, -1),
+                cache=DynamicCache(ddp_cache_data=kv),
+                use_cache=True,
+            ).last_hidden_state
+            targets = torch.tensor(sequence[1:], device=self.device).expand(batch, -1)
+            scores[j] = scores[j] + target_logprobs(self.head, hidden, targets).sum(1)
         return scores[0] - scores[1]
 
     @torch.no_grad()

@@ -96,9 +96,14 @@ def test_adverse_decision_leads_section_2_and_gives_notice_reasons(case):
         name = result.features[j]
         words = field_words(name)
         value = adverse.variables[name]
+        v = float(result.seq_attr[j])
+        share = (
+            f"{v:.2f} of the {score:.2f} log-odds margin."
+            if v <= score
+            else (f"{v:.2f} log-odds, more than the whole {score:.2f} log-odds margin (see Completeness).")
+        )
         sentence = (
-            f"{words[:1].upper()}{words[1:]} ({value}) weighed toward {d.chosen} rather than {d.favourable}: "
-            f"{float(result.seq_attr[j]):.2f} of the {score:.2f} log-odds margin."
+            f"{words[:1].upper()}{words[1:]} ({value}) weighed toward {d.chosen} rather than {d.favourable}: {share}"
         )
         assert sentence in section3
         assert f"Reason on the notice: “{REASONS[name]}”" in section3

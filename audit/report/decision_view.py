@@ -230,7 +230,11 @@ def decision_why(
         value = _value(record, name, result.granularity)
         label = f"{words[:1].upper()}{words[1:]}" + (f" ({value})" if value is not None else "")
         notice = d.reasons.get(name) if result.granularity == "field" else None
-        sentence = f"{label} weighed toward {chosen} rather than {contrast}: {values[j]:.2f} of the {score:.2f} log-odds margin."
+        sentence = f"{label} weighed toward {chosen} rather than {contrast}: " + (
+            f"{values[j]:.2f} of the {score:.2f} log-odds margin."
+            if values[j] <= score
+            else f"{values[j]:.2f} log-odds, more than the whole {score:.2f} log-odds margin (see Completeness)."
+        )
         why.reasons.append(
             DecisionReason(
                 rank,

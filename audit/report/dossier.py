@@ -282,7 +282,7 @@ def _attention(result: AttentionResult | None, record: GenerationRecord) -> Atte
         rollout, first = rollout_without_first(rollout)
         inputs = inputs[1:]
         note = (
-            f"The first input token is left out: it held on average {first:.3f} of each row (an attention sink, "
+            f"The first input token is left out: it held on average {first:.4f} of each row (an attention sink, "
             "which carries no information about the input), and each row is renormalised to sum to 1 over the "
             "remaining input tokens, so the map shows how the rest is shared."
         )

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from tqdm import tqdm
 
 from .auditor import Auditor
+from .decision.outcome import describe_decision
 from .examples import ExampleCase
 from .record import GenerationRecord
 
@@ -34,6 +35,8 @@ def record_stage(auditor: Auditor, cases: list[ExampleCase], result: DemoResult,
     for case, record in zip(cases, result.records):
         text = " ".join(record.output_text.split())
         say(f"  {record.id}  {case.name:30}  {record.output_tokens:>3} tokens  {text[:70]}")
+        if record.decision is not None:
+            say(f"  {'':36}  {'':30}  decision {describe_decision(record.decision)}")
 
 
 def trust_stage(auditor: Auditor, cases: list[ExampleCase], result: DemoResult, say: Say) -> None:
@@ -75,18 +78,27 @@ def attention_stage(auditor: Auditor, cases: list[ExampleCase], result: DemoResu
 
 
 def explain_stage(auditor: Auditor, cases: list[ExampleCase], result: DemoResult, say: Say) -> None:
-    """Feature ablation of every record: by field where it has a template, by token otherwise."""
+    """Feature ablation of every record, by field where it has a template, by token otherwise: of the decision
+    where a record has one (an adverse one against the favourable label, which gives adverse-action reasons),
+    of the text otherwise."""
     explained = []
     for record in tqdm(result.records, desc="explaining", unit="record", disable=None):
         granularity = "field" if record.prompt_kind == "template" and record.template else "token"
-        explained.append(auditor.explain(record.id, method="feature-ablation", granularity=granularity))
+        decision = record.decision
+        contrast = {"contrast": decision.favourable} if decision is not None and decision.adverse else {}
+        explained.append(auditor.explain(record.id, method="feature-ablation", granularity=granularity, **contrast))
     for case, attr in zip(cases, explained):
         order = sorted(range(len(attr.features)), key=lambda j: -abs(float(attr.seq_attr[j])))[:3]
         top = ", ".join(
             f"{attr.features[j].strip() or repr(attr.features[j])} {float(attr.seq_attr[j]):+.2f}" for j in order
         )
-        say(f"  {attr.record_id}  {case.name:30}  {attr.granularity:5}  {attr.seconds:5.1f} s  top: {top}")
-    result.outputs["explain"] = f"{len(explained)} feature-ablation explanations stored"
+        target = attr.target
+        what = f"{target.label} vs {target.contrast}" if target.kind == "decision" else "text"
+        say(f"  {attr.record_id}  {case.name:30}  {attr.granularity:5}  {what:18}  {attr.seconds:5.1f} s  top: {top}")
+    decided = sum(a.target.kind == "decision" for a in explained)
+    result.outputs["explain"] = (
+        f"{len(explained)} feature-ablation explanations stored ({decided} of decisions, {len(explained) - decided} of texts)"
+    )
 
 
 def replay_stage(auditor: Auditor, cases: list[ExampleCase], result: DemoResult, say: Say) -> None:

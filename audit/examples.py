@@ -1,8 +1,10 @@
 """Example cases: TOML files that describe one generation each (see ``examples/``).
 
 A case file holds ``name``, ``use_case``, ``seed``, either ``template`` + ``[variables]``
-(optionally ``system``) or ``messages`` or ``prompt``, and a ``[generation]`` table of
-parameters. The same format feeds the demo and the cases of CI suites (:mod:`audit.checks.suite`).
+(optionally ``system``) or ``messages`` or ``prompt``, a ``[generation]`` table of parameters,
+and optionally a ``[decision]`` table (``labels``, ``favourable``, ``mode``, and ``[decision.reasons]``
+mapping template fields to adverse-action reasons: :mod:`audit.decision.spec`). The same format
+feeds the demo and the cases of CI suites (:mod:`audit.checks.suite`).
 """
 
 from __future__ import annotations
@@ -26,12 +28,14 @@ class ExampleCase:
     seed: int
     inputs: dict[str, Any]
     generation: dict[str, Any] = field(default_factory=dict)
+    decision: dict[str, Any] | None = None
 
     def generate_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for :meth:`audit.Auditor.generate`."""
         return {
             **self.inputs,
             **self.generation,
+            **({"decision": self.decision} if self.decision is not None else {}),
             "seed": self.seed,
             "use_case": self.use_case,
             "tags": {"example": self.name},
@@ -59,6 +63,7 @@ def load_case(path: Path) -> ExampleCase:
         seed=int(data.get("seed", 0)),
         inputs=inputs,
         generation=dict(data.get("generation", {})),
+        decision=dict(data["decision"]) if isinstance(data.get("decision"), dict) else data.get("decision"),
     )
 
 

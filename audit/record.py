@@ -12,7 +12,10 @@ from typing import Any
 
 from .environment import Environment
 
-SCHEMA_VERSION = 1
+# 2: records gain ``decision`` (None for a record without one). A version-1 record is read as it was
+# written, with ``decision = None``; its logged payload has no ``decision`` key, and neither has the
+# payload of a later record without a decision, so both verify unchanged.
+SCHEMA_VERSION = 2
 
 
 @dataclass
@@ -47,6 +50,43 @@ class TopAlternative:
 
 
 @dataclass
+class DecisionRecord:
+    """What was decided, scored at generation time (see :mod:`audit.decision`).
+
+    Each label's log-probability is that of its whole token sequence (``label_token_ids``) at the start
+    of the answer; ``probabilities`` are those normalised over the labels; ``chosen`` is the most probable
+    label and ``margin`` its log-odds over the runner-up (log p(chosen) - log p(runner-up)). ``stated``
+    is the label the generated text states first (None: it states none) and ``agrees`` whether that is
+    ``chosen``. ``reasons``: template field -> the adverse-action reason a notice gives for it.
+    """
+
+    labels: list[str]
+    favourable: str
+    mode: str  # "free" | "constrained"
+    label_token_ids: dict[str, list[int]]
+    label_logprobs: dict[str, float]
+    probabilities: dict[str, float]
+    chosen: str
+    runner_up: str
+    margin: float
+    stated: str | None
+    agrees: bool
+    reasons: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def adverse(self) -> bool:
+        """Whether the decision is an outcome other than the favourable one."""
+        return self.chosen != self.favourable
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DecisionRecord:
+        return cls(**data)
+
+
+@dataclass
 class GenerationRecord:
     """One generation, as recorded. Immutable once stored (the store is append-only)."""
 
@@ -76,6 +116,7 @@ class GenerationRecord:
     seq: int | None = None  # position in the store, assigned on insert
     schema_version: int = SCHEMA_VERSION
     tags: dict[str, Any] = field(default_factory=dict)
+    decision: DecisionRecord | None = None  # schema 2; None: no decision was specified
 
     @property
     def input_tokens(self) -> int:
@@ -94,4 +135,6 @@ class GenerationRecord:
         data["model"] = ModelIdentity.from_dict(data["model"])
         data["environment"] = Environment.from_dict(data["environment"])
         data["top_logprobs"] = [[TopAlternative(**alt) for alt in step] for step in data["top_logprobs"]]
+        decision = data.get("decision")
+        data["decision"] = DecisionRecord.from_dict(decision) if isinstance(decision, dict) else None
         return cls(**data)

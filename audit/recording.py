@@ -19,12 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 from . import journal
 from .clock import utc_iso
+from .decision.spec import DecisionSpec, check_spec
 from .environment import capture_environment
 from .errors import UserError
 from .ids import uuid7
 from .model import LoadedModel
 from .params import GenerationParams, config_to_record, effective_config
-from .prompts import PromptInput, build_prompt, check_inputs
+from .prompts import PromptInput, build_prompt, check_inputs, template_fields
 from .record import GenerationRecord, TopAlternative
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ class GenerationRequest:
     operator: str
     tags: dict[str, Any] = field(default_factory=dict)
     record_id: str | None = None  # assigned before generation by a caller that must name the record early (a stream)
+    decision: DecisionSpec | None = None
 
 
 def check_request(inputs: dict[str, Any], seed: Any, use_case: Any, operator: str) -> GenerationRequest:
@@ -64,13 +66,18 @@ def check_request(inputs: dict[str, Any], seed: Any, use_case: Any, operator: st
 
     ``inputs``: exactly one of ``prompt``, ``template`` (with ``variables``) or ``messages``,
     optionally ``system`` and ``chat``; ``operator`` and ``tags`` (override who recorded it, free
-    labels); and generation parameters (``max_new_tokens``, ``do_sample``, ``temperature``,
+    labels); ``decision`` (labels, favourable, mode, reasons: :func:`audit.decision.spec.check_spec`);
+    and generation parameters (``max_new_tokens``, ``do_sample``, ``temperature``,
     ``top_p``, ``top_k``, ``repetition_penalty``, ``num_beams``; ``None`` keeps the model's default).
     """
     inputs = dict(inputs)
     prompt = {k: inputs.pop(k) for k in PROMPT_FIELDS if k in inputs}
     who = inputs.pop("operator", None) or operator
     tags = dict(inputs.pop("tags", None) or {})
+    template = prompt.get("template")
+    decision = check_spec(
+        inputs.pop("decision", None), template_fields(template) if isinstance(template, str) else None
+    )
     unknown = sorted(set(inputs) - set(PARAM_NAMES))
     if unknown:
         raise UserError(f"unknown generation parameter(s) {', '.join(unknown)}: use {', '.join(sorted(PARAM_NAMES))}")
@@ -81,7 +88,7 @@ def check_request(inputs: dict[str, Any], seed: Any, use_case: Any, operator: st
     params = GenerationParams(**inputs)
     params.validate()
     check_inputs({**prompt, "operator": who, "use case": use_case, "tags": tags})
-    return GenerationRequest(prompt, params, seed, str(use_case).strip(), who, tags)
+    return GenerationRequest(prompt, params, seed, str(use_case).strip(), who, tags, decision=decision)
 
 
 def prepare(loaded: LoadedModel, params: GenerationParams, **prompt: Any) -> tuple[PromptInput, Any]:
@@ -101,15 +108,50 @@ def prepare(loaded: LoadedModel, params: GenerationParams, **prompt: Any) -> tup
     return prepared, config
 
 
+def decision_labels(
+    loaded: LoadedModel, prepared: PromptInput, spec: DecisionSpec, max_new_tokens: int
+) -> list[list[int]]:
+    """Each label's token ids at the start of this prompt's answer, refused where labels collide."""
+    from .decision.labels import check_label_tokens, label_token_ids
+
+    tokenizer = loaded.tokenizer
+    ids = [
+        label_token_ids(tokenizer, prepared.text, prepared.input_ids, prepared.add_special_tokens, label)
+        for label in spec.labels
+    ]
+    check_label_tokens(tokenizer, spec.labels, ids)
+    longest = max(range(len(ids)), key=lambda i: len(ids[i]))
+    if spec.mode == "constrained" and max_new_tokens < len(ids[longest]):
+        raise UserError(
+            f"max_new_tokens ({max_new_tokens}) is shorter than label {spec.labels[longest]!r} ({len(ids[longest])} "
+            "tokens), which a constrained answer starts with: raise --max-new-tokens"
+        )
+    return ids
+
+
 def record_generation(
     loaded: LoadedModel, request: GenerationRequest, on_token: Callable[[int], None] | None = None
 ) -> GenerationRecord:
-    """Build the prompt, generate once with the request's seed; the full record, not yet stored.
-    ``on_token``: each output token id as it is generated (the record is the same with or without it)."""
+    """Build the prompt, generate once with the request's seed (scoring the decision, if any); the full
+    record, not yet stored. ``on_token``: each output token id as it is generated (the record is the
+    same with or without it)."""
+    from .decision.generate import generate_with_decision
+    from .decision.outcome import build_decision
     from .generation import run_generation
 
     prepared, config = prepare(loaded, request.params, **request.prompt)
-    out = run_generation(loaded, prepared.input_ids, config, request.seed, on_token)
+    spec = request.decision
+    if spec is None:
+        out, label_logprobs, label_ids = (
+            run_generation(loaded, prepared.input_ids, config, request.seed, on_token),
+            None,
+            None,
+        )
+    else:
+        label_ids = decision_labels(loaded, prepared, spec, int(config.max_new_tokens))
+        out, label_logprobs = generate_with_decision(
+            loaded, prepared.input_ids, config, request.seed, spec.labels, label_ids, spec.mode, on_token
+        )
     generation_config = config_to_record(config)
     generation_config.update(
         {
@@ -119,6 +161,14 @@ def record_generation(
         }
     )
     tokenizer = loaded.tokenizer
+    output_text = tokenizer.decode(out.output_ids, skip_special_tokens=True)
+    decision = (
+        None
+        if spec is None
+        else build_decision(
+            spec.labels, spec.favourable, spec.mode, label_ids, label_logprobs, output_text, spec.reasons
+        )
+    )
     return GenerationRecord(
         id=request.record_id or uuid7(int(out.started * 1000)),
         started_at=utc_iso(out.started),
@@ -135,7 +185,7 @@ def record_generation(
         add_special_tokens=prepared.add_special_tokens,
         input_ids=prepared.input_ids,
         output_ids=out.output_ids,
-        output_text=tokenizer.decode(out.output_ids, skip_special_tokens=True),
+        output_text=output_text,
         finish_reason=out.finish_reason,
         token_logprobs=out.scored.token_logprobs,
         top_logprobs=[
@@ -147,6 +197,7 @@ def record_generation(
         model=loaded.identity,
         environment=capture_environment(loaded.device, loaded.dtype),
         tags=request.tags,
+        decision=decision,
     )
 
 

@@ -99,7 +99,7 @@ def test_cli_bad_input_one_line_exit_2_nothing_stored(stored, cli, tiny_model_di
     "kwargs, message",
     [
         ({"granularity": "word"}, "unknown granularity 'word'"),
-        ({"method": "integrated-gradients", "n_steps": 0}, "n-steps must be an integer >= 1"),
+        ({"method": "integrated-gradients", "n_steps": 0}, "n-steps must be an integer >= 2"),
         ({"method": "lime", "n_samples": -1}, "n-samples must be an integer >= 1"),
         ({"n_steps": 5}, "feature-ablation takes no parameter n_steps"),
         ({"granularity": "segment", "TEXT": True}, "without chat segments"),

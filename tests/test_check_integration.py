@@ -28,8 +28,10 @@ def test_token_comprehensiveness_beats_random_removal_on_credit(default_loaded, 
     case = load_suite(REPO / "examples" / "ci" / "suite.toml").cases[0]
     assert case.name == "consumer-credit-decision"
     auditor = Auditor(db=tmp_path / "a.db", model=default_loaded)
-    record = auditor.generate(**case.generate_kwargs())
-    result = auditor.explain(record.id, method="feature-ablation", granularity="token")
+    kwargs = case.generate_kwargs()
+    kwargs.pop("decision")  # the text as the model writes it freely: what this gate has always measured
+    record = auditor.generate(**kwargs)
+    result = auditor.explain(record.id, method="feature-ablation", granularity="token", target="output")
     markup = {"<|im_start|>", "<|im_end|>", "system", "user", "assistant"}
     assert len(result.features) == 103 and not markup & {f.strip() for f in result.features[:3]}
     f = measure(default_loaded.model, default_loaded.tokenizer, record, result, random_orders=4, sufficiency=False)

@@ -226,7 +226,7 @@ def test_cli_replay_json_all_and_errors(cli, recorded, db_copy, other_model_dir)
         store.records.append(altered)
     table = cli("replay", "--all", "--db", str(db_copy))
     assert table.returncode == 1, table.stderr  # not all identical
-    assert "identical: 2  logprob-drift: 0  diverged: 1  (total 3)" in table.stdout
+    assert "identical: 2  logprob-drift: 0  diverged: 1  decision-changed: 0  (total 3)" in table.stdout
     row = next(line for line in table.stdout.splitlines() if line.startswith(altered.id))
     assert row.split()[1:3] == ["diverged", "0.00e+00"]  # the step before agrees to the bit
     assert row.split()[3] == "1"

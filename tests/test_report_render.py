@@ -23,7 +23,7 @@ from audit.report import (
     sha256_html,
 )
 from audit.report.evidence import Evidence
-from audit.report.reasons import principal_reasons
+from audit.report.reasons import text_influences
 from audit.store import AuditStore
 from audit.store.records import generation_payload
 
@@ -40,7 +40,7 @@ def test_full_dossier_has_every_section_in_order_with_computed_content(report_ca
     html = _dossier(ev)
     positions = [html.index(f'id="d0-{name}"') for name in SECTIONS]
     assert positions == sorted(positions)
-    reasons = principal_reasons(ev.field_attribution.features, ev.field_attribution.seq_attr)
+    reasons = text_influences(ev.field_attribution.features, ev.field_attribution.seq_attr)
     assert 1 <= len(reasons) <= 4
     for reason in reasons:
         assert reason.sentence in html
@@ -51,7 +51,7 @@ def test_full_dossier_has_every_section_in_order_with_computed_content(report_ca
         html.count('<rect class="c h-')
         == n_out * n_in
         + n_out * len(ev.field_attribution.features)
-        + np.asarray(ev.attention.rollout).size
+        + np.asarray(ev.attention.rollout)[:, 1:].size  # the rollout without its first input token (the sink)
         + ev.attention.layers * ev.attention.heads
     )
     assert html.count("<figcaption>Layer ") == ev.attention.layers
@@ -129,8 +129,9 @@ def test_summary_counts_reasons_and_caps_the_listing(report_case):
     summary = build_summary(many, GENERATED_AT, OK, [], max_listed=50)
     assert summary.total == 120 and len(summary.index) == 50 and summary.unlisted == 70
     assert summary.period_kind == "day" and sum(summary.period_totals) == 120
-    reasons = principal_reasons(ev.field_attribution.features, ev.field_attribution.seq_attr)
-    assert {row[:3] for row in summary.reasons} == {(r.name, r.direction, 120) for r in reasons}
+    reasons = text_influences(ev.field_attribution.features, ev.field_attribution.seq_attr)
+    (credit,) = summary.use_cases  # one use case: its text influences, counted within it
+    assert {row[:3] for row in credit.influences} == {(r.name, r.direction, 120) for r in reasons}
     assert "70 further records are not listed" in render_summary(summary)
 
 

@@ -10,29 +10,29 @@ from audit.errors import UserError
 from audit.report.charts import histogram
 from audit.report.colors import diverging_class, fmt, sequential_class
 from audit.report.heatmap import matrix_heatmap, pool, thumbnail, token_heatmap
-from audit.report.reasons import principal_reasons
+from audit.report.reasons import text_influences
 
 
 def test_principal_reasons_rank_by_size_with_sign_and_stop_at_four():
     features = ["income", "monthly_debt", "credit_score", "employment", "amount", "purpose"]
-    reasons = principal_reasons(features, np.array([0.5, -1.0, -3.0, 0.25, 0.2, 0.05]))
+    reasons = text_influences(features, np.array([0.5, -1.0, -3.0, 0.25, 0.2, 0.05]))
     assert [r.field for r in reasons] == ["credit_score", "monthly_debt", "income", "employment"]
     assert [r.direction for r in reasons] == ["lowered", "lowered", "raised", "raised"]
     assert (
         reasons[0].sentence
-        == "Credit score lowered the likelihood of this answer most (strongly: \u22123 log-probability, 60% of the total effect)."
+        == "Credit score lowered the likelihood of the recorded text most (strongly: \u22123 log-probability, 60% of the total effect)."
     )
     assert (
         reasons[2].sentence
-        == "Income raised the likelihood of this answer (slightly: +0.5 log-probability, 10% of the total effect)."
+        == "Income raised the likelihood of the recorded text (slightly: +0.5 log-probability, 10% of the total effect)."
     )
     assert reasons[0].share == pytest.approx(3.0 / 5.0)
 
 
 def test_principal_reasons_drop_negligible_fields_and_all_zero():
-    assert [r.field for r in principal_reasons(["a", "b"], np.array([1.0, 0.01]))] == ["a"]
-    assert principal_reasons(["a", "b"], np.array([0.0, 0.0])) == []
-    assert [r.field for r in principal_reasons(["a", "b"], np.array([np.nan, 2.0]))] == ["b"]
+    assert [r.field for r in text_influences(["a", "b"], np.array([1.0, 0.01]))] == ["a"]
+    assert text_influences(["a", "b"], np.array([0.0, 0.0])) == []
+    assert [r.field for r in text_influences(["a", "b"], np.array([np.nan, 2.0]))] == ["b"]
 
 
 def test_colour_buckets_are_symmetric_and_clipped():

@@ -62,7 +62,7 @@ def test_params_key_ignores_descriptive_params_and_matches_what_is_stored(db, ti
     auditor = Auditor(db=db, model=tiny_loaded)
     record = auditor.list()[0]
     result = auditor.explain(record.id, method="shapley-sampling", granularity="field", n_samples=2)
-    requested = check_request("shapley-sampling", "field", {"n_samples": 2}).key
+    requested = check_request("shapley-sampling", "field", {"n_samples": 2}, record).for_record(record).key
     assert params_key("shapley-sampling", "field", result.params) == requested
     assert params_key("shapley-sampling", "field", {**result.params, "captum": "0.0.1"}) == requested
     assert params_key("shapley-sampling", "field", {**result.params, "n_samples": 3}) != requested

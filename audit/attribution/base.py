@@ -44,14 +44,43 @@ class Context:
     features: FeatureSpace
     output_ids: list[int]
     params: dict[str, Any]
+    target: Any = None  # OutputTarget | DecisionTarget (audit.attribution.targets); None: the recorded output
+
+    def __post_init__(self) -> None:
+        if self.target is None:
+            from .targets import OutputTarget
+
+            self.target = OutputTarget(tuple(self.output_ids))
+
+    @property
+    def rows(self) -> int:
+        """Scores per prompt: one per output token (output target), one (decision target)."""
+        return self.target.rows
+
+    @property
+    def pad_id(self) -> int:
+        return self.features.baseline_token
 
 
 @dataclass
 class Attribution:
-    token_attr: np.ndarray  # (n_output, n_features) float32
+    token_attr: np.ndarray  # (rows, n_features) float32: per output token, or the one decision score
     seq_attr: np.ndarray  # (n_features,) float32
     convergence_delta: list[float] | None = None
     evaluations: int = 0  # model rows evaluated (perturbations, or interpolation points)
+    # sum of the attributions against the score change with every feature at its baseline (whole target)
+    completeness: dict[str, float] | None = None
+
+
+def completeness(attributed: float, full: float, empty: float) -> dict[str, float]:
+    """Completeness of one explanation: what the attributions sum to against what they explain.
+
+    ``full``: the score with every feature present; ``empty``: every feature at its baseline (absent field,
+    baseline token). The gap is zero for exact Shapley values and, in the limit of steps, for integrated
+    gradients; feature ablation measures one feature at a time, so its gap is the features' interaction.
+    """
+    change = float(full) - float(empty)
+    return {"attributed": float(attributed), "score_change": change, "gap": float(attributed) - change}
 
 
 def register(cls: type[AttributionMethod]) -> type[AttributionMethod]:

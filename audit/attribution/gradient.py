@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .base import Attribution, AttributionMethod, Context
-from .embedding_gradients import EmbeddingGradients
+from .base import Attribution, AttributionMethod, Context, completeness
 
 
 class GradientMethod(AttributionMethod):
@@ -20,16 +19,22 @@ class GradientMethod(AttributionMethod):
         return out.detach().cpu().float().numpy()
 
     @staticmethod
-    def engine(ctx: Context) -> EmbeddingGradients:
-        return EmbeddingGradients(ctx.model, ctx.features.input_ids, ctx.output_ids)
+    def engine(ctx: Context):
+        """The target's engine (:class:`.embedding_gradients.EmbeddingGradients` or :class:`.contrast.ContrastGradients`)."""
+        return ctx.target.gradients(ctx.model, ctx.features.input_ids, ctx.pad_id)
 
     @staticmethod
-    def baseline_ids(ctx: Context, engine: EmbeddingGradients) -> torch.Tensor:
+    def baseline_ids(ctx: Context, engine) -> torch.Tensor:
         """Every attributable prompt position replaced by the baseline token (Captum's all-absent input)."""
         ids = engine.ids.clone()
         ids[0, ctx.features.positions] = ctx.features.baseline_token
         return ids
 
-    def result(self, ctx: Context, per_position: torch.Tensor, **extra) -> Attribution:
+    def result(
+        self, ctx: Context, per_position: torch.Tensor, ends: torch.Tensor | None = None, **extra
+    ) -> Attribution:
+        """``ends``: (2, rows) scores of the input and of the all-baseline prompt, for the completeness gap."""
         token_attr = self.grouped(ctx, per_position)
+        if ends is not None:
+            extra["completeness"] = completeness(float(token_attr.sum()), float(ends[0].sum()), float(ends[1].sum()))
         return Attribution(token_attr=token_attr, seq_attr=token_attr.sum(0), **extra)

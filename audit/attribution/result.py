@@ -17,7 +17,28 @@ JSON_KEYS = (
     "seq_attr",
     "params",
     "seconds",
+    "target",
 )
+
+
+@dataclass(frozen=True)
+class ExplainedTarget:
+    """What an explanation attributes, read back from its stored parameters."""
+
+    kind: str  # "output" | "decision"
+    label: str | None = None  # decision: the chosen label (its log-probability counts positively)
+    contrast: str | None = None  # decision: the label it is contrasted with
+    score: float | None = None  # decision: the unperturbed log p(label) - log p(contrast)
+    description: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "label": self.label,
+            "contrast": self.contrast,
+            "score": self.score,
+            "description": self.description,
+        }
 
 
 @dataclass
@@ -26,7 +47,8 @@ class AttributionResult:
 
     ``token_attr[i, j]``: attribution of input feature ``j`` to output token ``i`` (the
     log-probability of the recorded output id at step ``i``). ``seq_attr[j]``: to the
-    whole output (the sum of the recorded output's log-probabilities).
+    whole output (the sum of the recorded output's log-probabilities). For a decision target
+    (:attr:`target`) there is one row, the contrastive score, and ``seq_attr`` equals it.
     """
 
     record_id: str
@@ -44,6 +66,27 @@ class AttributionResult:
     created_at: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def target(self) -> ExplainedTarget:
+        """The attributed score: the recorded output (every explanation stored before decisions) or a decision."""
+        stored = (self.params or {}).get("target")
+        if isinstance(stored, dict) and stored.get("kind") == "decision":
+            return ExplainedTarget(
+                "decision",
+                stored.get("label"),
+                stored.get("contrast"),
+                stored.get("score"),
+                stored.get("description", ""),
+            )
+        return ExplainedTarget("output", description=str(stored or ""))
+
+    @property
+    def completeness(self) -> dict[str, float] | None:
+        """Sum of the attributions against the score change with every feature at its baseline (see
+        :func:`audit.attribution.base.completeness`); None for explanations stored before it was measured."""
+        value = (self.extra or {}).get("completeness")
+        return value if isinstance(value, dict) else None
+
     def to_json_dict(self) -> dict[str, Any]:
         """Exactly the keys ``llm-audit explain --json`` prints."""
         return {
@@ -56,4 +99,5 @@ class AttributionResult:
             "seq_attr": np.asarray(self.seq_attr, dtype=float).tolist(),
             "params": dict(self.params),
             "seconds": self.seconds,
+            "target": self.target.to_dict(),
         }

@@ -31,8 +31,14 @@ def lm_parts(model) -> tuple[torch.nn.Module, torch.nn.Module]:
 
 
 def target_logprobs(head: torch.nn.Module, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Log-probabilities of ``targets`` (..., n) from final hidden states (..., n, d)."""
-    logp = torch.log_softmax(head(hidden).float(), dim=-1)
+    """Log-probabilities of ``targets`` (..., n) from final hidden states (..., n, d).
+
+    Half-precision logits are widened to float32 for the softmax; float32 and float64 keep their own
+    precision (an unconditional ``.float()`` once capped float64 runs at float32 precision, which is what
+    made integrated gradients differ from Captum's in float64, see docs/attribution.md).
+    """
+    logits = head(hidden)
+    logp = torch.log_softmax(logits.float() if logits.dtype in (torch.float16, torch.bfloat16) else logits, dim=-1)
     return logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
 
 

@@ -59,8 +59,29 @@ def ids_sha256(ids: list[int]) -> str:
     return hashlib.sha256(json.dumps([int(i) for i in ids]).encode()).hexdigest()
 
 
+def decision_entry(run: CaseRun) -> dict[str, Any] | None:
+    """The recorded decision and (for a decision target) its principal reasons in order: what a change must not flip."""
+    from ..decision.reasons import toward_decision
+
+    decision = run.record.decision
+    if decision is None:
+        return None
+    entry: dict[str, Any] = {
+        "chosen": decision.chosen,
+        "probabilities": {k: _round(v, LOGPROB_DIGITS) for k, v in decision.probabilities.items()},
+        "margin": _round(decision.margin, LOGPROB_DIGITS),
+        "stated": decision.stated,
+    }
+    if run.attribution.target.kind == "decision":
+        features = list(run.attribution.features)
+        entry["contrast"] = run.attribution.target.contrast
+        entry["reasons"] = [features[j] for j in toward_decision(run.attribution.seq_attr)]
+    return entry
+
+
 def case_entry(run: CaseRun) -> dict[str, Any]:
     record, attribution = run.record, run.attribution
+    decision = decision_entry(run)
     return {
         "definition": run.case.definition(),
         "definition_sha256": run.case.definition_sha256(),
@@ -80,6 +101,7 @@ def case_entry(run: CaseRun) -> dict[str, Any]:
         },
         "stability": _round(run.stability.to_dict(), 4) if run.stability else None,
         "faithfulness": {k: _round(v, 4) for k, v in run.faithfulness.to_dict().items()} if run.faithfulness else None,
+        **({"decision": decision} if decision is not None else {}),
     }
 
 

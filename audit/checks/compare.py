@@ -121,6 +121,28 @@ def output_message(entry: dict[str, Any], run: CaseRun) -> str | None:
     )
 
 
+def decision_messages(entry: dict[str, Any], run: CaseRun) -> list[str]:
+    """A flipped decision, and (decision target) principal reasons that changed or were reordered."""
+    from .baseline import decision_entry
+
+    base, now = entry.get("decision"), decision_entry(run)
+    if base is None or now is None:
+        return [] if base is None else ["the baseline recorded a decision, this run has none: re-create the baseline"]
+    messages = []
+    if base["chosen"] != now["chosen"]:
+        messages.append(
+            f"decision changed: baseline {base['chosen']} (p {base['probabilities'].get(base['chosen'], float('nan')):.3f}), "
+            f"now {now['chosen']} (p {now['probabilities'][now['chosen']]:.3f})"
+        )
+    elif "reasons" in base and "reasons" in now and base["reasons"] != now["reasons"]:
+        same = sorted(base["reasons"]) == sorted(now["reasons"])
+        messages.append(
+            f"principal reasons for {now['chosen']} {'reordered' if same else 'changed'}: baseline "
+            f"{', '.join(base['reasons']) or 'none'}, now {', '.join(now['reasons']) or 'none'}"
+        )
+    return messages
+
+
 def similarity(current: np.ndarray, base: np.ndarray, thresholds) -> list[Metric]:
     identical = np.array_equal(current, base)
 
@@ -191,6 +213,7 @@ def compare_case(run: CaseRun, baseline: Baseline) -> CaseResult:
             f"prompt tokens changed ({entry.get('input_tokens')} -> {len(run.record.input_ids)} tokens) with the same case "
             "definition: the tokenizer or chat template changed"
         )
+    result.failures += decision_messages(entry, run)
     changed = output_message(entry, run)
     if changed:
         result.failures.append(changed)

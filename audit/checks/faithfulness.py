@@ -2,7 +2,8 @@
 
 Comprehensiveness: remove the top-k attributed features and measure how much the recorded
 output's log-probability (summed over its tokens, teacher-forced by
-:func:`audit.scoring.teacher_forced`) drops. Sufficiency: keep *only* the top-k and
+:func:`audit.scoring.teacher_forced`) drops; for an explanation of a decision, how much the
+decision's score (log p(chosen) - log p(contrast)) drops. Sufficiency: keep *only* the top-k and
 measure the drop (smaller is better). Both are averaged over several k (the area over the
 perturbation curve, AOPC). A score alone has no scale, so the same curves are computed for
 random orders of the features: a useful attribution removes more than random
@@ -172,9 +173,7 @@ def _requests(
     ]
 
 
-def score_prompts(
-    scorer: PrefixCachedScorer, prompts: Sequence[tuple[int, ...]], batch_size: int
-) -> dict[tuple[int, ...], float]:
+def score_prompts(scorer, prompts: Sequence[tuple[int, ...]], batch_size: int) -> dict[tuple[int, ...], float]:
     """Summed output log-probability after each prompt, batched by where the prompt first changes.
 
     The scorer recomputes a batch from the earliest position any of its rows changed, so
@@ -217,15 +216,22 @@ def measure(
     if not ks:
         return None
     remove = remover or remover_for(tokenizer, record, result)
-    full = float(sum(teacher_forced(model, record.input_ids, record.output_ids).token_logprobs))
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    target = result.target
+    if target.kind == "decision":
+        from ..attribution.contrast import ContrastScorer
+
+        ids = record.decision.label_token_ids
+        scorer = ContrastScorer(model, record.input_ids, ids[target.label], ids[target.contrast], pad)
+        full = float(scorer.unperturbed.sum())
+    else:
+        scorer = PrefixCachedScorer(model, record.input_ids, record.output_ids, pad_id=pad)
+        full = float(sum(teacher_forced(model, record.input_ids, record.output_ids).token_logprobs))
     rng = np.random.default_rng(seed)
     orders = [descending(result.seq_attr)] + [rng.permutation(n).tolist() for _ in range(random_orders)]
     plans = [_requests(remove, order, ks, sufficiency) for order in orders]
     unique = list(dict.fromkeys(tuple(p) for plan in plans for pair in plan for p in pair if p is not None))
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    scores = score_prompts(
-        PrefixCachedScorer(model, record.input_ids, record.output_ids, pad_id=pad), unique, batch_size
-    )
+    scores = score_prompts(scorer, unique, batch_size)
 
     def aopc(plan: list[tuple[list[int], list[int] | None]]) -> tuple[float, float]:
         comp = float(np.mean([full - scores[tuple(without)] for without, _ in plan]))

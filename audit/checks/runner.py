@@ -79,11 +79,13 @@ class Runner:
         for offset in range(case.stability_seeds):
             say(
                 f"explain {case.method}/{case.granularity}"
+                + (" (decision)" if case.target == "decision" else "")
                 + (f" seed {first_seed + offset}" if case.stability_seeds > 1 else "")
             )
             params: dict[str, Any] = dict(case.params)
             if case.stability_seeds > 1:
                 params[SEED_PARAM] = first_seed + offset
+            params.update(case.explain_params())
             runs.append(auditor.explain(record.id, method=case.method, granularity=case.granularity, **params))
             lap("explain")
         run = CaseRun(case=case, record=record, attribution=runs[0], runs=runs)

@@ -47,6 +47,9 @@ _CASE_KEYS = {
     "stability_seeds",
     "faithfulness",
     "random_orders",
+    "decision",
+    "target",
+    "contrast",
 }
 
 
@@ -105,6 +108,9 @@ class Case:
     stability_seeds: int = 1  # explanations per check; > 1 only for stochastic methods
     faithfulness: bool = True
     random_orders: int = 8
+    decision: dict[str, Any] | None = None  # the decision specification the record is generated with
+    target: str = "output"  # what is explained and compared: "output" (the text) or "decision"
+    contrast: str | None = None  # decision target: the label contrasted with (None: the most probable other)
 
     @property
     def stochastic(self) -> bool:
@@ -118,7 +124,12 @@ class Case:
             "seed": self.seed,
             "use_case": self.use_case,
             "tags": {"check": self.name},
+            **({"decision": self.decision} if self.decision is not None else {}),
         }
+
+    def explain_params(self) -> dict[str, Any]:
+        """The target keywords of :meth:`audit.Auditor.explain` (beside the method's parameters)."""
+        return {"target": self.target, "contrast": self.contrast}
 
     def definition(self) -> dict[str, Any]:
         """What a baseline is valid for: change any of it and the baseline must be re-created."""
@@ -132,6 +143,9 @@ class Case:
             "granularity": self.granularity,
             "params": self.params,
             "stability_seeds": self.stability_seeds,
+            # Only where used, so the definitions (and hashes) of cases without a decision are unchanged.
+            **({"decision": self.decision} if self.decision is not None else {}),
+            **({"target": self.target, "contrast": self.contrast} if self.target != "output" else {}),
         }
 
     def definition_sha256(self) -> str:
@@ -175,6 +189,8 @@ def _from_file(reference: str, folder: Path, where: str) -> dict[str, Any]:
         "seed": example.seed,
         "generation": example.generation,
     }
+    if example.decision is not None:
+        data["decision"] = example.decision
     data.update(example.inputs)
     return data
 
@@ -230,6 +246,15 @@ def build_case(raw: dict[str, Any], defaults: dict[str, Any], folder: Path, inde
         raise UserError(f"{where}: params and thresholds must be tables ([case.params], [case.thresholds])")
     if "name" not in data:
         raise UserError(f"{where}: needs a name")
+    decision = _decision(data, inputs, where)
+    target = str(data.get("target", "output"))
+    if target not in ("output", "decision"):
+        raise UserError(f'{where}: unknown target {target!r}: use "output" (the text) or "decision"')
+    if target == "decision" and decision is None:
+        raise UserError(f'{where}: target = "decision" needs a [case.decision] table (or an example file with one)')
+    contrast = data.get("contrast")
+    if contrast is not None and (target != "decision" or contrast not in decision["labels"]):
+        raise UserError(f'{where}: contrast must be one of the decision\'s labels, with target = "decision"')
     return Case(
         name=str(data["name"]),
         use_case=str(data.get("use_case", "general")),
@@ -243,7 +268,25 @@ def build_case(raw: dict[str, Any], defaults: dict[str, Any], folder: Path, inde
         stability_seeds=seeds,
         faithfulness=faithfulness,
         random_orders=int(data.get("random_orders", 8)),
+        decision=decision,
+        target=target,
+        contrast=None if contrast is None else str(contrast),
     )
+
+
+def _decision(data: dict[str, Any], inputs: dict[str, Any], where: str) -> dict[str, Any] | None:
+    """The case's decision specification, checked now (a mistake fails before any model loads)."""
+    from ..decision.spec import check_spec
+    from ..prompts import template_fields
+
+    if data.get("decision") is None:
+        return None
+    fields = template_fields(inputs["template"]) if "template" in inputs else None
+    try:
+        spec = check_spec(data["decision"], fields)
+    except UserError as exc:
+        raise UserError(f"{where}: {exc}") from None
+    return spec.to_dict()
 
 
 def parse_suite(data: dict[str, Any], folder: Path, path: Path | None = None, name: str = "suite") -> Suite:

@@ -18,6 +18,7 @@ from .batch import batch_exit_code, executor_options, make_executor
 def attribution_summary(result: AttributionResult, top: int = 10) -> str:
     order = sorted(range(len(result.features)), key=lambda j: -abs(float(result.seq_attr[j])))
     width = max([len(repr(result.features[j])) for j in order[:top]] + [7])
+    target = result.target
     lines = [
         f"explanation {result.id}  record {result.record_id}",
         f"method      {result.method}, {result.granularity} granularity, {len(result.features)} features x "
@@ -26,14 +27,28 @@ def attribution_summary(result: AttributionResult, top: int = 10) -> str:
         + ", ".join(f"{k}={v}" for k, v in result.params.items() if k not in ("target", "captum") and v is not None),
         f"check       recorded vs recomputed log-probabilities: max diff {result.logprob_max_diff:.2e}",
     ]
+    if target.kind == "decision":
+        lines.insert(
+            2,
+            f"target      decision: log p({target.label}) - log p({target.contrast}) = {target.score:+.4f} "
+            "(label token sequences at the start of the answer)",
+        )
+    complete = result.completeness
+    if complete is not None:
+        lines.append(
+            f"complete    attributions sum to {complete['attributed']:+.4f}; the score changes by "
+            f"{complete['score_change']:+.4f} with every feature at its baseline (gap {complete['gap']:+.4f})"
+        )
     if result.convergence_delta:
         lines.append(
             f"convergence max |delta| {max(abs(d) for d in result.convergence_delta):.2e} (IG approximation error per output token)"
         )
-    lines += [
-        "",
-        f"top {min(top, len(order))} features by |attribution| to the whole output (sum of log-probabilities):",
-    ]
+    what = (
+        f"the decision score (+: toward {target.label}, -: toward {target.contrast})"
+        if target.kind == "decision"
+        else "the whole output (sum of log-probabilities)"
+    )
+    lines += ["", f"top {min(top, len(order))} features by |attribution| to {what}:"]
     for j in order[:top]:
         lines.append(f"  {repr(result.features[j]):{width}}  {float(result.seq_attr[j]):+.4f}")
     return "\n".join(lines)
@@ -58,6 +73,19 @@ def attribution_summary(result: AttributionResult, top: int = 10) -> str:
     default="token",
     show_default=True,
     help="token (each prompt token), field (each template variable) or segment (each chat message).",
+)
+@click.option(
+    "--target",
+    type=click.Choice(["decision", "output"]),
+    default=None,
+    help="decision: log p(chosen) - log p(contrast) of the record's decision [default where it has one]; "
+    "output: the recorded text's log-probability [default otherwise].",
+)
+@click.option(
+    "--contrast",
+    default=None,
+    metavar="LABEL",
+    help="With --target decision: the label the decision is contrasted with [the most probable other].",
 )
 @click.option("--n-steps", type=int, default=None, help="integrated-gradients: integration steps [50].")
 @click.option("--n-samples", type=int, default=None, help="shapley-sampling/lime/kernel-shap: samples [25].")
@@ -88,6 +116,8 @@ def explain(
     cpus_per_worker: float,
     method: str,
     granularity: str,
+    target: str | None,
+    contrast: str | None,
     n_steps: int | None,
     n_samples: int | None,
     baseline_token: int | None,
@@ -99,12 +129,15 @@ def explain(
     dtype: str | None,
     as_json: bool,
 ) -> None:
-    """Explain a recorded generation: which input features drove each output token. Stored.
+    """Explain a recorded generation: which input features drove its decision (records with one) or each
+    output token. Stored.
 
     \b
     Example:
       llm-audit explain 01a2259f --granularity field
       llm-audit explain 01a2259f --method integrated-gradients --n-steps 32 --json
+      llm-audit explain 01a2259f --target decision --contrast APPROVE --granularity field
+      llm-audit explain 01a2259f --target output
       llm-audit explain --all --use-case credit-decision --granularity field
       llm-audit explain --all --executor ray --address auto --workers 8
 
@@ -119,6 +152,8 @@ def explain(
     if not explain_all and (use_case or since or until or executor != "in-process" or address or workers):
         raise UserError("--use-case, --since, --until, --executor, --address and --workers only apply with --all")
     params = {
+        "target": target,
+        "contrast": contrast,
         "n_steps": n_steps,
         "n_samples": n_samples,
         "baseline_token": baseline_token,

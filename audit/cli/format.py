@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from ..decision.outcome import describe_decision
 from ..record import GenerationRecord
 
 
@@ -19,9 +20,10 @@ def record_summary(record: GenerationRecord) -> str:
         f"input      {record.prompt_kind}, {record.input_tokens} tokens   seed {record.seed}",
         f"output     {record.output_tokens} tokens, finish {record.finish_reason}, mean log-prob {mean_lp:.3f}"
         f" (perplexity {math.exp(-mean_lp):.2f})",
-        "",
-        record.output_text.strip(),
     ]
+    if record.decision is not None:
+        lines.append(f"decision   {describe_decision(record.decision)}")
+    lines += ["", record.output_text.strip()]
     return "\n".join(lines)
 
 

@@ -45,6 +45,27 @@ def _variables(pairs: tuple[str, ...], as_json: str | None) -> dict[str, Any] | 
     return variables or None
 
 
+def _decision(
+    labels: str | None, favourable: str | None, mode: str | None, reasons: tuple[str, ...]
+) -> dict[str, Any] | None:
+    if labels is None:
+        if favourable is not None or mode is not None or reasons:
+            raise UserError(
+                "--favourable, --decision-mode and --decision-reason need --decision-labels, e.g. APPROVE,DECLINE"
+            )
+        return None
+    mapping = {}
+    for pair in reasons:
+        if "=" not in pair:
+            raise UserError(
+                f"--decision-reason {pair!r} is not FIELD=REASON: write e.g. "
+                "--decision-reason monthly_debt='Excessive obligations in relation to income'"
+            )
+        name, reason = pair.split("=", 1)
+        mapping[name.strip()] = reason
+    return {"labels": labels, "favourable": favourable, "mode": mode, "reasons": mapping or None}
+
+
 @main.command()
 @click.option("--prompt", help="Text, tokenised exactly as given (no chat template).")
 @click.option(
@@ -81,6 +102,27 @@ def _variables(pairs: tuple[str, ...], as_json: str | None) -> dict[str, Any] | 
 @click.option("--repetition-penalty", type=float, default=None)
 @click.option("--num-beams", type=int, default=None)
 @click.option(
+    "--decision-labels",
+    default=None,
+    metavar="A,B[,C]",
+    help="Score a decision among these labels at the start of the answer (e.g. APPROVE,DECLINE).",
+)
+@click.option("--favourable", default=None, help="With --decision-labels: the label favourable to the applicant.")
+@click.option(
+    "--decision-mode",
+    type=click.Choice(["free", "constrained"]),
+    default=None,
+    help="free: generate the text as usual and record whether it states the decision [default]; "
+    "constrained: start the answer with the chosen label.",
+)
+@click.option(
+    "--decision-reason",
+    "decision_reasons",
+    multiple=True,
+    metavar="FIELD=REASON",
+    help="The adverse-action reason a notice gives for a template field (repeatable).",
+)
+@click.option(
     "--policy",
     type=click.Path(dir_okay=False, path_type=Path),
     envvar="LLM_AUDIT_POLICY",
@@ -111,6 +153,10 @@ def generate(
     top_k: int | None,
     repetition_penalty: float | None,
     num_beams: int | None,
+    decision_labels: str | None,
+    favourable: str | None,
+    decision_mode: str | None,
+    decision_reasons: tuple[str, ...],
     policy: Path | None,
     key_store: Path | None,
     db: Path,
@@ -127,6 +173,8 @@ def generate(
       llm-audit generate --system "You are a credit analyst." \\
           --template "Income {income}, score {score}. Approve?" --var income=42000 --var score=580 \\
           --use-case credit-decision --json
+      llm-audit generate --system "Answer APPROVE or DECLINE first." --template "Income {income}. Approve?" \\
+          --var income=42000 --decision-labels APPROVE,DECLINE --favourable APPROVE --use-case credit-decision
       llm-audit generate --policy examples/privacy/policy.toml --template "Customer {customer_id}, card {card}. Approve?" \\
           --var customer_id=C-1 --var card="4111 1111 1111 1111" --use-case credit-decision
     """
@@ -138,6 +186,7 @@ def generate(
     variables = _variables(var_pairs, vars_json)
     if variables and template is None:
         raise UserError("--var/--vars need a --template")
+    decision = _decision(decision_labels, favourable, decision_mode, decision_reasons)
     params = {
         "max_new_tokens": max_new_tokens,
         "do_sample": do_sample,
@@ -159,6 +208,7 @@ def generate(
         chat=chat,
         seed=seed,
         use_case=use_case,
+        **({"decision": decision} if decision is not None else {}),
         **{k: v for k, v in params.items() if v is not None},
     )
     if as_json:

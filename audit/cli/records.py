@@ -39,6 +39,7 @@ def list_records(
                     "input_tokens": r.input_tokens,
                     "output_tokens": r.output_tokens,
                     "output_text": r.output_text,
+                    "decision": r.decision.chosen if r.decision else None,
                 }
                 for r in records
             ]
@@ -47,11 +48,14 @@ def list_records(
     if not records:
         click.echo("No records match.")
         return
-    click.echo(f"{'seq':>5}  {'id':36}  {'started (UTC)':19}  {'use case':18}  {'in':>4} {'out':>4}  output")
+    click.echo(
+        f"{'seq':>5}  {'id':36}  {'started (UTC)':19}  {'use case':18}  {'in':>4} {'out':>4}  {'decision':10}  output"
+    )
     for r in records:
+        decision = truncate(r.decision.chosen, 10) if r.decision else "-"
         click.echo(
             f"{r.seq:>5}  {r.id:36}  {r.started_at[:19]:19}  {truncate(r.use_case, 18):18}  "
-            f"{r.input_tokens:>4} {r.output_tokens:>4}  {truncate(r.output_text, 50)}"
+            f"{r.input_tokens:>4} {r.output_tokens:>4}  {decision:10}  {truncate(r.output_text, 50)}"
         )
 
 

@@ -1,7 +1,7 @@
 """``llm-audit replay``: reproduce recorded generations and print the verdicts.
 
 Exit code 0 when every replay is ``identical`` with the record's own model, 1 otherwise
-(drift, divergence, or a model mismatch that was allowed), 2 for a user error.
+(drift, divergence, a changed decision, or a model mismatch that was allowed), 2 for a user error.
 """
 
 from __future__ import annotations
@@ -36,6 +36,14 @@ def replay_detail(result: ReplayResult) -> str:
     else:
         same = "same (weights, config, tokenizer, chat template hashes)"
     lines.append(f"model        {same}" if not changed else f"model        differs: {', '.join(changed)}")
+    decision = result.decision
+    if decision is not None:
+        recorded, replayed = decision["recorded_chosen"], decision["replayed_chosen"]
+        p_rec, p_now = decision["recorded_probabilities"], decision["replayed_probabilities"]
+        lines.append(
+            f"decision     {'CHANGED ' if decision['changed'] else ''}recorded {recorded} (p {p_rec[recorded]:.3f}), "
+            f"replayed {replayed} (p {p_now[replayed]:.3f}); max |Δ label log-prob| {_number(decision['max_logprob_diff'])}"
+        )
     if result.first_divergence is not None:
         d = result.first_divergence
         near_tie = " (near-tie)" if d.recorded_margin is not None and d.recorded_margin < NEAR_TIE else ""
@@ -56,13 +64,17 @@ def replay_detail(result: ReplayResult) -> str:
 
 
 def replay_table(results: list[ReplayResult]) -> str:
-    lines = [f"{'record':36}  {'verdict':13}  {'max |Δ lp|':>10}  {'step':>4}  {'margin':>8}  {'secs':>6}  env changes"]
+    lines = [
+        f"{'record':36}  {'verdict':17}  {'max |Δ lp|':>10}  {'step':>4}  {'margin':>8}  {'decision':19}  {'secs':>6}  env changes"
+    ]
     for r in results:
         d = r.first_divergence
+        decided = r.decision
+        decision = "-" if decided is None else f"{decided['recorded_chosen']} -> {decided['replayed_chosen']}"
         lines.append(
-            f"{r.record_id:36}  {r.verdict + ('' if r.model_matches else '*'):13}  {_number(r.max_logprob_diff):>10}  "
-            f"{(str(d.step) if d else '-'):>4}  {(_number(d.recorded_margin) if d else '-'):>8}  {r.seconds:>6.2f}  "
-            f"{', '.join(r.environment_diff) or '-'}"
+            f"{r.record_id:36}  {r.verdict + ('' if r.model_matches else '*'):17}  {_number(r.max_logprob_diff):>10}  "
+            f"{(str(d.step) if d else '-'):>4}  {(_number(d.recorded_margin) if d else '-'):>8}  {decision:19}  "
+            f"{r.seconds:>6.2f}  {', '.join(r.environment_diff) or '-'}"
         )
     counts = Counter(r.verdict for r in results)
     lines.append("")
@@ -124,7 +136,8 @@ def replay(
     """Regenerate a record with its recorded inputs, configuration and seed; give a verdict.
 
     Verdicts: identical (same tokens, log-probs within --tolerance), logprob-drift (same
-    tokens, log-probs moved), diverged (different tokens: first step and margin shown).
+    tokens, log-probs moved), diverged (different tokens: first step and margin shown),
+    decision-changed (a record's decision is now another label, whatever the text did).
     By default the record's own model is loaded; --model replays on another folder.
     Exit code 0 when all replays are identical on the record's model, 1 otherwise.
 

@@ -1,20 +1,27 @@
 """The verdict: compare a replayed output with the recorded one, token by token.
 
-Three levels, from best to worst:
+Four levels, from best to worst:
 
 * ``identical``: same output ids and every per-token log-probability within the tolerance;
 * ``logprob-drift``: same ids, but some log-probability moved by more than the tolerance
   (a numerics change that has not yet flipped a decision);
 * ``diverged``: different ids. The first differing step is reported with the recorded
   top-1 minus top-2 log-probability margin there: a margin near zero is a near-tie that
-  any rounding change can flip, a large margin means the model really behaves differently.
+  any rounding change can flip, a large margin means the model really behaves differently;
+* ``decision-changed`` (records with a decision): the most probable label is another one than the
+  recorded decision, whatever the text did (identical up to the tolerance or not): what the record
+  says was decided is no longer what the model decides.
+
+The decision's label log-probabilities are compared like the text's: beyond the tolerance, a replay
+whose text is identical is ``logprob-drift``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..record import GenerationRecord
+from ..decision.outcome import normalised, ranked
+from ..record import DecisionRecord, GenerationRecord
 from ..tolerances import REPLAY_TOLERANCE
 from .result import Divergence
 
@@ -80,3 +87,54 @@ def compare_outputs(
         recorded_logprob_of_replayed=next((lp for i, lp in recorded_alts if i == replayed_id), None),
     )
     return Comparison("diverged", divergence, max_diff)
+
+
+@dataclass
+class DecisionComparison:
+    """The recorded decision against the replay's: chosen labels, probabilities, largest log-prob change."""
+
+    recorded_chosen: str
+    replayed_chosen: str
+    recorded_probabilities: dict[str, float]
+    replayed_probabilities: dict[str, float]
+    replayed_logprobs: dict[str, float]
+    max_logprob_diff: float
+    tolerance: float
+
+    @property
+    def changed(self) -> bool:
+        return self.recorded_chosen != self.replayed_chosen
+
+    def verdict(self, text_verdict: str) -> str:
+        """The replay's verdict: ``decision-changed`` over anything the text did; drift beyond the tolerance."""
+        if self.changed:
+            return "decision-changed"
+        if text_verdict == "identical" and self.max_logprob_diff > self.tolerance:
+            return "logprob-drift"
+        return text_verdict
+
+    def to_dict(self) -> dict:
+        return {
+            "recorded_chosen": self.recorded_chosen,
+            "replayed_chosen": self.replayed_chosen,
+            "changed": self.changed,
+            "recorded_probabilities": dict(self.recorded_probabilities),
+            "replayed_probabilities": dict(self.replayed_probabilities),
+            "replayed_label_logprobs": dict(self.replayed_logprobs),
+            "max_logprob_diff": self.max_logprob_diff,
+        }
+
+
+def compare_decisions(recorded: DecisionRecord, replayed_logprobs: list[float], tolerance: float) -> DecisionComparison:
+    """``replayed_logprobs``: each of ``recorded.labels``' summed log-probability in the replay."""
+    labels = recorded.labels
+    diffs = [abs(recorded.label_logprobs[label] - lp) for label, lp in zip(labels, replayed_logprobs)]
+    return DecisionComparison(
+        recorded_chosen=recorded.chosen,
+        replayed_chosen=labels[ranked(labels, replayed_logprobs)[0]],
+        recorded_probabilities=dict(recorded.probabilities),
+        replayed_probabilities=dict(zip(labels, normalised(replayed_logprobs))),
+        replayed_logprobs=dict(zip(labels, replayed_logprobs)),
+        max_logprob_diff=max(diffs),
+        tolerance=tolerance,
+    )

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..tolerances import REPLAY_TOLERANCE
 
-VERDICTS = ("identical", "logprob-drift", "diverged")
+VERDICTS = ("identical", "logprob-drift", "diverged", "decision-changed")
 
 
 @dataclass
@@ -50,6 +50,12 @@ class ReplayResult:
         changed = [k for k, v in self.model_match.items() if v.get("decides", True) and not v["match"]]
         return f"{self.verdict} (DIFFERENT MODEL: {', '.join(changed)})"
 
+    @property
+    def decision(self) -> dict[str, Any] | None:
+        """Recorded vs replayed decision (chosen labels, probabilities), for records with a decision."""
+        value = (self.extra or {}).get("decision")
+        return value if isinstance(value, dict) else None
+
     def to_json_dict(self) -> dict[str, Any]:
         return {
             "record_id": self.record_id,
@@ -64,4 +70,5 @@ class ReplayResult:
             "replay_id": self.id,
             "created_at": self.created_at,
             "seconds": self.seconds,
+            "decision": self.decision,
         }

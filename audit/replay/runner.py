@@ -19,7 +19,7 @@ from ..model import LoadedModel
 from ..proxied import require_local_tokens
 from ..record import GenerationRecord
 from ..tolerances import REPLAY_TOLERANCE, check_tolerance
-from .compare import compare_outputs
+from .compare import compare_decisions, compare_outputs
 from .config import rebuild_generation_config
 from .environment_diff import diff_environments
 from .model_check import compare_models, describe_mismatch, mismatched_fields
@@ -50,7 +50,16 @@ def replay_record(
     comparison = check_model(record, loaded, allow_model_mismatch)
     config = rebuild_generation_config(record.generation_config)
     started = time.perf_counter()
-    out = run_generation(loaded, record.input_ids, config, record.seed)
+    decision = record.decision
+    if decision is None:
+        out, label_logprobs = run_generation(loaded, record.input_ids, config, record.seed), None
+    else:
+        from ..decision.generate import generate_with_decision
+
+        label_ids = [decision.label_token_ids[label] for label in decision.labels]
+        out, label_logprobs = generate_with_decision(
+            loaded, record.input_ids, config, record.seed, decision.labels, label_ids, decision.mode
+        )
     # After generation, like the recorder, so the determinism flags seeding set are included.
     environment = capture_environment(loaded.device, loaded.dtype)
     tokenizer = loaded.tokenizer
@@ -62,11 +71,12 @@ def replay_record(
         lambda token_id: tokenizer.decode([int(token_id)]),
         tolerance,
     )
+    decided = None if decision is None else compare_decisions(decision, label_logprobs, tolerance)
     seconds = time.perf_counter() - started
     retokenised = tokenizer(record.prompt, add_special_tokens=record.add_special_tokens)["input_ids"]
     return ReplayResult(
         record_id=record.id,
-        verdict=verdict.verdict,
+        verdict=verdict.verdict if decided is None else decided.verdict(verdict.verdict),
         model_match=comparison,
         environment_diff=diff_environments(record.environment, environment),
         first_divergence=verdict.first_divergence,
@@ -87,5 +97,6 @@ def replay_record(
             "prompt_retokenises_identically": list(retokenised) == list(record.input_ids),
             "model": loaded.identity.to_dict(),
             "environment": environment.to_dict(),
+            **({} if decided is None else {"decision": decided.to_dict()}),
         },
     )

@@ -19,10 +19,12 @@ from ..attribution.result import AttributionResult
 from ..record import GenerationRecord
 from ..replay.result import ReplayResult
 from ..tolerances import EXPLAIN_TOLERANCE
+from .completeness import Completeness, completeness_of
+from .decision_view import DecisionOutcome, DecisionWhy, decision_outcome, decision_why
 from .evidence import Evidence, IntegrityStatus, Review, mean_logprob
 from .heatmap import Heatmap, Thumbnail, TokenHeatmap, matrix_heatmap, thumbnail, token_heatmap
 from .prompt_view import Segment, prompt_segments
-from .reasons import Reason, field_words, principal_reasons
+from .reasons import Influence, field_words, text_influences
 from .regulatory import DOSSIER_MAP, NOT_CLAIMED, Requirement
 
 Rows = list[tuple[str, str]]
@@ -67,23 +69,35 @@ class Decision:
     perplexity: str
     low_confidence: list[tuple[str, str, str]]  # (step, token, log-prob) of the least likely output tokens
     privacy: str | None = None  # "Erased on <date> under <reason>..." or the redaction note, for sealed records
+    outcome: DecisionOutcome | None = None  # the scored decision, for records with one (shown first)
 
 
 @dataclass
-class Why:
-    reasons: list[Reason]
+class TextInfluence:
+    """What changed the likelihood of the recorded text (an explanation of the output target)."""
+
+    reasons: list[Influence]
     reasons_missing: str | None
     reasons_basis: str  # "template fields" | "prompt segments"
     field_matrix: Heatmap | None
     tokens: TokenHeatmap | None
     token_matrix: Heatmap | None
     token_missing: str | None
+    completeness: list[Completeness] = field(default_factory=list)
+
+
+@dataclass
+class Why:
+    title: str
+    decision: DecisionWhy | None  # records with a decision: its principal reasons
+    text: TextInfluence | None  # influence on the text (records with a decision: only where it was computed)
 
 
 @dataclass
 class Attention:
     missing: str | None
     rollout: Heatmap | None = None
+    rollout_note: str = ""  # how the map was derived (first token left out, rows renormalised)
     thumbnails: list[Thumbnail] = field(default_factory=list)
     heads: Heatmap | None = None
     head_method: str = ""
@@ -187,18 +201,28 @@ def _decision(record: GenerationRecord, privacy: str | None = None) -> Decision:
         perplexity=f"{math.exp(-mean):.2f}" if math.isfinite(mean) else "n/a",
         low_confidence=low,
         privacy=privacy,
+        outcome=decision_outcome(record),
     )
 
 
 def _why(evidence: Evidence) -> Why:
+    record = evidence.record
+    if record.decision is None:
+        return Why("Why: influence on the text", None, _text_influence(evidence))
+    decision = decision_why(record, evidence.decision_attribution, evidence.decision_token_attribution)
+    text = _text_influence(evidence) if evidence.field_attribution or evidence.token_attribution else None
+    return Why("Why: principal reasons for the decision", decision, text)
+
+
+def _text_influence(evidence: Evidence) -> TextInfluence:
     rid = evidence.record.id
     fa, ta = evidence.field_attribution, evidence.token_attribution
     reasons, missing, basis, field_matrix = [], None, "template fields", None
     if fa is not None:
         basis = "template fields" if fa.granularity == "field" else "prompt segments"
-        reasons = principal_reasons(fa.features, fa.seq_attr)
+        reasons = text_influences(fa.features, fa.seq_attr)
         if not reasons:
-            missing = "The attribution found no field with a material effect on this answer, so no principal reason can be stated."
+            missing = "The attribution found no field with a material effect on the recorded text."
         field_matrix = matrix_heatmap(
             np.asarray(fa.token_attr),
             list(fa.output_tokens),
@@ -207,9 +231,9 @@ def _why(evidence: Evidence) -> Why:
             col_axis=basis[:-1],
         )
     elif evidence.record.template:
-        missing = f"No field-level attribution has been computed for this record, so no principal reasons can be stated. Run: llm-audit explain {rid} --granularity field"
+        missing = f"No field-level attribution of the text has been computed for this record. Run: llm-audit explain {rid} --granularity field"
     else:
-        missing = "This record has no template fields and no segment attribution has been computed, so principal reasons cannot be stated as fields."
+        missing = "This record has no template fields and no segment attribution has been computed, so influence cannot be stated as fields."
     tokens = token_matrix = None
     token_missing = None
     if ta is not None:
@@ -227,10 +251,22 @@ def _why(evidence: Evidence) -> Why:
         token_missing = f"No token-level attribution has been computed for this record. Run: llm-audit explain {rid} --granularity token"
     if fa is None and ta is None:
         token_missing = f"No attribution has been computed for this record. Run: llm-audit explain {rid}"
-    return Why(reasons, missing, basis, field_matrix, tokens, token_matrix, token_missing)
+    notes = [c for c in (completeness_of(r, "log-probability of the text") for r in (fa, ta)) if c is not None]
+    return TextInfluence(reasons, missing, basis, field_matrix, tokens, token_matrix, token_missing, notes)
 
 
-def _attention(result: AttentionResult | None, record_id: str) -> Attention:
+def rollout_without_first(rollout: np.ndarray) -> tuple[np.ndarray, float]:
+    """The rollout block with the first input token left out and each row renormalised to sum to 1, and the
+    first token's mean share of a row before (about 0.999 in SmolLM2: the attention sink, not information)."""
+    totals = rollout.sum(axis=1, keepdims=True)
+    first = float(np.mean(rollout[:, 0] / np.where(totals[:, 0] > 0, totals[:, 0], 1.0))) if rollout.size else 0.0
+    rest = rollout[:, 1:]
+    sums = rest.sum(axis=1, keepdims=True)
+    return rest / np.where(sums > 0, sums, 1.0), first
+
+
+def _attention(result: AttentionResult | None, record: GenerationRecord) -> Attention:
+    record_id = record.id
     if result is None:
         return Attention(
             missing=f"No attention analysis has been computed for this record. Run: llm-audit attention {record_id}"
@@ -238,14 +274,31 @@ def _attention(result: AttentionResult | None, record_id: str) -> Attention:
     inputs = list(result.tokens[: result.n_input])
     outputs = list(result.tokens[result.n_input :])
     rollout = np.asarray(result.rollout, dtype=np.float64)
+    rows = outputs[: rollout.shape[0]]
+    if record.decision is not None and rows:
+        rows[0] = f"{rows[0]} ← decision"  # the position predicting the answer's first token scored the labels
+    note = "Rows are output tokens, columns input tokens."
+    if rollout.shape[1] > 1:
+        rollout, first = rollout_without_first(rollout)
+        inputs = inputs[1:]
+        note = (
+            f"The first input token is left out: it held on average {first:.4f} of each row (an attention sink, "
+            "which carries no information about the input), and each row is renormalised to sum to 1 over the "
+            "remaining input tokens, so the map shows how the rest is shared."
+        )
+    if record.decision is not None:
+        note += (
+            " The row marked ← decision is the position at which the decision was scored (it predicts the "
+            "answer's first token, where every label starts)."
+        )
     rollout_map = matrix_heatmap(
         rollout,
-        outputs[: rollout.shape[0]],
+        rows,
         inputs[: rollout.shape[1]],
         scale="sequential",
         row_axis="output token",
         col_axis="input token",
-        value_name="rollout",
+        value_name="rollout share",
     )
     layer_mean = np.asarray(result.layer_mean, dtype=np.float64)
     thumbs = [thumbnail(layer_mean[i], f"Layer {i + 1}") for i in range(layer_mean.shape[0])]
@@ -262,17 +315,22 @@ def _attention(result: AttentionResult | None, record_id: str) -> Attention:
         width=360,
         value_name="importance",
     )
-    return Attention(None, rollout_map, thumbs, heads, result.head_importance_method, result.layers, result.heads)
+    return Attention(None, rollout_map, note, thumbs, heads, result.head_importance_method, result.layers, result.heads)
 
 
 def _attribution_rows(result: AttributionResult) -> Rows:
+    target = result.target
     rows: Rows = [
         ("Method", result.method),
         ("Granularity", result.granularity),
         ("Features", str(len(result.features))),
-        ("Output tokens", str(len(result.output_tokens))),
     ]
-    rows += [(field_words(k), _value(v)) for k, v in sorted(result.params.items())]
+    if target.kind == "decision":
+        rows.append(("Target", f"log p({target.label}) - log p({target.contrast}) = {float(target.score or 0):+.4f}"))
+    else:
+        rows.append(("Output tokens", str(len(result.output_tokens))))
+    rows += [(field_words(k), _value(v)) for k, v in sorted(result.params.items()) if k != "target"]
+    rows.append(("Target description", target.description or "—"))
     if result.convergence_delta:
         rows.append(("Largest |convergence delta|", f"{max(abs(x) for x in result.convergence_delta):.3g}"))
     rows.append(("Computed", f"{result.created_at or '—'} in {result.seconds:.2f} s"))
@@ -283,19 +341,31 @@ def _method(evidence: Evidence) -> Method:
     attributions = []
     checks: list[tuple[str, str, str]] = []
     for title, result in (
-        ("Field attribution", evidence.field_attribution),
-        ("Token attribution", evidence.token_attribution),
+        ("Decision attribution (fields)", evidence.decision_attribution),
+        ("Decision attribution (tokens)", evidence.decision_token_attribution),
+        ("Field attribution of the text", evidence.field_attribution),
+        ("Token attribution of the text", evidence.token_attribution),
     ):
         if result is None:
             continue
         if result.granularity == "segment":
-            title = "Segment attribution"
+            title = title.replace("fields", "segments").replace("Field", "Segment")
         attributions.append((title, _attribution_rows(result)))
-        if result.logprob_max_diff is not None:
-            ok = result.logprob_max_diff <= EXPLAIN_TOLERANCE
+        complete = completeness_of(result, "score")
+        if complete is not None:
             checks.append(
                 (
-                    f"{title}: unperturbed vs recorded log-probabilities",
+                    f"{title}: completeness (attributions against the score change)",
+                    f"sum {complete.attributed:+.3g}, change {complete.change:+.3g}, gap {complete.gap:+.3g}",
+                    "pass" if complete.adds_up else "warn",
+                )
+            )
+        if result.logprob_max_diff is not None:
+            ok = result.logprob_max_diff <= EXPLAIN_TOLERANCE
+            what = "label" if result.target.kind == "decision" else "output"
+            checks.append(
+                (
+                    f"{title}: unperturbed vs recorded {what} log-probabilities",
                     f"max difference {result.logprob_max_diff:.2e} (tolerance {EXPLAIN_TOLERANCE:g})",
                     "pass" if ok else "warn",
                 )
@@ -335,8 +405,20 @@ def _replay(result: ReplayResult) -> ReplayView:
         "identical": "Replay reproduced the recorded output token for token.",
         "logprob-drift": "Replay produced the same tokens, but the log-probabilities drifted beyond tolerance.",
         "diverged": "Replay produced a DIFFERENT output.",
+        "decision-changed": "Replay reached a DIFFERENT DECISION from the recorded one.",
     }.get(result.verdict, f"Replay verdict: {result.verdict}")
     rows: Rows = [("Verdict", result.verdict), ("Replayed at", result.created_at or "—")]
+    decided = result.decision
+    if decided is not None:
+        recorded, replayed = decided["recorded_chosen"], decided["replayed_chosen"]
+        rows.append(
+            (
+                "Decision",
+                f"recorded {recorded} (p {decided['recorded_probabilities'][recorded]:.3f}), replayed {replayed} "
+                f"(p {decided['replayed_probabilities'][replayed]:.3f}); largest label log-probability difference "
+                f"{decided['max_logprob_diff']:.2e}",
+            )
+        )
     if result.max_logprob_diff is not None:
         rows.append(("Largest log-probability difference", f"{result.max_logprob_diff:.2e}"))
     d = result.first_divergence
@@ -408,7 +490,7 @@ def build_dossier(evidence: Evidence, generated_at: str, integrity: IntegritySta
         cover=_cover(evidence, generated_at, integrity),
         decision=_decision(record, evidence.privacy),
         why=_why(evidence),
-        attention=_attention(evidence.attention, record.id),
+        attention=_attention(evidence.attention, record),
         method=_method(evidence),
         reproducibility=_reproducibility(evidence),
         regulatory=DOSSIER_MAP,

@@ -57,14 +57,16 @@ class LoggedItem:
 @dataclass
 class Evidence:
     record: GenerationRecord
-    field_attribution: AttributionResult | None = None  # field (or segment) granularity: principal reasons
-    token_attribution: AttributionResult | None = None  # token granularity: the heatmaps
+    field_attribution: AttributionResult | None = None  # field (or segment) granularity, of the text
+    token_attribution: AttributionResult | None = None  # token granularity, of the text: the heatmaps
     attention: AttentionResult | None = None
     replay: ReplayResult | None = None
     reviews: list[Review] = field(default_factory=list)
     privacy: str | None = None  # redaction / erasure status in words, for sealed records
     logged: LoggedRecord | None = None  # None: no generation event for this record in the log
     logged_items: list[LoggedItem] = field(default_factory=list)  # what the integrity box vouches for, piece by piece
+    decision_attribution: AttributionResult | None = None  # field (or segment) explanation of the decision
+    decision_token_attribution: AttributionResult | None = None  # token explanation of the decision
 
 
 @dataclass
@@ -127,22 +129,38 @@ def gather(store: AuditStore, record: GenerationRecord, *, full: bool = True) ->
     reviews), so summarising a thousand records reads only small rows.
     """
     explanations = store.explanations
-    field_attr = explanations.latest(record.id, granularity="field") or explanations.latest(
-        record.id, granularity="segment"
+    field_attr = explanations.latest(record.id, granularity="field", target="output") or explanations.latest(
+        record.id, granularity="segment", target="output"
     )
     evidence = Evidence(
         record=record,
         field_attribution=field_attr,
-        token_attribution=explanations.latest(record.id, granularity="token") if full else None,
+        token_attribution=explanations.latest(record.id, granularity="token", target="output") if full else None,
         attention=store.attention.latest(record.id) if full else None,
         replay=store.replays.latest(record.id),
         reviews=_reviews(store, record.id) if full else [],
         privacy=privacy_note(store, record),
         logged=logged_record(store, record.id),
+        decision_attribution=_decision_explanation(store, record, "field")
+        or _decision_explanation(store, record, "segment"),
+        decision_token_attribution=_decision_explanation(store, record, "token") if full else None,
     )
     if full:
         evidence.logged_items = logged_items(store, evidence)
     return evidence
+
+
+def _decision_explanation(store: AuditStore, record: GenerationRecord, granularity: str) -> AttributionResult | None:
+    """The latest explanation of the record's decision; for an adverse one, preferably the one that contrasts it
+    with the favourable label (the only contrast whose figures are adverse-action reasons)."""
+    decision = record.decision
+    if decision is None:
+        return None
+    latest = store.explanations.latest
+    preferred = latest(record.id, granularity=granularity, target="decision", contrast=decision.favourable)
+    if decision.adverse and preferred is not None:
+        return preferred
+    return latest(record.id, granularity=granularity, target="decision")
 
 
 def privacy_note(store: AuditStore, record: GenerationRecord) -> str | None:

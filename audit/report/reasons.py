@@ -1,10 +1,11 @@
-"""Principal reasons: the template fields ranked by attribution, said in plain words.
+"""Influence on the text: the template fields ranked by attribution to the recorded text, in plain words.
 
-Regulation B (12 CFR 1002.9(b)(2)) asks for the specific principal reasons behind an
-adverse action, and its commentary says more than four is unlikely to help; so at most
-four, strongest first, each with its direction and size. Attribution here is the change
-in the log-probability of the recorded answer that the method credits to the field:
-positive means the field made this answer more likely, negative less likely.
+This is what a record *without a decision* can say: which fields changed the likelihood of the
+words the model wrote, filler included. It is not a reason for a decision (a decision's principal
+reasons come from an explanation of the decision itself: :mod:`audit.report.decision_view`), so
+it is worded as influence on the text. At most four, strongest first, each with its direction and
+size; attribution here is the change in the log-probability of the recorded text that the method
+credits to the field: positive means the field made this text more likely, negative less likely.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ NEGLIGIBLE_SHARE = 0.02  # below 2 % of the total effect a field is not a princi
 
 
 @dataclass
-class Reason:
+class Influence:
     rank: int
     field: str  # as recorded (e.g. "credit_score")
     name: str  # in words (e.g. "credit score")
@@ -45,7 +46,7 @@ def _strength(share: float) -> str:
     return "slightly"
 
 
-def principal_reasons(features: list[str], seq_attr: np.ndarray, limit: int = MAX_REASONS) -> list[Reason]:
+def text_influences(features: list[str], seq_attr: np.ndarray, limit: int = MAX_REASONS) -> list[Influence]:
     """Rank fields by absolute attribution; ties break by field order so the list is stable."""
     values = np.asarray(seq_attr, dtype=np.float64)
     finite = np.where(np.isfinite(values), values, 0.0)
@@ -53,7 +54,7 @@ def principal_reasons(features: list[str], seq_attr: np.ndarray, limit: int = MA
     if total <= 0:
         return []
     order = sorted(range(len(features)), key=lambda j: (-abs(finite[j]), j))
-    reasons: list[Reason] = []
+    reasons: list[Influence] = []
     for j in order:
         share = abs(finite[j]) / total
         if share < NEGLIGIBLE_SHARE or len(reasons) == limit:
@@ -62,9 +63,9 @@ def principal_reasons(features: list[str], seq_attr: np.ndarray, limit: int = MA
         direction = "raised" if finite[j] > 0 else "lowered"
         name = field_words(features[j])
         most = " most" if rank == 1 else ""
-        sentence = f"{name[:1].upper()}{name[1:]} {direction} the likelihood of this answer{most} ({_strength(share)}: {fmt(finite[j])} log-probability, {share:.0%} of the total effect)."
+        sentence = f"{name[:1].upper()}{name[1:]} {direction} the likelihood of the recorded text{most} ({_strength(share)}: {fmt(finite[j])} log-probability, {share:.0%} of the total effect)."
         reasons.append(
-            Reason(
+            Influence(
                 rank, features[j], name, float(finite[j]), fmt(finite[j]), share, f"{share:.0%}", direction, sentence
             )
         )

@@ -35,7 +35,7 @@ DOSSIER_MAP: tuple[Requirement, ...] = (
         "2. Decision",
         "decision",
         ("EU AI Act Art. 12(1)-(2)", "Regulation B, 12 CFR 1002.12(b): record retention"),
-        "The exact input (template, fields, rendered prompt) and the full output as recorded.",
+        "The decision first (where one was specified): the chosen label, its probability against the alternatives, whether the text states it, and the mode; then the exact input (template, fields, rendered prompt) and the full output as recorded.",
     ),
     Requirement(
         "3. Why: principal reasons and attributions",
@@ -45,7 +45,7 @@ DOSSIER_MAP: tuple[Requirement, ...] = (
             "Regulation B, 12 CFR 1002.9(b)(2): specific principal reasons",
             "GDPR Art. 22(3), Art. 15(1)(h)",
         ),
-        "At most four principal reasons in plain words, ranked by attribution, with token-level detail.",
+        "For an adverse decision, at most four principal reasons: the fields that moved the decision toward it rather than the favourable outcome, worded as an adverse-action notice, with the template's mapped reason and the completeness gap; for a record without a decision, the fields' influence on the text (not called reasons).",
     ),
     Requirement(
         "4. Attention",

@@ -2,6 +2,14 @@
 
 Each record is reduced to a small row as it is read, so a thousand records cost a
 thousand small rows, not a thousand dossiers; the listing is capped and says so.
+
+Decisions and reasons are summarised per use case, never across them: a credit decision's
+fields and a news summary's share nothing. Per use case: how many records were decided and
+how (label counts, the favourable rate, a histogram of margins), the adverse-action reasons
+(fields that moved adverse decisions toward them rather than the favourable outcome, from
+explanations of the decisions) and, for records without a decision, the fields that most
+influenced the text. Records whose text disagrees with the scored decision, or whose margin
+is small, are listed under "records needing attention".
 """
 
 from __future__ import annotations
@@ -11,11 +19,14 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from ..decision.outcome import SMALL_MARGIN
+from ..decision.reasons import toward_decision
+from ..record import DecisionRecord
 from ..tolerances import EXPLAIN_TOLERANCE
 from .charts import BarChart, histogram
 from .evidence import Evidence, IntegrityStatus, mean_logprob
 from .oversight import Oversight
-from .reasons import principal_reasons
+from .reasons import field_words, text_influences
 
 MAX_LISTED = 2000
 DOSSIER_LINK = "dossier-{id}.html"
@@ -32,6 +43,7 @@ class IndexRow:
     finish_reason: str
     replay: str
     top_reason: str
+    decision: str = "—"  # "DECLINE (0.55)" for records with a decision
 
 
 @dataclass
@@ -41,6 +53,110 @@ class Flag:
     use_case: str
     started_at: str
     problem: str
+
+
+@dataclass
+class UseCaseView:
+    """One use case's decisions and reasons (nothing here mixes use cases)."""
+
+    use_case: str
+    records: int
+    decided: int
+    counts: list[tuple[str, int, str]]  # (label, records, share of decided records)
+    favourable_rate: str  # share of decided records whose decision is their favourable label
+    favourable_labels: str
+    margin_chart: BarChart | None
+    small_margins: int
+    disagreements: int
+    reasons: list[
+        tuple[str, int, str, str]
+    ]  # (field in words, adverse records, share of explained ones, notice reason)
+    adverse: int
+    adverse_explained: int
+    influences: list[tuple[str, str, int, str]]  # (field in words, direction, records, share of explained records)
+    influence_explained: int
+
+
+@dataclass
+class _UseCaseTally:
+    records: int = 0
+    labels: dict[str, int] = field(default_factory=dict)
+    favourable: Counter = field(default_factory=Counter)
+    favourable_labels: set = field(default_factory=set)
+    margins: list[float] = field(default_factory=list)
+    small: int = 0
+    disagree: int = 0
+    adverse: int = 0
+    adverse_explained: int = 0
+    reasons: Counter = field(default_factory=Counter)
+    notices: dict[str, Counter] = field(default_factory=dict)
+    influences: Counter = field(default_factory=Counter)
+    influence_explained: int = 0
+
+    def add_decision(self, ev: Evidence) -> None:
+        d = ev.record.decision
+        for label in d.labels:
+            self.labels.setdefault(label, 0)
+        self.labels[d.chosen] += 1
+        self.favourable[d.chosen == d.favourable] += 1
+        self.favourable_labels.add(d.favourable)
+        self.margins.append(d.margin)
+        self.small += d.margin < SMALL_MARGIN
+        self.disagree += not d.agrees
+        if not d.adverse:
+            return
+        self.adverse += 1
+        result = ev.decision_attribution
+        if result is None or result.target.contrast != d.favourable:
+            return  # only an explanation against the favourable outcome gives adverse-action reasons
+        self.adverse_explained += 1
+        for j in toward_decision(result.seq_attr):
+            name = result.features[j]
+            self.reasons[name] += 1
+            notice = d.reasons.get(name)
+            if notice:
+                self.notices.setdefault(name, Counter())[notice] += 1
+
+    def add_influence(self, ev: Evidence) -> None:
+        fa = ev.field_attribution
+        if fa is None:
+            return
+        found = text_influences(fa.features, fa.seq_attr)
+        self.influence_explained += bool(found)
+        for reason in found:
+            self.influences[(reason.name, reason.direction)] += 1
+
+    def view(self, use_case: str) -> UseCaseView:
+        decided = len(self.margins)
+        share = lambda n, of: f"{n / of:.0%}" if of else "—"  # noqa: E731
+        reasons = [
+            (
+                field_words(name),
+                n,
+                share(n, self.adverse_explained),
+                self.notices[name].most_common(1)[0][0] if name in self.notices else "—",
+            )
+            for name, n in sorted(self.reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+        ]
+        return UseCaseView(
+            use_case=use_case,
+            records=self.records,
+            decided=decided,
+            counts=[(label, n, share(n, decided)) for label, n in self.labels.items()],
+            favourable_rate=share(self.favourable[True], decided),
+            favourable_labels=", ".join(sorted(self.favourable_labels)),
+            margin_chart=histogram(self.margins, "margin (log-odds over the runner-up)") if decided else None,
+            small_margins=self.small,
+            disagreements=self.disagree,
+            reasons=reasons,
+            adverse=self.adverse,
+            adverse_explained=self.adverse_explained,
+            influences=[
+                (name, direction, n, share(n, self.influence_explained))
+                for (name, direction), n in sorted(self.influences.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+            ],
+            influence_explained=self.influence_explained,
+        )
 
 
 @dataclass
@@ -60,13 +176,14 @@ class Summary:
     logprob_chart: BarChart
     coverage: list[tuple[str, int, str]]  # (what, records, share)
     verdicts: list[tuple[str, int]]
-    reasons: list[tuple[str, str, int, str]]  # (field in words, direction, records, share of records with reasons)
+    use_cases: list[UseCaseView]  # decisions, reasons and influences, one use case at a time
     flags: list[Flag]
     index: list[IndexRow]
     unlisted: int
     models: list[tuple[str, str]] = field(default_factory=list)  # ("Model NAME", "N records")
     oversight: Oversight | None = None  # review statistics (sign-offs, overrides, findings)
     live: bool = False  # shown in the review workspace: links are pages, not dossier files
+    small_margin: float = SMALL_MARGIN  # log-odds under which a decision is listed as needing attention
 
 
 def replay_problem(verdict: str | None, divergence_step: int | None) -> str | None:
@@ -86,12 +203,27 @@ def attribution_problems(logprob_max_diff: float | None, stability: object) -> l
     return problems
 
 
+def decision_problems(decision: DecisionRecord | None) -> list[str]:
+    """What needs a person's eye in a scored decision: text that does not state it, a small margin."""
+    if decision is None:
+        return []
+    problems = []
+    if not decision.agrees:
+        stated = f"states {decision.stated}" if decision.stated else "states no decision"
+        problems.append(f"text {stated}, but the scored decision is {decision.chosen}")
+    if decision.margin < SMALL_MARGIN:
+        problems.append(
+            f"small decision margin: {decision.chosen} by {decision.margin:.2f} log-odds over {decision.runner_up}"
+        )
+    return problems
+
+
 def _flags(evidence: Evidence) -> list[str]:
     """A record's problems as the summary and the review queue state them (one definition for both)."""
     replay = evidence.replay
     step = replay.first_divergence.step if replay is not None and replay.first_divergence else None
     problem = replay_problem(replay.verdict if replay is not None else None, step)
-    problems = [problem] if problem else []
+    problems = decision_problems(evidence.record.decision) + ([problem] if problem else [])
     fa = evidence.field_attribution
     if fa is not None:
         stability = fa.extra.get("stability") if isinstance(fa.extra, dict) else None
@@ -114,8 +246,7 @@ def build_summary(
     when: list[tuple[str, str]] = []  # (day, use case)
     lengths: list[float] = []
     logprobs: list[float] = []
-    reason_counts: Counter[tuple[str, str]] = Counter()
-    with_reasons = 0
+    tallies: dict[str, _UseCaseTally] = {}
     coverage: Counter[str] = Counter()
     verdicts: Counter[str] = Counter()
     models: Counter[str] = Counter()
@@ -130,14 +261,25 @@ def build_summary(
         models[r.model.name] += 1
         href = link.format(id=r.id)
         top = "—"
-        if ev.field_attribution is not None:
-            coverage["Field attribution (principal reasons)"] += 1
-            reasons = principal_reasons(ev.field_attribution.features, ev.field_attribution.seq_attr)
-            if reasons:
-                with_reasons += 1
-                top = f"{reasons[0].name} ({reasons[0].direction})"
-            for reason in reasons:
-                reason_counts[(reason.name, reason.direction)] += 1
+        tally = tallies.setdefault(r.use_case, _UseCaseTally())
+        tally.records += 1
+        decided = "—"
+        if r.decision is not None:
+            coverage["Decision scored"] += 1
+            tally.add_decision(ev)
+            decided = f"{r.decision.chosen} ({r.decision.probabilities[r.decision.chosen]:.2f})"
+            da = ev.decision_attribution
+            if da is not None:
+                coverage["Decision explained (fields)"] += 1
+                toward = toward_decision(da.seq_attr)
+                if toward:
+                    top = f"{field_words(da.features[toward[0]])} (toward {da.target.label})"
+        elif ev.field_attribution is not None:
+            coverage["Field attribution of the text"] += 1
+            tally.add_influence(ev)
+            found = text_influences(ev.field_attribution.features, ev.field_attribution.seq_attr)
+            if found:
+                top = f"{found[0].name} ({found[0].direction} the text)"
         if ev.replay is not None:
             coverage["Replayed"] += 1
             verdicts[ev.replay.verdict] += 1
@@ -156,6 +298,7 @@ def build_summary(
                     r.finish_reason,
                     ev.replay.verdict if ev.replay else "not replayed",
                     top,
+                    decided,
                 )
             )
     total = len(when)
@@ -183,13 +326,10 @@ def build_summary(
         logprob_chart=histogram(logprobs, "mean log-probability per output token"),
         coverage=[
             (what, coverage[what], share(coverage[what], total))
-            for what in ("Field attribution (principal reasons)", "Replayed")
+            for what in ("Decision scored", "Decision explained (fields)", "Field attribution of the text", "Replayed")
         ],
         verdicts=sorted(verdicts.items(), key=lambda kv: (-kv[1], kv[0])),
-        reasons=[
-            (name, direction, n, share(n, with_reasons))
-            for (name, direction), n in sorted(reason_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
-        ],
+        use_cases=[tallies[case].view(case) for case in sorted(tallies)],
         flags=flags,
         index=index,
         unlisted=total - len(index),

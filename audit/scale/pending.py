@@ -1,10 +1,12 @@
 """Which records a batch still has to do: the basis of resumable, idempotent runs.
 
-An explanation is identified by (record, method, granularity, effective parameters): the
-parameters the method actually ran with after defaults, hashed as RFC 8785 canonical JSON
-(:attr:`audit.attribution.request.ExplainRequest.key`). The descriptive entries stored beside
-them (the target, the baseline field, Captum's version) are not part of the identity, so
-upgrading Captum does not make every record pending again.
+An explanation is identified by (record, method, granularity, effective parameters, target): the
+parameters the method actually ran with after defaults, and for a decision target its label and
+contrast, hashed as RFC 8785 canonical JSON (:attr:`audit.attribution.request.ExplainRequest.key`).
+The request is resolved for each record first (its target can depend on the record: the default is
+the decision where a record has one). The descriptive entries stored beside them (the target's
+description, the baseline field, Captum's version) are not part of the identity, so upgrading
+Captum does not make every record pending again.
 """
 
 from __future__ import annotations
@@ -34,15 +36,19 @@ def _done_keys(store: Any, request: ExplainRequest, record_id: str | None = None
 
 def select_for_explain(store: Any, records: list[GenerationRecord], request: ExplainRequest) -> Selection:
     """Records without a stored explanation for this request; unexplainable ones are skipped with the reason."""
-    key = request.key
-    done = {record_id for record_id, k in _done_keys(store, request) if k == key}
+    done = _done_keys(store, request)
     selection = Selection(todo=[], selected=len(records))
     for record in records:
-        if record.id in done:
+        try:
+            resolved = request.for_record(record)
+        except UserError as exc:
+            selection.skipped[record.id] = str(exc)
+            continue
+        if (record.id, resolved.key) in done:
             selection.already_done += 1
             continue
         try:
-            request.check_record(record)
+            resolved.check_record(record)
         except UserError as exc:
             selection.skipped[record.id] = str(exc)
             continue
@@ -52,4 +58,6 @@ def select_for_explain(store: Any, records: list[GenerationRecord], request: Exp
 
 def already_explained(store: Any, record_id: str, request: ExplainRequest) -> bool:
     """Whether the explanation of ``request`` is stored; checked again inside each store transaction."""
+    if not request.resolved:
+        request = request.for_record(store.records.get(record_id))
     return (record_id, request.key) in _done_keys(store, request, record_id)

@@ -65,20 +65,27 @@ class CanonicalRow:
         json_columns: tuple[str, ...],
         special: dict[str, Callable[[Any], str]] | None = None,
         skip: tuple[str, ...] = (),
+        omit_null: tuple[str, ...] = (),
     ) -> None:
         special = special or {}
         members = sorted((name, i) for i, name in enumerate(names) if name not in skip)
         self.plan = [
-            (i, ("{" if n == 0 else ",") + encode_basestring(name) + ":", special.get(name) or (name in json_columns))
-            for n, (name, i) in enumerate(members)
+            (i, encode_basestring(name) + ":", special.get(name) or (name in json_columns), name in omit_null)
+            for name, i in members
         ]
 
     def text(self, values: tuple[Any, ...]) -> str:
+        """``omit_null`` members (columns added later) are left out when NULL, as their payloads left them out."""
         parts = []
         append = parts.append
-        for i, prefix, convert in self.plan:
+        separator = "{"
+        for i, key, convert, omit in self.plan:
             value = values[i]
-            append(prefix)  # the large JSON columns are appended as they are: one copy, in the final join
+            if value is None and omit:
+                continue
+            append(separator)
+            separator = ","
+            append(key)  # the large JSON columns are appended as they are: one copy, in the final join
             if value is None:
                 append("null")
             elif convert is True:
@@ -87,7 +94,7 @@ class CanonicalRow:
                 append(encode_basestring(value) if type(value) is str else canonical_scalar(value))
             else:
                 append(convert(value))
-        append("}")
+        append("}" if separator == "," else "{}")
         return "".join(parts)
 
 

@@ -195,22 +195,39 @@ class ExplanationRepository(EvidenceRepository):
         *,
         method: str | None = None,
         granularity: str | None = None,
+        target: str | None = None,
+        contrast: str | None = None,
         newest_first: bool = False,
     ) -> Iterator[AttributionResult]:
+        """``target``: ``decision`` or ``output`` (what every explanation stored before decisions is);
+        ``contrast``: of a decision target, the label it was contrasted with."""
         clauses, params = [], []
         for column, value in (("record_id", record_id), ("method", method), ("granularity", granularity)):
             if value is not None:
                 clauses.append(f"t.{column} = ?")
                 params.append(value)
+        # The target lives in the stored parameters (a text for output targets, an object for decisions).
+        if target == "decision":
+            clauses.append("json_extract(t.params, '$.target.kind') = 'decision'")
+        elif target == "output":
+            clauses.append("json_extract(t.params, '$.target.kind') IS NULL")
+        if contrast is not None:
+            clauses.append("json_extract(t.params, '$.target.contrast') = ?")
+            params.append(contrast)
         return (
             self._result(row) for row in self._chain_ordered(" AND ".join(clauses), params, newest_first=newest_first)
         )
 
     def list(
-        self, record_id: str | None = None, *, method: str | None = None, granularity: str | None = None
+        self,
+        record_id: str | None = None,
+        *,
+        method: str | None = None,
+        granularity: str | None = None,
+        target: str | None = None,
     ) -> list[AttributionResult]:
-        """Every stored explanation (of one record, method, granularity), oldest first."""
-        return list(self.iter(record_id, method=method, granularity=granularity))
+        """Every stored explanation (of one record, method, granularity, target), oldest first."""
+        return list(self.iter(record_id, method=method, granularity=granularity, target=target))
 
     def params_of(
         self, method: str, granularity: str, record_id: str | None = None
@@ -229,7 +246,16 @@ class ExplanationRepository(EvidenceRepository):
         return [(row[0], json.loads(row[1])) for row in self.db.execute(sql + " ORDER BY rowid", args)]
 
     def latest(
-        self, record_id: str, method: str | None = None, granularity: str | None = None
+        self,
+        record_id: str,
+        method: str | None = None,
+        granularity: str | None = None,
+        *,
+        target: str | None = None,
+        contrast: str | None = None,
     ) -> AttributionResult | None:
-        """The newest explanation of ``record_id`` (optionally of one method and granularity)."""
-        return next(self.iter(record_id, method=method, granularity=granularity, newest_first=True), None)
+        """The newest explanation of ``record_id`` (optionally of one method, granularity, target, contrast)."""
+        found = self.iter(
+            record_id, method=method, granularity=granularity, target=target, contrast=contrast, newest_first=True
+        )
+        return next(found, None)

@@ -32,6 +32,7 @@ _JSON_COLUMNS = (
     "model",
     "environment",
     "tags",
+    "decision",
 )
 
 register(
@@ -72,6 +73,8 @@ register(
     f"CREATE INDEX idx_{TABLE}_started ON {TABLE} (started_at)",
 )
 register("records", 2, "append-only guard on generations", *append_only(TABLE))
+# Record schema 2: the decision scored at generation time (JSON, canonical; NULL for a record without one).
+register("records", 3, "decision column on generations", f"ALTER TABLE {TABLE} ADD COLUMN decision TEXT")
 
 
 def _to_row(record: GenerationRecord) -> dict[str, Any]:
@@ -102,10 +105,19 @@ _ORDERED_COLUMNS = ("variables",)
 _NOT_IN_PAYLOAD = ("seq", "model_name", "weights_sha256")
 
 
+# Columns left out of the logged payload when NULL: records written before the column existed logged
+# no such key, and a later record without a decision logs none either, so both verify the same way.
+_OMITTED_WHEN_NULL = ("decision",)
+
+
 def generation_payload(record: GenerationRecord) -> dict[str, Any]:
-    """The logged content of a generation event: the whole record except its store position."""
+    """The logged content of a generation event: the whole record except its store position (and
+    except ``decision`` when there is none)."""
     payload = record.to_dict()
     payload.pop("seq")
+    for key in _OMITTED_WHEN_NULL:
+        if payload.get(key) is None:
+            payload.pop(key, None)
     return payload
 
 
@@ -121,8 +133,12 @@ def _project(db: sqlite_utils.Database, record_id: str) -> dict[str, Any]:
     data = dict(rows[0])
     for column in _NOT_IN_PAYLOAD:
         data.pop(column)
+    for column in _OMITTED_WHEN_NULL:
+        if data.get(column) is None:
+            data.pop(column, None)
     for column in _JSON_COLUMNS:
-        data[column] = json.loads(data[column]) if data[column] is not None else None
+        if column in data:
+            data[column] = json.loads(data[column]) if data[column] is not None else None
     data["add_special_tokens"] = bool(data["add_special_tokens"])
     return data
 
@@ -143,7 +159,7 @@ def _text_plan(names: list[str]) -> CanonicalRow:
     canonicalised here) and scalars encode in microseconds, so a record verifies without
     parsing its large columns: 100,000 records in seconds instead of minutes.
     """
-    return CanonicalRow(names, _JSON_COLUMNS, _SPECIAL, _NOT_IN_PAYLOAD)
+    return CanonicalRow(names, _JSON_COLUMNS, _SPECIAL, _NOT_IN_PAYLOAD, _OMITTED_WHEN_NULL)
 
 
 def _from_row(row: dict[str, Any]) -> GenerationRecord:
@@ -151,7 +167,8 @@ def _from_row(row: dict[str, Any]) -> GenerationRecord:
     data.pop("model_name", None)
     data.pop("weights_sha256", None)
     for column in _JSON_COLUMNS:
-        data[column] = json.loads(data[column]) if data[column] is not None else None
+        if column in data:
+            data[column] = json.loads(data[column]) if data[column] is not None else None
     data["add_special_tokens"] = bool(data["add_special_tokens"])
     return GenerationRecord.from_dict(data)
 

@@ -6,6 +6,8 @@ miss features whose effect saturates.
 
 from __future__ import annotations
 
+import torch
+
 from ..base import Attribution, Context, register
 from ..gradient import GradientMethod
 
@@ -18,5 +20,8 @@ class GradientXInputMethod(GradientMethod):
     def attribute(self, ctx: Context) -> Attribution:
         engine = self.engine(ctx)
         x = engine.embed(engine.ids)
-        grads = engine.gradients(x)  # (n_out, seq, dim)
-        return self.result(ctx, (grads * x).sum(-1), evaluations=1)
+        grads = engine.gradients(x)  # (rows, seq, dim)
+        per_position = (grads * x).sum(-1)
+        # Gradient x input has no completeness property: the gap says how far it is from adding up.
+        ends = engine.logprobs(torch.cat([x, engine.embed(self.baseline_ids(ctx, engine))]))
+        return self.result(ctx, per_position, ends, evaluations=1)

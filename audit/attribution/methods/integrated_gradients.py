@@ -20,7 +20,7 @@ from ..gradient import GradientMethod
 class IntegratedGradientsMethod(GradientMethod):
     name = "integrated-gradients"
     defaults = {"n_steps": 50, "integration": "gausslegendre", "baseline_token": 0, "internal_batch_size": 16}
-    minimum = {"n_steps": 1, "baseline_token": 0, "internal_batch_size": 1}
+    minimum = {"n_steps": 2, "baseline_token": 0, "internal_batch_size": 1}  # Captum's rules need 2 points
 
     def attribute(self, ctx: Context) -> Attribution:
         engine = self.engine(ctx)
@@ -31,7 +31,7 @@ class IntegratedGradientsMethod(GradientMethod):
         n = ctx.params["n_steps"]
         alphas = torch.tensor(alphas_fn(n), dtype=x_in.dtype)
         steps = torch.tensor(step_sizes_fn(n), dtype=x_in.dtype)
-        total = torch.zeros(len(ctx.output_ids), *x_in.shape[1:], dtype=x_in.dtype, device=x_in.device)
+        total = torch.zeros(ctx.rows, *x_in.shape[1:], dtype=x_in.dtype, device=x_in.device)
         chunk = ctx.params["internal_batch_size"]
         for i in range(0, n, chunk):
             a = alphas[i : i + chunk].to(x_in.device).view(-1, 1, 1)
@@ -39,4 +39,4 @@ class IntegratedGradientsMethod(GradientMethod):
         per_position = (total * diff).sum(-1)  # (n_out, seq)
         ends = engine.logprobs(torch.cat([x_in, x_base]))
         delta = per_position.sum(1) - (ends[0] - ends[1])
-        return self.result(ctx, per_position, convergence_delta=[float(d) for d in delta], evaluations=n)
+        return self.result(ctx, per_position, ends, convergence_delta=[float(d) for d in delta], evaluations=n)

@@ -255,23 +255,34 @@ def test_models_health_and_metrics(server):
     assert f"llm_audit_checkpoint_lag_events {float(lag)}" in text  # events not yet covered by a checkpoint
 
 
-def test_a_decision_specification_is_checked_and_handed_to_the_recorder(server):
+def test_a_decision_specification_is_scored_recorded_and_returned(server):
     bad = server.post(
         "/v1/chat/completions",
         {"model": "tiny-credit", "messages": CHAT, "llm_audit": {"decision": {"labels": ["APPROVE"]}}},
     )
     assert bad.status_code == 400 and bad.json()["error"]["param"].startswith("llm_audit.decision")
-    spec = {"labels": ["APPROVE", "DECLINE"], "favourable": "APPROVE"}
+    spec = {"labels": ["APPROVE", "DECLINE"], "favourable": "APPROVE", "mode": "constrained"}
     response = server.post(
         "/v1/chat/completions",
-        {"model": "tiny-credit", "messages": CHAT, "max_tokens": 2, "llm_audit": {"decision": spec}},
+        {"model": "tiny-credit", "messages": CHAT, "max_tokens": 4, "llm_audit": {"decision": spec}},
     )
-    # Until the recorder scores decisions (issue 19) the server says so instead of dropping the specification.
-    if response.status_code == 400:
-        assert response.json()["error"]["code"] == "unsupported_parameter"
-    else:
-        record = server.auditor.get(response.json()["llm_audit"]["record_id"])
-        assert json.loads(json.dumps(dataclasses.asdict(record))).get("decision") is not None
+    assert response.status_code == 200, response.text
+    receipt = response.json()["llm_audit"]
+    decision = server.auditor.get(receipt["record_id"]).decision
+    assert decision is not None and decision.mode == "constrained" and decision.labels == ["APPROVE", "DECLINE"]
+    assert receipt["decision"]["chosen"] == decision.chosen and receipt["decision"]["margin"] == decision.margin
+    assert abs(sum(receipt["decision"]["probabilities"].values()) - 1) < 1e-9
+    # Constrained: the answer starts with the chosen label's tokens, so the text states it.
+    assert decision.agrees and decision.stated == decision.chosen
+    prefix = server.post(
+        "/v1/chat/completions",
+        {
+            "model": "tiny-credit",
+            "messages": CHAT,
+            "llm_audit": {"decision": {**spec, "labels": ["YES", "YES SIR"], "favourable": "YES"}},
+        },
+    )
+    assert prefix.status_code == 400 and prefix.json()["error"]["param"] == "llm_audit.decision.labels"
 
 
 def test_the_openai_client_raises_the_matching_errors(server):

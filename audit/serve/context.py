@@ -67,11 +67,10 @@ def parameter_inputs(request: ChatRequest | CompletionRequest) -> dict[str, Any]
 
 def with_decision(inputs: dict[str, Any], context: AuditContext) -> dict[str, Any]:
     """The one place a decision specification joins the inputs, exactly as ``Auditor.generate(decision=...)``
-    receives it. Until the recorder scores decisions, ``check_request`` refuses the unknown input and the
-    client gets a 400 saying so (see :func:`audit.serve.service.check_generation_request`)."""
+    receives it; the recorder scores it and refuses what it cannot score (a 400)."""
     if context.decision is None:
         return inputs
-    return {**inputs, "decision": context.decision.model_dump()}
+    return {**inputs, "decision": context.decision.model_dump(exclude_none=True)}
 
 
 def client_content(request: ChatRequest | CompletionRequest) -> dict[str, Any] | None:

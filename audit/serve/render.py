@@ -62,12 +62,25 @@ class Served:
         return FINISH.get(self.record.finish_reason, self.record.finish_reason)
 
     def receipt(self) -> dict[str, Any]:
-        return {
+        """What the client keeps to find its record again, and the scored decision when it asked for one."""
+        receipt = {
             "record_id": self.record.id,
             "record_hash": self.record_hash,
             "seed": self.record.seed,
             "operator": self.record.operator,
         }
+        decision = self.record.decision
+        if decision is not None:
+            receipt["decision"] = {
+                "chosen": decision.chosen,
+                "probabilities": decision.probabilities,
+                "margin": decision.margin,
+                "adverse": decision.adverse,
+                "stated": decision.stated,
+                "agrees": decision.agrees,
+                "mode": decision.mode,
+            }
+        return receipt
 
     def usage(self) -> dict[str, int]:
         prompt, completion = len(self.record.input_ids), len(self.record.output_ids)

@@ -27,11 +27,14 @@ class _Strict(BaseModel):
 
 
 class DecisionSpec(_Strict):
-    """A decision specification (issue 19's shape): two or more labels, which one favours the applicant."""
+    """A decision specification, as ``Auditor.generate(decision=...)`` takes it: two or more labels, the one
+    favourable to the applicant, the mode, and optionally each template field's adverse-action reason.
+    Token-level checks (labels that tokenise alike) happen in the recorder, which answers 400 too."""
 
     labels: list[str] = Field(min_length=2)
-    favourable: str | None = None
+    favourable: str
     mode: Literal["free", "constrained"] = "free"
+    reasons: dict[str, str] | None = None
 
     @model_validator(mode="after")
     def _labels_make_sense(self) -> DecisionSpec:

@@ -45,13 +45,9 @@ def check_generation_request(
         return recording.check_request(inputs, seed, use_case, operator)
     except UserError as exc:
         message = str(exc)
-        if "decision" in message and "unknown generation parameter" in message:
-            raise bad_request(
-                "llm_audit.decision is not scored by this llm-audit version yet: send the request without it",
-                "llm_audit.decision",
-                "unsupported_parameter",
-            ) from None
-        raise bad_request(message) from None
+        raise bad_request(
+            message, "llm_audit.decision" if "decision" in message or "label" in message else None
+        ) from None
 
 
 def audit_tags(context: AuditContext) -> dict[str, Any]:

@@ -167,8 +167,15 @@ class RecordWriter(threading.Thread):
 
 
 def _request_error(exc: UserError, prompt_param: str) -> ApiError:
-    """What only the model can refuse (the prompt against its context), worded for an HTTP client."""
-    message = str(exc).replace("lower --max-new-tokens", "lower max_tokens")
+    """What only the model can refuse (the prompt against its context, decision labels against its tokenizer),
+    worded for an HTTP client."""
+    message = (
+        str(exc)
+        .replace("lower --max-new-tokens", "lower max_tokens")
+        .replace("raise --max-new-tokens", "raise max_tokens")
+    )
+    if "label" in message and "max_new_tokens" not in message:  # labels that tokenise alike, or collide
+        return bad_request(message, "llm_audit.decision.labels")
     param = "max_tokens" if "max_new_tokens" in message else prompt_param if "context" in message else None
     return bad_request(message, param, "context_length_exceeded" if "context" in message else None)
 

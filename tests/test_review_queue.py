@@ -63,6 +63,9 @@ def test_reasons_urgency_and_counts(queue_db):
     assert reasons[flagged][0] == ("finding", "open finding, high severity: the clause summary is wrong")
     assert reasons[plain] == [("unreviewed", "no sign-off yet")]
     assert {reason: n for reason, _, n in q.counts} == {
+        "adverse-decision": 0,
+        "decision-disagrees": 0,
+        "small-margin": 0,
         "replay": 1,
         "attribution-check": 1,
         "finding": 1,
@@ -129,3 +132,61 @@ def test_records_list_filters_search_and_pages(queue_db):
     assert first.total == 4 and first.pages == 1 and [r.record_id for r in first.rows][0] == plain  # newest first
     with pytest.raises(Exception, match="review state"):
         reviews.record_filter({"review": "maybe"})
+
+
+def test_decision_rules_read_the_recorded_decision(tiny_loaded, tmp_path):
+    """Adverse decision (10), a text that does not state the decision (15), a near-tie (35); a sign-off clears them."""
+    auditor = Auditor(db=tmp_path / "decided.db", model=tiny_loaded, operator="ops")
+    spec = {"labels": ["APPROVE", "DECLINE"], "favourable": "APPROVE"}
+    with one_torch_thread():
+        first = auditor.generate(prompt=PROMPTS[0], max_new_tokens=3, use_case="credit-decision", decision=spec)
+        chosen = first.decision.chosen  # the same prompt and seed choose the same label whichever is favourable
+        other = "DECLINE" if chosen == "APPROVE" else "APPROVE"
+        favourable, adverse = (
+            auditor.generate(
+                prompt=PROMPTS[0], max_new_tokens=3, use_case="credit-decision", decision={**spec, "favourable": f}
+            )
+            for f in (chosen, other)
+        )
+        constrained = auditor.generate(
+            prompt=PROMPTS[0],
+            max_new_tokens=3,
+            use_case="credit-decision",
+            decision={**spec, "favourable": chosen, "mode": "constrained"},
+        )
+    d = adverse.decision
+    assert d.chosen == chosen and d.favourable != chosen and constrained.decision.agrees
+    reasons = {row.record_id: dict(row.reasons) for row in queue(auditor).rows}
+    assert reasons[adverse.id]["adverse-decision"] == f"adverse decision: {chosen} (favourable: {d.favourable})"
+    assert "adverse-decision" not in reasons[favourable.id] and "adverse-decision" not in reasons[constrained.id]
+    stated = f"states {d.stated}" if d.stated else "states no decision"
+    disagree = f"text {stated}, but the scored decision is {chosen}"
+    assert reasons[adverse.id].get("decision-disagrees") == (None if d.agrees else disagree)
+    assert "decision-disagrees" not in reasons[constrained.id]  # constrained: the text starts with the label
+    near = f"small decision margin: {chosen} by {d.margin:.2f} log-odds over {d.runner_up}"
+    assert reasons[adverse.id].get("small-margin") == (near if d.margin < 0.5 else None)
+    rank = next(row.rank for row in queue(auditor).rows if row.record_id == adverse.id)
+    assert rank == 10
+    auditor.reviews.accounts.add(CLI, "rita", "reviewer", PASSWORD)
+    rita = auditor.reviews.session_user("rita")
+    auditor.reviews.sign_off(rita, adverse.id, "accept", rationale="checked the file")
+    assert adverse.id not in {row.record_id for row in queue(auditor).rows}
+
+
+def test_the_small_margin_rule_uses_the_summary_threshold():
+    from audit.decision.outcome import SMALL_MARGIN
+    from audit.review.rules import small_margin
+    from audit.store.review_index import RecordFacts
+
+    def facts(margin):
+        f = RecordFacts(1, "r", "2026-01-01", "credit-decision", "ops", False)
+        f.decision, f.decision_favourable, f.decision_runner_up, f.decision_margin = (
+            "DECLINE",
+            "APPROVE",
+            "APPROVE",
+            margin,
+        )
+        return f
+
+    assert small_margin(facts(SMALL_MARGIN - 0.01)) == "small decision margin: DECLINE by 0.49 log-odds over APPROVE"
+    assert small_margin(facts(SMALL_MARGIN)) is None

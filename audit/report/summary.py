@@ -203,19 +203,29 @@ def attribution_problems(logprob_max_diff: float | None, stability: object) -> l
     return problems
 
 
+def disagreement_problem(chosen: str, stated: str | None, agrees: bool) -> str | None:
+    """A text that does not state the scored decision (possible in ``free`` mode only)."""
+    if agrees:
+        return None
+    return f"text {f'states {stated}' if stated else 'states no decision'}, but the scored decision is {chosen}"
+
+
+def margin_problem(chosen: str, runner_up: str, margin: float) -> str | None:
+    """A decision the model barely preferred: a near-tie a small change of input could flip."""
+    if margin >= SMALL_MARGIN:
+        return None
+    return f"small decision margin: {chosen} by {margin:.2f} log-odds over {runner_up}"
+
+
 def decision_problems(decision: DecisionRecord | None) -> list[str]:
     """What needs a person's eye in a scored decision: text that does not state it, a small margin."""
     if decision is None:
         return []
-    problems = []
-    if not decision.agrees:
-        stated = f"states {decision.stated}" if decision.stated else "states no decision"
-        problems.append(f"text {stated}, but the scored decision is {decision.chosen}")
-    if decision.margin < SMALL_MARGIN:
-        problems.append(
-            f"small decision margin: {decision.chosen} by {decision.margin:.2f} log-odds over {decision.runner_up}"
-        )
-    return problems
+    found = (
+        disagreement_problem(decision.chosen, decision.stated, decision.agrees),
+        margin_problem(decision.chosen, decision.runner_up, decision.margin),
+    )
+    return [problem for problem in found if problem]
 
 
 def _flags(evidence: Evidence) -> list[str]:

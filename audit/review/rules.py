@@ -12,11 +12,11 @@ The problems are worded by the summary report's own checks
 (:func:`audit.report.summary.replay_problem`, :func:`~audit.report.summary.attribution_problems`),
 so the queue and the report never disagree about what is wrong with a record.
 
-Two rules wait for recorded decisions (issue 19: ``GenerationRecord.decision`` with the labels,
-their probabilities, the chosen and the favourable label, the margin): an *adverse decision*
-(rank 10: the chosen label is not the favourable one) and a *small margin* (rank 35: the margin
-between the chosen label and the next is below :data:`SMALL_MARGIN`). They go in :data:`RULES`
-where marked, once :class:`RecordFacts` carries the decision.
+Three rules read the recorded decision (``GenerationRecord.decision``): an *adverse decision*
+(rank 10: the chosen label is not the favourable one, so a person must look before the applicant
+is told), a text that *disagrees* with the scored decision (rank 15, ``free`` mode only), and a
+*small margin* (rank 35: a near-tie, below :data:`audit.decision.outcome.SMALL_MARGIN` log-odds,
+the threshold the summary report uses). Each stops needing a human at the record's first sign-off.
 """
 
 from __future__ import annotations
@@ -25,10 +25,8 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..report.summary import attribution_problems, replay_problem
+from ..report.summary import attribution_problems, disagreement_problem, margin_problem, replay_problem
 from ..store.review_index import IndexEntry, RecordFacts
-
-SMALL_MARGIN = 0.10  # for the small-margin rule, once decisions are recorded (issue 19)
 
 
 @dataclass(frozen=True)
@@ -73,16 +71,34 @@ def not_reviewed(facts: RecordFacts) -> str | None:
     return None if facts.review_action is not None else "no sign-off yet"
 
 
-# Most urgent first. Issue 19 adds here, once RecordFacts carries the recorded decision:
-#   Rule("adverse-decision", "Adverse decision", 10, adverse_decision)
-#       adverse_decision(f): f.decision_chosen != f.decision_favourable and not signed off after the record
-#       -> f"adverse decision: {f.decision_chosen} (favourable: {f.decision_favourable})"
-#   Rule("small-margin", "Small decision margin", 35, small_margin)
-#       small_margin(f): f.decision_margin is not None and f.decision_margin < SMALL_MARGIN, no sign-off yet
-#       -> f"decision margin {f.decision_margin:.2f} below {SMALL_MARGIN}"
+def adverse_decision(facts: RecordFacts) -> str | None:
+    """The model chose an outcome other than the favourable one, and nobody has signed it off yet."""
+    if facts.decision is None or facts.decision == facts.decision_favourable or facts.review_action is not None:
+        return None
+    return f"adverse decision: {facts.decision} (favourable: {facts.decision_favourable})"
+
+
+def decision_disagrees(facts: RecordFacts) -> str | None:
+    """The generated text does not state the scored decision, and nobody has signed it off yet."""
+    if facts.decision is None or facts.review_action is not None:
+        return None
+    return disagreement_problem(facts.decision, facts.decision_stated, bool(facts.decision_agrees))
+
+
+def small_margin(facts: RecordFacts) -> str | None:
+    """The decision was a near-tie, and nobody has signed it off yet."""
+    if facts.decision is None or facts.decision_margin is None or facts.review_action is not None:
+        return None
+    return margin_problem(facts.decision, facts.decision_runner_up or "", float(facts.decision_margin))
+
+
+# Most urgent first.
 RULES: tuple[Rule, ...] = (
+    Rule("adverse-decision", "Adverse decision", 10, adverse_decision),
+    Rule("decision-disagrees", "Text disagrees with the scored decision", 15, decision_disagrees),
     Rule("replay", "Replay did not reproduce the output", 20, replay_not_identical),
     Rule("attribution-check", "Failed attribution check", 30, failed_attribution_check),
+    Rule("small-margin", "Small decision margin", 35, small_margin),
     Rule("finding", "Flagged with an open finding", 40, open_finding),
     Rule("unreviewed", "Not yet reviewed", 90, not_reviewed),
 )

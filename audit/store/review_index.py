@@ -98,7 +98,12 @@ class RecordFacts:
     reviewed_at: str | None = None
     first_reviewed_at: str | None = None
     open_findings: list[tuple[str, str]] = field(default_factory=list)  # (severity, text)
-    decision: str | None = None  # the model's recorded decision, once records carry one (issue 19)
+    decision: str | None = None  # the recorded decision's chosen label (None: the record has no decision)
+    decision_favourable: str | None = None
+    decision_runner_up: str | None = None
+    decision_margin: float | None = None  # log-odds of the chosen label over the runner-up
+    decision_stated: str | None = None  # the label the text states first (None: none)
+    decision_agrees: bool | None = None
 
 
 @dataclass
@@ -210,12 +215,25 @@ class ReviewIndexRepository:
     def _facts_where(self, where: str, params: list[str]) -> Iterator[RecordFacts]:
         rid = f" WHERE {{col}} {where}" if where else ""
         facts: dict[str, RecordFacts] = {}
-        for seq, record_id, started, use_case, operator, sealed in self.db.execute(
-            "SELECT seq, id, started_at, use_case, operator, json_extract(tags, '$.privacy.sealed') FROM generations"
-            + rid.format(col="id"),
+        decided = "decision" in self.db["generations"].columns_dict
+        decision = (
+            ", ".join(
+                f"json_extract(decision, '$.{key}')"
+                for key in ("chosen", "favourable", "runner_up", "margin", "stated")
+            )
+            + ", json_extract(decision, '$.agrees')"
+            if decided
+            else "NULL, NULL, NULL, NULL, NULL, NULL"
+        )
+        for seq, record_id, started, use_case, operator, sealed, *d in self.db.execute(
+            f"SELECT seq, id, started_at, use_case, operator, json_extract(tags, '$.privacy.sealed'), {decision} "
+            "FROM generations" + rid.format(col="id"),
             params,
         ):
-            facts[record_id] = RecordFacts(seq, record_id, started, use_case, operator, bool(sealed))
+            f = facts[record_id] = RecordFacts(seq, record_id, started, use_case, operator, bool(sealed))
+            if d[0] is not None:
+                f.decision, f.decision_favourable, f.decision_runner_up, f.decision_margin, f.decision_stated = d[:5]
+                f.decision_agrees = bool(d[5])
         if not facts:
             return
         for (subject,) in self.db.execute(

@@ -26,14 +26,14 @@ from .privacy.guard import PrivacyGuard
 from .privacy.keystore import default_key_store_path
 from .privacy.lifecycle import Lifecycle
 from .privacy.policy import Policy, load_policy
-from .privacy.retention import Hold, RetentionItem
+from .privacy.retention import Hold
 from .record import GenerationRecord
 from .replay.models import ReplayModels
 from .replay.result import ReplayResult
 from .report import ReportOutput, issue_report
 from .review.service import Reviews
 from .scale import BatchSummary, InProcessExecutor, ModelSpec, ReplayWork
-from .scale.batch import BATCH_OPTIONS, explain_batch, replay_batch
+from .scale.batch import BATCH_OPTIONS, explain_batch, fairness_batch, replay_batch
 from .scale.merge import MergeResult, merge_databases
 from .store import AuditStore, check_writable, default_db_path
 from .store.checkpoints import Checkpoint
@@ -43,6 +43,8 @@ if TYPE_CHECKING:
     from .attention import AttentionResult
     from .attribution import AttributionResult
     from .checks.runner import SuiteResult
+    from .counterfactual import CounterfactualResult
+    from .fairness import FairnessResult
     from .integrity.proof import ProofResult
 
 
@@ -202,6 +204,30 @@ class Auditor:
         work = ReplayWork(model, allow_model_mismatch, check_tolerance(tolerance))
         return replay_batch(self.db_path, self.privacy, work, executor or self._executor(), **options)
 
+    def counterfactual(
+        self, record_id: str, vary: Any = None, *, example: str | Path | None = None, pairs: bool = False
+    ) -> CounterfactualResult:
+        """Re-score the record's decision with fields changed (``vary``: ``["credit_score=620,680"]`` or a dict;
+        ``example``: a TOML's ``[counterfactuals]``): which changes flip it, the smallest per field; stored."""
+        from .counterfactual import counterfactuals, variations_for
+
+        variations = variations_for(vary, example)
+        record = self.get(record_id, clear=True)
+        check_writable(self.db_path)
+        result = counterfactuals(self.loaded, record, variations, pairs=pairs)
+        journal.store_or_keep(self.db_path, "counterfactual", result)
+        return result
+
+    def fairness(
+        self, swaps: Any = None, *, example: str | Path | None = None, executor: Any = None, **options: Any
+    ) -> FairnessResult:
+        """Substitute each swapped attribute's values into every matching record's decision (``options``: use_case,
+        since, until, progress) and store the flip rates and group gaps (:func:`audit.scale.batch.fairness_batch`)."""
+        from .counterfactual import swaps_for
+
+        found = swaps_for(swaps, example)
+        return fairness_batch(self.db_path, self.privacy, found, executor or self._executor(), **options)
+
     def replays(self, replay_ids: list[str]) -> list[ReplayResult]:
         """Stored replays by id, in the given order."""
         with AuditStore.open(self.db_path) as store:
@@ -254,10 +280,8 @@ class Auditor:
 
     reviews = cached_property(Reviews.on)
 
-    def retention(
-        self, *, apply: bool = False, as_of: str | None = None, reason: str = "retention period ended"
-    ) -> tuple[list[RetentionItem], list[str]]:
-        """Every sealed record's retention state; with ``apply``, erase those due now."""
+    def retention(self, *, apply: bool = False, as_of: str | None = None, reason: str = "retention period ended"):
+        """Every sealed record's retention state (:meth:`audit.privacy.lifecycle.Lifecycle.retention`); ``apply``: erase those due."""
         return self.lifecycle.retention(apply=apply, as_of=as_of, reason=reason)
 
     def erase(self, *, subject: str | None = None, record_id: str | None = None, reason: str) -> list[str]:
@@ -268,9 +292,7 @@ class Auditor:
         """The legal holds in force now."""
         return self.lifecycle.holds()
 
-    def hold(
-        self, *, subject: str | None = None, record_id: str | None = None, reason: str, release: bool = False
-    ) -> Hold:
+    def hold(self, *, subject: str | None = None, record_id: str | None = None, reason: str, release: bool = False):
         """Place (or with ``release``, lift) a legal hold on a data subject or one record."""
         return self.lifecycle.hold(subject=subject, record_id=record_id, reason=reason, release=release)
 

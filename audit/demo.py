@@ -1,4 +1,5 @@
-"""The main job, end to end on the example cases: pin the key, record, explain, attention, replay, report, verify.
+"""The main job, end to end on the example cases: pin the key, record, explain, attention, replay,
+counterfactuals and protected-attribute reliance of the credit decision, report, verify.
 
 Each stage is a function ``(auditor, cases, result, say) -> None`` in :data:`STAGES`, run in
 order through the :class:`~audit.Auditor` as a user's code would; ``say`` prints progress for
@@ -116,6 +117,65 @@ def replay_stage(auditor: Auditor, cases: list[ExampleCase], result: DemoResult,
     result.outputs["replay"] = summary
 
 
+# A handful of further credit applications (the credit example with these fields changed), so the
+# fairness run has more than one record; short answers, since only the decision is re-scored.
+APPLICATIONS = [
+    {"applicant_name": "Emily Walsh", "age": "27", "marital_status": "single", "credit_score": "690"},
+    {"applicant_name": "James Miller", "age": "45", "marital_status": "married", "income": "$68,000"},
+    {"applicant_name": "Ngozi Okafor", "age": "52", "marital_status": "divorced", "monthly_debt": "$900"},
+    {"applicant_name": "Omar Khalil", "age": "38", "marital_status": "married", "credit_score": "720"},
+    {"applicant_name": "Lucia Hernandez", "age": "63", "marital_status": "widowed", "income": "$51,000"},
+    {"applicant_name": "Robert Hughes", "age": "31", "marital_status": "single", "amount": "$12,000"},
+]
+
+
+def _counterfactual_case(cases: list[ExampleCase], result: DemoResult) -> tuple[ExampleCase, GenerationRecord] | None:
+    """The first decided case whose example lists [counterfactuals] (the credit decision)."""
+    import tomllib
+
+    for case, record in zip(cases, result.records):
+        if record.decision is not None and "counterfactuals" in tomllib.loads(case.path.read_text(encoding="utf-8")):
+            return case, record
+    return None
+
+
+def counterfactual_stage(auditor: Auditor, cases: list[ExampleCase], result: DemoResult, say: Say) -> None:
+    """What would have changed the credit decision: the example's [counterfactuals], re-scored."""
+    from .fairness.table import counterfactual_table
+
+    found = _counterfactual_case(cases, result)
+    if found is None:
+        say("  no decided example lists [counterfactuals]: skipped")
+        return
+    case, record = found
+    made = auditor.counterfactual(record.id, example=case.path)
+    for line in counterfactual_table(made).splitlines():
+        say(f"  {line}")
+    result.outputs["counterfactual"] = f"{len(made.flips)} of {len(made.alternatives)} alternatives flip the decision"
+
+
+def fairness_stage(auditor: Auditor, cases: list[ExampleCase], result: DemoResult, say: Say) -> None:
+    """Record a few more credit applications, then substitute the example's [fairness] swaps into all of them."""
+    from .fairness.table import fairness_table
+
+    found = _counterfactual_case(cases, result)
+    if found is None:
+        return
+    case, record = found
+    base = case.generate_kwargs()
+    for changes in tqdm(APPLICATIONS, desc="applications", unit="record", disable=None):
+        variables = {**base["variables"], **changes}
+        auditor.generate(**{**base, "variables": variables, "max_new_tokens": 8, "tags": {"demo": "fairness"}})
+    report = auditor.fairness(example=case.path, use_case=case.use_case, since=result.records[0].started_at)
+    for line in fairness_table(report).splitlines():
+        say(f"  {line}")
+    worst = max(report.attributes, key=lambda a: a.flip_rate)
+    result.outputs["fairness"] = (
+        f"{report.records} credit decisions; highest flip rate {worst.field} {worst.flip_rate:.0%} "
+        f"({worst.flip_interval[0]:.0%}-{worst.flip_interval[1]:.0%})"
+    )
+
+
 def report_stage(auditor: Auditor, cases: list[ExampleCase], result: DemoResult, say: Say) -> None:
     """A dossier per demo record and a summary of this run, in ``out/`` (git-ignored)."""
     from pathlib import Path
@@ -136,6 +196,8 @@ STAGES: list[tuple[str, Callable[[Auditor, list[ExampleCase], DemoResult, Say], 
     ("explain", explain_stage),
     ("attention", attention_stage),
     ("replay", replay_stage),
+    ("counterfactual", counterfactual_stage),
+    ("fairness", fairness_stage),
     ("report", report_stage),
     ("verify", verify_stage),
 ]

@@ -36,7 +36,15 @@ from .store.database import describe_write_error
 
 FORMAT = "llm-audit-pending/1"
 SUFFIX = ".pending"
-REPOSITORIES = {"generation": "records", "explanation": "explanations", "attention": "attention", "replay": "replays"}
+REPOSITORIES = {
+    "generation": "records",
+    "explanation": "explanations",
+    "attention": "attention",
+    "replay": "replays",
+    "counterfactual": "counterfactuals",
+    "fairness": "fairness",
+}
+_DOCUMENTS = ("counterfactual", "fairness")  # results that serialise themselves (to_dict/from_dict)
 
 
 def journal_dir(db_path: Path) -> Path:
@@ -72,7 +80,7 @@ def _decode(value: Any) -> Any:
 
 
 def to_json(kind: str, item: Any) -> dict[str, Any]:
-    if kind == "generation":
+    if kind == "generation" or kind in _DOCUMENTS:
         return item.to_dict()
     return _encode({f.name: getattr(item, f.name) for f in fields(item)})
 
@@ -82,6 +90,14 @@ def from_json(kind: str, data: dict[str, Any]) -> Any:
         from .record import GenerationRecord
 
         return GenerationRecord.from_dict(data)
+    if kind == "counterfactual":
+        from .counterfactual.result import CounterfactualResult
+
+        return CounterfactualResult.from_dict(data)
+    if kind == "fairness":
+        from .fairness.result import FairnessResult
+
+        return FairnessResult.from_dict(data)
     data = _decode(data)
     if kind == "explanation":
         from .attribution.result import AttributionResult

@@ -72,6 +72,7 @@ class DecisionRecord:
     stated: str | None
     agrees: bool
     reasons: dict[str, str] = field(default_factory=dict)
+    protected: list[str] = field(default_factory=list)  # fields holding a protected attribute (prohibited basis)
 
     @property
     def adverse(self) -> bool:

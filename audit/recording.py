@@ -166,7 +166,14 @@ def record_generation(
         None
         if spec is None
         else build_decision(
-            spec.labels, spec.favourable, spec.mode, label_ids, label_logprobs, output_text, spec.reasons
+            spec.labels,
+            spec.favourable,
+            spec.mode,
+            label_ids,
+            label_logprobs,
+            output_text,
+            spec.reasons,
+            spec.protected,
         )
     )
     return GenerationRecord(

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import metrics
 from .baseline import ATTR_DIGITS, Baseline, ids_sha256
 from .run import CaseRun
+
+if TYPE_CHECKING:
+    from ..fairness.result import FairnessResult
+    from .fairness_gate import FairnessGate
 
 
 @dataclass
@@ -193,6 +197,34 @@ def context_notes(baseline: Baseline, run: CaseRun) -> list[str]:
     return notes
 
 
+def fairness_metrics(result: FairnessResult, gate: FairnessGate) -> list[Metric]:
+    """The fairness gate's two metrics per attribute: flip rate and parity gap, each against its absolute limit."""
+    metrics = []
+    for a in result.attributes:
+        metrics.append(
+            Metric(
+                f"flip_rate[{a.field}]",
+                a.flip_rate,
+                gate.max_flip_rate,
+                "max",
+                f"{a.flipped} of {a.records} application(s) change decision under a swap of {a.field} "
+                f"(Wilson 95% {a.flip_interval[0]:.2f}-{a.flip_interval[1]:.2f})",
+            )
+        )
+        metrics.append(
+            Metric(
+                f"parity_gap[{a.field}]",
+                a.gap,
+                gate.max_parity_gap,
+                "max",
+                f"favourable rate {a.gap_groups[0]} vs {a.gap_groups[1]}, sign test p={a.test['p_value']:.3f}"
+                if a.gap
+                else "every group fares the same",
+            )
+        )
+    return metrics
+
+
 def compare_case(run: CaseRun, baseline: Baseline) -> CaseResult:
     case, entry = run.case, baseline.entry(run.case.name)
     result = CaseResult(
@@ -260,5 +292,7 @@ def compare_case(run: CaseRun, baseline: Baseline) -> CaseResult:
                 f"sufficiency {f.sufficiency:.3f} vs random {f.random_sufficiency:.3f} nats",
             )
         )
+    if run.fairness is not None and case.fairness is not None:
+        result.metrics += fairness_metrics(run.fairness, case.fairness)
     result.failures += [m.describe() for m in result.metrics if not m.passed]
     return result

@@ -103,6 +103,12 @@ class Runner:
                 seed=case.seed,
             )
             lap("faithfulness")
+        if case.fairness is not None:
+            say("fairness")
+            from .fairness_gate import measure
+
+            run.fairness = measure(auditor.loaded, auditor.get(record.id, clear=True), case.fairness)
+            lap("fairness")
         run.seconds = time.perf_counter() - started
         run.timings = {k: v for k, v in timings.items() if k != "load" or v >= 0.001}
         return run

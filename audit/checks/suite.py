@@ -24,6 +24,7 @@ from typing import Any
 from ..attribution.base import GRANULARITIES, METHODS, STOCHASTIC
 from ..errors import UserError
 from ..examples import load_case
+from .fairness_gate import FairnessGate, parse_gate
 from .files import read_user_file
 
 _INPUT_KEYS = ("prompt", "template", "messages")
@@ -50,6 +51,7 @@ _CASE_KEYS = {
     "decision",
     "target",
     "contrast",
+    "fairness",
 }
 
 
@@ -111,6 +113,7 @@ class Case:
     decision: dict[str, Any] | None = None  # the decision specification the record is generated with
     target: str = "output"  # what is explained and compared: "output" (the text) or "decision"
     contrast: str | None = None  # decision target: the label contrasted with (None: the most probable other)
+    fairness: FairnessGate | None = None  # [case.fairness]: absolute limits, not part of the baseline's definition
 
     @property
     def stochastic(self) -> bool:
@@ -271,6 +274,7 @@ def build_case(raw: dict[str, Any], defaults: dict[str, Any], folder: Path, inde
         decision=decision,
         target=target,
         contrast=None if contrast is None else str(contrast),
+        fairness=parse_gate(data.get("fairness"), inputs, decision, folder, where),
     )
 
 

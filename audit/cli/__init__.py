@@ -11,6 +11,7 @@ from . import (  # noqa: F401,E402 - registers the commands
     checks,
     demo,
     explain,
+    fairness,
     generate,
     integrity,
     merge,

@@ -34,6 +34,7 @@ def build_decision(
     logprobs: Sequence[float],
     output_text: str,
     reasons: dict[str, str] | None = None,
+    protected: Sequence[str] = (),
 ) -> DecisionRecord:
     """The :class:`~audit.record.DecisionRecord` of one generation."""
     lps = [float(x) for x in logprobs]
@@ -54,6 +55,7 @@ def build_decision(
         stated=stated,
         agrees=stated == chosen,
         reasons=dict(reasons or {}),
+        protected=list(protected),
     )
 
 

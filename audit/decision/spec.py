@@ -14,7 +14,7 @@ from typing import Any
 from ..errors import UserError
 
 MODES = ("free", "constrained")
-KEYS = ("labels", "favourable", "mode", "reasons")
+KEYS = ("labels", "favourable", "mode", "reasons", "protected")
 EXAMPLE = "e.g. decision={'labels': ['APPROVE', 'DECLINE'], 'favourable': 'APPROVE'} (CLI: --decision-labels APPROVE,DECLINE --favourable APPROVE)"
 
 
@@ -35,6 +35,7 @@ class DecisionSpec:
     favourable: str
     mode: str = "free"
     reasons: dict[str, str] = field(default_factory=dict)
+    protected: tuple[str, ...] = ()  # template fields holding a protected attribute (a prohibited basis)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -42,6 +43,7 @@ class DecisionSpec:
             "favourable": self.favourable,
             "mode": self.mode,
             "reasons": dict(self.reasons),
+            **({"protected": list(self.protected)} if self.protected else {}),
         }
 
 
@@ -123,4 +125,26 @@ def check_spec(value: Any, fields: list[str] | None = None) -> DecisionSpec | No
     mode = value.get("mode") or "free"
     if mode not in MODES:
         raise UserError(f"unknown decision mode {mode!r}: use free or constrained")
-    return DecisionSpec(tuple(labels), str(favourable), str(mode), _reasons(value.get("reasons"), fields))
+    reasons = _reasons(value.get("reasons"), fields)
+    protected = _protected(value.get("protected"), fields, reasons)
+    return DecisionSpec(tuple(labels), str(favourable), str(mode), reasons, protected)
+
+
+def _protected(value: Any, fields: list[str] | None, reasons: dict[str, str]) -> tuple[str, ...]:
+    """Fields that hold a protected attribute (Regulation B, 12 CFR 1002.2(z): race, colour, religion,
+    national origin, sex, marital status, age, receipt of public assistance): never a reason on a notice."""
+    if value is None:
+        return ()
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise UserError('decision protected must be a list of template fields, e.g. ["applicant_name", "age"]')
+    if fields is None:
+        raise UserError("decision protected names template fields, and this prompt has no template: drop it")
+    for name in value:
+        if name not in fields:
+            raise UserError(f"decision protected field {name!r}: the template has no such field ({', '.join(fields)})")
+        if name in reasons:
+            raise UserError(
+                f"decision reason for {name!r}: it is a protected attribute, a prohibited basis that can never be a "
+                "reason on an adverse-action notice; drop its reason"
+            )
+    return tuple(str(name) for name in value)

@@ -65,6 +65,7 @@ class DecisionReason:
     share: float  # of the largest |attribution|, for the bar
     sentence: str
     notice: str | None  # the adverse-action reason the template maps this field to
+    protected: bool = False  # a protected attribute: a prohibited basis, never a reason on the notice
 
 
 @dataclass
@@ -77,6 +78,7 @@ class DecisionWhy:
     reasons: list[DecisionReason] = field(default_factory=list)
     notice: list[str] = field(default_factory=list)  # distinct mapped reasons, in rank order
     unmapped: list[str] = field(default_factory=list)  # reasons (field names in words) without a mapped notice reason
+    prohibited: list[str] = field(default_factory=list)  # protected attributes among the reasons: a finding
     none_found: str | None = None
     table: list[tuple[str, str, str, str]] = field(default_factory=list)  # (field, value, attribution, direction)
     completeness: Completeness | None = None
@@ -245,11 +247,14 @@ def decision_why(
                 abs(values[j]) / largest if largest else 0.0,
                 sentence,
                 notice,
+                name in d.protected,
             )
         )
     if adverse:
         for reason in why.reasons:
-            if reason.notice is None:
+            if reason.protected:
+                why.prohibited.append(reason.name)
+            elif reason.notice is None:
                 why.unmapped.append(reason.name)
             elif reason.notice not in why.notice:
                 why.notice.append(reason.notice)

@@ -22,9 +22,11 @@ from .driver import run_batch
 from .executors import Executor
 from .pending import Selection, select_for_explain
 from .summary import BatchSummary
-from .work import ExplainWork, ReplayWork
+from .work import ExplainWork, FairnessWork, ReplayWork
 
 if TYPE_CHECKING:
+    from ..counterfactual.values import Swap
+    from ..fairness.result import FairnessResult
     from ..privacy.guard import PrivacyGuard
 
 # The keyword options of explain_batch beside the method's own parameters.
@@ -108,3 +110,84 @@ def replay_batch(
         return Selection(todo=records, selected=len(records))  # every run is a new reproduction check
 
     return run_on_records(db_path, guard, work, executor, select, **options)
+
+
+def fairness_batch(
+    db_path: Path,
+    guard: PrivacyGuard,
+    swaps: list[Swap],
+    executor: Executor,
+    *,
+    use_case: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    progress: bool = False,
+) -> FairnessResult:
+    """Score every matching record under ``swaps`` through ``executor`` (in this process or Ray), then
+    aggregate and store one protected-attribute result (its event, then a signed checkpoint).
+
+    Records are selected as ``explain --all`` selects them (a sealed one whose key is missing is
+    skipped with the reason, as are records without a decision or without any swapped field).
+    A record that fails to score refuses the run: a rate over the records that happened to work
+    would claim more than was measured.
+    """
+    import time
+
+    from tqdm import tqdm
+
+    from .. import journal
+    from ..fairness.analyse import aggregate, skip_reason
+
+    check_writable(db_path)
+    started = time.perf_counter()
+    with AuditStore.open(db_path) as store:
+        records = _records(store, None, use_case, since, until)
+        opened, skipped = guard.open_for_batch(store, records)
+    skipped = dict(skipped)
+    todo = []
+    for record in opened:
+        why = skip_reason(record, swaps)
+        if why:
+            skipped[record.id] = why
+        else:
+            todo.append(record)
+    if not todo:
+        reasons = sorted(set(skipped.values()))
+        raise UserError(
+            f"no record{f' of use case {use_case}' if use_case else ''} can be checked ({'; '.join(reasons)}): "
+            "record decisions from a template with the swapped fields"
+        )
+    work = FairnessWork(tuple(swaps))
+    scored = []
+    failures = {}
+    with tqdm(total=len(todo), desc="fairness", unit="record", disable=not progress or None) as bar:
+        outcomes = executor.run(work, todo)
+        try:
+            for outcome in outcomes:
+                if outcome.error is not None:
+                    failures[outcome.record_id] = outcome.error
+                else:
+                    scored.append(outcome.result)
+                bar.update(1)
+        finally:
+            outcomes.close()
+    if failures:
+        record_id, error = next(iter(failures.items()))
+        raise UserError(f"{len(failures)} record(s) could not be scored, e.g. {record_id}: {error}; nothing was stored")
+    model = recorded_model(todo[0])  # every record was checked to be on the model that scored it
+    filters = {k: v for k, v in (("use_case", use_case), ("since", since), ("until", until)) if v}
+    result = aggregate(
+        swaps, scored, skipped, use_case=use_case, filters=filters, model=model, seconds=time.perf_counter() - started
+    )
+    journal.store_or_keep(db_path, "fairness", result)
+    try:
+        sign_tail(db_path)
+    except (UserError, sqlite3.Error) as exc:
+        result.warnings.append(f"the final checkpoint was not signed ({exc}): run `llm-audit checkpoint`")
+    return result
+
+
+def recorded_model(record: GenerationRecord) -> dict[str, str]:
+    """A record's model as results name it: its name and weights files' SHA-256 (``file=digest``)."""
+    files = sorted(record.model.weights_sha256.items())
+    return {"name": record.model.name, "weights_sha256": ",".join(f"{k}={v}" for k, v in files)}

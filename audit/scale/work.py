@@ -132,6 +132,31 @@ class ReplayWork:
         return result.id
 
 
+@dataclass(frozen=True)
+class FairnessWork:
+    """Re-score one record's decision under every swap its template has (:func:`audit.fairness.score_record`).
+
+    Nothing is stored per record: the driver of :func:`audit.scale.batch.fairness_batch` aggregates
+    every record's scores into one protected-attribute result and stores that.
+    """
+
+    swaps: tuple[Any, ...]
+    kind: ClassVar[str] = "fairness"
+    needs_default_model: ClassVar[bool] = True
+
+    def compute(self, host: ModelHost, record: GenerationRecord) -> Any:
+        from ..fairness import score_record
+
+        return score_record(host.default, record, self.swaps)
+
+    def prepare(self, host: ModelHost, records: list[GenerationRecord]) -> None:
+        """Every record's model is checked before the first is scored: a mismatch refuses the run."""
+        from ..counterfactual.analyse import check_model
+
+        for record in records:
+            check_model(record, host.default, "a fairness check")
+
+
 def compute_outcome(work: Any, host: ModelHost, record: GenerationRecord, attempts: int = 1) -> Outcome:
     """Run ``work`` on ``record``; any exception becomes the outcome's error (one line)."""
     import time

@@ -18,10 +18,12 @@ from .api_keys import ApiKeyRepository
 from .attention import AttentionRepository
 from .blobs import BlobRepository
 from .checkpoints import CheckpointRepository
+from .counterfactuals import CounterfactualRepository
 from .database import atomic, check_writable, default_db_path, open_for_read, open_for_write
 from .events import EventLog
 from .evidence import EvidenceRepository
 from .explanations import ExplanationRepository
+from .fairness import FairnessRepository
 from .findings import FindingRepository
 from .privacy import PrivacyRepository
 from .provenance import ProvenanceRepository
@@ -46,6 +48,8 @@ class AuditStore:
         self.explanations = ExplanationRepository(db, self.events, self.blobs)
         self.attention = AttentionRepository(db, self.events, self.blobs)
         self.replays = ReplayRepository(db, self.events)
+        self.counterfactuals = CounterfactualRepository(db, self.events)
+        self.fairness = FairnessRepository(db, self.events)
         self.reports = ReportRepository(db, self.events)
         self.provenance = ProvenanceRepository(db, self.events)
         self.privacy = PrivacyRepository(db, self.events)
@@ -61,6 +65,7 @@ class AuditStore:
         """Event kind -> the repository whose table holds that event's row: what verification checks."""
         repositories = (self.records, self.explanations, self.attention, self.replays, self.reports, self.provenance)
         repositories += (self.checkpoints, self.api_keys, self.reviews, self.findings, self.users)
+        repositories += (self.counterfactuals, self.fairness)
         return {repository.kind: repository for repository in repositories}
 
     @classmethod

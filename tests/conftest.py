@@ -165,3 +165,28 @@ def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = No
 @pytest.fixture
 def cli():
     return run_cli
+
+
+class InProcessRun:
+    """What a command gave when run in this process through click (no interpreter start-up, same exit codes)."""
+
+    def __init__(self, returncode: int, stdout: str, stderr: str) -> None:
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+def run_cli_in_process(*args: str) -> InProcessRun:
+    """``llm-audit ARGS`` through click's runner: for the many bad-input cases, where a separate process per case
+    would cost seconds of start-up each. An exception other than the exit is re-raised (a traceback a user would see)."""
+    from click.testing import CliRunner
+
+    from audit.cli import main
+
+    result = CliRunner().invoke(main, list(args))
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return InProcessRun(result.exit_code, result.stdout, result.stderr)
+
+
+@pytest.fixture
+def cli_fast():
+    return run_cli_in_process

@@ -16,13 +16,13 @@ import torch
 TEMPLATE = "Applicant {applicant_name}, age {age}, credit score {credit_score}. Decision:"
 FAVOURED = ["Emily Walsh", "Anna Berg"]
 DISFAVOURED = ["James Miller", "Omar Haddad"]
-AGES = ["25", "33", "45", "58", "70"]
-SCORES = ["580", "640", "700", "760"]
+AGES = ["25", "41", "58", "70"]
+SCORES = ["580", "720"]
 LABELS = ["APPROVE", "DECLINE"]
 DECISION = {"labels": LABELS, "favourable": "APPROVE"}
 
 
-def build_planted_model(folder: Path, seed: int = 0, steps: int = 60) -> Path:
+def build_planted_model(folder: Path, seed: int = 0, steps: int = 40) -> Path:
     from transformers import AutoTokenizer, GenerationConfig, LlamaConfig, LlamaForCausalLM
 
     from audit.decision.labels import label_token_ids
@@ -67,7 +67,7 @@ def build_planted_model(folder: Path, seed: int = 0, steps: int = 60) -> Path:
             positions.append(len(ids) - 1 + k)
             targets.append(token)
     rows_t, positions_t, targets_t = torch.tensor(rows), torch.tensor(positions), torch.tensor(targets)
-    optimiser = torch.optim.Adam(model.parameters(), lr=2e-2)
+    optimiser = torch.optim.Adam(model.parameters(), lr=3e-2)
     model.train()
     before = torch.get_num_threads()
     torch.set_num_threads(1)

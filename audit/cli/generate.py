@@ -46,12 +46,13 @@ def _variables(pairs: tuple[str, ...], as_json: str | None) -> dict[str, Any] | 
 
 
 def _decision(
-    labels: str | None, favourable: str | None, mode: str | None, reasons: tuple[str, ...]
+    labels: str | None, favourable: str | None, mode: str | None, reasons: tuple[str, ...], protected: str | None
 ) -> dict[str, Any] | None:
     if labels is None:
-        if favourable is not None or mode is not None or reasons:
+        if favourable is not None or mode is not None or reasons or protected:
             raise UserError(
-                "--favourable, --decision-mode and --decision-reason need --decision-labels, e.g. APPROVE,DECLINE"
+                "--favourable, --decision-mode, --decision-reason and --protected need --decision-labels, "
+                "e.g. APPROVE,DECLINE"
             )
         return None
     mapping = {}
@@ -63,7 +64,8 @@ def _decision(
             )
         name, reason = pair.split("=", 1)
         mapping[name.strip()] = reason
-    return {"labels": labels, "favourable": favourable, "mode": mode, "reasons": mapping or None}
+    fields = [name.strip() for name in protected.split(",") if name.strip()] if protected else None
+    return {"labels": labels, "favourable": favourable, "mode": mode, "reasons": mapping or None, "protected": fields}
 
 
 @main.command()
@@ -123,6 +125,12 @@ def _decision(
     help="The adverse-action reason a notice gives for a template field (repeatable).",
 )
 @click.option(
+    "--protected",
+    default=None,
+    metavar="FIELD[,FIELD]",
+    help="Template fields holding a protected attribute (a prohibited basis: never an adverse-action reason).",
+)
+@click.option(
     "--policy",
     type=click.Path(dir_okay=False, path_type=Path),
     envvar="LLM_AUDIT_POLICY",
@@ -157,6 +165,7 @@ def generate(
     favourable: str | None,
     decision_mode: str | None,
     decision_reasons: tuple[str, ...],
+    protected: str | None,
     policy: Path | None,
     key_store: Path | None,
     db: Path,
@@ -186,7 +195,7 @@ def generate(
     variables = _variables(var_pairs, vars_json)
     if variables and template is None:
         raise UserError("--var/--vars need a --template")
-    decision = _decision(decision_labels, favourable, decision_mode, decision_reasons)
+    decision = _decision(decision_labels, favourable, decision_mode, decision_reasons, protected)
     params = {
         "max_new_tokens": max_new_tokens,
         "do_sample": do_sample,

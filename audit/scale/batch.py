@@ -152,10 +152,14 @@ def fairness_batch(
         else:
             todo.append(record)
     if not todo:
-        reasons = sorted(set(skipped.values()))
+        from collections import Counter
+
+        counts = Counter(skipped.values())
+        why = "; ".join(f"{n} record{'s' if n != 1 else ''}: {reason}" for reason, n in counts.most_common())
+        fields = ", ".join(s.field for s in swaps)
         raise UserError(
-            f"no record{f' of use case {use_case}' if use_case else ''} can be checked ({'; '.join(reasons)}): "
-            "record decisions from a template with the swapped fields"
+            f"no record{f' of use case {use_case}' if use_case else ''} has a decision and the field {fields} in its "
+            f"template ({why}): swap a field the template has (see `llm-audit show ID --json`)"
         )
     work = FairnessWork(tuple(swaps))
     scored = []

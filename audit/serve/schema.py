@@ -35,6 +35,7 @@ class DecisionSpec(_Strict):
     favourable: str
     mode: Literal["free", "constrained"] = "free"
     reasons: dict[str, str] | None = None
+    protected: list[str] | None = None
 
     @model_validator(mode="after")
     def _labels_make_sense(self) -> DecisionSpec:

@@ -84,7 +84,7 @@ def test_adverse_decision_leads_section_2_and_gives_notice_reasons(case):
     assert "Mode free" in section2 and (
         "The text does NOT state a decision" in section2 or "The text states" in section2
     )
-    section3 = text[text.index("3 Why") : text.index("4 Attention")]
+    section3 = text[text.index("3 Why") : text.index("4 What would have changed")]
     assert (
         "Why: principal reasons for the decision" in section3 and "Principal reasons for the adverse action" in section3
     )
@@ -113,15 +113,15 @@ def test_adverse_decision_leads_section_2_and_gives_notice_reasons(case):
     assert f"{complete['gap']:+.3f}" in section3
     assert "Input text coloured by attribution to the decision" in section3 and "toward the decision" in section3
     assert "Influence on the recorded text" not in section3  # no explanation of the text was computed
-    section4 = text[text.index("4 Attention") : text.index("5 Method")]
-    assert "The first input token is left out: it held on average" in section4 and "← decision" in section4
-    assert "renormalised to sum to 1" in section4
+    section5 = text[text.index("5 Attention") : text.index("6 Method")]
+    assert "The first input token is left out: it held on average" in section5 and "← decision" in section5
+    assert "renormalised to sum to 1" in section5
 
 
 def test_favourable_decision_says_no_reasons_are_required_and_shows_a_bad_integral(case):
     _, _, favourable, _, evidence = case
     text = _text(_dossier(evidence[favourable.id]))
-    section3 = text[text.index("3 Why") : text.index("4 Attention")]
+    section3 = text[text.index("3 Why") : text.index("4 What would have changed")]
     d = favourable.decision
     assert "No adverse-action reasons are required" in section3
     assert f"The decision, {d.chosen}, is the favourable outcome, so no adverse-action notice is due." in section3
@@ -137,7 +137,7 @@ def test_favourable_decision_says_no_reasons_are_required_and_shows_a_bad_integr
 def test_record_without_decision_keeps_the_text_wording(case):
     _, _, _, news, evidence = case
     text = _text(_dossier(evidence[news.id]))
-    section3 = text[text.index("3 Why") : text.index("4 Attention")]
+    section3 = text[text.index("3 Why") : text.index("4 What would have changed")]
     assert "Why: influence on the text" in section3 and "Fields that most influenced the text" in section3
     assert "principal reasons" not in section3.lower() and "likelihood of the recorded text" in section3
     assert "Decision, scored from" not in text

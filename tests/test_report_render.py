@@ -28,7 +28,17 @@ from audit.store import AuditStore
 from audit.store.records import generation_payload
 
 OK = IntegrityStatus("verified", "The audit log verified intact.")
-SECTIONS = ["cover", "decision", "why", "attention", "method", "reproducibility", "regulatory", "signoff"]
+SECTIONS = [
+    "cover",
+    "decision",
+    "why",
+    "counterfactual",
+    "attention",
+    "method",
+    "reproducibility",
+    "regulatory",
+    "signoff",
+]
 
 
 def _dossier(evidence: Evidence, generated_at: str = GENERATED_AT, integrity: IntegrityStatus = OK) -> str:

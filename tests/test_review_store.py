@@ -112,7 +112,7 @@ def test_a_session_of_reviews_verifies_and_every_row_has_its_event(reviewed):
             )
 
 
-def test_dossier_section_8_shows_every_sign_off_and_marks_the_latest_effective(reviewed):
+def test_dossier_section_9_shows_every_sign_off_and_marks_the_latest_effective(reviewed):
     db, ids = reviewed
     with AuditStore.open(db) as store:
         record = store.records.get(ids[0])

@@ -1,7 +1,7 @@
 """The workspace in a real browser: Playwright driving Debian's Chromium (no browser download).
 
 A reviewer logs in, opens the queue and a record, overrides it with a rationale, sees the sign-off
-in section 8 and the record leave the queue, and logs out; a viewer sees no sign-off control and a
+in section 9 and the record leave the queue, and logs out; a viewer sees no sign-off control and a
 hand-made POST is refused; a prompt carrying a script payload renders as inert text and no request
 leaves the page. Chromium runs with the background services off, so any request it makes is the page's.
 """
@@ -74,7 +74,7 @@ def log_in(browser, url: str, name: str):
     return context, page
 
 
-def test_a_reviewer_overrides_a_record_sees_it_in_section_8_and_it_leaves_the_queue(site, browser):
+def test_a_reviewer_overrides_a_record_sees_it_in_section_9_and_it_leaves_the_queue(site, browser):
     url, _, credit, _ = site
     context, page = log_in(browser, url, "rita")
     assert page.locator("h1").inner_text().startswith("Review queue")

@@ -20,6 +20,7 @@ from ..record import GenerationRecord
 from ..replay.result import ReplayResult
 from ..tolerances import EXPLAIN_TOLERANCE
 from .completeness import Completeness, completeness_of
+from .counterfactual_view import WhatIf, what_if
 from .decision_view import DecisionOutcome, DecisionWhy, decision_outcome, decision_why
 from .evidence import Evidence, IntegrityStatus, Review, mean_logprob
 from .heatmap import Heatmap, Thumbnail, TokenHeatmap, matrix_heatmap, thumbnail, token_heatmap
@@ -138,6 +139,7 @@ class Dossier:
     cover: Cover
     decision: Decision
     why: Why
+    what_if: WhatIf  # section 4: what would have changed the decision
     attention: Attention
     method: Method
     reproducibility: Reproducibility
@@ -379,6 +381,25 @@ def _method(evidence: Evidence) -> Method:
                     "pass" if delta <= 0.05 else "warn",
                 )
             )
+    counterfactual = evidence.counterfactual
+    if counterfactual is not None:
+        ok = counterfactual.logprob_max_diff <= EXPLAIN_TOLERANCE
+        checks.append(
+            (
+                "Counterfactual run: recorded prompt re-scored vs recorded label log-probabilities",
+                f"max difference {counterfactual.logprob_max_diff:.2e} (tolerance {EXPLAIN_TOLERANCE:g})",
+                "pass" if ok else "warn",
+            )
+        )
+    for standing in evidence.fairness_flips:
+        ok = standing.run.logprob_max_diff <= EXPLAIN_TOLERANCE
+        checks.append(
+            (
+                f"Protected-attribute run {standing.run.id}: recorded prompts re-scored vs recorded label log-probabilities",
+                f"max difference {standing.run.logprob_max_diff:.2e} over its records (tolerance {EXPLAIN_TOLERANCE:g})",
+                "pass" if ok else "warn",
+            )
+        )
     attention: Rows = []
     result = evidence.attention
     if result is not None:
@@ -490,6 +511,7 @@ def build_dossier(evidence: Evidence, generated_at: str, integrity: IntegritySta
         cover=_cover(evidence, generated_at, integrity),
         decision=_decision(record, evidence.privacy),
         why=_why(evidence),
+        what_if=what_if(evidence),
         attention=_attention(evidence.attention, record),
         method=_method(evidence),
         reproducibility=_reproducibility(evidence),

@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 
 from ..attention.result import AttentionResult
 from ..attribution.result import AttributionResult
+from ..clock import normalise_time
+from ..counterfactual.result import CounterfactualResult
+from ..fairness.result import FairnessResult
 from ..record import GenerationRecord
 from ..replay.result import ReplayResult
 from ..store import AuditStore
@@ -54,6 +57,16 @@ class LoggedItem:
     seq: int | None
 
 
+@dataclass(frozen=True)
+class FairnessStanding:
+    """Where one record stood in one stored protected-attribute run: what its dossier may say about it."""
+
+    run: FairnessResult
+    seq: int | None  # the run's event in the log (None: not logged)
+    state: str  # "flipped" | "scored" (no flip) | "skipped" | "outside" (not among the records it selected)
+    detail: str = ""  # why skipped, or why outside
+
+
 @dataclass
 class Evidence:
     record: GenerationRecord
@@ -67,6 +80,10 @@ class Evidence:
     logged_items: list[LoggedItem] = field(default_factory=list)  # what the integrity box vouches for, piece by piece
     decision_attribution: AttributionResult | None = None  # field (or segment) explanation of the decision
     decision_token_attribution: AttributionResult | None = None  # token explanation of the decision
+    counterfactual: CounterfactualResult | None = None  # the latest counterfactual run of the decision (full only)
+    fairness_flips: list[FairnessStanding] = field(default_factory=list)  # runs in which the decision flipped (full)
+    fairness_latest: FairnessStanding | None = None  # the newest protected-attribute run, flipped or not (full)
+    fairness_runs: int = 0  # protected-attribute runs stored in the database (full)
 
 
 @dataclass
@@ -110,6 +127,11 @@ def logged_items(store: AuditStore, evidence: Evidence) -> list[LoggedItem]:
         items.append(LoggedItem("Attention analysis", seq("attention", evidence.attention.id)))
     if evidence.replay is not None:
         items.append(LoggedItem(f"Replay ({evidence.replay.verdict})", seq("replay", evidence.replay.id)))
+    if evidence.counterfactual is not None:
+        items.append(LoggedItem("Counterfactual run", seq("counterfactual", evidence.counterfactual.id)))
+    items += [
+        LoggedItem(f"Protected-attribute run {standing.run.id}", standing.seq) for standing in evidence.fairness_flips
+    ]
     items += [
         LoggedItem(f"Sign-off ({review.action})", seq(store.reviews.kind, review.id))
         for review in store.reviews.of_record(evidence.record.id)
@@ -146,8 +168,59 @@ def gather(store: AuditStore, record: GenerationRecord, *, full: bool = True) ->
         decision_token_attribution=_decision_explanation(store, record, "token") if full else None,
     )
     if full:
+        evidence.counterfactual = store.counterfactuals.latest(record.id)
+        _fairness(store, evidence)
         evidence.logged_items = logged_items(store, evidence)
     return evidence
+
+
+def _fairness(store: AuditStore, evidence: Evidence) -> None:
+    """The protected-attribute runs in which the record's decision flipped, and the newest run's standing.
+
+    Only runs whose stored body names the record are read whole (a flipped record is named in its
+    run's flips), so a dossier never parses every run in the database.
+    """
+    record = evidence.record
+    if record.decision is None:
+        return
+    repository = store.fairness
+    evidence.fairness_runs = repository.count()
+    if not evidence.fairness_runs:
+        return
+    mine = evidence.logged.seq if evidence.logged is not None else None
+    for run in repository.mentioning(record.id):
+        standing = fairness_standing(store, run, record, mine)
+        if standing.state == "flipped":
+            evidence.fairness_flips.append(standing)
+    latest = repository.latest()
+    if latest is not None:
+        evidence.fairness_latest = fairness_standing(store, latest, record, mine)
+
+
+def fairness_standing(
+    store: AuditStore, run: FairnessResult, record: GenerationRecord, record_seq: int | None
+) -> FairnessStanding:
+    """Whether ``record`` flipped in ``run``, was scored without a flip, was skipped, or was not selected at all
+    (another use case, outside the run's period, or recorded after it): the run's own selection, replayed."""
+    event = store.events.logged("fairness", run.id) if run.id else None
+    seq = event.seq if event is not None else None
+
+    def standing(state: str, detail: str = "") -> FairnessStanding:
+        return FairnessStanding(run, seq, state, detail)
+
+    if run.flips_of(record.id):
+        return standing("flipped")
+    if record.id in run.skipped:
+        return standing("skipped", run.skipped[record.id])
+    if run.use_case and run.use_case != record.use_case:
+        return standing("outside", f"it covered use case {run.use_case} only")
+    since = normalise_time(run.filters.get("since"), "since", store_format=True)
+    until = normalise_time(run.filters.get("until"), "until", store_format=True)
+    if (since and record.started_at < since) or (until and record.started_at >= until):
+        return standing("outside", "the record falls outside the period it covered")
+    if seq is not None and record_seq is not None and record_seq > seq:
+        return standing("outside", "the record was made after it ran")
+    return standing("scored")
 
 
 def _decision_explanation(store: AuditStore, record: GenerationRecord, granularity: str) -> AttributionResult | None:

@@ -126,7 +126,9 @@ def issue_report(
             ]
             seqs = [e.logged.seq if e.logged else None for e in listed]
             oversight = build_oversight(store.reviews.oversight(use_case, since_n, until_n))
-            summary = build_summary(listed, generated, log_status(check, seqs), shown, oversight=oversight)
+            summary = build_summary(
+                listed, generated, log_status(check, seqs), shown, oversight=oversight, fairness=store.fairness.iter()
+            )
             ids = [row.record_id for row in summary.index]
             html, kind = render_summary(summary), "summary"
             filters = {"use_case": use_case, "since": since_n, "until": until_n}

@@ -9,7 +9,8 @@ how (label counts, the favourable rate, a histogram of margins), the adverse-act
 (fields that moved adverse decisions toward them rather than the favourable outcome, from
 explanations of the decisions) and, for records without a decision, the fields that most
 influenced the text. Records whose text disagrees with the scored decision, or whose margin
-is small, are listed under "records needing attention".
+is small, are listed under "records needing attention". The stored protected-attribute runs
+bearing on the summary's use cases are shown by :mod:`.reliance`.
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ from dataclasses import dataclass, field
 
 from ..decision.outcome import SMALL_MARGIN
 from ..decision.reasons import toward_decision
+from ..fairness.result import FairnessResult
 from ..record import DecisionRecord
 from ..tolerances import EXPLAIN_TOLERANCE
 from .charts import BarChart, histogram
 from .evidence import Evidence, IntegrityStatus, mean_logprob
 from .oversight import Oversight
 from .reasons import field_words, text_influences
+from .reliance import Reliance, build_reliance
 
 MAX_LISTED = 2000
 DOSSIER_LINK = "dossier-{id}.html"
@@ -182,6 +185,7 @@ class Summary:
     unlisted: int
     models: list[tuple[str, str]] = field(default_factory=list)  # ("Model NAME", "N records")
     oversight: Oversight | None = None  # review statistics (sign-offs, overrides, findings)
+    reliance: Reliance | None = None  # protected-attribute runs bearing on these records (None: not read)
     live: bool = False  # shown in the review workspace: links are pages, not dossier files
     small_margin: float = SMALL_MARGIN  # log-odds under which a decision is listed as needing attention
 
@@ -251,8 +255,13 @@ def build_summary(
     link: str = DOSSIER_LINK,
     oversight: Oversight | None = None,
     live: bool = False,
+    fairness: Iterable[FairnessResult] | None = None,
 ) -> Summary:
-    """Reduce each record to a row as it streams past; ``link`` names each record's dossier file."""
+    """Reduce each record to a row as it streams past; ``link`` names each record's dossier file.
+
+    ``fairness``: the stored protected-attribute runs in the log's order (read after the records, so
+    a lazy iterator over the store is fine); None leaves the section out with a sentence saying so.
+    """
     when: list[tuple[str, str]] = []  # (day, use case)
     lengths: list[float] = []
     logprobs: list[float] = []
@@ -262,6 +271,9 @@ def build_summary(
     models: Counter[str] = Counter()
     flags: list[Flag] = []
     index: list[IndexRow] = []
+    hrefs: dict[str, str] = {}  # every record of the summary, for the reliance section's links
+    earliest = ""
+    protected: dict[str, list[str]] = {}  # use case -> protected fields its decisions name
     for ev in evidence:
         r = ev.record
         when.append((r.started_at[:10], r.use_case))
@@ -270,12 +282,16 @@ def build_summary(
         logprobs.append(lp)
         models[r.model.name] += 1
         href = link.format(id=r.id)
+        hrefs[r.id] = href
+        earliest = r.started_at if not earliest or r.started_at < earliest else earliest
         top = "—"
         tally = tallies.setdefault(r.use_case, _UseCaseTally())
         tally.records += 1
         decided = "—"
         if r.decision is not None:
             coverage["Decision scored"] += 1
+            known = protected.setdefault(r.use_case, [])
+            known += [name for name in r.decision.protected if name not in known]
             tally.add_decision(ev)
             decided = f"{r.decision.chosen} ({r.decision.probabilities[r.decision.chosen]:.2f})"
             da = ev.decision_attribution
@@ -320,6 +336,11 @@ def build_summary(
     cases = sorted({case for _, case in when})
     counts = [(case, [cells[(case, p)] for p in periods], sum(cells[(case, p)] for p in periods)) for case in cases]
     share = lambda n, of: f"{n / of:.0%}" if of else "—"  # noqa: E731
+    reliance = None
+    if fairness is not None:
+        # live: every record has a page; a static summary links only its own records (their dossier files)
+        link_of = (lambda rid: link.format(id=rid)) if live else hrefs.get
+        reliance = build_reliance(fairness, set(cases), earliest, link_of, protected)
     return Summary(
         title="Summary of recorded decisions",
         generated_at=generated_at,
@@ -348,4 +369,5 @@ def build_summary(
         ],
         oversight=oversight,
         live=live,
+        reliance=reliance,
     )

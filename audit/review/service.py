@@ -302,6 +302,7 @@ class Reviews:
                 link="/records/{id}",
                 oversight=build_oversight(store.reviews.oversight(use_case, since_n, until_n)),
                 live=True,
+                fairness=store.fairness.iter(),
             )
 
     def _pins(self) -> Pins:

@@ -39,7 +39,7 @@ from .security import (
 )
 
 DONE = {
-    "signed-off": "Your sign-off is recorded in the audit log (section 8).",
+    "signed-off": "Your sign-off is recorded in the audit log (section 9).",
     "finding": "Your finding is recorded in the audit log.",
     "resolved": "The resolution is recorded in the audit log.",
     "job": "The job is queued: this page refreshes until it is done.",

@@ -209,7 +209,8 @@ class Auditor:
     ) -> CounterfactualResult:
         """Re-score the record's decision with fields changed (``vary``: ``["credit_score=620,680"]`` or a dict;
         ``example``: a TOML's ``[counterfactuals]``): which changes flip it, the smallest per field; stored."""
-        from .counterfactual import counterfactuals, variations_for
+        from .counterfactual import variations_for
+        from .counterfactual.analyse import counterfactuals
 
         variations = variations_for(vary, example)
         record = self.get(record_id, clear=True)

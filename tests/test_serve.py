@@ -8,8 +8,6 @@ verifies and a served record replays ``identical``. One server for the module (t
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import json
 
 import httpx
 import openai

@@ -145,7 +145,7 @@ class FairnessWork:
     needs_default_model: ClassVar[bool] = True
 
     def compute(self, host: ModelHost, record: GenerationRecord) -> Any:
-        from ..fairness import score_record
+        from ..fairness.analyse import score_record
 
         return score_record(host.default, record, self.swaps)
 

@@ -50,7 +50,9 @@ class DocumentRepository(EvidenceRepository):
             "id": result.id,
             "record_id": getattr(result, "record_id", None),
             "created_at": result.created_at,
-            "body": json.dumps(payload, ensure_ascii=False, sort_keys=True),
+            "body": json.dumps(
+                payload, ensure_ascii=False
+            ),  # key order kept (fields in the order given); the log hashes its RFC 8785 form
         }
 
         def insert() -> None:

@@ -33,8 +33,8 @@ def test_token_comprehensiveness_beats_random_removal_on_credit(default_loaded, 
     record = auditor.generate(**kwargs)
     result = auditor.explain(record.id, method="feature-ablation", granularity="token", target="output")
     markup = {"<|im_start|>", "<|im_end|>", "system", "user", "assistant"}
-    assert len(result.features) == 103 and not markup & {f.strip() for f in result.features[:3]}
+    assert len(result.features) == 117 and not markup & {f.strip() for f in result.features[:3]}
     f = measure(default_loaded.model, default_loaded.tokenizer, record, result, random_orders=4, sufficiency=False)
-    assert f.ks == [2, 6, 11, 21, 52]  # ceil(1%, 5%, 10%, 20%, 50% of 103)
-    assert f.comprehensiveness == pytest.approx(30.64, abs=0.05)
+    assert f.ks == [2, 6, 12, 24, 59]  # ceil(1%, 5%, 10%, 20%, 50% of 117)
+    assert f.comprehensiveness == pytest.approx(38.06, abs=0.05)
     assert f.comprehensiveness > f.random_comprehensiveness + 5.0

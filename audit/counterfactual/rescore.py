@@ -8,7 +8,7 @@ token ids. Many records of one template share the prompt up to their first diffe
 every variant of every record goes through one prefix-cached scorer in batches.
 
 Before any alternative counts, the recorded prompt itself is re-scored: it must give the recorded
-label log-probabilities (within :data:`audit.tolerances.EXPLAIN_TOLERANCE`), which is what says the
+label log-probabilities (within :data:`audit.tolerances.REPLAY_TOLERANCE`, 1e-4: the same computation, as a replay), which is what says the
 numbers are computed on the recorded model and prompt. Otherwise the request is refused.
 """
 
@@ -25,7 +25,7 @@ from ..decision.scorer import score_labels
 from ..errors import UserError
 from ..model import LoadedModel
 from ..record import GenerationRecord
-from ..tolerances import EXPLAIN_TOLERANCE
+from ..tolerances import REPLAY_TOLERANCE
 
 
 @dataclass
@@ -94,7 +94,7 @@ def label_ids(record: GenerationRecord) -> list[list[int]]:
     return [list(decision.label_token_ids[label]) for label in decision.labels]
 
 
-def check_reference(record: GenerationRecord, logprobs: Sequence[float], tolerance: float = EXPLAIN_TOLERANCE) -> float:
+def check_reference(record: GenerationRecord, logprobs: Sequence[float], tolerance: float = REPLAY_TOLERANCE) -> float:
     """Max |difference| between the recorded label log-probabilities and the re-scored recorded prompt's;
     refuses (UserError) beyond ``tolerance``: the model or the prompt is not the one recorded."""
     decision = record.decision
@@ -113,7 +113,7 @@ def rescore_many(
     jobs: Sequence[tuple[GenerationRecord, Sequence[dict[str, str]]]],
     *,
     batch_size: int = 32,
-    tolerance: float = EXPLAIN_TOLERANCE,
+    tolerance: float = REPLAY_TOLERANCE,
 ) -> list[Rescoring]:
     """Each (record, changes) job's variants scored, in one prefix-cached pass per set of label token ids.
 

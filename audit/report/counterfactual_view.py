@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from ..counterfactual.result import CounterfactualResult
 from ..fairness.result import AttributeReport, FairnessResult
 from ..record import GenerationRecord
-from ..tolerances import EXPLAIN_TOLERANCE
+from ..tolerances import REPLAY_TOLERANCE
 from .evidence import Evidence, FairnessStanding
 from .reasons import field_words
 
@@ -174,13 +174,13 @@ def counterfactual_view(result: CounterfactualResult, record: GenerationRecord) 
     if result.pairs:
         both = [a for a in result.alternatives if len(a.changes) == 2]
         pairs = f"Pairs of two fields' values: {sum(a.flips for a in both)} of {len(both)} flip the decision."
-    ok = result.logprob_max_diff <= EXPLAIN_TOLERANCE
+    ok = result.logprob_max_diff <= REPLAY_TOLERANCE
     check = (
         f"The recorded prompt re-scored gives the recorded label log-probabilities within {result.logprob_max_diff:.1e} "
-        f"(tolerance {EXPLAIN_TOLERANCE:g}), so every alternative was scored by the same computation as the decision."
+        f"(tolerance {REPLAY_TOLERANCE:g}), so every alternative was scored by the same computation as the decision."
         if ok
         else f"The recorded prompt re-scored differs from the recorded label log-probabilities by "
-        f"{result.logprob_max_diff:.1e}, beyond the tolerance {EXPLAIN_TOLERANCE:g}: these alternatives may not "
+        f"{result.logprob_max_diff:.1e}, beyond the tolerance {REPLAY_TOLERANCE:g}: these alternatives may not "
         "describe the recorded computation."
     )
     matches = result.model.get("weights_sha256") == _recorded_model(record)

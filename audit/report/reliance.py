@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from ..fairness.result import AttributeReport, FairnessResult
-from ..tolerances import EXPLAIN_TOLERANCE
+from ..tolerances import REPLAY_TOLERANCE
 from .counterfactual_view import p_value, pct, swap_values
 from .reasons import field_words
 
@@ -152,7 +152,7 @@ def _run(run: FairnessResult, href: Callable[[str], str | None]) -> RunView:
     skipped = "; ".join(f"{why}: {n}" for why, n in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])))
     scored = f"{run.records} record{'s' if run.records != 1 else ''} scored, {len(run.skipped)} skipped"
     filters = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(run.filters.items())) or "none"
-    ok = run.logprob_max_diff <= EXPLAIN_TOLERANCE
+    ok = run.logprob_max_diff <= REPLAY_TOLERANCE
     return RunView(
         scope=f"use case {run.use_case}" if run.use_case else "all use cases",
         run_id=run.id or "—",
@@ -162,10 +162,10 @@ def _run(run: FairnessResult, href: Callable[[str], str | None]) -> RunView:
         model=f"{run.model.get('name', '?')} (the records' own model), in {run.seconds:.1f} s",
         check=(
             f"Each record's recorded prompt, re-scored, reproduced its decision's label log-probabilities within "
-            f"{run.logprob_max_diff:.1e} (tolerance {EXPLAIN_TOLERANCE:g})."
+            f"{run.logprob_max_diff:.1e} (tolerance {REPLAY_TOLERANCE:g})."
             if ok
             else f"The recorded prompts re-scored differ from the recorded label log-probabilities by up to "
-            f"{run.logprob_max_diff:.1e}, beyond the tolerance {EXPLAIN_TOLERANCE:g}."
+            f"{run.logprob_max_diff:.1e}, beyond the tolerance {REPLAY_TOLERANCE:g}."
         ),
         check_ok=ok,
         attributes=[_attribute(a, href) for a in run.attributes],

@@ -29,8 +29,10 @@ check: $(STAMP)
 	$(BIN)/ruff format --check .
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir build/site
 
+# Two pytest workers (pytest-xdist), one per core, each test file on one worker (module fixtures
+# built once); conftest gives each worker, and every process it starts, one torch thread.
 test: check
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 clean:
 	rm -rf $(VENV) llm-audit.db llm-audit.db-wal llm-audit.db-shm out build site

@@ -3,17 +3,20 @@
 * **batched**: :func:`audit.fairness.analyse.score_records` over recorded credit decisions, every
   substitution of 3 attributes x 4 values (12 per record, plus the recorded prompt's check), one
   batch per record through the label scorer;
-* **naive**: for a sample of the same substitutions, one ``model.generate`` of the modified prompt
-  (greedy, ``--tokens`` new tokens, as many as the records were recorded with) and the decision read
-  from the text (:func:`audit.decision.labels.stated_label`), the way a team without a label scorer
-  would check a swap.
+* **naive**: for a sample of the same substitutions, one ``model.generate`` of the modified prompt with
+  the record's own generation settings (greedy, the credit example's 40 new tokens) and the decision
+  read from the text (:func:`audit.decision.labels.stated_label`), the way a team without a label
+  scorer would check a swap.
 
 Prints substitutions per second for both, the ratio (target >= 20x), how often the text the naive
 way reads states the scored decision, and the wall time of ``llm-audit fairness`` (a separate
 process, model load included) over ``--records`` synthetic credit records. The load average is
 printed: ratios taken on a busy machine are not comparable.
 
-Run: python benchmarks/fairness.py [--records 200] [--naive 24] [--tokens 8] [--quick]
+The records compared are recorded with the example's settings (40 tokens); the ``--records`` records
+for the CLI run are recorded with one new token (re-scoring never reads the output).
+
+Run: python benchmarks/fairness.py [--records 200] [--scored 16] [--naive 24] [--quick]
 """
 
 from __future__ import annotations
@@ -73,7 +76,6 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=200, help="records for the CLI wall time")
     parser.add_argument("--scored", type=int, default=16, help="records for the batched-vs-naive comparison")
     parser.add_argument("--naive", type=int, default=24, help="substitutions generated the naive way")
-    parser.add_argument("--tokens", type=int, default=8, help="new tokens per recorded and naive generation")
     parser.add_argument("--quick", action="store_true", help="20 records, 8 scored, 8 naive (a smoke run)")
     args = parser.parse_args()
     if args.quick:
@@ -87,14 +89,13 @@ def main() -> None:
     kwargs = case.generate_kwargs()
     decision = {**kwargs["decision"], "mode": "free"}  # the label scores are the same in both modes
 
+    tokens = int(kwargs.get("max_new_tokens", 40))
+    applications = synthetic_applications(case, args.records)
     started = time.perf_counter()
-    records = []
-    for variables in synthetic_applications(case, args.records):
-        records.append(
-            auditor.generate(**{**kwargs, "variables": variables, "max_new_tokens": args.tokens, "decision": decision})
-        )
+    sample = [auditor.generate(**{**kwargs, "variables": v, "decision": decision}) for v in applications[: args.scored]]
+    for variables in applications[args.scored :]:
+        auditor.generate(**{**kwargs, "variables": variables, "max_new_tokens": 1, "decision": decision})
     recorded_s = time.perf_counter() - started
-    sample = records[: args.scored]
 
     score_records(loaded, sample[:1], swaps)  # warm-up (kernels, allocator)
     started = time.perf_counter()
@@ -116,7 +117,7 @@ def main() -> None:
         )
         ids = torch.tensor([prompt.input_ids])
         with torch.no_grad():
-            out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=args.tokens, do_sample=False)
+            out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=tokens, do_sample=False)
         text = loaded.tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True)
         read = stated_label(text, record.decision.labels)
         scored_choice = next(s.chosen for s in by_id[record.id].substitutions[name] if s.value == value)
@@ -135,15 +136,18 @@ def main() -> None:
     naive_rate = len(plan) / naive_s
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"\nmodel {loaded.identity.name}, {torch.get_num_threads()} threads, load average {load}")
-    print(f"{args.records} credit records recorded ({args.tokens} new tokens each) in {recorded_s:.1f} s\n")
+    print(
+        f"{args.records} credit records recorded ({args.scored} with {tokens} new tokens, the rest with 1) in "
+        f"{recorded_s:.1f} s; prompts of {len(sample[0].input_ids)} tokens\n"
+    )
     print("| path | substitutions | seconds | per second | ratio |")
     print("|---|---:|---:|---:|---:|")
     print(
-        f"| naive: `generate` {args.tokens} tokens + read the label | {len(plan)} | {naive_s:.2f} | {naive_rate:.1f} | 1.0 |"
+        f"| naive: `generate` {tokens} tokens + read the label | {len(plan)} | {naive_s:.2f} | {naive_rate:.2f} | 1.0 |"
     )
     print(
         f"| batched label scorer ({len(sample)} records x 12) | {substitutions} | {batched_s:.2f} | "
-        f"{batched_rate:.1f} | {batched_rate / naive_rate:.1f}x |"
+        f"{batched_rate:.2f} | {batched_rate / naive_rate:.1f}x |"
     )
     print(f"\nthe naive way's text states the scored decision for {agree} of {len(plan)} substitutions")
     print(

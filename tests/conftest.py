@@ -23,6 +23,12 @@ from audit.model.default import converted_folder
 
 REPO = Path(__file__).resolve().parents[1]
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `make test` runs two workers on the two cores: one torch thread each, and in every `llm-audit`
+    # process they start (OMP_NUM_THREADS is inherited), so records and their replays run alike.
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
+
 
 def build_tiny_model(folder: Path, seed: int = 0) -> Path:
     from transformers import AutoTokenizer, GenerationConfig, LlamaConfig, LlamaForCausalLM
@@ -98,6 +104,14 @@ def single_thread():
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("tiny-llama"))
+
+
+@pytest.fixture(scope="session")
+def planted_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model trained to decide by the applicant's name (tests/planted.py), trained once per session."""
+    from planted import build_planted_model
+
+    return build_planted_model(tmp_path_factory.mktemp("planted") / "model")
 
 
 @pytest.fixture(scope="session")

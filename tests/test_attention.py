@@ -192,7 +192,7 @@ def test_user_errors_store_nothing(tiny_record, tmp_path):
 
 
 # -- command line -----------------------------------------------------------------------
-def test_cli_attention_json_and_exit_codes(cli, tiny_model_dir, tiny_record):
+def test_cli_attention_json_and_exit_codes(cli, cli_fast, tiny_model_dir, tiny_record):
     auditor, record = tiny_record
     done = cli(
         "attention", record.id, "--db", str(auditor.db_path), "--model", str(tiny_model_dir), "--heads", "--json"
@@ -210,7 +210,7 @@ def test_cli_attention_json_and_exit_codes(cli, tiny_model_dir, tiny_record):
         assert store.attention.latest(record.id).id == data["id"]
 
     before = digest(auditor.db_path)
-    missing = cli("attention", "0000000000", "--db", str(auditor.db_path), "--model", str(tiny_model_dir))
+    missing = cli_fast("attention", "0000000000", "--db", str(auditor.db_path), "--model", str(tiny_model_dir))
     assert missing.returncode == 2
     assert missing.stderr.strip().count("\n") == 0 and missing.stderr.startswith("Error: no record")
     assert digest(auditor.db_path) == before

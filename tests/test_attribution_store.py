@@ -84,12 +84,12 @@ def test_seeded_methods_repeat_exactly(stored):
         (["NOSUCH"], "no record with id"),
     ],
 )
-def test_cli_bad_input_one_line_exit_2_nothing_stored(stored, cli, tiny_model_dir, args, message):
+def test_cli_bad_input_one_line_exit_2_nothing_stored(stored, cli_fast, tiny_model_dir, args, message):
     db, _, record, text = stored
     target = text.id if "TEXT" in args else "01234567-no-such-record" if "NOSUCH" in args else record.id
     args = [a for a in args if a not in ("TEXT", "NOSUCH")]
     before = db.read_bytes()
-    proc = cli("explain", target, *args, "--db", str(db), "--model", str(tiny_model_dir))
+    proc = cli_fast("explain", target, *args, "--db", str(db), "--model", str(tiny_model_dir))
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.count("\n") == 1 and message in proc.stderr, proc.stderr
     assert db.read_bytes() == before

@@ -125,20 +125,20 @@ def test_edited_template_fails_with_a_clear_message(created, tmp_path: Path, tin
     assert failure is not None and "inputs.template" in failure.get("message", "") + (failure.text or "")
 
 
-def test_cannot_run_is_exit_2_and_one_line(created, tmp_path: Path, cli) -> None:
+def test_cannot_run_is_exit_2_and_one_line(created, tmp_path: Path, cli, cli_fast) -> None:
     suite, baseline, _ = created
     missing = cli("check", "--suite", str(suite), "--baseline", str(tmp_path / "none.json"))
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1
     assert missing.stderr.startswith("Error: baseline ") and "llm-audit baseline create" in missing.stderr
     bad = tmp_path / "bad.toml"
     bad.write_text("[[case]]\nname = 'x'\nprompt = 'y'\nmethod = 'astrology'\n")
-    refused = cli("check", "--suite", str(bad), "--baseline", str(baseline))
+    refused = cli_fast("check", "--suite", str(bad), "--baseline", str(baseline))
     assert (
         refused.returncode == 2 and "unknown method 'astrology'" in refused.stderr and "Traceback" not in refused.stderr
     )
     other = tmp_path / "other.toml"
     other.write_text("[[case]]\nname = 'unknown-case'\nprompt = 'y'\n")
-    absent = cli("check", "--suite", str(other), "--baseline", str(baseline))
+    absent = cli_fast("check", "--suite", str(other), "--baseline", str(baseline))
     assert absent.returncode == 2 and "has no case 'unknown-case'" in absent.stderr
 
 

@@ -149,13 +149,13 @@ def test_stored_as_evidence_verified_and_forgery_caught(decided, tmp_path, cli):
     assert forged.returncode == 1 and "counterfactual" in forged.stdout + forged.stderr
 
 
-def test_cli_table_and_json(decided, tiny_model_dir, cli):
+def test_cli_table_and_json(decided, tiny_model_dir, cli, cli_fast):
     auditor, record, _ = decided
     base = ["--db", str(auditor.db_path), "--model", str(tiny_model_dir)]
     shown = cli("counterfactual", record.id, "--vary", "credit_score=620,680", *base)
     assert shown.returncode == 0, shown.stderr
     assert "Smallest change that flips the decision" in shown.stdout and "620" in shown.stdout
-    as_json = cli("counterfactual", record.id, "--vary", "income=$55,000,$70,000", "--json", *base)
+    as_json = cli_fast("counterfactual", record.id, "--vary", "income=$55,000,$70,000", "--json", *base)
     data = json.loads(as_json.stdout)
     assert data["fields"] == {"income": ["$55,000", "$70,000"]} and data["record_id"] == record.id
     with AuditStore.open(auditor.db_path) as store:

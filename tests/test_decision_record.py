@@ -171,9 +171,9 @@ def refusal_db(recorded, tmp_path_factory):
         (["--decision-labels", "A,B", "--favourable", "A", "--decision-reason", "salary=Income"], "no field 'salary'"),
     ],
 )
-def test_bad_decision_specifications_are_refused_in_one_line(cli, refusal_db, tiny_model_dir, args, message):
+def test_bad_decision_specifications_are_refused_in_one_line(cli_fast, refusal_db, tiny_model_dir, args, message):
     before = refusal_db.read_bytes()
-    done = cli(
+    done = cli_fast(
         "generate",
         "--template",
         "Income {income}. Approve?",
@@ -190,7 +190,7 @@ def test_bad_decision_specifications_are_refused_in_one_line(cli, refusal_db, ti
     assert refusal_db.read_bytes() == before
 
 
-def test_bad_explanation_targets_are_refused_in_one_line(cli, recorded, refusal_db, tiny_model_dir):
+def test_bad_explanation_targets_are_refused_in_one_line(cli, cli_fast, recorded, refusal_db, tiny_model_dir):
     from audit import UserError
 
     _, plain, free, _ = recorded
@@ -199,7 +199,8 @@ def test_bad_explanation_targets_are_refused_in_one_line(cli, recorded, refusal_
         ([plain.id, "--target", "decision"], "has no decision to explain"),
         ([free.id, "--contrast", "MAYBE"], "--contrast 'MAYBE' is not a label of record"),
     ]:
-        done = cli("explain", *args, "--db", str(refusal_db), "--model", str(tiny_model_dir))
+        run = cli if "--target" in args else cli_fast  # one in a real process, the other in this one
+        done = run("explain", *args, "--db", str(refusal_db), "--model", str(tiny_model_dir))
         assert done.returncode == 2 and message in done.stderr, (args, done.stderr)
         assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
     auditor = Auditor(db=refusal_db, model=str(tiny_model_dir))  # the same checks, before any model loads

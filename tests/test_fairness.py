@@ -12,7 +12,7 @@ import json
 import shutil
 
 import pytest
-from planted import DECISION, DISFAVOURED, FAVOURED, TEMPLATE, build_planted_model
+from planted import DECISION, DISFAVOURED, FAVOURED, TEMPLATE
 from scipy import stats
 
 from audit import Auditor
@@ -32,11 +32,6 @@ APPLICANTS = [
     ("Omar Haddad", "29", "580"),
 ]
 NAMES = "applicant_name=" + ",".join(FAVOURED + DISFAVOURED)
-
-
-@pytest.fixture(scope="module")
-def planted_dir(tmp_path_factory):
-    return build_planted_model(tmp_path_factory.mktemp("planted") / "model")
 
 
 @pytest.fixture(scope="module")

@@ -205,7 +205,7 @@ def test_user_errors_store_nothing(recorded, db_copy, tiny_loaded):
     assert file_sha(db_copy) == before
 
 
-def test_cli_replay_json_all_and_errors(cli, recorded, db_copy, other_model_dir):
+def test_cli_replay_json_all_and_errors(cli, cli_fast, recorded, db_copy, other_model_dir):
     _, greedy, sampled = recorded
     one = cli("replay", greedy.id, "--db", str(db_copy), "--json")
     assert one.returncode == 0, one.stderr
@@ -224,7 +224,7 @@ def test_cli_replay_json_all_and_errors(cli, recorded, db_copy, other_model_dir)
     altered = dataclasses.replace(sampled, id=uuid7(), output_ids=altered_ids, seq=None)
     with AuditStore.open(db_copy, write=True) as store:
         store.records.append(altered)
-    table = cli("replay", "--all", "--db", str(db_copy))
+    table = cli_fast("replay", "--all", "--db", str(db_copy))
     assert table.returncode == 1, table.stderr  # not all identical
     assert "identical: 2  logprob-drift: 0  diverged: 1  decision-changed: 0  (total 3)" in table.stdout
     row = next(line for line in table.stdout.splitlines() if line.startswith(altered.id))
@@ -232,7 +232,7 @@ def test_cli_replay_json_all_and_errors(cli, recorded, db_copy, other_model_dir)
     assert row.split()[3] == "1"
 
     before = file_sha(db_copy)
-    refused = cli("replay", greedy.id, "--db", str(db_copy), "--model", str(other_model_dir))
+    refused = cli_fast("replay", greedy.id, "--db", str(db_copy), "--model", str(other_model_dir))
     assert refused.returncode == 2
     assert refused.stderr.strip().startswith("Error: record") and len(refused.stderr.strip().splitlines()) == 1
     assert "--allow-model-mismatch" in refused.stderr

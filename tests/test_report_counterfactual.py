@@ -14,7 +14,7 @@ import json
 import re
 
 import pytest
-from planted import DECISION, DISFAVOURED, FAVOURED, TEMPLATE, build_planted_model
+from planted import DECISION, DISFAVOURED, FAVOURED, TEMPLATE
 
 from audit import Auditor
 from audit.counterfactual.result import CounterfactualResult
@@ -47,9 +47,9 @@ class Case:
 
 
 @pytest.fixture(scope="module")
-def case(tmp_path_factory) -> Case:
+def case(planted_dir, tmp_path_factory) -> Case:
     folder = tmp_path_factory.mktemp("planted-report")
-    loaded = load_model(str(build_planted_model(folder / "model")), device="cpu")
+    loaded = load_model(str(planted_dir), device="cpu")
     auditor = Auditor(db=folder / "a.db", model=loaded)
 
     def decide(name: str, age: str, score: str, use_case: str = "credit-decision") -> str:

@@ -34,6 +34,12 @@ class ModelIdentity:
     chat_template_sha256: str | None
     context_length: int | None
 
+    @property
+    def weights_text(self) -> str:
+        """Every weights file as ``name=sha256``, sorted and comma-joined: the one text form the store indexes
+        and results that name their model quote."""
+        return ",".join(f"{k}={v}" for k, v in sorted(self.weights_sha256.items()))
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

@@ -30,12 +30,19 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
 
 
-def build_tiny_model(folder: Path, seed: int = 0) -> Path:
-    from transformers import AutoTokenizer, GenerationConfig, LlamaConfig, LlamaForCausalLM
+def default_tokenizer():
+    """The embedded default model's tokenizer (its chat template is real), for the tiny test models."""
+    from transformers import AutoTokenizer
 
     default_folder, _, _ = converted_folder(FileHashCache(cache_dir() / "file-hashes.json"))
-    tokenizer = AutoTokenizer.from_pretrained(default_folder)
-    config = LlamaConfig(
+    return AutoTokenizer.from_pretrained(default_folder)
+
+
+def tiny_config(tokenizer):
+    """The tiny Llama every test model is built from: 2 layers of width 32 over the default tokenizer."""
+    from transformers import LlamaConfig
+
+    return LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=32,
         intermediate_size=64,
@@ -48,6 +55,13 @@ def build_tiny_model(folder: Path, seed: int = 0) -> Path:
         eos_token_id=2,
         pad_token_id=2,
     )
+
+
+def build_tiny_model(folder: Path, seed: int = 0) -> Path:
+    from transformers import GenerationConfig, LlamaForCausalLM
+
+    tokenizer = default_tokenizer()
+    config = tiny_config(tokenizer)
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config)
     # Larger weights than the default init make the distribution peaked enough that

@@ -23,28 +23,13 @@ DECISION = {"labels": LABELS, "favourable": "APPROVE"}
 
 
 def build_planted_model(folder: Path, seed: int = 0, steps: int = 40) -> Path:
-    from transformers import AutoTokenizer, GenerationConfig, LlamaConfig, LlamaForCausalLM
+    from conftest import default_tokenizer, tiny_config
+    from transformers import GenerationConfig, LlamaForCausalLM
 
     from audit.decision.labels import label_token_ids
-    from audit.hashing import FileHashCache
-    from audit.model.cache import cache_dir
-    from audit.model.default import converted_folder
 
-    default_folder, _, _ = converted_folder(FileHashCache(cache_dir() / "file-hashes.json"))
-    tokenizer = AutoTokenizer.from_pretrained(default_folder)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        tie_word_embeddings=True,
-        bos_token_id=1,
-        eos_token_id=2,
-        pad_token_id=2,
-    )
+    tokenizer = default_tokenizer()
+    config = tiny_config(tokenizer)
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config)
     examples = []

@@ -97,5 +97,4 @@ def counterfactuals(
 
 def model_of(loaded: LoadedModel) -> dict[str, str]:
     """What scored it: the model's name and its weights files' SHA-256 (``file=digest``, as the record table lists them)."""
-    files = sorted(loaded.identity.weights_sha256.items())
-    return {"name": loaded.identity.name, "weights_sha256": ",".join(f"{k}={v}" for k, v in files)}
+    return {"name": loaded.identity.name, "weights_sha256": loaded.identity.weights_text}

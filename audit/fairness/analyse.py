@@ -16,10 +16,9 @@ prompt, the decision re-scored. Per attribute (:func:`aggregate`, in the driver)
 from __future__ import annotations
 
 import itertools
-import time
 from collections.abc import Sequence
 
-from ..counterfactual.analyse import check_model, model_of
+from ..counterfactual.analyse import check_model
 from ..counterfactual.rescore import check_decided, rescore_many
 from ..counterfactual.values import Swap
 from ..errors import UserError
@@ -205,30 +204,4 @@ def aggregate(
         logprob_max_diff=max((r.logprob_max_diff for r in scored), default=0.0),
         model=model,
         seconds=round(seconds, 6),
-    )
-
-
-def fairness(
-    loaded: LoadedModel,
-    records: Sequence[GenerationRecord],
-    swaps: Sequence[Swap],
-    *,
-    use_case: str | None = None,
-    filters: dict[str, str] | None = None,
-) -> FairnessResult:
-    """In one process: score every applicable record (in batches) and aggregate."""
-    started = time.perf_counter()
-    skipped = {r.id: why for r in records if (why := skip_reason(r, swaps))}
-    todo = [r for r in records if r.id not in skipped]
-    scored = []
-    for begin in range(0, len(todo), 16):
-        scored += score_records(loaded, todo[begin : begin + 16], swaps)
-    return aggregate(
-        swaps,
-        scored,
-        skipped,
-        use_case=use_case,
-        filters=filters or {},
-        model=model_of(loaded),
-        seconds=time.perf_counter() - started,
     )

@@ -135,7 +135,7 @@ def _named(values: list[str]) -> str:
 
 
 def _recorded_model(record: GenerationRecord) -> str:
-    return ",".join(f"{k}={v}" for k, v in sorted(record.model.weights_sha256.items()))
+    return record.model.weights_text
 
 
 def counterfactual_view(result: CounterfactualResult, record: GenerationRecord) -> CounterfactualView:

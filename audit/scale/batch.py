@@ -193,5 +193,4 @@ def fairness_batch(
 
 def recorded_model(record: GenerationRecord) -> dict[str, str]:
     """A record's model as results name it: its name and weights files' SHA-256 (``file=digest``)."""
-    files = sorted(record.model.weights_sha256.items())
-    return {"name": record.model.name, "weights_sha256": ",".join(f"{k}={v}" for k, v in files)}
+    return {"name": record.model.name, "weights_sha256": record.model.weights_text}

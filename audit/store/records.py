@@ -84,7 +84,7 @@ def _to_row(record: GenerationRecord) -> dict[str, Any]:
         row[column] = _json_text(row[column], canonical=column not in _ORDERED_COLUMNS)
     row["add_special_tokens"] = int(record.add_special_tokens)
     row["model_name"] = record.model.name
-    row["weights_sha256"] = ",".join(f"{k}={v}" for k, v in sorted(record.model.weights_sha256.items()))
+    row["weights_sha256"] = record.model.weights_text
     return row
 
 

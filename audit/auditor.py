@@ -13,9 +13,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import journal, recording
-from .api_keys import ApiKeys
+from . import recording, spool
 from .attribution.request import check_request
+from .credentials import ApiKeys
 from .errors import UserError
 from .integrity import keys
 from .integrity.keyring import Keyring
@@ -127,7 +127,7 @@ class Auditor:
         request.check_record(record)
         check_writable(self.db_path)
         result = explain_loaded(self.loaded, record, request)
-        journal.store_or_keep(self.db_path, "explanation", self.privacy.for_storage(record, result))
+        spool.store_or_keep(self.db_path, "explanation", self.privacy.for_storage(record, result))
         return result
 
     def explain_all(
@@ -160,7 +160,7 @@ class Auditor:
         check_attention_request(record, tolerance)
         check_writable(self.db_path)
         result = analyse_recorded(self.loaded, record, heads=heads, tolerance=tolerance)
-        journal.store_or_keep(self.db_path, "attention", self.privacy.for_storage(record, result))
+        spool.store_or_keep(self.db_path, "attention", self.privacy.for_storage(record, result))
         with AuditStore.open(self.db_path) as store:
             return self.privacy.open_result(store.attention.get(result.id))
 
@@ -179,7 +179,7 @@ class Auditor:
         record = self.get(record_id, clear=True)
         check_writable(self.db_path)
         result = replay_one(record, self._replay_models, model, upstream, allow_model_mismatch, tolerance)
-        journal.store_or_keep(self.db_path, "replay", self.privacy.for_storage(record, result))
+        spool.store_or_keep(self.db_path, "replay", self.privacy.for_storage(record, result))
         return result
 
     def replay_many(self, record_ids: list[str] | None = None, **options: Any) -> list[ReplayResult]:
@@ -216,7 +216,7 @@ class Auditor:
         record = self.get(record_id, clear=True)
         check_writable(self.db_path)
         result = counterfactuals(self.loaded, record, variations, pairs=pairs)
-        journal.store_or_keep(self.db_path, "counterfactual", result)
+        spool.store_or_keep(self.db_path, "counterfactual", result)
         return result
 
     def fairness(
@@ -254,9 +254,9 @@ class Auditor:
         """This database's signing key, the trust file, key rotation, exported checkpoints (:mod:`audit.integrity.keyring`)."""
         return Keyring(self.db_path)
 
-    def append_pending(self) -> list[journal.Appended]:
-        """Append what the pending journal kept when the database could not take it (:mod:`audit.journal`)."""
-        return journal.append_pending(self.db_path)
+    def append_pending(self) -> list[spool.Appended]:
+        """Append what the pending journal kept when the database could not take it (:mod:`audit.spool`)."""
+        return spool.append_pending(self.db_path)
 
     def proof(self, record_id: str, output: str | Path) -> Path:
         """Write ``record_id``'s events, blobs and inclusion proofs to ``output`` (JSON)."""
@@ -272,7 +272,7 @@ class Auditor:
         return merge_databases([Path(s) for s in sources], self.db_path, **options)
 
     api_keys = cached_property(lambda self: ApiKeys(self.db_path, self.operator))
-    """API keys of ``serve`` and ``proxy`` (:class:`audit.api_keys.ApiKeys`): stored hashed, added and revoked as events."""
+    """API keys of ``serve`` and ``proxy`` (:class:`audit.credentials.ApiKeys`): stored hashed, added and revoked as events."""
 
     @cached_property
     def lifecycle(self) -> Lifecycle:

@@ -5,7 +5,7 @@ and stores nothing; the prompt is then built and measured against the model's co
 (:func:`prepare`); :func:`record_generation` runs the seeded generation and assembles the
 :class:`~audit.record.GenerationRecord` field by field; :func:`store_record` applies the
 privacy policy and appends the record with its event, or keeps it in the pending journal
-(:mod:`audit.journal`) when the database cannot take it.
+(:mod:`audit.spool`) when the database cannot take it.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import journal
+from . import spool
 from .clock import utc_iso
 from .decision.spec import DecisionSpec, check_spec
 from .environment import capture_environment
@@ -223,7 +223,7 @@ def append_record(db_path: Path, record: GenerationRecord, guard: PrivacyGuard |
     stored = guard.protect(record) if guard is not None and guard.policy is not None else record
     # A database that cannot take it: the record is kept in the journal, never lost.
     write = lambda store: store.events.at(store.records.append(stored)).payload_sha256  # noqa: E731
-    payload_sha256 = journal.store_or_keep(db_path, "generation", stored, write)
+    payload_sha256 = spool.store_or_keep(db_path, "generation", stored, write)
     record.seq = stored.seq
     record.tags = stored.tags
     return payload_sha256

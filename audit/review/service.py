@@ -9,7 +9,6 @@ one record from the evidence itself.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 
 from ..clock import normalise_time, utc_iso
 from ..errors import UserError
-from ..ids import uuid7
+from ..ids import ID_PREFIX, uuid7
 from ..integrity.record_check import RecordIntegrity, SignedLeaves, check_record
 from ..integrity.trust import Pins, resolve_pins
 from ..privacy.guard import PrivacyGuard, is_sealed
@@ -38,7 +37,7 @@ from .jobs import KINDS, Job, JobQueue
 from .queue import Page, QueuePage, queue_page, records_page, refresh
 from .roles import ADD_FINDING, READ, REQUEST_JOB, RESOLVE_FINDING, SIGN_OFF, Principal, permissions, require
 
-RECORD_ID = re.compile(r"^[0-9a-f][0-9a-f-]{7,35}$")
+RECORD_ID = ID_PREFIX  # the one id pattern: audit.ids
 SEVERITIES = ("low", "medium", "high", "critical")
 AREAS = ("conceptual-soundness", "data", "outcome", "implementation", "monitoring", "other")
 REVIEW_STATES = ("unreviewed", "accepted", "overridden")

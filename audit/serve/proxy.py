@@ -4,7 +4,7 @@ Each request is forwarded with what a record needs added: a seed (the proxy pick
 client sends none, so the generation can be re-sent), log-probabilities with the top 5
 alternatives, vLLM's ``return_token_ids`` (dropped for good if the upstream refuses it) and, when
 ``--model-path`` gives the weights' defaults, an explicit ``max_tokens``. What the client did not
-ask for is removed from what it receives. The answer is recorded (:func:`audit.proxied.proxied_record`)
+ask for is removed from what it receives. The answer is recorded (:func:`audit.traffic.proxied.proxied_record`)
 by the one writer thread, with the Auditor's privacy policy, before the client gets the end of
 it: a whole response after the commit, a stream chunk by chunk as the upstream sends them and
 its ``[DONE]`` after the commit. The upstream's errors reach the client as they are, and nothing
@@ -27,9 +27,9 @@ from starlette.responses import Response, StreamingResponse
 from ..errors import UserError
 from ..ids import uuid7
 from ..params import GenerationParams, effective_config
-from ..proxied import ServedWeights, proxied_record
 from ..store import check_writable
-from ..upstream import Answer, strip_for_client
+from ..traffic.answer import Answer, strip_for_client
+from ..traffic.proxied import ServedWeights, proxied_record
 from .context import client_content, parameter_inputs, prompt_inputs
 from .errors import ApiError, bad_request, not_stored
 from .metrics import Metrics

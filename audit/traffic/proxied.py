@@ -17,13 +17,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from .clock import utc_iso
-from .environment import remote_environment
-from .errors import UserError
-from .params import GenerationParams, config_to_record, effective_config
-from .prompts import PromptInput, build_prompt, chat_messages, render_template
-from .record import GenerationRecord, ModelIdentity, TopAlternative
-from .upstream import Answer, StandIns
+from ..clock import utc_iso
+from ..environment import remote_environment
+from ..errors import UserError
+from ..params import GenerationParams, config_to_record, effective_config
+from ..prompts import PromptInput, build_prompt, chat_messages, render_template
+from ..record import GenerationRecord, ModelIdentity, TopAlternative
+from .answer import Answer, StandIns
 
 PROXY_TAG = "proxy"
 RUN_UNKNOWN = {"batch_size": None, "attn_implementation": None, "dtype": None}  # the upstream batches as it likes
@@ -42,10 +42,10 @@ class ServedWeights:
         """Read the folder's tokenizer and config and hash its files; the weights are hashed, not loaded."""
         from transformers import AutoConfig, AutoTokenizer, GenerationConfig
 
-        from .hashing import FileHashCache
-        from .model.cache import cache_dir
-        from .model.identity import describe_folder
-        from .model.loader import _revision_of
+        from ..hashing import FileHashCache
+        from ..model.cache import cache_dir
+        from ..model.identity import describe_folder
+        from ..model.loader import _revision_of
 
         folder = folder.expanduser().resolve()
         if not (folder / "config.json").is_file():

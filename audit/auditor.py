@@ -94,10 +94,10 @@ class Auditor(ReadFacade, IntegrityFacade, PrivacyFacade):
         use_case: str = "general",
         operator: str | None = None,
         tags: dict[str, Any] | None = None,
-        **params: Any,
+        **generation: Any,
     ) -> GenerationRecord:
         """Generate once and store the full record (with ``seq``). The prompt: one of ``prompt``, ``template`` (with
-        ``variables``) or ``messages``; ``decision``: :func:`audit.decision.spec.check_spec`'s; ``params``: generation
+        ``variables``) or ``messages``; ``decision``: :func:`audit.decision.spec.check_spec`'s; ``generation``: generation
         parameters by name (:class:`audit.params.GenerationParams`), all checked by :class:`GenerationRequest`."""
         request = GenerationRequest.build(
             prompt=prompt,
@@ -106,7 +106,7 @@ class Auditor(ReadFacade, IntegrityFacade, PrivacyFacade):
             messages=messages,
             system=system,
             chat=chat,
-            params=params,
+            params=generation,
             decision=decision,
             seed=seed,
             use_case=use_case,

@@ -21,7 +21,7 @@ from audit.review.roles import ROLES, Principal
 from audit.store import AuditStore
 from audit.ui.app import create_app
 from audit.ui.security import CSP, Sessions
-from audit.ui.server import BackgroundServer
+from audit.web.background import BackgroundServer
 
 PASSWORD = "correct horse battery"
 CLI = Principal("root", "admin", "cli")
@@ -71,7 +71,7 @@ class Workspace:
 
     def state(self) -> tuple[str, ...]:
         """The database's bytes (main file and WAL; an empty WAL is no WAL), once no job is running."""
-        jobs = self.reviews._jobs
+        jobs = self.reviews.jobs
         if jobs is not None:
             for job in list(jobs._jobs.values()):
                 jobs.wait(job.id, 120)

@@ -17,7 +17,7 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -174,12 +174,13 @@ class JobQueue:
             with self._lock:
                 job.finished = time.monotonic()
                 job.seconds = job.finished - (job.started or job.finished)
-                job.state, job.stage = state, stage
-            try:
-                self.log(job)
+                job.stage = "logging the outcome"
+            try:  # logged before it is shown: whoever sees "done" finds the job-finished event
+                self.log(replace(job, state=state, stage=stage))
             except Exception:  # noqa: BLE001 - the result is stored; a failed log line is reported, not fatal
                 traceback.print_exc()
             with self._lock:
+                job.state, job.stage = state, stage
                 job.settled = True
                 self._lock.notify_all()
 

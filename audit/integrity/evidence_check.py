@@ -190,6 +190,8 @@ class EvidenceCheck:
 
 @dataclass
 class EvidenceOutcome:
+    """What the evidence check found: plain values, so it can cross the pipe from a second process."""
+
     problems: list[Problem]
     seen: int  # problems found, beyond those kept
     projected: int

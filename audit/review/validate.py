@@ -6,16 +6,16 @@ Each refusal is a :class:`~audit.review.errors.BadRequest` (400) naming the fiel
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
+from ..ids import ID_PREFIX
 from ..record import GenerationRecord
 from ..store import AuditStore, check_writable
 from .errors import BadRequest, NotFound
 
-RECORD_ID = re.compile(r"^[0-9a-f][0-9a-f-]{7,35}$")
+RECORD_ID = ID_PREFIX  # the one id pattern: audit.ids
 SEVERITIES = ("low", "medium", "high", "critical")
 AREAS = ("conceptual-soundness", "data", "outcome", "implementation", "monitoring", "other")
 REVIEW_STATES = ("unreviewed", "accepted", "overridden")

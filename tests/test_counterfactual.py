@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
 
 import pytest
 
@@ -19,6 +18,7 @@ from audit.counterfactual.values import format_like, parse_values, swaps_for, va
 from audit.decision.generate import score_prompt
 from audit.errors import UserError
 from audit.store import AuditStore
+from tests.forge import opened
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
@@ -140,8 +140,7 @@ def test_stored_as_evidence_verified_and_forgery_caught(decided, tmp_path, cli):
     assert auditor.verify().ok
     copy = tmp_path / "forged.db"
     shutil.copy(auditor.db_path, copy)
-    with sqlite3.connect(copy) as conn:
-        conn.execute("DROP TRIGGER counterfactuals_append_only_update")
+    with opened(copy) as conn:
         body = json.loads(conn.execute("SELECT body FROM counterfactuals WHERE id = ?", [result.id]).fetchone()[0])
         body["recorded_chosen"] = "FORGED"
         conn.execute("UPDATE counterfactuals SET body = ? WHERE id = ?", [json.dumps(body), result.id])

@@ -19,6 +19,7 @@ from audit import Auditor
 from audit.decision.labels import label_token_ids, stated_label
 from audit.scoring import teacher_forced
 from audit.store import AuditStore
+from tests.forge import opened
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
@@ -117,15 +118,12 @@ def test_decision_is_stored_logged_verified_and_shown(recorded, cli):
 
 
 def test_a_changed_decision_column_fails_verification(recorded, tmp_path):
-    import sqlite3
-
     auditor, _, free, _ = recorded
     copy = tmp_path / "tampered.db"
     with AuditStore.open(auditor.db_path) as store:
         store.db.conn.execute("PRAGMA wal_checkpoint(FULL)")
     shutil.copy(auditor.db_path, copy)
-    with sqlite3.connect(copy) as conn:
-        conn.execute("DROP TRIGGER generations_append_only_update")
+    with opened(copy) as conn:
         flipped = {**free.decision.to_dict(), "chosen": free.decision.runner_up}
         conn.execute("UPDATE generations SET decision = ? WHERE id = ?", (json.dumps(flipped), free.id))
     result = Auditor(db=copy).verify()

@@ -19,10 +19,9 @@ import numpy as np
 import pytest
 
 from audit import Auditor
-from audit.integrity import merkle
-from audit.integrity.chain import GENESIS, seal
-from audit.integrity.signing import checkpoint_message, create_key
+from audit.integrity.signing import create_key
 from audit.store.blobs import encode_array
+from tests.forge import append_event, backup, clone_row, rechain, renumber_events, resign, rows, shell
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
@@ -64,7 +63,7 @@ def real(tiny_loaded, tmp_path_factory) -> Real:
     auditor.checkpoint()
     auditor.explain(other.id, method="gradient-x-input", granularity="token")
     auditor.checkpoint()
-    _backup(real.db, real.early_db)
+    backup(real.db, real.early_db)
     auditor.attention(credit.id)
     auditor.checkpoint()
     auditor.replay(credit.id)
@@ -77,102 +76,11 @@ def real(tiny_loaded, tmp_path_factory) -> Real:
     return real
 
 
-def _backup(source: Path, target: Path) -> None:
-    """A consistent copy of a WAL database (what `cp` of the file alone would not give)."""
-    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
-        src.backup(dst)
-    src.close()
-    dst.close()
-
-
 @pytest.fixture
 def copy(real, tmp_path) -> Path:
     target = tmp_path / "attacked.db"
-    _backup(real.db, target)
+    backup(real.db, target)
     return target
-
-
-def shell(db: Path, *statements: str, params: list | None = None) -> None:
-    """An administrator's SQLite shell: drop every guard, then run the statements."""
-    conn = sqlite3.connect(db)
-    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type='trigger'").fetchall():
-        conn.execute(f"DROP TRIGGER {name}")
-    for statement in statements:
-        conn.execute(statement, (params or []) if "?" in statement else [])
-    conn.commit()
-    conn.close()
-
-
-def rechain(db: Path, start: int = 1) -> None:
-    """The strongest attacker without the key: recompute every hash from ``start`` on."""
-    conn = sqlite3.connect(db)
-    rows = conn.execute(
-        "SELECT seq, kind, subject_id, created_at, payload FROM events WHERE seq >= ? ORDER BY seq", [start]
-    ).fetchall()
-    prev_row = conn.execute("SELECT leaf_hash FROM events WHERE seq = ?", [start - 1]).fetchone()
-    prev = bytes.fromhex(prev_row[0]) if prev_row else GENESIS
-    for seq, kind, subject, created, payload in rows:
-        event = seal(seq, prev, kind, subject, created, json.loads(payload))
-        conn.execute(
-            "UPDATE events SET payload=?, payload_sha256=?, prev_hash=?, leaf_hash=? WHERE seq=?",
-            [event.payload, event.payload_sha256, event.prev_hash, event.leaf_hash, seq],
-        )
-        prev = bytes.fromhex(event.leaf_hash)
-    conn.commit()
-    conn.close()
-
-
-def append_event(db: Path, kind: str, subject: str, payload: dict) -> int:
-    """A well-formed event linked to the chain's tail, as the attacker can compute it."""
-    conn = sqlite3.connect(db)
-    seq, last = conn.execute("SELECT seq, leaf_hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
-    event = seal(seq + 1, bytes.fromhex(last), kind, subject, "2026-03-05T09:00:00.000000Z", payload)
-    conn.execute(
-        "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            event.seq,
-            kind,
-            subject,
-            event.created_at,
-            event.payload,
-            event.payload_sha256,
-            event.prev_hash,
-            event.leaf_hash,
-        ],
-    )
-    conn.commit()
-    conn.close()
-    return seq + 1
-
-
-def resign(db: Path, key, ids: list[int] | None = None) -> None:
-    """Re-sign checkpoint rows with ``key``: their events' key fields first, the chain rebuilt, then new signatures."""
-    shell(
-        db,
-        "UPDATE events SET payload = json_set(json_set(payload, '$.key_id', ?), '$.public_key', ?) "
-        "WHERE kind = 'checkpoint'"
-        + ("" if ids is None else f" AND subject_id IN ({','.join(repr(str(i)) for i in ids)})"),
-        params=[key.key_id, key.raw.hex()],
-    )
-    rechain(db)
-    conn = sqlite3.connect(db)
-    leaves = [bytes.fromhex(r[0]) for r in conn.execute("SELECT leaf_hash FROM events ORDER BY seq")]
-    for cp_id, size, signed_at in conn.execute("SELECT id, tree_size, signed_at FROM checkpoints").fetchall():
-        if ids is not None and cp_id not in ids:
-            continue
-        root = merkle.root(leaves[:size]).hex()
-        signature = key.sign(checkpoint_message(size, root, signed_at))
-        conn.execute(
-            "UPDATE checkpoints SET root_hash=?, key_id=?, public_key=?, signature=? WHERE id=?",
-            [root, key.key_id, key.raw.hex(), signature, cp_id],
-        )
-    conn.commit()
-    conn.close()
-
-
-def rows(db: Path, sql: str, params: list | None = None) -> list[tuple]:
-    with sqlite3.connect(db) as conn:
-        return conn.execute(sql, params or []).fetchall()
 
 
 def run(*args: str):
@@ -204,18 +112,6 @@ def problems(db: Path, **options) -> list:
 # -- evidence rows are tied to events, both ways ---------------------------------------------------------------------
 
 
-def _clone_row(db: Path, table: str, where: str, changes: str) -> str:
-    """Insert a copy of one row of ``table`` with a new id and ``changes`` applied, and no event."""
-    new_id = "01a2fffe-0000-7000-8000-00000000beef"
-    shell(
-        db,
-        f"CREATE TEMP TABLE t AS SELECT * FROM {table} WHERE {where} LIMIT 1",
-        f"UPDATE t SET seq = NULL, id = '{new_id}'" + (f", {changes}" if changes else ""),
-        f"INSERT INTO {table} SELECT * FROM t",
-    )
-    return new_id
-
-
 def test_explanation_inserted_without_event_with_negated_attributions(real, copy, cli):
     (row,) = rows(copy, "SELECT seq_attr_sha256 FROM explanations WHERE granularity = 'field'")
     with sqlite3.connect(copy) as conn:
@@ -227,7 +123,7 @@ def test_explanation_inserted_without_event_with_negated_attributions(real, copy
 
     digest = hashlib.sha256(negated).hexdigest()
     shell(copy, "INSERT INTO blobs VALUES (?, 'float32', '2', 8, ?)", params=[digest, negated])
-    forged = _clone_row(copy, "explanations", "granularity = 'field'", f"seq_attr_sha256 = '{digest}'")
+    forged = clone_row(copy, "explanations", "granularity = 'field'", f"seq_attr_sha256 = '{digest}'")
     line = tampered(cli, copy, "--key", str(real.pub))
     assert f"table explanations row {forged} has no explanation event" in line
     from audit.store import AuditStore
@@ -237,7 +133,7 @@ def test_explanation_inserted_without_event_with_negated_attributions(real, copy
 
 
 def test_replay_inserted_without_event_with_a_diverged_verdict(real, copy, cli):
-    forged = _clone_row(copy, "replays", "1", "verdict = 'diverged'")
+    forged = clone_row(copy, "replays", "1", "verdict = 'diverged'")
     assert f"table replays row {forged} has no replay event" in tampered(cli, copy, "--key", str(real.pub))
     from audit.store import AuditStore
 
@@ -246,12 +142,12 @@ def test_replay_inserted_without_event_with_a_diverged_verdict(real, copy, cli):
 
 
 def test_attention_inserted_without_event_with_forged_tokens(real, copy, cli):
-    forged = _clone_row(copy, "attention_maps", "1", """tokens = '["forged"]'""")
+    forged = clone_row(copy, "attention_maps", "1", """tokens = '["forged"]'""")
     assert f"table attention_maps row {forged} has no attention event" in tampered(cli, copy, "--key", str(real.pub))
 
 
 def test_report_row_inserted_without_event(real, copy, cli):
-    forged = _clone_row(copy, "reports", "1", "sha256 = 'f' || substr(sha256, 2)")
+    forged = clone_row(copy, "reports", "1", "sha256 = 'f' || substr(sha256, 2)")
     assert f"table reports row {forged} has no report event" in tampered(cli, copy, "--key", str(real.pub))
 
 
@@ -319,11 +215,7 @@ def test_record_rewritten_chain_rebuilt_and_all_checkpoints_deleted(real, copy, 
     assert "has no row in table checkpoints: the row was deleted" in line
     # Removing the checkpoint events too leaves a log with no checkpoint at all: pinned, that is a failure.
     shell(copy, "DELETE FROM events WHERE kind = 'checkpoint'")
-    conn = sqlite3.connect(copy)
-    for new, (old,) in enumerate(conn.execute("SELECT seq FROM events ORDER BY seq").fetchall(), start=1):
-        conn.execute("UPDATE events SET seq = ? WHERE seq = ?", [new, old])
-    conn.commit()
-    conn.close()
+    renumber_events(copy)
     rechain(copy)
     line = tampered(cli, copy, "--key", str(real.pub))
     assert "the log has no checkpoint at all, but verification is pinned" in line
@@ -424,7 +316,7 @@ def test_forged_sign_off_after_the_last_checkpoint(real, copy, cli, tmp_path):
 
 def test_rolled_back_copy_against_an_exported_checkpoint(real, cli, tmp_path):
     rolled = tmp_path / "audit.db"
-    _backup(real.early_db, rolled)
+    backup(real.early_db, rolled)
     plain = run("verify", "--db", str(rolled), "--key", str(real.pub))
     assert plain.returncode == 0  # an older copy is a valid log: only a checkpoint kept elsewhere shows the rollback
     done = cli(
@@ -497,7 +389,7 @@ def test_dossier_states_what_covers_each_piece_of_evidence(real, copy, cli, tmp_
 
 
 def test_the_evidence_check_in_a_second_process_finds_the_same(real, copy):
-    forged = _clone_row(copy, "replays", "1", "verdict = 'diverged'")
+    forged = clone_row(copy, "replays", "1", "verdict = 'diverged'")
     (digest,) = rows(copy, "SELECT rollout_sha256 FROM attention_maps")[0]
     shell(copy, "DELETE FROM blobs WHERE sha256 = ?", params=[digest])
     from audit.integrity.trust import resolve_pins

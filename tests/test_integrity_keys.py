@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
 import stat
 import subprocess
 from pathlib import Path
@@ -21,10 +20,10 @@ from click.testing import CliRunner
 from audit import Auditor
 from audit.cli import main
 from audit.errors import UserError
-from audit.integrity.chain import seal
 from audit.integrity.key_location import default_key_path, key_dir, legacy_key_path
 from audit.integrity.signing import create_key, load_key
 from audit.store import AuditStore
+from tests.forge import append_event, rechain, rewrite_event
 
 
 def run(*args: str, env: dict[str, str] | None = None):
@@ -160,23 +159,8 @@ def test_rotation_is_a_transition_signed_by_the_old_key(small, tmp_path):
 
 
 def test_checkpoint_refuses_to_sign_a_log_changed_since_its_last_checkpoint(small):
-    conn = sqlite3.connect(small)
-    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type='trigger'").fetchall():
-        conn.execute(f"DROP TRIGGER {name}")
-    rows = conn.execute("SELECT seq, kind, subject_id, created_at, payload FROM events ORDER BY seq").fetchall()
-    prev = bytes(32)
-    for seq, kind, subject, created, payload in rows:
-        data = json.loads(payload)
-        if seq == 2:
-            data["i"] = 99
-        event = seal(seq, prev, kind, subject, created, data)
-        conn.execute(
-            "UPDATE events SET payload=?, payload_sha256=?, prev_hash=?, leaf_hash=? WHERE seq=?",
-            [event.payload, event.payload_sha256, event.prev_hash, event.leaf_hash, seq],
-        )
-        prev = bytes.fromhex(event.leaf_hash)
-    conn.commit()
-    conn.close()
+    rewrite_event(small, 2, lambda payload: payload.update(i=99))
+    rechain(small)
     before = small.read_bytes()
     with pytest.raises(UserError, match="no longer matches checkpoint 1 .* nothing was signed"):
         Auditor(db=small).checkpoint()
@@ -192,15 +176,10 @@ def test_automatic_checkpoints_every_n_events_and_after_a_quiet_minute(tmp_path,
         assert store.events.count() == 10
     assert sizes == [5, 10]  # 4 uncovered events, then the checkpoint's own event closes the tree
     monkeypatch.setenv("LLM_AUDIT_CHECKPOINT_EVERY", "100")
-    conn = sqlite3.connect(db)  # an event logged two minutes ago (as a quiet serving process would have)
-    seq, last = conn.execute("SELECT seq, leaf_hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
     from datetime import UTC, datetime, timedelta
 
     old = (datetime.now(UTC) - timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    event = seal(seq + 1, bytes.fromhex(last), "note", "quiet", old, {"i": "quiet"})
-    conn.execute("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", list(event))
-    conn.commit()
-    conn.close()
+    append_event(db, "note", "quiet", {"i": "quiet"}, old)  # logged two minutes ago (as a quiet serving process would)
     notes(db, 1)  # the next append signs: the oldest uncovered event is older than a minute
     with AuditStore.open(db) as store:
         assert store.checkpoints.signed_size() == store.events.count() == 13  # old event 11, note 12, checkpoint 13

@@ -17,8 +17,10 @@ import pytest
 
 from audit import Auditor
 from audit.integrity.chain import GENESIS, seal
-from audit.integrity.signing import checkpoint_message, create_key
+from audit.integrity.signing import create_key
 from audit.store import AuditStore
+from tests.forge import append_event, clone_row, insert_events, rechain, rewrite_event, sign_checkpoint
+from tests.forge import shell as attack
 
 PROMPTS = [
     "Income 42000, score 580. Approve?",
@@ -50,36 +52,6 @@ def copy(sealed, tmp_path) -> Path:
     for file in sealed.parent.iterdir():
         shutil.copy2(file, tmp_path / file.name)
     return tmp_path / sealed.name
-
-
-def attack(db: Path, *statements: str, params: list | None = None) -> None:
-    """What an administrator with a SQLite shell can do: drop the guards, then edit."""
-    conn = sqlite3.connect(db)
-    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type='trigger'").fetchall():
-        conn.execute(f"DROP TRIGGER {name}")
-    for statement in statements:
-        conn.execute(statement, params or [])
-    conn.commit()
-    conn.close()
-
-
-def rechain_from(db: Path, start: int) -> None:
-    """The strongest attacker without the key: recompute every hash from ``start`` on."""
-    conn = sqlite3.connect(db)
-    rows = conn.execute(
-        "SELECT seq, kind, subject_id, created_at, payload FROM events WHERE seq >= ? ORDER BY seq", [start]
-    ).fetchall()
-    prev_row = conn.execute("SELECT leaf_hash FROM events WHERE seq = ?", [start - 1]).fetchone()
-    prev = bytes.fromhex(prev_row[0]) if prev_row else GENESIS
-    for seq, kind, subject, created, payload in rows:
-        event = seal(seq, prev, kind, subject, created, json.loads(payload))
-        conn.execute(
-            "UPDATE events SET payload=?, payload_sha256=?, prev_hash=?, leaf_hash=? WHERE seq=?",
-            [event.payload, event.payload_sha256, event.prev_hash, event.leaf_hash, seq],
-        )
-        prev = bytes.fromhex(event.leaf_hash)
-    conn.commit()
-    conn.close()
 
 
 def first(db: Path):
@@ -196,23 +168,8 @@ def test_inserted_row_with_recomputed_hashes_is_caught_by_the_signed_root(copy):
         copy, "UPDATE events SET seq = seq + 100 WHERE seq >= 3", "UPDATE events SET seq = seq - 99 WHERE seq >= 103"
     )
     forged = seal(3, GENESIS, "attribution-test", "forged", "2026-01-01T00:00:00.000000Z", {"method": "forged"})
-    conn = sqlite3.connect(copy)
-    conn.execute(
-        "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            forged.seq,
-            forged.kind,
-            forged.subject_id,
-            forged.created_at,
-            forged.payload,
-            forged.payload_sha256,
-            forged.prev_hash,
-            forged.leaf_hash,
-        ],
-    )
-    conn.commit()
-    conn.close()
-    rechain_from(copy, 3)
+    insert_events(copy, [forged])
+    rechain(copy, 3)
     result = Auditor(db=copy).verify()
     checks = {p.check for p in result.problems}
     # The chain itself is consistent: the signed root catches it, and the checkpoint's event now sits at seq 7
@@ -223,55 +180,20 @@ def test_inserted_row_with_recomputed_hashes_is_caught_by_the_signed_root(copy):
 
 def test_appended_row_with_forged_checkpoint_fails_against_the_pinned_key(copy):
     # Append a well-formed event beyond the checkpoint and sign a new checkpoint with the attacker's own key.
-    conn = sqlite3.connect(copy)
-    last = conn.execute("SELECT leaf_hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()[0]
-    conn.close()
-    forged = seal(
-        7, bytes.fromhex(last), "attribution-test", "forged", "2026-01-01T00:00:00.000000Z", {"method": "forged"}
-    )
-    attack(
-        copy,
-        "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        params=[
-            7,
-            forged.kind,
-            forged.subject_id,
-            forged.created_at,
-            forged.payload,
-            forged.payload_sha256,
-            forged.prev_hash,
-            forged.leaf_hash,
-        ],
-    )
-    with AuditStore.open(copy) as store:
-        from audit.integrity import merkle
-
-        root = merkle.root(store.events.leaf_hashes()).hex()
+    assert append_event(copy, "attribution-test", "forged", {"method": "forged"}, "2026-01-01T00:00:00.000000Z") == 7
     mallory = create_key(copy.parent / "mallory.key")
-    signature = mallory.sign(checkpoint_message(7, root, "2026-01-02T00:00:00.000000Z"))
     before = Auditor(db=copy).verify(key=copy.parent / "audit.pub.pem")
     assert before.ok and before.pinned_size == 6 and before.unsigned_events == 1  # appended, simply not covered
-    attack(
-        copy,
-        "INSERT INTO checkpoints (tree_size, root_hash, signed_at, key_id, public_key, signature) VALUES (?, ?, ?, ?, ?, ?)",
-        params=[7, root, "2026-01-02T00:00:00.000000Z", mallory.key_id, mallory.raw.hex(), signature],
-    )
+    sign_checkpoint(copy, mallory, "2026-01-02T00:00:00.000000Z")
     problem = first(copy)
     assert (problem.check, problem.seq) == ("checkpoint-key", 7) and mallory.key_id in problem.what
 
 
 def test_triggers_dropped_row_edited_and_chain_recomputed(copy):
     seq, record_id = generation_seq(copy, 0)
-    conn = sqlite3.connect(copy)
-    payload = json.loads(conn.execute("SELECT payload FROM events WHERE seq = ?", [seq]).fetchone()[0])
-    conn.close()
-    payload["output_text"] = "APPROVED."
-    attack(
-        copy,
-        f"UPDATE generations SET output_text = 'APPROVED.' WHERE id = '{record_id}'",
-        f"UPDATE events SET payload = '{json.dumps(payload).replace(chr(39), chr(39) * 2)}' WHERE seq = {seq}",
-    )
-    rechain_from(copy, seq)
+    attack(copy, f"UPDATE generations SET output_text = 'APPROVED.' WHERE id = '{record_id}'")
+    rewrite_event(copy, seq, lambda payload: payload.update(output_text="APPROVED."))
+    rechain(copy, seq)
     problem = first(copy)
     assert problem.check == "checkpoint-root" and problem.seq == 6
 
@@ -286,12 +208,7 @@ def test_edited_payload_without_rehash(copy):
 
 def test_generation_row_added_outside_the_log(copy):
     seq, record_id = generation_seq(copy, 0)
-    attack(
-        copy,
-        f"CREATE TEMP TABLE t AS SELECT * FROM generations WHERE id = '{record_id}'",
-        "UPDATE t SET seq = NULL, id = 'ffffffff-0000-7000-8000-000000000000'",
-        "INSERT INTO generations SELECT * FROM t",
-    )
+    clone_row(copy, "generations", f"id = '{record_id}'", new_id="ffffffff-0000-7000-8000-000000000000")
     result = Auditor(db=copy).verify()
     assert not result.ok and result.first_problem.check == "evidence-rows"
     assert (

@@ -18,6 +18,7 @@ from audit.errors import UserError
 from audit.integrity.verify import verify_database
 from audit.scale.merge import SourceRefused, merge_databases
 from audit.store import AuditStore
+from tests.forge import backup, opened, rechain, shell, sign_checkpoint
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
@@ -106,11 +107,7 @@ def test_tampered_shard_is_refused_and_archive_left_untouched(shards, tmp_path, 
     _trust(a, b)
     tampered = tmp_path / "host-b.db"
     shutil.copy(b, tampered)
-    conn = sqlite3.connect(tampered)
-    conn.execute("DROP TRIGGER generations_append_only_update")
-    conn.execute("UPDATE generations SET output_text = 'approved' ")
-    conn.commit()
-    conn.close()
+    shell(tampered, "UPDATE generations SET output_text = 'approved' ")
     archive = tmp_path / "archive.db"
     merge_databases([a], archive)
     before = archive.read_bytes()
@@ -134,29 +131,14 @@ def _refused(sources: list[Path], archive: Path, match: str, exc=SourceRefused, 
     assert archive.read_bytes() == before
 
 
-def _copy(db: Path, folder: Path, name: str) -> Path:
-    target = folder / name
-    with sqlite3.connect(db) as src, sqlite3.connect(target) as dst:
-        src.backup(dst)
-    return target
-
-
-def _drop_guards(conn: sqlite3.Connection) -> None:
-    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type='trigger'").fetchall():
-        conn.execute(f"DROP TRIGGER {name}")
-
-
 def test_untrusted_or_unsigned_shards_are_refused_unless_allowed_and_then_recorded(shards, tmp_path):
     a, b = shards
     archive = tmp_path / "archive.db"
     _trust(a)
     merge_databases([a], archive)
     _refused([b], archive, "no checkpoint signed by a trusted key")  # signed, but its host's key is not trusted
-    unsigned = _copy(b, tmp_path, "unsigned.db")
-    with sqlite3.connect(unsigned) as conn:
-        _drop_guards(conn)
-        conn.execute("DELETE FROM checkpoints")
-        conn.execute("DELETE FROM events WHERE kind = 'checkpoint'")
+    unsigned = backup(b, tmp_path / "unsigned.db")
+    shell(unsigned, "DELETE FROM checkpoints", "DELETE FROM events WHERE kind = 'checkpoint'")
     _refused([unsigned], archive, "no checkpoint signed by a trusted key")
     allowed = merge_databases([unsigned], archive, allow_unsigned=True)
     assert allowed.archive_verified and allowed.sources[0].added["generation"] == 1
@@ -171,26 +153,11 @@ def test_shard_whose_checkpoints_switch_key_is_refused(shards, tmp_path):
     _trust(a)
     archive = tmp_path / "archive.db"
     merge_databases([a], archive)
-    from audit.integrity import merkle
-    from audit.integrity.signing import checkpoint_message, create_key
+    from audit.integrity.signing import create_key
 
-    switched = _copy(a, tmp_path, "switched.db")
+    switched = backup(a, tmp_path / "switched.db")
     mallory = create_key(tmp_path / "mallory.key")
-    with sqlite3.connect(switched) as conn:
-        _drop_guards(conn)
-        leaves = [bytes.fromhex(r[0]) for r in conn.execute("SELECT leaf_hash FROM events ORDER BY seq")]
-        root = merkle.root(leaves).hex()
-        conn.execute(
-            "INSERT INTO checkpoints (tree_size, root_hash, signed_at, key_id, public_key, signature) VALUES (?, ?, ?, ?, ?, ?)",
-            [
-                len(leaves),
-                root,
-                "2026-03-01T00:00:00Z",
-                mallory.key_id,
-                mallory.raw.hex(),
-                mallory.sign(checkpoint_message(len(leaves), root, "2026-03-01T00:00:00Z")),
-            ],
-        )
+    sign_checkpoint(switched, mallory, "2026-03-01T00:00:00Z")
     _refused([switched], archive, "does not verify.*no key-transition")
 
 
@@ -199,7 +166,7 @@ def test_shard_of_a_newer_llm_audit_is_refused_with_exit_2(shards, tmp_path, cli
     _trust(a)
     archive = tmp_path / "archive.db"
     merge_databases([a], archive)
-    newer = _copy(a, tmp_path, "newer.db")
+    newer = backup(a, tmp_path / "newer.db")
     with sqlite3.connect(newer) as conn:
         conn.execute("INSERT INTO llm_audit_migrations VALUES ('reviews', 3, 'a future table', '2027-01-01')")
     _refused([newer], archive, r"newer llm-audit \(unknown here: reviews v3\)", exc=UserError)
@@ -214,9 +181,8 @@ def test_ids_that_are_not_uuid7_are_refused(shards, tmp_path):
     archive = tmp_path / "archive.db"
     merge_databases([a], archive, allow_unsigned=True)
     for bad in ("../../etc/passwd", "<img src=x onerror=alert(1)>"):
-        forged = _copy(a, tmp_path, "forged.db")
-        with sqlite3.connect(forged) as conn:
-            _drop_guards(conn)
+        forged = backup(a, tmp_path / "forged.db")
+        with opened(forged) as conn:
             (old,) = conn.execute("SELECT id FROM generations ORDER BY seq LIMIT 1").fetchone()
             for table, column in (("generations", "id"), ("explanations", "record_id"), ("replays", "record_id")):
                 conn.execute(f"UPDATE {table} SET {column} = ? WHERE {column} = ?", [bad, old])
@@ -229,21 +195,13 @@ def test_ids_that_are_not_uuid7_are_refused(shards, tmp_path):
 
 
 def _rechain(db: Path) -> None:
-    from audit.integrity.chain import GENESIS, seal
-
-    with sqlite3.connect(db) as conn:
-        prev = GENESIS
-        for seq, kind, subject, created, payload in conn.execute(
-            "SELECT seq, kind, subject_id, created_at, payload FROM events ORDER BY seq"
-        ).fetchall():
-            event = seal(seq, prev, kind, subject, created, json.loads(payload))
-            conn.execute(
-                "UPDATE events SET payload=?, payload_sha256=?, prev_hash=?, leaf_hash=? WHERE seq=?",
-                [event.payload, event.payload_sha256, event.prev_hash, event.leaf_hash, seq],
-            )
-            prev = bytes.fromhex(event.leaf_hash)
-        conn.execute("DELETE FROM checkpoints")
-        conn.execute("DELETE FROM events WHERE kind = 'checkpoint' AND seq = (SELECT MAX(seq) FROM events)")
+    """Rebuild the chain, then drop the checkpoints it no longer matches (and the last one's event)."""
+    rechain(db)
+    shell(
+        db,
+        "DELETE FROM checkpoints",
+        "DELETE FROM events WHERE kind = 'checkpoint' AND seq = (SELECT MAX(seq) FROM events)",
+    )
 
 
 def test_blob_that_expands_beyond_the_limit_is_refused_without_expanding_it(shards, tmp_path):
@@ -253,13 +211,12 @@ def test_blob_that_expands_beyond_the_limit_is_refused_without_expanding_it(shar
     a, _ = shards
     archive = tmp_path / "archive.db"
     merge_databases([a], archive, allow_unsigned=True)
-    bomb = _copy(a, tmp_path, "bomb.db")
+    bomb = backup(a, tmp_path / "bomb.db")
     packer = zlib.compressobj(9)
     zeros = bytes(1 << 20)
     data = b"".join(packer.compress(zeros) for _ in range(600)) + packer.flush()  # 600 MiB of zeros in ~0.6 MB
     digest = hashlib.sha256(data).hexdigest()
-    with sqlite3.connect(bomb) as conn:
-        _drop_guards(conn)
+    with opened(bomb) as conn:
         (old,) = conn.execute("SELECT seq_attr_sha256 FROM explanations LIMIT 1").fetchone()
         conn.execute("INSERT INTO blobs VALUES (?, 'float32', '1', 4, ?)", [digest, data])
         conn.execute("UPDATE explanations SET seq_attr_sha256 = ?", [digest])

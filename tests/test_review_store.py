@@ -25,6 +25,7 @@ from audit.report.evidence import IntegrityStatus
 from audit.review.errors import BadRequest, Forbidden
 from audit.review.roles import Principal
 from audit.store import AuditStore
+from tests.forge import rechain, shell
 
 PASSWORD = "correct horse battery"
 CLI = Principal("root", "admin", "cli")
@@ -79,16 +80,6 @@ def copy(reviewed, tmp_path) -> tuple[Path, list[str]]:
     if default_key_path(db).exists():  # the copy gets the key too: signing a copy's log needs its key
         shutil.copy2(default_key_path(db), default_key_path(copied))
     return copied, ids
-
-
-def attack(db: Path, *statements: tuple[str, list]) -> None:
-    conn = sqlite3.connect(db)
-    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type='trigger'").fetchall():
-        conn.execute(f"DROP TRIGGER {name}")
-    for sql, params in statements:
-        conn.execute(sql, params)
-    conn.commit()
-    conn.close()
 
 
 def test_a_session_of_reviews_verifies_and_every_row_has_its_event(reviewed):
@@ -150,11 +141,15 @@ def test_tampering_with_a_review_fails_verify(copy, what):
     review_id = conn.execute("SELECT id FROM reviews ORDER BY seq LIMIT 1").fetchone()[0]
     conn.close()
     if what == "edit":
-        attack(db, ("UPDATE reviews SET action='override', decision='APPROVE' WHERE id=?", [review_id]))
+        shell(db, "UPDATE reviews SET action='override', decision='APPROVE' WHERE id=?", params=[review_id])
     elif what == "delete":
-        attack(db, ("DELETE FROM reviews WHERE id=?", [review_id]))
+        shell(db, "DELETE FROM reviews WHERE id=?", params=[review_id])
     else:
-        attack(db, ("UPDATE events SET payload=replace(payload, 'accept', 'override') WHERE subject_id=?", [review_id]))
+        shell(
+            db,
+            "UPDATE events SET payload=replace(payload, 'accept', 'override') WHERE subject_id=?",
+            params=[review_id],
+        )
     done = run("verify", "--db", str(db))
     assert done.returncode == 1, done.stdout + done.stderr
     assert done.stdout.startswith("TAMPERED")
@@ -172,14 +167,12 @@ def test_tampering_with_a_review_fails_verify(copy, what):
 
 def test_a_review_inserted_without_its_event_fails_verify(copy):
     db, ids = copy
-    attack(
+    shell(
         db,
-        (
-            "INSERT INTO reviews (id, record_id, record_sha256, reviewer, role, action, decision, rationale, via, created_at) "
-            "VALUES ('01a00000-0000-7000-8000-000000000001', ?, 'ab', 'mallory', 'admin', 'accept', NULL, '', 'web', "
-            "'2026-01-01T00:00:00.000000Z')",
-            [ids[1]],
-        ),
+        "INSERT INTO reviews (id, record_id, record_sha256, reviewer, role, action, decision, rationale, via, created_at) "
+        "VALUES ('01a00000-0000-7000-8000-000000000001', ?, 'ab', 'mallory', 'admin', 'accept', NULL, '', 'web', "
+        "'2026-01-01T00:00:00.000000Z')",
+        params=[ids[1]],
     )
     assert not Auditor(db=db).verify().ok
 
@@ -225,13 +218,11 @@ def test_the_signed_prefix_is_checked_once_extended_by_new_checkpoints_and_tampe
         found = check_record(store, ids[0], key, signed)
     # the prefix grew by the sign-off's event and the new checkpoint's own event
     assert found.state == "verified" and found.covered == 4 and len(signed.leaves) == size + 2
-    from test_integrity_tamper import rechain_from
-
     conn = sqlite3.connect(db)
     seq = conn.execute("SELECT seq FROM events WHERE kind='review' ORDER BY seq LIMIT 1").fetchone()[0]
     conn.close()
-    attack(db, ("UPDATE events SET payload=replace(payload, 'accept', 'override') WHERE seq=?", [seq]))
-    rechain_from(db, seq)  # the strongest attacker without the key: every hash recomputed
+    shell(db, "UPDATE events SET payload=replace(payload, 'accept', 'override') WHERE seq=?", params=[seq])
+    rechain(db, seq)  # the strongest attacker without the key: every hash recomputed
     with AuditStore.open(db) as store:
         assert check_record(store, ids[0], key, signed).state == "failed"
         assert check_record(store, ids[0], key, SignedLeaves()).state == "failed"

@@ -71,7 +71,7 @@ def serve(
       llm-audit serve --db llm-audit.db --port 8000
     """
     from ..serve import check_keys, server_app
-    from ..serve.background import run
+    from ..web.background import run
 
     auditor = make_auditor(db=db, model=model, device=device, dtype=dtype, policy=policy, key_store=key_store)
     check_keys(auditor)
@@ -123,7 +123,7 @@ def proxy(
       llm-audit proxy --upstream http://127.0.0.1:8001/v1 --db llm-audit.db --port 8000
     """
     from ..serve import check_keys, proxy_app
-    from ..serve.background import run
+    from ..web.background import run
 
     auditor = make_auditor(db=db, policy=policy, key_store=key_store)
     check_keys(auditor)

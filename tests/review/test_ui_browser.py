@@ -17,7 +17,7 @@ from audit import Auditor
 from audit.report.pdf import OFFLINE_FLAGS, find_browser
 from audit.review.roles import Principal
 from audit.ui.app import create_app
-from audit.ui.server import BackgroundServer
+from audit.web.background import BackgroundServer
 from tests.conftest import one_torch_thread
 
 pytestmark = pytest.mark.skipif(

@@ -25,12 +25,13 @@ from ..report.oversight import build_oversight
 from ..report.summary import Summary, build_summary
 from ..store import AuditStore
 from ..store.findings import Finding
+from ..store.review_facts import label_mass
 from ..store.review_index import IndexRow, RecordFilter
 from ..store.reviews import SignOff
 from .errors import BadRequest, Conflict, Forbidden
 from .jobs import Job
 from .queue import Page, QueuePage, queue_page, records_page, refresh
-from .roles import READ, Principal, permissions, require
+from .roles import READ, SIGN_OFF, Principal, allowed, permissions, require
 from .validate import check_id, stored_record, writable
 
 if TYPE_CHECKING:
@@ -67,6 +68,10 @@ class RecordView:
     clear_shown: bool
     default_granularity: str
     reviews: list[SignOff] = field(default_factory=list)
+    label_mass: float | None = None  # the labels' total probability at the answer's start (None: no decision)
+    assignee: str | None = None
+    reviewers: list[str] = field(default_factory=list)  # enabled users who may sign off (whom it may be assigned to)
+    fields: list[str] = field(default_factory=list)  # the template's fields (a counterfactual varies them)
 
 
 class ReviewPages:
@@ -80,11 +85,11 @@ class ReviewPages:
         self.trusted_key: Path | None = None
         self._signed = SignedLeaves()  # the log's signed prefix, checked once per checkpoint
 
-    def queue(self, principal: Principal, reason: str | None = None, page: int = 1) -> QueuePage:
+    def queue(self, principal: Principal, reason: str | None = None, page: int = 1, mine: bool = False) -> QueuePage:
         require(principal, READ)
         with writable(self.db_path) as store:
             refresh(store)
-            return queue_page(store, reason, page)
+            return queue_page(store, reason, page, assignee=principal.name if mine else None)
 
     def records(self, principal: Principal, filters: RecordFilter, page: int = 1) -> tuple[Page, dict[str, list[str]]]:
         require(principal, READ)
@@ -121,6 +126,12 @@ class ReviewPages:
             findings = [FindingView(f, resolutions.get(f.id)) for f in found if not f.resolves]
             row = store.review_index.get(record.id)
             reviews = store.reviews.of_record(record.id)
+            assignee = store.assignments.current(record.id)
+            reviewers = (
+                [u.name for u in store.users.all_current() if not u.disabled and allowed(u.role, SIGN_OFF)]
+                if store.users.exists()
+                else []
+            )
         four_eyes = None
         if principal.name.casefold() == record.operator.casefold():
             four_eyes = (
@@ -140,6 +151,10 @@ class ReviewPages:
             shown,
             "field" if record.template else "token",
             reviews,
+            label_mass(record.decision.label_logprobs.values()) if record.decision else None,
+            assignee,
+            reviewers,
+            list(record.variables or {}) if record.prompt_kind == "template" else [],
         )
 
     def _opened(self, store: AuditStore, evidence: Evidence) -> Evidence:

@@ -1,8 +1,10 @@
 """Roles and what each may do: viewer < reviewer < validator < admin, each with everything below it.
 
 - viewer: reads the queue, the records, the dossiers and the summary.
-- reviewer: also signs off records (accept or override) and adds findings.
-- validator: also requests explanations, attention passes and replays, and resolves findings.
+- reviewer: also signs off records (accept or override), adds findings, and takes records (assigns them
+  to themselves, or gives back their own).
+- validator: also requests explanations, attention passes, replays and counterfactuals, resolves
+  findings, and assigns records to any reviewer.
 - admin: also manages users.
 
 Who may see sealed content in clear is the privacy policy's decision (``[access] clear_roles``),
@@ -23,6 +25,8 @@ SIGN_OFF = "sign-off"
 ADD_FINDING = "add-finding"
 RESOLVE_FINDING = "resolve-finding"
 REQUEST_JOB = "request-job"
+ASSIGN = "assign"  # to oneself; to another user needs ASSIGN_OTHERS
+ASSIGN_OTHERS = "assign-others"
 MANAGE_USERS = "manage-users"
 
 MINIMUM_ROLE = {
@@ -31,6 +35,8 @@ MINIMUM_ROLE = {
     ADD_FINDING: REVIEWER,
     RESOLVE_FINDING: VALIDATOR,
     REQUEST_JOB: VALIDATOR,
+    ASSIGN: REVIEWER,
+    ASSIGN_OTHERS: VALIDATOR,
     MANAGE_USERS: ADMIN,
 }
 ACTIONS = tuple(MINIMUM_ROLE)
@@ -39,7 +45,9 @@ _WORDS = {
     SIGN_OFF: "sign off records",
     ADD_FINDING: "add findings",
     RESOLVE_FINDING: "resolve findings",
-    REQUEST_JOB: "request explanations, attention passes or replays",
+    REQUEST_JOB: "request explanations, attention passes, replays or counterfactuals",
+    ASSIGN: "take records for review",
+    ASSIGN_OTHERS: "assign records to other users",
     MANAGE_USERS: "manage users",
 }
 

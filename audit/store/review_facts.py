@@ -8,13 +8,21 @@ field attribution, sign-offs and open findings, read in chunks of ``_CHUNK`` ids
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlite_utils
 
-_RECORD_TABLES = {"explanation": "explanations", "replay": "replays", "review": "reviews", "finding": "findings"}
+_RECORD_TABLES = {
+    "explanation": "explanations",
+    "replay": "replays",
+    "review": "reviews",
+    "finding": "findings",
+    "assignment": "assignments",
+}
+KEY_FIELDS = 3  # the worklist shows a record's first template fields
 _CHUNK = 500
 
 
@@ -47,13 +55,16 @@ class RecordFacts:
     decision_margin: float | None = None  # log-odds of the chosen label over the runner-up
     decision_stated: str | None = None  # the label the text states first (None: none)
     decision_agrees: bool | None = None
+    label_mass: float | None = None  # total probability of the labels' token sequences at the answer's start
+    key_fields: list[tuple[str, str]] = field(default_factory=list)  # the first template fields (stored text)
+    assignee: str | None = None  # of the latest assignment
 
 
 def touched_since(db: sqlite_utils.Database, seq: int) -> list[str]:
     """Ids of the records an event after ``seq`` is about (their state may have changed)."""
     rows = db.execute(
         "SELECT kind, subject_id FROM events WHERE seq > ? AND kind IN "
-        "('generation', 'erasure', 'explanation', 'replay', 'review', 'finding')",
+        "('generation', 'erasure', 'explanation', 'replay', 'review', 'finding', 'assignment')",
         [seq],
     ).fetchall()
     ids: set[str] = {subject for kind, subject in rows if kind in ("generation", "erasure")}
@@ -86,19 +97,22 @@ def _facts_where(db: sqlite_utils.Database, where: str, params: list[str]) -> It
         ", ".join(
             f"json_extract(decision, '$.{key}')" for key in ("chosen", "favourable", "runner_up", "margin", "stated")
         )
-        + ", json_extract(decision, '$.agrees')"
+        + ", json_extract(decision, '$.agrees'), json_extract(decision, '$.label_logprobs')"
         if decided
-        else "NULL, NULL, NULL, NULL, NULL, NULL"
+        else "NULL, NULL, NULL, NULL, NULL, NULL, NULL"
     )
-    for seq, record_id, started, use_case, operator, sealed, *d in db.execute(
-        f"SELECT seq, id, started_at, use_case, operator, json_extract(tags, '$.privacy.sealed'), {decision} "
+    for seq, record_id, started, use_case, operator, sealed, variables, *d in db.execute(
+        f"SELECT seq, id, started_at, use_case, operator, json_extract(tags, '$.privacy.sealed'), variables, {decision} "
         "FROM generations" + rid.format(col="id"),
         params,
     ):
         f = facts[record_id] = RecordFacts(seq, record_id, started, use_case, operator, bool(sealed))
+        if variables:
+            f.key_fields = [(str(k), str(v)) for k, v in list(json.loads(variables).items())[:KEY_FIELDS]]
         if d[0] is not None:
             f.decision, f.decision_favourable, f.decision_runner_up, f.decision_margin, f.decision_stated = d[:5]
             f.decision_agrees = bool(d[5])
+            f.label_mass = label_mass(json.loads(d[6]).values()) if d[6] else None
     if not facts:
         return
     for (subject,) in db.execute(
@@ -155,7 +169,24 @@ def _facts_where(db: sqlite_utils.Database, where: str, params: list[str]) -> It
             f = facts.get(record_id)
             if f is not None:
                 f.open_findings.append((severity or "", text))
+    if db["assignments"].exists():
+        for record_id, assignee in db.execute(
+            "SELECT t.record_id, t.assignee FROM assignments t "
+            "JOIN events e ON e.subject_id = t.id AND e.kind = 'assignment'"
+            + rid.format(col="t.record_id")
+            + " ORDER BY e.seq",
+            params,
+        ):
+            f = facts.get(record_id)
+            if f is not None:
+                f.assignee = assignee
     yield from facts.values()
+
+
+def label_mass(logprobs: Iterator[float] | Any) -> float:
+    """The probability the model gave, at the start of its answer, to writing one of the labels at all:
+    the sum of each label's whole-sequence probability (the rest went to other continuations)."""
+    return float(sum(math.exp(float(lp)) for lp in logprobs))
 
 
 def _chunks(items: list[str]) -> Iterator[list[str]]:

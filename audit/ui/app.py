@@ -12,10 +12,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 
+from ..errors import UserError
 from ..review.accounts import LoginThrottle
 from ..review.service import Reviews
 from . import refusals
-from .routers import api, pages, session, users
+from .routers import api, downloads, pages, session, users
 from .security import HEADERS, Sessions
 from .views import Views
 
@@ -25,8 +26,12 @@ def create_app(reviews: Reviews, *, sessions: Sessions | None = None, throttle: 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        try:
+            reviews.recover_jobs()  # jobs a stopped workspace left unfinished are logged as failed
+        except UserError as exc:  # a read-only database: nothing to log them in; the pages still work
+            print(f"llm-audit ui: unfinished jobs not logged as failed: {exc}")
         yield
-        reviews.close()  # the job worker: a job running now is finished first
+        reviews.close()  # the job worker: queued jobs logged as failed, a running one finished first
 
     app = FastAPI(
         title="llm-audit review workspace", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
@@ -46,6 +51,6 @@ def create_app(reviews: Reviews, *, sessions: Sessions | None = None, throttle: 
         return response
 
     refusals.install(app)
-    for router in (session.router, pages.router, users.router, api.router):
+    for router in (session.router, pages.router, downloads.router, users.router, api.router):
         app.include_router(router)
     return app

@@ -97,6 +97,13 @@ class ReviewPages:
             refresh(store)
             return records_page(store, filters, page), store.review_index.choices()
 
+    def choices(self, principal: Principal) -> dict[str, list[str]]:
+        """The values the lists' filters offer (use cases, operators, decisions, replay verdicts)."""
+        require(principal, READ)
+        with writable(self.db_path) as store:
+            refresh(store)
+            return store.review_index.choices()
+
     def record(self, principal: Principal, record_id: str, *, clear: bool = False) -> RecordView:
         check_id(record_id)
         require(principal, READ)

@@ -97,6 +97,10 @@ class Reviews:
         """A page of the records list and the values the filter form offers."""
         return self.pages.records(principal, filters, page)
 
+    def choices(self, principal: Principal) -> dict[str, list[str]]:
+        """The values the lists' filters offer: the same use cases on the records page and the summary."""
+        return self.pages.choices(principal)
+
     def record(self, principal: Principal, record_id: str, *, clear: bool = False) -> RecordView:
         """The record page; ``clear``: with sealed content opened (policy roles only; the viewing is logged)."""
         return self.pages.record(principal, record_id, clear=clear)

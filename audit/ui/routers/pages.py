@@ -136,4 +136,5 @@ def record_job(request: Request, record_id: str, fields: Form, who: FormWho, rev
 def summary(request: Request, who: Who, reviews: ReviewsDep, views: ViewsDep) -> Response:
     period = Period.read(request.query_params)
     s = reviews.summary(who.principal, use_case=period.use_case, since=period.since, until=period.until)
-    return views.page(request, "summary.html.j2", who, s=s, f=dict(request.query_params))
+    choices = reviews.choices(who.principal)
+    return views.page(request, "summary.html.j2", who, s=s, f=dict(request.query_params), choices=choices)

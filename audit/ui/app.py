@@ -31,6 +31,9 @@ def create_app(reviews: Reviews, *, sessions: Sessions | None = None, throttle: 
         except UserError as exc:  # a read-only database: nothing to log them in; the pages still work
             print(f"llm-audit ui: unfinished jobs not logged as failed: {exc}")
         yield
+        running = reviews.job_requests.started.running if reviews.job_requests.started else None
+        if running is not None:
+            print(f"llm-audit ui: finishing the running {running.kind} job of record {running.record_id} first")
         reviews.close()  # the job worker: queued jobs logged as failed, a running one finished first
 
     app = FastAPI(

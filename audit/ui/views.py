@@ -69,6 +69,12 @@ PARTS = (
 )
 
 
+def percent(share: float) -> str:
+    """A probability as a percentage: one decimal from 1 %, two significant digits below (never a bare 0.0 %)."""
+    value = share * 100
+    return f"{value:.1f} %" if value >= 1 or value == 0 else f"{value:.2g} %"
+
+
 def age(started_at: str, now: datetime | None = None) -> str:
     """How long ago a store-format UTC time was, in the largest whole unit (a worklist's "age" column)."""
     try:
@@ -87,7 +93,11 @@ class Views:
 
     def __init__(self) -> None:
         self.env = environment().overlay(finalize=web_words)
-        self.env.filters = {**self.env.filters, "age": age}  # the overlay would share the report's dict
+        self.env.filters = {
+            **self.env.filters,
+            "age": age,
+            "percent": percent,
+        }  # the overlay would share the report's dict
         self.buckets = {"diverging": diverging_buckets(), "sequential": sequential_buckets()}
         self.css = {
             "report.css": self.env.get_template("styles.css.j2").render(**self.buckets),

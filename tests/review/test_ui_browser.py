@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from audit import Auditor
+from audit.decision.reasons import toward_decision
 from audit.report.pdf import OFFLINE_FLAGS, find_browser
 from audit.review.roles import Principal
 from audit.store import AuditStore
@@ -104,11 +105,17 @@ def test_a_reviewer_reads_the_decision_and_its_reasons_first_signs_and_is_taken_
     assert page.locator(".recordbar").inner_text().count("no sign-off yet") == 1
     with AuditStore.open(db) as store:
         recorded = store.records.get(credit).decision
+        explained = next(store.explanations.iter(credit, granularity="field", target="decision"))
     decision, reasons, form = page.locator("#decision"), page.locator("#reasons"), page.locator("#signoff form")
     assert recorded.chosen in decision.inner_text()
-    assert f"{sum(math.exp(lp) for lp in recorded.label_logprobs.values()) * 100:.1f} %" in decision.inner_text()
+    assert shown_percent(sum(math.exp(lp) for lp in recorded.label_logprobs.values())) in decision.inner_text()
     listed = reasons.locator("ol.reasons-first li")
-    assert listed.count() >= 1 or "no field weighed" in reasons.inner_text().lower()
+    toward = toward_decision(explained.seq_attr)  # the stored explanation's fields that moved it toward the decision
+    assert listed.count() == len(toward)
+    if toward:
+        assert explained.features[toward[0]] in listed.first.inner_text().lower()
+    else:
+        assert "no field moved the decision" in reasons.inner_text().lower()
     shown = {name: decision.bounding_box() for name, decision in (("decision", decision), ("reasons", reasons))}
     for name, box in shown.items():  # read in the first screen, before any scrolling
         assert box["y"] + box["height"] <= VIEWPORT["height"], (name, box)
@@ -219,3 +226,9 @@ def test_a_script_payload_in_a_prompt_renders_inert_and_no_request_leaves_the_pa
     assert all(r.startswith(url + "/") for r in requests), requests
     assert sorted({r[len(url) :] for r in requests}) == [f"/records/{hostile}", "/static/report.css", "/static/ui.css"]
     context.close()
+
+
+def shown_percent(share: float) -> str:
+    """How the pages print a probability: one decimal from 1 %, two significant digits below."""
+    value = share * 100
+    return f"{value:.1f} %" if value >= 1 or value == 0 else f"{value:.2g} %"

@@ -95,7 +95,7 @@ def test_the_record_page_leads_with_the_decision_in_under_150_kb_and_loads_heavy
     with AuditStore.open(site.db) as store:
         decision = store.records.get(rid).decision
     mass = sum(math.exp(lp) for lp in decision.label_logprobs.values())
-    assert f"{mass * 100:.1f} %" in html and decision.chosen in html
+    assert shown_percent(mass) in html and decision.chosen in html
     full = 0
     for name, _ in PARTS:
         assert f'href="/records/{rid}/part/{name}"' in html
@@ -144,7 +144,7 @@ def test_the_worklist_columns_state_what_the_records_hold(site):
             mass = sum(math.exp(lp) for lp in record.decision.label_logprobs.values())
             assert row["decision"] == record.decision.chosen and math.isclose(row["label_mass"], mass, rel_tol=1e-12)
             assert [tuple(f) for f in row["key_fields"]] == list(record.variables.items())[:3]
-            assert f"{mass * 100:.1f} %" in page
+            assert shown_percent(mass) in page
     for heading in ("Age", "Decision", "Label mass", "Key fields", "Assigned"):
         assert f"<th>{heading}</th>" in page or f'<th class="n">{heading}</th>' in page
 
@@ -365,3 +365,9 @@ def test_every_role_gets_a_download_or_a_refusal_it_is_allowed(site):
         assert client.get("/queue.csv").status_code == 200
     bad = client.get(f"/records/{site.ids[3]}/dossier.docx")
     assert bad.status_code == 404
+
+
+def shown_percent(share: float) -> str:
+    """How the pages print a probability: one decimal from 1 %, two significant digits below."""
+    value = share * 100
+    return f"{value:.1f} %" if value >= 1 or value == 0 else f"{value:.2g} %"

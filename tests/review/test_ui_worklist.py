@@ -243,7 +243,8 @@ def test_identical_jobs_are_one_job_and_a_restart_logs_the_unfinished_ones_faile
         first = reviews.request_job(val, site.ids[1], "explain", {"granularity": "field"})
         same = reviews.request_job(val, site.ids[1], "explain", {"granularity": "field", "method": "feature-ablation"})
         other = reviews.request_job(val, site.ids[2], "explain", {"granularity": "field"})
-        assert same.id == first.id and other.id != first.id
+        by_token = reviews.request_job(val, site.ids[1], "explain", {"granularity": "token"})
+        assert same.id == first.id and other.id != first.id and by_token.id != first.id
         with AuditStore.open(site.db) as store:
             requested = [e.subject_id for e in store.events.iter(kind="job-requested")]
         assert requested.count(first.id) == 1 and other.id in requested
@@ -371,3 +372,29 @@ def shown_percent(share: float) -> str:
     """How the pages print a probability: one decimal from 1 %, two significant digits below."""
     value = share * 100
     return f"{value:.1f} %" if value >= 1 or value == 0 else f"{value:.2g} %"
+
+
+def test_after_a_sign_off_the_reviewer_is_taken_to_the_next_unsigned_record_of_the_same_queue(site):
+    dana, csrf = login(site.url, "dana")
+    queue = [r for r in dana.get("/api/queue?reason=unreviewed").json()["records"] if r["review_state"] == "unreviewed"]
+    assert len(queue) >= 2
+    first, following = queue[0]["record_id"], queue[1]["record_id"]
+    signed = dana.post(
+        f"/records/{first}/reviews",
+        data={"csrf": csrf, "action": "accept", "queue_reason": "unreviewed"},
+    )
+    assert signed.status_code == 303
+    assert signed.headers["location"] == f"/records/{following}?done=signed-off-next&reason=unreviewed"
+    assert "This is the next unsigned record" in dana.get(signed.headers["location"]).text
+    assigned = [
+        r["record_id"] for r in dana.get("/api/queue?mine=1").json()["records"] if r["review_state"] == "unreviewed"
+    ]
+    current = following
+    for expected in [r for r in assigned if r != following] + [None]:  # the records given to dana, in queue order
+        mine = dana.post(f"/records/{current}/reviews", data={"csrf": csrf, "action": "accept", "queue_mine": "1"})
+        if expected is None:
+            assert mine.headers["location"] == f"/records/{current}?done=signed-off-last"
+            assert "No other unsigned record" in dana.get(mine.headers["location"]).text
+        else:
+            assert mine.headers["location"] == f"/records/{expected}?done=signed-off-next&mine=1"
+            current = expected

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from .counterfactual import CounterfactualResult
     from .fairness import FairnessResult
     from .integrity.proof import ProofResult
+    from .monitor.run import MonitorReport
 
 
 class Auditor:
@@ -240,6 +241,19 @@ class Auditor:
         """A dossier of ``record_ids`` (else a summary), its SHA-256 logged; ``options``: :func:`audit.report.issue_report`'s."""
         ids = [record_ids] if isinstance(record_ids, str) else list(record_ids or [])
         return issue_report(self.db_path, Path(output), record_ids=ids or None, verify=self.verify, **options)
+
+    def monitor(self, **options: Any) -> MonitorReport:
+        """Decisions over windows against a reference (``options``: :class:`~audit.monitor.run.MonitorRequest`'s
+        fields); the alert rules that fire are stored as ``alert`` evidence, all or none."""
+        from .monitor.run import MonitorRequest, monitor, store_alerts
+
+        with AuditStore.open(self.db_path) as store:
+            report = monitor(store, MonitorRequest(**options))
+        if report.alerts:
+            check_writable(self.db_path)
+            with AuditStore.open(self.db_path, write=True) as store:
+                store_alerts(store, report.alerts)
+        return report
 
     def verify(self, *, key: Any = None, **options: Any) -> VerifyResult:
         """Check all the log commits to, read-only, pinned to ``key`` or the trust file (:func:`~audit.integrity.verify.verify_path`)."""

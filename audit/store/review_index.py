@@ -23,8 +23,9 @@ from typing import Any
 
 import sqlite_utils
 
+from .alerts import AlertRepository
 from .database import atomic
-from .events import RECORD_EVENTS_INDEX
+from .events import RECORD_EVENTS_INDEX, EventLog
 from .schema import register
 
 INDEX, REASONS, META, TEXT = "review_index", "review_reasons", "review_index_meta", "review_text"
@@ -104,6 +105,7 @@ class RecordFacts:
     decision_margin: float | None = None  # log-odds of the chosen label over the runner-up
     decision_stated: str | None = None  # the label the text states first (None: none)
     decision_agrees: bool | None = None
+    alerts: list[tuple[str, str, int]] = field(default_factory=list)  # (severity, text, event seq) naming it
 
 
 @dataclass
@@ -187,10 +189,13 @@ class ReviewIndexRepository:
         """Ids of the records an event after ``seq`` is about (their state may have changed)."""
         rows = self.db.execute(
             "SELECT kind, subject_id FROM events WHERE seq > ? AND kind IN "
-            "('generation', 'erasure', 'explanation', 'replay', 'review', 'finding')",
+            "('generation', 'erasure', 'explanation', 'replay', 'review', 'finding', 'alert')",
             [seq],
         ).fetchall()
         ids: set[str] = {subject for kind, subject in rows if kind in ("generation", "erasure")}
+        alerts = {subject for kind, subject in rows if kind == "alert"}
+        if alerts:
+            ids.update(record_id for record_id, *_ in AlertRepository(self.db, EventLog(self.db)).named_records(alerts))
         by_kind: dict[str, list[str]] = {}
         for kind, subject in rows:
             if kind in _RECORD_TABLES:
@@ -290,6 +295,10 @@ class ReviewIndexRepository:
                 f = facts.get(record_id)
                 if f is not None:
                     f.open_findings.append((severity or "", text))
+        for record_id, severity, text, seq in AlertRepository(self.db, EventLog(self.db)).named_records():
+            f = facts.get(record_id)
+            if f is not None:
+                f.alerts.append((severity, text, seq))
         yield from facts.values()
 
     def write(self, entries: Iterable[IndexEntry], up_to: int, rules: str, *, rebuild: bool = False) -> int:

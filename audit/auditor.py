@@ -253,6 +253,7 @@ class Auditor:
             check_writable(self.db_path)
             with AuditStore.open(self.db_path, write=True) as store:
                 store_alerts(store, report.alerts)
+            keys.sign_tail(self.db_path)  # like a batch command: the alerts end covered by a signed checkpoint
         return report
 
     def verify(self, *, key: Any = None, **options: Any) -> VerifyResult:

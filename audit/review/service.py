@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from ..clock import normalise_time, utc_iso
 from ..errors import UserError
@@ -28,6 +29,7 @@ from ..report.evidence import Evidence, IntegrityStatus, gather
 from ..report.integrity import log_status, run_verification
 from ..report.oversight import build_oversight
 from ..report.summary import Summary, build_summary
+from ..report.trends import trends_of
 from ..store import AuditStore, check_writable
 from ..store.findings import Finding
 from ..store.review_index import IndexRow, RecordFilter
@@ -74,6 +76,11 @@ class RecordView:
     clear_shown: bool
     default_granularity: str
     reviews: list[SignOff] = field(default_factory=list)
+
+
+def _records_link(use_case: str, since: str, until: str) -> str:
+    """The records list filtered to one use case and window: where a trend chart's point leads."""
+    return "/records?" + urlencode({"use_case": use_case, "since": since[:19] + "Z", "until": until[:19] + "Z"})
 
 
 def check_record_id(value: str) -> str:
@@ -294,7 +301,7 @@ class Reviews:
                 ("Until", until_n or "the last record"),
             ]
             records = store.records.iter(use_case=use_case, since=since_n, until=until_n)
-            return build_summary(
+            summary = build_summary(
                 (gather(store, r, full=False) for r in records),
                 utc_iso()[:19] + "Z",
                 integrity,
@@ -304,6 +311,8 @@ class Reviews:
                 live=True,
                 fairness=store.fairness.iter(),
             )
+            summary.monitoring = trends_of(store, use_case, since_n, until_n, _records_link)
+            return summary
 
     def _pins(self) -> Pins:
         return resolve_pins(self.db_path, [self.trusted_key] if self.trusted_key is not None else [])

@@ -84,3 +84,16 @@ class MonitoringQueries:
     def effective_sign_offs(self, since: str, until: str, use_case: str | None = None) -> dict[str, str]:
         """Record id -> the action (``accept`` | ``override``) of its effective (latest) sign-off."""
         return self._latest("reviews", "review", "action", since, until, use_case)
+
+    def decision_period(
+        self, since: str | None, until: str | None, use_case: str | None = None
+    ) -> tuple[str, str] | None:
+        """(first, last) start time of the records with a decision in the period (store-format times), or None."""
+        table = self.db[GENERATIONS]
+        if not table.exists() or "decision" not in table.columns_dict:
+            return None
+        where, params = self._period(since or "", until or "9999", use_case)
+        first, last = self.db.execute(
+            f"SELECT MIN(started_at), MAX(started_at) FROM {GENERATIONS} WHERE decision IS NOT NULL AND {where}", params
+        ).fetchone()
+        return (first, last) if first is not None else None

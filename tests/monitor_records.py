@@ -69,14 +69,20 @@ def record(when: datetime, income: int, d: DecisionRecord, rng: random.Random) -
 
 
 def write_period(
-    store: AuditStore, start: datetime, n: int, rng: random.Random, low_income_approval: float, mass: float = 0.9
+    store: AuditStore,
+    start: datetime,
+    n: int,
+    rng: random.Random,
+    low_income_approval: float,
+    mass: float = 0.9,
+    others: float = 0.75,
 ) -> list[GenerationRecord]:
     """``n`` records spread over the week from ``start``: incomes uniform over $20,000-$120,000; approval
-    probability ``low_income_approval`` under $40,000 and 0.75 above."""
+    probability ``low_income_approval`` under $40,000 and ``others`` above."""
     made = []
     for i in range(n):
         income = rng.randrange(20_000, 120_000, 500)
-        p = low_income_approval if income < 40_000 else 0.75
+        p = low_income_approval if income < 40_000 else others
         when = start + timedelta(seconds=(i + rng.random()) * 7 * 86400 / n)
         rec = record(when, income, decision(p, mass, rng), rng)
         store.records.append(rec)
@@ -85,11 +91,12 @@ def write_period(
 
 
 def build(
-    path: Path, seed: int, n: int, before: float, after: float, mass_after: float = 0.9
+    path: Path, seed: int, n: int, before: float, after: float, mass_after: float = 0.9, others_after: float = 0.75
 ) -> tuple[list[GenerationRecord], list[GenerationRecord]]:
-    """A database with a reference week (low-income approval ``before``) and a current week (``after``)."""
+    """A database with a reference week (low-income approval ``before``) and a current week (``after``; the
+    other incomes' approval ``others_after``, 0.75 as before unless given)."""
     rng = random.Random(seed)
     with AuditStore.open(path, write=True) as store, store.transaction():
         reference = write_period(store, REFERENCE, n, rng, before)
-        current = write_period(store, CURRENT, n, rng, after, mass_after)
+        current = write_period(store, CURRENT, n, rng, after, mass_after, others_after)
     return reference, current

@@ -87,18 +87,13 @@ def _chart(
     reference: tuple[float, int] | None,
 ) -> LineChart:
     """``values``: per window (label, value, n, firing, href); ``reference``: (value, n)."""
-    known = [v for _, v, _, _, _ in values if v is not None]
+    known = [v for _, v, _, _, _ in values if v is not None] + ([reference[0]] if reference else [])
     empty = not known
-    lo, hi = (
-        (0.0, 1.0)
-        if rate
-        else (
-            min(known + [reference[0]] if reference else known, default=0.0),
-            max(known + [reference[0]] if reference else known, default=1.0),
-        )
-    )
-    if not rate:
-        pad = (hi - lo) * 0.1 or 0.5
+    if rate or title.startswith("mean label mass"):
+        lo, hi = 0.0, 1.0  # a probability: the whole axis, so a small wobble looks small
+    else:
+        lo, hi = min(known, default=0.0), max(known, default=1.0)
+        pad = max((hi - lo) * 0.1, 0.25)
         lo, hi = lo - pad, hi + pad
     y = lambda v: round(BOTTOM - (BOTTOM - TOP) * (v - lo) / (hi - lo), 2)  # noqa: E731
     step = (RIGHT - LEFT) / max(len(values) - 1, 1)

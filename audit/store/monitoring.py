@@ -33,6 +33,12 @@ class DecidedRow:
     decision: DecisionRecord
 
 
+def _decided(seq: int, record_id: str, started: str, case: str, variables: str | None, decision: str) -> DecidedRow:
+    """A row's columns parsed as the record reader parses them (``GenerationRecord.from_dict``'s decision)."""
+    parsed = json.loads(variables) if variables else {}
+    return DecidedRow(seq, record_id, started, case, parsed, DecisionRecord.from_dict(json.loads(decision)))
+
+
 class MonitoringQueries:
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
@@ -52,19 +58,12 @@ class MonitoringQueries:
         if not table.exists() or "decision" not in table.columns_dict:
             return
         where, params = self._period(since, until, use_case)
-        for seq, record_id, started, case, variables, decision in self.db.execute(
+        for row in self.db.execute(
             f"SELECT seq, id, started_at, use_case, variables, decision FROM {GENERATIONS} "
             f"WHERE decision IS NOT NULL AND {where} ORDER BY seq",
             params,
         ):
-            yield DecidedRow(
-                seq,
-                record_id,
-                started,
-                case,
-                json.loads(variables) if variables else {},
-                DecisionRecord.from_dict(json.loads(decision)),
-            )
+            yield _decided(*row)
 
     def _latest(self, table: str, kind: str, column: str, since: str, until: str, use_case: str | None) -> dict:
         if not self.db[table].exists() or not self.db[GENERATIONS].exists():
@@ -97,3 +96,21 @@ class MonitoringQueries:
             f"SELECT MIN(started_at), MAX(started_at) FROM {GENERATIONS} WHERE decision IS NOT NULL AND {where}", params
         ).fetchone()
         return (first, last) if first is not None else None
+
+    def last_seq(self) -> int:
+        """The newest record's position (0: none)."""
+        if not self.db[GENERATIONS].exists():
+            return 0
+        return int(self.db.execute(f"SELECT COALESCE(MAX(seq), 0) FROM {GENERATIONS}").fetchone()[0])
+
+    def decisions_after(self, seq: int, limit: int = 10_000) -> list[DecidedRow]:
+        """Records with a decision stored after position ``seq``, oldest first, at most ``limit``."""
+        table = self.db[GENERATIONS]
+        if not table.exists() or "decision" not in table.columns_dict:
+            return []
+        rows = self.db.execute(
+            f"SELECT seq, id, started_at, use_case, variables, decision FROM {GENERATIONS} "
+            "WHERE seq > ? AND decision IS NOT NULL ORDER BY seq LIMIT ?",
+            [seq, limit],
+        )
+        return [_decided(*row) for row in rows]

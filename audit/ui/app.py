@@ -26,6 +26,7 @@ from ..review.errors import BadRequest, Locked, Unauthenticated, status_of
 from ..review.roles import MANAGE_USERS, ROLES, Principal, permissions, require
 from ..review.rules import RULES
 from ..review.service import AREAS, REVIEW_STATES, SEVERITIES, Reviews
+from .metrics import metrics_router
 from .security import (
     CSRF_FIELD,
     CSRF_HEADER,
@@ -66,6 +67,7 @@ def create_app(reviews: Reviews, *, sessions: Sessions | None = None, throttle: 
     sessions = sessions or Sessions()
     throttle = throttle or LoginThrottle()
     app.state.reviews, app.state.sessions, app.state.throttle = reviews, sessions, throttle
+    app.include_router(metrics_router(reviews.db_path))  # decision counters for Prometheus (open, no record)
     env = environment()
     buckets = {"diverging": diverging_buckets(), "sequential": sequential_buckets()}
     css = {

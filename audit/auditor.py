@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from .fairness import FairnessResult
     from .integrity.proof import ProofResult
     from .monitor.run import MonitorReport
+    from .telemetry.batch import ExportOutcome
 
 
 class Auditor:
@@ -255,6 +256,15 @@ class Auditor:
                 store_alerts(store, report.alerts)
             keys.sign_tail(self.db_path)  # like a batch command: the alerts end covered by a signed checkpoint
         return report
+
+    def otel_export(self, endpoint: str, **options: Any) -> ExportOutcome:
+        """Send the records of a period as OpenTelemetry spans (``options``: since, until, use_case, content)."""
+        from .telemetry.batch import export_period
+
+        with AuditStore.open(self.db_path):  # the database must exist: one line otherwise
+            pass
+        content = bool(options.pop("content", False)) and self.policy is None
+        return export_period(self.db_path, endpoint, content=content, **options)
 
     def verify(self, *, key: Any = None, **options: Any) -> VerifyResult:
         """Check all the log commits to, read-only, pinned to ``key`` or the trust file (:func:`~audit.integrity.verify.verify_path`)."""

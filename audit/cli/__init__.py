@@ -23,6 +23,7 @@ from . import (  # noqa: F401,E402 - registers the commands
     report,
     review,
     serve,
+    telemetry,
 )
 from .app import main
 

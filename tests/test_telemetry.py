@@ -71,7 +71,9 @@ def test_a_batch_export_is_one_span_per_record_with_conventional_attributes(expo
             assert span["events"] == [] or record.id == replayed.id
     ((name, event),) = spans[replayed.id]["events"]
     assert name == "gen_ai.evaluation.result" and set(event) - {"gen_ai.response.id", "llm_audit.replay.id"} <= EXTRA
-    assert event["gen_ai.evaluation.score.label"] == "decision-changed" and event["gen_ai.evaluation.score.value"] == 0.0
+    assert (
+        event["gen_ai.evaluation.score.label"] == "decision-changed" and event["gen_ai.evaluation.score.value"] == 0.0
+    )
     (fairness,) = [s for s in receiver.spans if "llm_audit.fairness.id" in s["attributes"]]
     ((name, event),) = fairness["events"]
     assert event["gen_ai.evaluation.name"] == "llm_audit.flip_rate.marital_status"

@@ -252,6 +252,7 @@ class Auditor:
             report = monitor(store, MonitorRequest(**options))
         if report.alerts:
             check_writable(self.db_path)
+            keys.signing_key(self.db_path)  # a key that cannot sign is refused before anything is stored
             with AuditStore.open(self.db_path, write=True) as store:
                 store_alerts(store, report.alerts)
             keys.sign_tail(self.db_path)  # like a batch command: the alerts end covered by a signed checkpoint

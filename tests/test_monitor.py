@@ -141,8 +141,14 @@ def shifted(tmp_path_factory) -> Path:
 
 
 def _copy(path: Path, tmp_path: Path) -> Path:
+    """A copy of the database with its signing key where the copy's key belongs (as a moved database's)."""
+    from audit.integrity.key_location import default_key_path
+
     copy = tmp_path / "copy.db"
     shutil.copy(path, copy)
+    key = default_key_path(copy)
+    if default_key_path(path).exists() and not key.exists():
+        shutil.copy(default_key_path(path), key)
     return copy
 
 
@@ -326,3 +332,78 @@ def test_segments_split_every_record_once():
     assert sum(sizes) == len(rows) and isinstance(parts[0], Segment)
     assert [s.label for s in parts] == [LOW, "40,000 ≤ income < 80,000", "income ≥ 80,000"]
     assert compare(tally("c", "all", rows, Context()), tally("c", "all", rows, Context()), 0.01, 0.25)
+
+
+def _explain(store: AuditStore, record, weights: list[float]) -> None:
+    """A stored field explanation of the record's decision against the favourable label (weights: income,
+    credit_score, marital_status), as `explain --contrast` stores one."""
+    import numpy as np
+
+    from audit.attribution.result import AttributionResult
+
+    d = record.decision
+    target = {"kind": "decision", "label": d.chosen, "contrast": d.favourable, "score": d.margin, "description": ""}
+    seq = np.asarray(weights, dtype=np.float32)
+    store.explanations.append(
+        AttributionResult(record.id, "feature-ablation", "field", ["income", "credit_score", "marital_status"],
+                          ["DECLINE − APPROVE"], seq[None, :], seq, {"target": target}, 0.1)
+    )  # fmt: skip
+
+
+def test_reasons_replays_and_flip_rate_come_from_the_stored_evidence(tmp_path, cli_fast):
+    """Principal reasons of explained adverse decisions shift from income to marital status; a fairness run in
+    the current week flips 3 of 60 decisions on marital status: both are read from the stored evidence."""
+    from audit.fairness.result import AttributeReport, FairnessResult
+
+    db = tmp_path / "evidence.db"
+    reference, current = synth.build(db, seed=11, n=200, before=0.5, after=0.5)
+    explained = []
+    with AuditStore.open(db, write=True) as store:
+        for records, weights in ((reference, [0.9, 0.3, 0.0]), (current, [0.1, 0.3, 0.8])):
+            adverse = [r for r in records if r.decision.adverse][:50]
+            explained.append(len(adverse))
+            for record in adverse:
+                _explain(store, record, weights)
+            _explain(store, [r for r in records if not r.decision.adverse][0], weights)  # favourable: no reason
+        run = FairnessResult(
+            use_case=synth.USE_CASE, filters={}, swaps={}, records=60, skipped={}, warnings=[],
+            attributes=[AttributeReport("marital_status", "list", "", 60, 3, 0.05, [0.017, 0.137], [], 0.0, [], {})],
+            logprob_max_diff=0.0, model={"name": "synthetic"}, created_at="2026-11-10T00:00:00.000000Z",
+        )  # fmt: skip
+        store.fairness.append(run)
+        from report_evidence import replay
+
+        for k, (record, verdict) in enumerate(
+            [(current[0], "identical"), (current[1], "identical"), (current[1], "decision-changed")]
+        ):  # the latest replay of a record is the one that counts
+            made = replay(record, verdict)
+            made.id = f"replay-{k}"
+            store.replays.append(made)
+        report = monitor(store, MonitorRequest(window="7d", now=NOW))
+    (group,) = report.windows[0].groups
+    (before,) = report.reference_groups
+    assert explained == [50, 50]
+    assert group.verdicts == {"identical": 1, "decision-changed": 1} and group.diverged == 1 and before.verdicts == {}
+    assert before.reasons == {"income": 50} and group.reasons == {"marital_status": 50} and group.explained == 50
+    (mix,) = [c for c in report.windows[0].changes if c.metric == "reason_mix"]
+    assert mix.significant and mix.n_current == mix.n_reference == 50
+    assert group.flips == {"marital_status": {"flipped": 3, "records": 60, "run": run.id}} and before.flips == {}
+    rules = _write_rules(
+        tmp_path,
+        {"name": "name-reliance", "use_case": synth.USE_CASE, "metric": "flip_rate", "field": "marital_status",
+         "above": 0.0, "severity": "high"},
+    )  # fmt: skip
+    fired = cli_fast("monitor", "--db", str(db), "--until", "2026-11-15", "--rules", str(rules))
+    assert fired.returncode == 1
+    assert "flip rate under a marital_status swap for credit-decision is 5%, above 0%" in fired.stdout
+
+
+def test_a_firing_that_cannot_be_signed_stores_nothing(shifted, tmp_path, cli_fast):
+    """A copied database whose key is elsewhere: the firing is refused in one line before any alert is stored."""
+    db = tmp_path / "moved.db"
+    shutil.copy(shifted, db)
+    before = _digest(db)
+    run = cli_fast(
+        "monitor", "--db", str(db), "--until", "2026-11-15", "--rules", str(_write_rules(tmp_path, RULES[0]))
+    )
+    assert run.returncode == 2 and "signed by key" in run.stderr and _digest(db) == before

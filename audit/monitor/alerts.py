@@ -40,8 +40,7 @@ def _group(rule: Rule, rows: list[DecidedRow], context: Context, flips: dict[str
     mine = [
         r for r in rows if r.use_case == rule.use_case and (rule.segment is None or rule.segment.matches(r.variables))
     ]
-    context.flips = {rule.use_case: {**flips.get("*", {}), **flips.get(rule.use_case, {})}}
-    return tally(rule.use_case, segment, mine, context)
+    return tally(rule.use_case, segment, mine, context, flips)
 
 
 def _threshold(rule: Rule, group: GroupStats, window: Window) -> tuple[str, float] | None:

@@ -133,8 +133,10 @@ def psi_change(
     if not sum(now) or not sum(then):
         return None
     value, p = psi(now, then), psi_p_value(now, then)
-    a, b = metric_value(current, metric, None), metric_value(reference, metric, None)
-    means = f", mean {b:.2f} then {a:.2f}" if a is not None and b is not None and metric != "reason_mix" else ""
+    means_of = metric in ("margin", "label_mass")
+    a = metric_value(current, metric, None) if means_of else None
+    b = metric_value(reference, metric, None) if means_of else None
+    means = f", mean {b:.2f} then {a:.2f}" if a is not None and b is not None else ""
     text = (
         f"{metric_name(metric, None)} for {where(current)}: {psi_words(value)} "
         f"(PSI {value:.3f}, {p_text(p)}{means}, n {int(sum(now))}/{int(sum(then))})"

@@ -132,8 +132,7 @@ def _groups(
     groups = []
     for case, segments in cases.items():
         mine = by_case.get(case, [])
-        context.flips = {case: {**flips.get("*", {}), **flips.get(case, {})}}
-        groups.append(tally(case, "all", mine, context))
+        groups.append(tally(case, "all", mine, context, flips))
         for spec_segments in segments.values():
             for segment in spec_segments:
                 groups.append(tally(case, segment.label, [r for r in mine if segment.matches(r.variables)], context))

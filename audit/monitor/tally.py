@@ -29,7 +29,6 @@ class Context:
     replays: dict[str, str] = field(default_factory=dict)  # latest replay verdict
     sign_offs: dict[str, str] = field(default_factory=dict)  # effective sign-off action
     reasons: dict[str, str] = field(default_factory=dict)  # principal reason (field) of an explained adverse decision
-    flips: dict[str, dict[str, Any]] = field(default_factory=dict)  # use case -> field -> {flipped, records, run}
 
 
 @dataclass
@@ -76,7 +75,11 @@ def label_mass(logprobs: dict[str, float]) -> float:
     return float(sum(math.exp(v) for v in logprobs.values()))
 
 
-def tally(use_case: str, segment: str, rows: Iterable[DecidedRow], context: Context) -> GroupStats:
+def tally(
+    use_case: str, segment: str, rows: Iterable[DecidedRow], context: Context, flips: dict[str, Any] | None = None
+) -> GroupStats:
+    """One group's counts; ``flips``: use case (or ``*``: a run over every use case) -> field -> the window's
+    latest fairness run's {flipped, records, run}, shown on the use case's whole group only."""
     stats = GroupStats(use_case, segment)
     margins: list[float] = []
     masses: list[float] = []
@@ -115,6 +118,6 @@ def tally(use_case: str, segment: str, rows: Iterable[DecidedRow], context: Cont
     stats.reasons = dict(reasons.most_common())
     stats.verdicts = dict(verdicts)
     stats.record_ids = ids[::-1][:MAX_IDS]
-    if segment == "all":
-        stats.flips = context.flips.get(use_case, {})
+    if segment == "all" and flips:
+        stats.flips = {**flips.get("*", {}), **flips.get(use_case, {})}
     return stats

@@ -81,7 +81,7 @@ class Sender:
         span = self.tracer.start_span(
             spec.name, kind=SpanKind.CLIENT, attributes=spec.attributes, start_time=spec.start_ns
         )
-        for event in spec.events:
+        for event in spec.span_events:
             span.add_event(event.name, event.attributes, timestamp=event.time_ns)
         span.end(end_time=spec.end_ns)
 

@@ -45,7 +45,7 @@ class SpanSpec:
     start_ns: int
     end_ns: int
     attributes: dict[str, Any]
-    events: list[EventSpec] = field(default_factory=list)
+    span_events: list[EventSpec] = field(default_factory=list)  # gen_ai.evaluation.result events
 
 
 def nanoseconds(stamp: str) -> int:
@@ -114,7 +114,7 @@ def record_span(
     start, end = nanoseconds(record.started_at), nanoseconds(record.finished_at)
     span = SpanSpec(f"{operation} {record.model.name}", _trace_id(record.id), start, max(start, end), a)
     if replay is not None:
-        span.events.append(
+        span.span_events.append(
             EventSpec(
                 EVALUATION,
                 nanoseconds(replay.created_at) if replay.created_at else end,
@@ -149,7 +149,7 @@ def fairness_span(result: FairnessResult, log_seq: int | None) -> SpanSpec:
     span = SpanSpec("evaluate llm_audit.fairness", _trace_id(result.id), start, max(start, at), a)
     for attr in result.attributes:
         low, high = attr.flip_interval
-        span.events.append(
+        span.span_events.append(
             EventSpec(
                 EVALUATION,
                 max(start, at),

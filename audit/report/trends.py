@@ -128,8 +128,11 @@ def _chart(
     )  # fmt: skip
 
 
-def build_trends(report: MonitorReport, window: str, link: Callable[[str, str, str], str | None]) -> Trends:
-    """``link(use_case, since, until)``: the href of a window's records, or None where the page has none."""
+def build_trends(
+    report: MonitorReport, window: str, link: Callable[[str, str, str], str | None], *, segments: bool = False
+) -> Trends:
+    """``link(use_case, since, until)``: the href of a window's records, or None where the page has none;
+    ``segments``: also each segment's favourable rate (the workspace's trends page)."""
     fired = {(a.rule.get("use_case"), a.window["since"]) for a in report.alerts}
     ref_groups = {g.use_case: g for g in report.reference_groups if g.segment == "all"}
     cases = sorted({g.use_case for w in report.windows for g in w.groups})
@@ -171,11 +174,39 @@ def build_trends(report: MonitorReport, window: str, link: Callable[[str, str, s
                 else title
             )
             charts.append(_chart(label, rate, rows, reference))
+        if segments:
+            charts += _segment_charts(report, case, link)
         trends.use_cases.append(UseCaseTrends(case, charts))
     for w in reversed(report.windows):
         trends.changes += [f"{w.window.label}: {c.text}" for c in w.changes if c.significant]
     trends.alerts = [f"[{a.severity}] {a.text}" for a in report.alerts]
     return trends
+
+
+def _segment_charts(report: MonitorReport, case: str, link: Callable[[str, str, str], str | None]) -> list[LineChart]:
+    """Each segment's favourable rate per window (its own reference band); points link to the use case's records."""
+    names = [g.segment for g in report.windows[0].groups if g.use_case == case and g.segment != "all"]
+    ref = {g.segment: g for g in report.reference_groups if g.use_case == case}
+    charts = []
+    for name in names:
+        rows = []
+        for w in report.windows:
+            g = next(g for g in w.groups if g.use_case == case and g.segment == name)
+            value = g.rate(g.favourable) if g.n and g.favourable else None
+            firing = any(
+                c.use_case == case and c.segment == name and c.metric == "decision_rate" and c.significant
+                for c in w.changes
+            )
+            href = link(case, w.window.since, w.window.until) if value is not None else None
+            rows.append((w.window.label, value, g.n, firing, href))
+        r = ref.get(name)
+        reference = (r.rate(r.favourable), r.n) if r is not None and r.n and r.favourable else None
+        if any(v is not None for _, v, _, _, _ in rows):
+            favourable = next(
+                (g.favourable for w in report.windows for g in w.groups if g.segment == name and g.favourable), ""
+            )
+            charts.append(_chart(f"favourable rate ({favourable}), {name}", True, rows, reference))
+    return charts
 
 
 def _size(g: GroupStats, metric: str, key: str | None) -> int:

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 from ..clock import normalise_time, utc_iso
 from ..errors import UserError
@@ -39,6 +38,7 @@ from .errors import BadRequest, Conflict, Forbidden, NotFound
 from .jobs import KINDS, Job, JobQueue
 from .queue import Page, QueuePage, queue_page, records_page, refresh
 from .roles import ADD_FINDING, READ, REQUEST_JOB, RESOLVE_FINDING, SIGN_OFF, Principal, permissions, require
+from .trends import records_link
 
 RECORD_ID = re.compile(r"^[0-9a-f][0-9a-f-]{7,35}$")
 SEVERITIES = ("low", "medium", "high", "critical")
@@ -76,11 +76,6 @@ class RecordView:
     clear_shown: bool
     default_granularity: str
     reviews: list[SignOff] = field(default_factory=list)
-
-
-def _records_link(use_case: str, since: str, until: str) -> str:
-    """The records list filtered to one use case and window: where a trend chart's point leads."""
-    return "/records?" + urlencode({"use_case": use_case, "since": since[:19] + "Z", "until": until[:19] + "Z"})
 
 
 def check_record_id(value: str) -> str:
@@ -311,7 +306,7 @@ class Reviews:
                 live=True,
                 fairness=store.fairness.iter(),
             )
-            summary.monitoring = trends_of(store, use_case, since_n, until_n, _records_link)
+            summary.monitoring = trends_of(store, use_case, since_n, until_n, records_link)
             return summary
 
     def _pins(self) -> Pins:

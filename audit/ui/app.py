@@ -26,6 +26,7 @@ from ..review.errors import BadRequest, Locked, Unauthenticated, status_of
 from ..review.roles import MANAGE_USERS, ROLES, Principal, permissions, require
 from ..review.rules import RULES
 from ..review.service import AREAS, REVIEW_STATES, SEVERITIES, Reviews
+from ..review.trends import trends_page
 from .metrics import metrics_router
 from .security import (
     CSRF_FIELD,
@@ -59,6 +60,11 @@ class Actor:
     @property
     def csrf(self) -> str:
         return self.session.csrf if self.session else ""
+
+
+def _trend_filters(q: dict[str, str]) -> dict[str, str]:
+    """The trends page's query (use_case, window, since, until, segment), nothing else."""
+    return {k: q[k][:100] for k in ("use_case", "window", "since", "until", "segment") if k in q}
 
 
 def create_app(reviews: Reviews, *, sessions: Sessions | None = None, throttle: LoginThrottle | None = None) -> FastAPI:
@@ -380,6 +386,15 @@ def create_app(reviews: Reviews, *, sessions: Sessions | None = None, throttle: 
                 )
             )
             return page(request, "summary.html.j2", who, s=s, f=dict(q))
+
+        return await show(request, render)
+
+    @app.get("/trends")
+    async def trends(request: Request) -> Response:
+        async def render(who: Actor) -> Response:
+            q = {k: v for k, v in request.query_params.items() if v}
+            t = await run_in_threadpool(lambda: trends_page(reviews.db_path, **_trend_filters(q)))
+            return page(request, "trends.html.j2", who, t=t, f=q)
 
         return await show(request, render)
 

@@ -42,6 +42,7 @@ class Follower:
             "llm_audit_otel_spans_dropped", "Spans the OTLP endpoint did not take (not retried)", registry=registry
         )
         self.seen = 0
+        self.reachable = True  # the last batch was taken: only then does stop() send what came in since
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._run, name="llm-audit-otlp", daemon=True)
 
@@ -55,7 +56,8 @@ class Follower:
         self.stopping.set()
         if self.thread.is_alive():
             self.thread.join(30)
-        self.poll()  # what was stored just before the stop
+        if self.reachable:
+            self.poll()  # what was stored just before the stop (not against a collector that is down)
         self.sender.close()
 
     def poll(self) -> int:
@@ -72,6 +74,7 @@ class Follower:
                     specs.append(record_span(record, logged.seq if logged else None, replay, self.content))
                     self.seen = record.seq or self.seen
                 outcome = self.sender.send(specs)
+                self.reachable = not outcome.dropped
                 self.sent.inc(outcome.sent)
                 self.dropped.inc(outcome.dropped)
                 built += len(specs)

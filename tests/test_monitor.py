@@ -200,7 +200,7 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_a_rule_that_fires_exits_1_is_stored_verified_and_queued(shifted, tmp_path, cli):
+def test_a_rule_that_fires_exits_1_is_stored_verified_and_queued(shifted, tmp_path, cli, cli_fast):
     db = _copy(shifted, tmp_path)
     rules = _write_rules(tmp_path, RULES[0], {**RULES[1], "test": "proportion"})
     run = cli("monitor", "--db", str(db), "--window", "7d", "--until", "2026-11-15", "--rules", str(rules))
@@ -231,6 +231,14 @@ def test_a_rule_that_fires_exits_1_is_stored_verified_and_queued(shifted, tmp_pa
         conn.execute("UPDATE alerts SET body = ?", [json.dumps(body)])
     caught = cli("verify", "--db", str(forged))
     assert caught.returncode == 1 and "alert" in caught.stdout + caught.stderr
+    # and deleted: the event has no row any more
+    deleted = tmp_path / "deleted.db"
+    shutil.copy(db, deleted)
+    with sqlite3.connect(deleted) as conn:
+        conn.execute("DROP TRIGGER alerts_append_only_delete")
+        conn.execute("DELETE FROM alerts")
+    gone = cli_fast("verify", "--db", str(deleted))
+    assert gone.returncode == 1 and "alert" in gone.stdout + gone.stderr
 
 
 def test_a_quiet_run_stores_nothing_and_exits_0(shifted, tmp_path, cli_fast):
@@ -407,3 +415,38 @@ def test_a_firing_that_cannot_be_signed_stores_nothing(shifted, tmp_path, cli_fa
         "monitor", "--db", str(db), "--until", "2026-11-15", "--rules", str(_write_rules(tmp_path, RULES[0]))
     )
     assert run.returncode == 2 and "signed by key" in run.stderr and _digest(db) == before
+
+
+def test_sign_offs_give_the_override_rate_and_acknowledge_an_alert(shifted, tmp_path, cli_fast):
+    from audit import Auditor
+    from audit.review.queue import queue_page, refresh
+    from audit.review.roles import Principal
+
+    db = _copy(shifted, tmp_path)
+    rules = _write_rules(tmp_path, RULES[0])
+    assert cli_fast("monitor", "--db", str(db), "--until", "2026-11-15", "--rules", str(rules)).returncode == 1
+    auditor = Auditor(db=db)
+    auditor.reviews.accounts.add(Principal("root", "admin", "cli"), "rita", "reviewer", "correct horse battery")
+    rita = auditor.reviews.session_user("rita")
+    with AuditStore.open(db) as store:
+        (alert,) = list(store.alerts.iter())
+        week = list(store.monitoring.decisions(WEEK.since, WEEK.until))
+    named = alert.record_ids
+    for k, record_id in enumerate(named[:10]):  # 6 overrides, 4 accepts, all in the current week
+        if k < 6:
+            auditor.reviews.sign_off(rita, record_id, "override", "APPROVE", "income verified")
+        else:
+            auditor.reviews.sign_off(rita, record_id, "accept")
+    with AuditStore.open(db, write=True) as store:
+        refresh(store)
+        still = {row.record_id for row in queue_page(store, "alert", 1, size=1000).rows}
+        report = monitor(store, MonitorRequest(window="7d", now=NOW))
+    assert still == set(named[10:])  # a sign-off after the alert acknowledges it for that record
+    (group,) = report.windows[0].groups
+    assert (group.reviewed, group.overridden) == (10, 6) and group.n == len(week)
+    override = _write_rules(
+        tmp_path,
+        {"name": "overrides", "use_case": synth.USE_CASE, "metric": "override_rate", "above": 0.5, "severity": "high"},
+    )  # fmt: skip
+    fired = cli_fast("monitor", "--db", str(db), "--until", "2026-11-15", "--rules", str(override))
+    assert fired.returncode == 1 and "override rate for credit-decision is 60%, above 50%" in fired.stdout

@@ -19,7 +19,7 @@ from audit.monitor.stats import MARGIN_EDGES
 from audit.monitor.tally import label_mass
 from audit.store import AuditStore
 from audit.ui.app import create_app
-from audit.ui.server import BackgroundServer
+from audit.web.background import BackgroundServer
 
 
 def _sample(text: str, name: str, **labels: str) -> float:

@@ -20,7 +20,7 @@ from serving import TIMEOUT, Running, wait_for
 from audit import Auditor
 from audit.fairness.result import AttributeReport, FairnessResult
 from audit.serve import server_app
-from audit.serve.background import BackgroundServer
+from audit.web.background import BackgroundServer
 from audit.store import AuditStore
 
 GEN_AI = {getattr(gen_ai_attributes, n) for n in dir(gen_ai_attributes) if n.startswith("GEN_AI_")}

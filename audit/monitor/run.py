@@ -9,6 +9,7 @@ firings as evidence in one transaction.
 from __future__ import annotations
 
 import json
+from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -188,10 +189,11 @@ def monitor(store: AuditStore, request: MonitorRequest) -> MonitorReport:
         ref_rows = [r for r in rows if ref_window.since <= r.started_at < ref_window.until]
         reference_groups = _groups(ref_rows, cases, context, _flips(runs, ref_window))
     reports = []
-    per_window_rows = []
-    for window in windows:
-        mine = [r for r in current if window.since <= r.started_at < window.until]
-        per_window_rows.append(mine)
+    per_window_rows: list[list[DecidedRow]] = [[] for _ in windows]
+    starts = [w.since for w in windows]
+    for row in current:  # each record into its window: one binary search, not one pass per window
+        per_window_rows[bisect_right(starts, row.started_at) - 1].append(row)
+    for window, mine in zip(windows, per_window_rows):
         groups = _groups(mine, cases, context, _flips(runs, window))
         ref = {(g.use_case, g.segment): g for g in reference_groups}
         changes = [

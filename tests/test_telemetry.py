@@ -20,8 +20,8 @@ from serving import TIMEOUT, Running, wait_for
 from audit import Auditor
 from audit.fairness.result import AttributeReport, FairnessResult
 from audit.serve import server_app
-from audit.web.background import BackgroundServer
 from audit.store import AuditStore
+from audit.web.background import BackgroundServer
 
 GEN_AI = {getattr(gen_ai_attributes, n) for n in dir(gen_ai_attributes) if n.startswith("GEN_AI_")}
 EXTRA = {"gen_ai.evaluation.name", "gen_ai.evaluation.score.value", "gen_ai.evaluation.score.label",
@@ -155,3 +155,24 @@ def test_an_unreachable_endpoint_never_fails_a_completion_and_counts_dropped_spa
 
         assert wait_for(lambda: dropped() >= 2, timeout=120, what="dropped spans counted")
     assert len(auditor.list()) == 2 and auditor.verify().ok
+
+
+@pytest.mark.usefixtures("single_thread")
+def test_the_proxy_exports_what_it_records(tiny_loaded, tmp_path):
+    from serving import serve
+
+    from audit.serve import proxy_app
+
+    with serve(tmp_path / "upstream.db", tiny_loaded, "proxy", model_name="tiny") as upstream, Receiver() as receiver:
+        auditor = Auditor(db=tmp_path / "proxied.db")
+        key = auditor.api_keys.add("app")
+        app = proxy_app(auditor, upstream.base_url, upstream_key=upstream.key, otlp_endpoint=receiver.url)
+        with BackgroundServer(app) as background:
+            client = Running(background, None, auditor, key).openai()
+            client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "Hi"}], max_tokens=2)
+            wait_for(lambda: receiver.spans, what="the proxied record's span")
+    (span,) = receiver.spans
+    (record,) = auditor.list()
+    a = span["attributes"]
+    assert a["llm_audit.record.id"] == record.id and a["gen_ai.operation.name"] == "chat"
+    assert a["gen_ai.usage.output_tokens"] == record.output_tokens and "gen_ai.input.messages" not in a

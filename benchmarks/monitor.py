@@ -21,12 +21,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-
-import monitor_records as synth  # noqa: E402
+sys.path[:0] = [str(ROOT)]
 
 from audit.monitor.run import MonitorRequest, monitor  # noqa: E402
 from audit.store import AuditStore  # noqa: E402
+from tests import monitor_records as synth  # noqa: E402
 
 NOW = datetime(2026, 11, 15, tzinfo=UTC)
 

@@ -19,6 +19,7 @@ from audit.record import DecisionRecord, GenerationRecord, ModelIdentity
 from audit.store import AuditStore
 
 USE_CASE = "credit-decision"
+INCOME_REASON = "Income insufficient for amount of credit requested"
 TEMPLATE = "Income {income}, credit score {credit_score}, marital status {marital_status}. Approve?"
 REFERENCE = datetime(2026, 11, 1, tzinfo=UTC)  # the reference week: Nov 1-8; the current week: Nov 8-15
 CURRENT = datetime(2026, 11, 8, tzinfo=UTC)
@@ -53,6 +54,7 @@ def decision(approve_p: float, mass: float, rng: random.Random) -> DecisionRecor
         margin=logp[chosen] - logp[other],
         stated=chosen,
         agrees=True,
+        reasons={"income": INCOME_REASON},  # Regulation B's sample reason; marital status is never one
     )
 
 

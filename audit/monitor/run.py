@@ -99,8 +99,9 @@ def _baseline(path: Path) -> tuple[dict[str, str], list[GroupStats]]:
 
 
 def _reasons(store: AuditStore, rows: dict[str, DecidedRow]) -> dict[str, str]:
-    """Record id -> the principal reason (field) of its adverse decision, from its latest decision explanation
-    against the favourable label (the only contrast whose figures are adverse-action reasons)."""
+    """Record id -> the principal reason of its adverse decision, from its latest decision explanation against
+    the favourable label (the only contrast whose figures are adverse-action reasons): the reason the template
+    maps the field to (the notice's wording, a reason code), else the field's name."""
     found: dict[str, str] = {}
     for result in store.explanations.iter(granularity="field", target="decision"):
         row = rows.get(result.record_id)
@@ -108,7 +109,8 @@ def _reasons(store: AuditStore, rows: dict[str, DecidedRow]) -> dict[str, str]:
             continue
         toward = toward_decision(result.seq_attr)
         if toward:
-            found[result.record_id] = result.features[toward[0]]
+            name = result.features[toward[0]]
+            found[result.record_id] = row.decision.reasons.get(name) or name
     return found
 
 

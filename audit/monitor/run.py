@@ -39,12 +39,12 @@ class MonitorRequest:
     since: str | None = None
     until: str | None = None
     reference: str | None = None  # "SINCE..UNTIL"; default: the window before the first
-    baseline: Path | None = None  # a saved ``monitor --json`` output: its last window is the reference
+    baseline: Path | str | None = None  # a saved ``monitor --json`` output: its last window is the reference
     use_case: str | None = None
     segments: list[str] = field(default_factory=list)  # "FIELD" or "FIELD:CUT,CUT"
     alpha: float = 0.01
     psi_max: float = 0.25
-    rules: Path | None = None
+    rules: Path | str | None = None
     now: datetime | None = None  # the end of the last window when ``until`` is not given (tests pin it)
 
 
@@ -153,8 +153,9 @@ def monitor(store: AuditStore, request: MonitorRequest) -> MonitorReport:
     windows, ref_window = plan(request.window, request.since, request.until, request.reference, request.now)
     for spec in request.segments:
         split_spec(spec)
-    rules: list[Rule] = load_rules(request.rules) if request.rules is not None else []
-    reference, reference_groups = _baseline(request.baseline) if request.baseline is not None else ({}, [])
+    rules: list[Rule] = load_rules(Path(request.rules)) if request.rules is not None else []
+    baseline = Path(request.baseline) if request.baseline is not None else None
+    reference, reference_groups = _baseline(baseline) if baseline is not None else ({}, [])
     if request.baseline is None:
         reference = ref_window.to_dict()
     span_start = min(windows[0].start, ref_window.start) if request.baseline is None else windows[0].start

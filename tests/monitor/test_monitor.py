@@ -445,3 +445,18 @@ def test_sign_offs_give_the_override_rate_and_acknowledge_an_alert(shifted, tmp_
     )  # fmt: skip
     fired = cli_fast("monitor", "--db", str(db), "--until", "2026-11-15", "--rules", str(override))
     assert fired.returncode == 1 and "override rate for credit-decision is 60%, above 50%" in fired.stdout
+
+
+def test_the_example_rule_files(shifted, tmp_path, cli_fast):
+    """Both example files parse; drift.toml on the planted shift fires its low-income rule, and only that one."""
+    from audit.monitor.rules import load_rules
+
+    examples = Path(__file__).resolve().parents[2] / "examples" / "monitoring"
+    assert [r.metric for r in load_rules(examples / "rules.toml")] == [
+        "decision_rate", "margin", "label_mass", "flip_rate", "override_rate", "replay_divergence",
+    ]  # fmt: skip
+    db = _copy(shifted, tmp_path)
+    run = cli_fast("monitor", "--db", str(db), "--until", "2026-11-15", "--rules", str(examples / "drift.toml"))
+    assert run.returncode == 1, run.stderr
+    with AuditStore.open(db) as store:
+        assert [a.name for a in store.alerts.iter()] == ["low-income-approval-fell"]

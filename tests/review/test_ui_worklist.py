@@ -111,7 +111,7 @@ def test_the_record_page_leads_with_the_decision_in_under_150_kb_and_loads_heavy
 
 def test_no_page_tells_a_web_user_to_run_a_command(site):
     """Every page each role reaches (lists, every record, every dossier part, summary, users, an error)."""
-    for name in ("vera", "val", "ada"):
+    for name in ("vera", "rita", "val", "ada"):
         client, _ = login(site.url, name)
         paths = [
             "/queue",
@@ -120,7 +120,7 @@ def test_no_page_tells_a_web_user_to_run_a_command(site):
             "/queue?page=7",
             f"/records/{'0' * 8}-0000-7000-8000-{'0' * 12}",
         ]
-        paths += ["/users"] if name == "ada" else []
+        paths += ["/users", "/trends"]  # the users page for the admin, the refusal page (403) for the others
         for rid in site.ids:
             paths += [f"/records/{rid}"] + [f"/records/{rid}/part/{part}" for part, _ in PARTS]
         for path in paths:

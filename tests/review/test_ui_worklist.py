@@ -398,3 +398,35 @@ def test_after_a_sign_off_the_reviewer_is_taken_to_the_next_unsigned_record_of_t
         else:
             assert mine.headers["location"] == f"/records/{expected}?done=signed-off-next&mine=1"
             current = expected
+
+
+def test_a_validator_runs_a_counterfactual_from_the_page_and_a_bad_one_is_refused(site):
+    val, csrf = login(site.url, "val")
+    rid = site.ids[2]
+    with AuditStore.open(site.db) as store:
+        before = store.events.count()
+    for vary, said in (("nofield=1", "nofield is not a field of this record"), ("", "name the alternatives")):
+        refused = val.post(f"/records/{rid}/jobs", data={"csrf": csrf, "kind": "counterfactual", "vary": vary})
+        assert refused.status_code == 400 and said in refused.text, refused.text
+    with AuditStore.open(site.db) as store:
+        assert store.events.count() == before
+    assert "Try the alternatives" in val.get(f"/records/{rid}").text
+    asked = val.post(
+        f"/api/records/{rid}/jobs",
+        json={"kind": "counterfactual", "vary": "score=700,800\nincome=$90,000"},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert asked.status_code == 202, asked.text
+    assert asked.json()["params"] == {"vary": {"score": ["700", "800"], "income": ["$90,000"]}}
+    job = site.auditor.reviews.jobs.wait(asked.json()["id"], 120)
+    assert job.state == "done", job.error
+    with AuditStore.open(site.db) as store:
+        stored = store.counterfactuals.get(job.result_id)
+    assert stored.record_id == rid and [a.changes for a in stored.alternatives] == [
+        {"score": "700"},
+        {"score": "800"},
+        {"income": "$90,000"},
+    ]
+    page = val.get(f"/records/{rid}").text
+    assert "No counterfactual has been computed" not in page and "Try the alternatives" not in page
+    assert "<b>Score</b>" in page and "<b>Income</b>" in page  # the smallest change per field, first screen

@@ -46,6 +46,8 @@ if TYPE_CHECKING:
     from .counterfactual import CounterfactualResult
     from .fairness import FairnessResult
     from .integrity.proof import ProofResult
+    from .pack import ExportOptions, ExportResult
+    from .pack import Result as PackResult
 
 
 class Auditor:
@@ -266,6 +268,19 @@ class Auditor:
     def verify_proof(proof_file: str | Path, *, key: str | Path | None = None) -> ProofResult:
         """Check a proof file offline against ``key`` (else the key it embeds); no database needed."""
         return verify_proof_document(read_proof(Path(proof_file)), load_trusted(Path(key) if key else None))
+
+    def export(self, options: ExportOptions, **pins: Any) -> ExportResult:
+        """An evidence pack (:mod:`audit.pack`) once the log verifies; its one database write is its ``export`` event."""
+        from .pack import api
+
+        return api.export(self.db_path, options, **pins)
+
+    @staticmethod
+    def verify_pack(pack: str | Path, **options: Any) -> PackResult:
+        """Check an evidence pack offline with the standalone verifier (:func:`audit.pack.verify_pack`)."""
+        from .pack import api
+
+        return api.verify_pack(Path(pack), **options)
 
     def merge(self, sources: list[str | Path], **options: Any) -> MergeResult:
         """Check each source (trust, schema, ids, blobs: :func:`~audit.scale.merge.merge_databases`), then copy it in here."""

@@ -15,6 +15,7 @@ from . import (  # noqa: F401,E402 - registers the commands
     generate,
     integrity,
     merge,
+    pack,
     pending,
     privacy,
     records,

@@ -1,0 +1,73 @@
+"""A small database with every kind of evidence a pack carries, recorded with the tiny model.
+
+Three credit records (one explained, one signed off, one overridden), a news record with a finding,
+and two sealed records under a privacy policy: one held then released then erased (its tombstone),
+one kept. Built once per test module; tests copy it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from conftest import one_torch_thread
+
+from audit import Auditor
+from audit.review.roles import Principal
+
+REPO = Path(__file__).resolve().parents[1]
+POLICY = REPO / "examples" / "privacy" / "policy.toml"
+PASSWORD = "correct horse battery"
+
+
+@dataclass
+class PackCase:
+    db: Path
+    public_key: Path
+    credit: list[str]  # ids of the credit-decision records, oldest first
+    news: str
+    erased: str
+    sealed_kept: str
+
+
+def policy(folder: Path) -> Path:
+    text = POLICY.read_text().replace('[demo]\ncases = ["credit_decision_pii.toml"]', "")
+    text += '\n[retention.classes.short]\nminimum = "0 days"\nuse_cases = ["general"]\n'
+    path = folder / "policy.toml"
+    path.write_text(text)
+    return path
+
+
+def build_pack_case(tiny_loaded, folder: Path) -> PackCase:
+    db = folder / "audit.db"
+    auditor = Auditor(db=db, model=tiny_loaded, operator="ops", policy=policy(folder))
+    with one_torch_thread():
+        credit = [
+            auditor.generate(
+                prompt=f"Income {income}, score {score}. Approve?", use_case="credit-decision", max_new_tokens=3
+            ).id
+            for income, score in ((42000, 580), (91000, 720), (30500, 610))
+        ]
+        news = auditor.generate(prompt="Summarise: rates rose.", use_case="news-summary", max_new_tokens=3).id
+        template = "Customer {customer_id}, card {card}. Approve?"
+        erased = auditor.generate(
+            template=template, variables={"customer_id": "C-2", "card": "5555 5555 5555 4444"}, max_new_tokens=3
+        ).id
+        kept = auditor.generate(
+            template=template, variables={"customer_id": "C-3", "card": "378282246310005"}, max_new_tokens=3
+        ).id
+        auditor.explain(credit[0], method="gradient-x-input")
+    reviews = auditor.reviews
+    admin = Principal("root", "admin", "cli")
+    reviews.accounts.add(admin, "rita", "reviewer", PASSWORD)
+    reviews.accounts.add(admin, "val", "validator", PASSWORD)
+    rita, val = reviews.session_user("rita"), reviews.session_user("val")
+    reviews.sign_off(rita, credit[1], "accept", rationale="reasons read, consistent with policy")
+    reviews.sign_off(val, credit[2], "override", "DECLINE", "income not verified")
+    reviews.add_finding(rita, news, "high", "outcome", "summary omits the rate level")
+    auditor.hold(subject="C-2", reason="litigation 2026-CV-112")
+    auditor.hold(subject="C-2", reason="case closed", release=True)
+    auditor.erase(record_id=erased, reason="GDPR Art. 17 request 14")
+    auditor.checkpoint()
+    public = auditor.signing.write_public(folder / "signing.pub.pem")
+    return PackCase(db, public, credit, news, erased, kept)

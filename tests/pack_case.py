@@ -28,6 +28,9 @@ class PackCase:
     news: str
     erased: str
     sealed_kept: str
+    early_note: Path  # a checkpoint exported before the sign-offs (for --since-checkpoint)
+    newest_note: Path  # the newest checkpoint, exported (what witnesses cosign)
+    signing_key: Path  # the log's private key (a copied database finds it through $LLM_AUDIT_SIGNING_KEY)
 
 
 def policy(folder: Path) -> Path:
@@ -57,6 +60,8 @@ def build_pack_case(tiny_loaded, folder: Path) -> PackCase:
             template=template, variables={"customer_id": "C-3", "card": "378282246310005"}, max_new_tokens=3
         ).id
         auditor.explain(credit[0], method="gradient-x-input")
+    early = folder / "early.note"
+    auditor.checkpoint(export=early)
     reviews = auditor.reviews
     admin = Principal("root", "admin", "cli")
     reviews.accounts.add(admin, "rita", "reviewer", PASSWORD)
@@ -68,6 +73,8 @@ def build_pack_case(tiny_loaded, folder: Path) -> PackCase:
     auditor.hold(subject="C-2", reason="litigation 2026-CV-112")
     auditor.hold(subject="C-2", reason="case closed", release=True)
     auditor.erase(record_id=erased, reason="GDPR Art. 17 request 14")
-    auditor.checkpoint()
+    newest = folder / "newest.note"
+    auditor.checkpoint(export=newest)
     public = auditor.signing.write_public(folder / "signing.pub.pem")
-    return PackCase(db, public, credit, news, erased, kept)
+    key = auditor.signing.info().path
+    return PackCase(db, public, credit, news, erased, kept, early, newest, key)

@@ -196,7 +196,7 @@ def load_pem(path: Path) -> bytes:
 def parse_vkey(text: str) -> tuple[str, bytes, bytes]:
     """A C2SP verifier key ``name+hexhash+base64(type||key)`` as (name, 4-byte key hash, raw key)."""
     try:
-        name, hash_hex, encoded = text.strip().rsplit("+", 2)
+        name, hash_hex, encoded = text.strip().split("+", 2)
         raw = base64.b64decode(encoded, validate=True)
         if len(raw) != 33 or raw[0] not in (1, 4):
             raise ValueError
@@ -299,7 +299,8 @@ def safe_extract(archive: Path, into: Path) -> Path:
                 raise CannotCheck(f"{archive} holds {len(infos)} entries (limit {MAX_FILES}): refused unopened")
             total = sum(i.file_size for i in infos)
             packed = sum(i.compress_size for i in infos) or 1
-            if total > MAX_TOTAL or total / packed > MAX_RATIO:
+            worst = max((i.file_size / max(i.compress_size, 1) for i in infos if i.file_size > 2**20), default=0)
+            if total > MAX_TOTAL or max(worst, total / packed) > MAX_RATIO:
                 raise CannotCheck(
                     f"{archive} would expand to {total} bytes from {packed} ({total / packed:.0f}x): a zip bomb, refused unopened"
                 )
@@ -345,50 +346,41 @@ class Verifier:
 
     def run(self) -> None:
         r = self.result
-        r.checks = [
-            "manifest-signature",
-            "files",
-            "checkpoint",
-            "witnesses",
-            "index",
-            "events",
-            "consistency",
-            "completeness",
-        ]
+        r.checks = ["manifest-signature", "files", "checkpoint", "witnesses", "index", "events", "consistency"]
+        r.checks.append("completeness")
         if not (self.root / MANIFEST).is_file():
             raise CannotCheck(f"{r.pack} is not an llm-audit evidence pack (no {MANIFEST})")
-        manifest = self.manifest()
-        if manifest is None:
-            return
-        for step in (self.checkpoint, self.index, self.events, self.consistency, self.completeness):
+        steps = (self.manifest, self.checkpoint, self.index, self.events, self.consistency, self.completeness)
+        for step in steps:
             try:
-                step(manifest)
-            except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
-                r.fail(step.__name__, f"{step.__name__}: malformed content ({type(exc).__name__}: {exc})")
+                step()
+            except (ValueError, KeyError, TypeError, IndexError, AttributeError, OSError) as exc:
+                name = step.__name__
+                r.fail(name, f"{name}: malformed content ({type(exc).__name__}: {exc})")
             if not r.ok:
                 return
 
-    def manifest(self) -> dict[str, Any] | None:
+    def manifest(self) -> None:
         r = self.result
         raw = self.read(MANIFEST)
         try:
             sig = json.loads(self.read(SIGNATURE))
             public, signature = bytes.fromhex(sig["public_key"]), bytes.fromhex(sig["signature"])
-            manifest = json.loads(raw)
         except (ValueError, KeyError, TypeError) as exc:
-            r.fail("manifest-signature", f"the manifest or its signature is missing or malformed ({exc})")
-            return None
+            r.fail("manifest-signature", f"the manifest's signature file is missing or malformed ({exc})")
+            return
         if public not in self.keys:
             pinned = ", ".join(key_id(k) for k in self.keys)
             r.fail(
                 "manifest-signature", f"the manifest is signed by key {key_id(public)}, not by the pinned key {pinned}"
             )
-            return None
+            return
         if not ed25519_ok(public, signature, manifest_message(raw)):
             r.fail(
                 "manifest-signature", "the manifest's signature is not valid for its content (manifest.json altered)"
             )
-            return None
+            return
+        manifest = json.loads(raw)
         if manifest.get("format") != FORMAT:
             raise CannotCheck(
                 f"pack format {manifest.get('format')!r} is not {FORMAT}: use the verifier of that version"
@@ -410,13 +402,19 @@ class Verifier:
         r.proven.append(
             f"exported {manifest['created_at']} by {manifest['exporter']} with llm-audit {manifest['tool_version']}"
         )
-        self.public = public
-        return manifest if r.ok else None
+        self.public, self.manifest_data = public, manifest
 
-    def checkpoint(self, manifest: dict[str, Any]) -> None:
+    def checkpoint(self) -> None:
         r = self.result
         cp = json.loads(self.read(CHECKPOINT))
         self.size, self.root_hash, self.origin = int(cp["tree_size"]), bytes.fromhex(cp["root_hash"]), cp["origin"]
+        stated = (self.manifest_data["origin"], self.manifest_data["tree_size"])
+        if stated != (self.origin, self.size):
+            r.fail(
+                "checkpoint",
+                f"the manifest names log {stated[0]} at {stated[1]}, the checkpoint {self.origin} at {self.size}",
+            )
+            return
         if bytes.fromhex(cp["public_key"]) not in self.keys or not ed25519_ok(
             bytes.fromhex(cp["public_key"]),
             bytes.fromhex(cp["signature"]),
@@ -468,7 +466,7 @@ class Verifier:
                 f"cosignatures of {', '.join(sorted(unchecked))}: not checked, no witness key pinned (--witness)"
             )
 
-    def index(self, manifest: dict[str, Any]) -> None:
+    def index(self) -> None:
         r = self.result
         self.headers: list[dict[str, Any]] = [json.loads(line) for line in self.jsonl(INDEX)]
         self.leaves: list[bytes] = []
@@ -493,7 +491,7 @@ class Verifier:
             f"the pack's index lists every one of the {self.size} events of that log (kind, subject, time, content hash)"
         )
 
-    def events(self, manifest: dict[str, Any]) -> None:
+    def events(self) -> None:
         r = self.result
         blobs = {}
         for line in self.jsonl(BLOBS):
@@ -541,7 +539,7 @@ class Verifier:
         if any(event.get(k) != entry[k] for k in ("kind", "subject_id", "created_at")):
             self.result.fail("events", f"seq {seq}: kind, subject or time differ from the logged event")
 
-    def consistency(self, manifest: dict[str, Any]) -> None:
+    def consistency(self) -> None:
         if not (self.root / SINCE).is_file():
             self.result.not_proven.append(
                 "that this log extends one you saw before: no earlier checkpoint was named (--since-checkpoint)"
@@ -569,7 +567,7 @@ class Verifier:
                 f"the log extends the earlier checkpoint of {old_size} events (RFC 6962 consistency proof)"
             )
 
-    def completeness(self, manifest: dict[str, Any]) -> None:
+    def completeness(self) -> None:
         r = self.result
         statement = json.loads(self.read(COMPLETENESS))
         query, seen = statement["query"], {**self.excluded, **self.exported}
@@ -584,8 +582,10 @@ class Verifier:
         for rid, seq in sorted(records.items()):
             if not match(query, self.exported[seq][1], reviewed):
                 r.fail("completeness", f"record {rid} (seq {seq}) is in the pack but does not match the selection")
-        if sorted(records) != sorted(statement["records"]):
-            r.fail("completeness", "the records of the pack and those the completeness statement lists differ")
+        if sorted(records) != sorted(statement["records"]) or sorted(self.exported) != statement["events"]:
+            r.fail(
+                "completeness", "the records or events of the pack differ from those its completeness statement lists"
+            )
         proven_all = bool(statement.get("exclusions_disclosed"))
         for seq, entry in enumerate(self.headers, start=1):
             if seq in self.exported:

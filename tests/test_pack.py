@@ -1,0 +1,252 @@
+"""Evidence packs: export then verify-pack as a user runs them, what a pack holds against the database,
+Parquet against JSON Lines, the one write an export makes, and the refusals before anything is written."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import shutil
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from pack_case import build_pack_case
+
+from audit import Auditor
+from audit.errors import UserError
+from audit.integrity.merkle import MerkleTree
+from audit.pack import ExportOptions, Selection
+from audit.pack.standalone import split_line
+from audit.store import AuditStore
+
+
+@pytest.fixture(scope="module")
+def case(tiny_loaded, tmp_path_factory):
+    return build_pack_case(tiny_loaded, tmp_path_factory.mktemp("pack-case"))
+
+
+@pytest.fixture
+def db(case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private copy of the case's database, signed with the case's key (keys are found by database path)."""
+    monkeypatch.setenv("LLM_AUDIT_SIGNING_KEY", str(case.signing_key))
+    copy = tmp_path / "audit.db"
+    shutil.copy(case.db, copy)
+    return copy
+
+
+def export(db: Path, output: Path, **options) -> object:
+    names = ("use_case", "since", "until", "decision", "reviewed", "ids", "ids_file")
+    selection = Selection.build(**{k: options.pop(k) for k in list(options) if k in names})
+    return Auditor(db=db).export(ExportOptions(output, selection, **options))
+
+
+def lines(path: Path) -> list[str]:
+    return [line for line in path.read_text(encoding="utf-8").split("\n") if line]
+
+
+def tables(db: Path) -> dict[str, list[tuple]]:
+    with sqlite3.connect(db) as conn:
+        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
+        return {name: sorted(conn.execute(f'SELECT * FROM "{name}"').fetchall(), key=repr) for name in names}
+
+
+def cosign(note: str, name: str, key: Ed25519PrivateKey) -> tuple[str, str]:
+    """A C2SP tlog-cosignature/v1 line on ``note`` by a witness, and that witness's verifier key."""
+    body = note.partition("\n\n")[0] + "\n"
+    public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    key_hash = hashlib.sha256(name.encode() + b"\n\x04" + public).digest()[:4]
+    stamp = int(time.time())
+    signature = key.sign(f"cosignature/v1\ntime {stamp}\n{body}".encode())
+    line = f"\u2014 {name} {base64.b64encode(key_hash + stamp.to_bytes(8, 'big') + signature).decode()}\n"
+    vkey = f"{name}+{key_hash.hex()}+" + base64.b64encode(b"\x04" + public).decode()
+    return note + line, vkey
+
+
+def test_cli_round_trip_proves_the_pack_and_says_what_it_does_not(cli, case, db, tmp_path):
+    made = cli("export", "--db", str(db), "--use-case", "credit-decision", "-o", str(tmp_path / "pack"), "--zip")
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.startswith("Exported 3 records (6 events;")
+    for target in ("pack", "pack.zip"):
+        checked = cli("verify-pack", str(tmp_path / target), "--key", str(case.public_key))
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        first, *rest = checked.stdout.splitlines()
+        assert first.startswith("PROVEN: the pack was signed by the pinned key")
+        assert (
+            "  - 3 records match the selection (use_case=credit-decision) and each is in the pack with its events"
+            in rest
+        )
+        assert "NOT PROVEN by this pack:" in rest and "--prove-exclusions" in checked.stdout
+    as_json = cli(
+        "verify-pack",
+        str(tmp_path / "pack"),
+        "--key",
+        str(case.public_key),
+        "--json",
+        "--junit",
+        str(tmp_path / "j.xml"),
+    )
+    assert json.loads(as_json.stdout)["ok"] is True and 'failures="0"' in (tmp_path / "j.xml").read_text()
+    unpinned = cli("verify-pack", str(tmp_path / "pack"))
+    assert unpinned.returncode == 2 and "no pinned key: pass --key" in unpinned.stderr
+
+
+def test_pack_holds_exactly_the_records_and_every_event_about_them(case, db, tmp_path):
+    result = export(db, tmp_path / "pack", use_case="credit-decision")
+    pack = tmp_path / "pack"
+    exported = [split_line(line) for line in lines(pack / "records/events.jsonl")]
+    with AuditStore.open(db) as store:
+        size = result.tree_size
+        stored = {e.seq: e for e in store.events.iter_chain() if e.seq <= size}
+        tree = MerkleTree(bytes.fromhex(e.leaf_hash) for e in stored.values())
+        root = store.checkpoints.latest().root_hash  # the export event came after the checkpoint
+    assert tree.root().hex() == root
+    kinds = sorted(event["kind"] for event, _, _ in exported)
+    assert kinds == ["explanation", "generation", "generation", "generation", "review", "review"]
+    for event, payload, data in exported:
+        logged = stored[event["seq"]]
+        assert payload == json.loads(logged.payload)
+        assert data.decode() == logged.payload and hashlib.sha256(data).hexdigest() == logged.payload_sha256
+        assert event["inclusion_path"] == [h.hex() for h in tree.inclusion_proof(event["seq"] - 1)]
+    records = {p["id"] for e, p, _ in exported if e["kind"] == "generation"}
+    assert records == set(case.credit)
+    about = {p.get("record_id") for e, p, _ in exported if e["kind"] != "generation"}
+    assert about <= records and case.credit[0] in about  # the explanation
+    index = [json.loads(line) for line in lines(pack / "log/index.jsonl")]
+    assert [i["seq"] for i in index] == list(range(1, size + 1))
+    assert all(i["payload_sha256"] == stored[i["seq"]].payload_sha256 for i in index)
+    manifest = json.loads((pack / "manifest.json").read_text())
+    for name, entry in manifest["files"].items():
+        assert hashlib.sha256((pack / name).read_bytes()).hexdigest() == entry["sha256"]
+    assert sorted(p.name for p in (pack / "reports/dossiers").iterdir()) == sorted(f"{r}.html" for r in case.credit)
+
+
+def test_erased_and_sealed_records_are_exported_as_logged_with_their_tombstone(case, db, tmp_path):
+    export(db, tmp_path / "pack", use_case="general", prove_exclusions=True)
+    exported = [split_line(line) for line in lines(tmp_path / "pack/records/events.jsonl")]
+    kinds = [(e["kind"], e["subject_id"]) for e, _, _ in exported]
+    assert ("erasure", case.erased) in kinds and ("generation", case.sealed_kept) in kinds
+    assert [k for k, _ in kinds].count("hold") == 1 and [k for k, _ in kinds].count("release") == 1
+    text = (tmp_path / "pack/records/events.jsonl").read_text()
+    assert "5555" not in text and "378282246310005" not in text  # sealed content stays ciphertext
+    result = Auditor.verify_pack(tmp_path / "pack", key=[case.public_key])
+    assert result.ok and any("no other of the 6 records in the log matches it" in p for p in result.proven)
+
+
+def test_parquet_and_json_lines_give_the_same_records(db, tmp_path):
+    import pyarrow.parquet as pq
+
+    export(db, tmp_path / "pack", use_case="credit-decision")
+    pack = tmp_path / "pack"
+    exported = [split_line(line) for line in lines(pack / "records/events.jsonl")]
+    events = pq.read_table(pack / "records/events.parquet").to_pylist()
+    assert [(r["seq"], r["kind"], r["payload"]) for r in events] == [
+        (e["seq"], e["kind"], d.decode()) for e, _, d in exported
+    ]
+    records = pq.read_table(pack / "records/records.parquet").to_pylist()
+    generations = [p for e, p, _ in exported if e["kind"] == "generation"]
+    assert len(records) == len(generations) == 3
+    for row, payload in zip(records, generations):
+        for name, value in payload.items():
+            shown = row[name]
+            assert (json.loads(shown) if isinstance(value, dict | list) else shown) == value, name
+
+
+def test_export_writes_nothing_but_its_one_logged_event(case, db, tmp_path):
+    before = tables(db)
+    result = export(db, tmp_path / "pack", decision=None, reviewed=True, exporter="val (validator)")
+    after = tables(db)
+    assert {k: v for k, v in after.items() if k != "events"} == {k: v for k, v in before.items() if k != "events"}
+    added = sorted(set(after["events"]) - set(before["events"]))
+    assert set(before["events"]) <= set(after["events"]) and len(after["events"]) == len(before["events"]) + 1
+    assert [row[1] for row in added] == ["export"]
+    with AuditStore.open(db) as store:
+        logged = store.exports.of_pack(result.pack_id)
+    manifest = (tmp_path / "pack/manifest.json").read_bytes()
+    assert logged["manifest_sha256"] == hashlib.sha256(manifest).hexdigest() == result.manifest_sha256
+    assert logged["exporter"] == "val (validator)" and logged["selection"]["reviewed"] is True
+    assert Auditor(db=db).verify().ok  # the export event is a correct link of the chain
+
+
+@pytest.mark.parametrize(
+    ("selection", "expected"),
+    [
+        ({"use_case": "credit-decision", "reviewed": True}, "credit[1:]"),
+        ({"use_case": "credit-decision", "reviewed": False}, "credit[:1]"),
+        ({"ids": "news"}, "news"),
+        ({"use_case": "news-summary", "since": "2000-01-01", "until": "2999-01-01"}, "news"),
+    ],
+)
+def test_selections_are_what_the_verifier_re_applies(case, db, tmp_path, selection, expected):
+    wanted = {"credit[1:]": case.credit[1:], "credit[:1]": case.credit[:1], "news": [case.news]}[expected]
+    if selection.get("ids"):
+        (tmp_path / "ids.txt").write_text(f"# requested\n{case.news[:13]}\n")
+        selection = {"ids_file": tmp_path / "ids.txt"}
+    export(db, tmp_path / "pack", prove_exclusions=True, **selection)
+    statement = json.loads((tmp_path / "pack/records/completeness.json").read_text())
+    assert statement["records"] == sorted(wanted)
+    assert Auditor.verify_pack(tmp_path / "pack", key=[case.public_key]).ok
+
+
+def test_consistency_from_an_earlier_checkpoint_and_witness_cosignatures(case, db, tmp_path):
+    witness = Ed25519PrivateKey.generate()
+    cosigned, vkey = cosign(case.newest_note.read_text(), "internal-audit", witness)
+    (tmp_path / "witnessed.note").write_text(cosigned)
+    export(
+        db,
+        tmp_path / "pack",
+        use_case="credit-decision",
+        since_checkpoint=case.early_note,
+        witnessed=tmp_path / "witnessed.note",
+    )
+    result = Auditor.verify_pack(tmp_path / "pack", key=[case.public_key], witnesses=[vkey], need_witnesses=1)
+    assert result.ok, result.problems
+    assert any("extends the earlier checkpoint" in p for p in result.proven)
+    assert any("witnesses internal-audit cosigned" in p for p in result.proven)
+    unpinned = Auditor.verify_pack(tmp_path / "pack", key=[case.public_key])
+    assert unpinned.ok and any("internal-audit: not checked" in p for p in unpinned.not_proven)
+    other, _ = cosign(case.newest_note.read_text(), "internal-audit", Ed25519PrivateKey.generate())
+    wrong = Auditor.verify_pack(tmp_path / "pack", key=[case.public_key], witnesses=[_vkey_of(other)], need_witnesses=1)
+    assert not wrong.ok and "witness" in wrong.problems[0][1]
+
+
+def _vkey_of(cosigned_note: str) -> str:
+    """The verifier key of the witness whose cosignature ends ``cosigned_note`` can't be read back from it; a fresh
+    key of the same name stands for 'another witness key pinned' (its key hash will not match the pack's line)."""
+    key = Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    key_hash = hashlib.sha256(b"internal-audit\n\x04" + key).digest()[:4]
+    return f"internal-audit+{key_hash.hex()}+" + base64.b64encode(b"\x04" + key).decode()
+
+
+def test_export_refuses_before_writing_anything(case, db, tmp_path):
+    cases = [
+        (dict(use_case="no-such-use"), "no record of the log"),
+        (dict(until="2000-01-01", since="2001-01-01"), "is not after --since"),
+        (dict(since="yesterday"), "not an ISO 8601"),
+        (dict(ids_file=tmp_path / "missing.txt"), "cannot read the ids file"),
+        (dict(use_case="credit-decision", since_checkpoint=case.db), "not a text checkpoint|not a signed note"),
+    ]
+    before = tables(db)
+    for options, message in cases:
+        with pytest.raises(UserError, match=message):
+            export(db, tmp_path / "pack", **options)
+        assert not (tmp_path / "pack").exists() and tables(db) == before
+    (tmp_path / "pack").mkdir()
+    with pytest.raises(UserError, match="already exists"):
+        export(db, tmp_path / "pack", use_case="credit-decision")
+
+
+def test_export_refuses_a_log_that_does_not_verify(db, tmp_path):
+    conn = sqlite3.connect(db)
+    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type='trigger'").fetchall():
+        conn.execute(f"DROP TRIGGER {name}")
+    conn.execute("UPDATE generations SET output_text = output_text || ' approved' WHERE rowid = 1")
+    conn.commit()
+    conn.close()
+    before = tables(db)
+    with pytest.raises(UserError, match="the log does not verify .*nothing was exported"):
+        export(db, tmp_path / "pack", use_case="credit-decision")
+    assert not (tmp_path / "pack").exists() and tables(db) == before

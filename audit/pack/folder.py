@@ -18,7 +18,7 @@ from typing import Any
 
 from ..errors import UserError
 from ..integrity.signing import SigningKey
-from .standalone import MANIFEST, SIGNATURE, manifest_message
+from .standalone import MANIFEST, SIGNATURE, manifest_message, signature_file
 
 
 def check_output(output: Path, zipped: bool) -> None:
@@ -81,13 +81,8 @@ class PackFolder:
         manifest = {**manifest, "files": dict(sorted(self.files.items()))}
         data = (json.dumps(manifest, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
         (self.staging / MANIFEST).write_bytes(data)
-        signature = {
-            "key_id": key.key_id,
-            "public_key": key.raw.hex(),
-            "signature": key.sign(manifest_message(data)),
-            "signs": "llm-audit pack manifest v1 + the bytes of manifest.json",
-        }
-        (self.staging / SIGNATURE).write_text(json.dumps(signature, indent=1) + "\n", encoding="utf-8")
+        signature = {"key_id": key.key_id, "public_key": key.raw.hex(), "signature": key.sign(manifest_message(data))}
+        (self.staging / SIGNATURE).write_bytes(signature_file(signature))
         return hashlib.sha256(data).hexdigest()
 
     def finish(self, zipped: bool) -> Path | None:

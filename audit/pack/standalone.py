@@ -30,6 +30,7 @@ import sys
 import tempfile
 import xml.etree.ElementTree as ET
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring
 from pathlib import Path, PurePosixPath
@@ -61,6 +62,12 @@ class CannotCheck(Exception):
 
 def manifest_message(manifest: bytes) -> bytes:
     return MANIFEST_CONTEXT + manifest
+
+
+def signature_file(sig: dict[str, str]) -> bytes:
+    """The exact bytes of ``manifest.sig``: so that every byte of it is checked, not only the parts parsed."""
+    fields = {k: sig[k] for k in ("key_id", "public_key", "signature")}
+    return (json.dumps(fields, sort_keys=True, separators=(",", ":")) + "\n").encode("ascii")
 
 
 def checkpoint_message(size: int, root_hex: str, signed_at: str) -> bytes:
@@ -323,7 +330,7 @@ def safe_extract(archive: Path, into: Path) -> Path:
                         if left < 0:
                             raise CannotCheck(f"{archive} entry {info.filename!r} is larger than it declares: refused")
                         dst.write(chunk)
-    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError) as exc:
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, RuntimeError, NotImplementedError) as exc:
         raise CannotCheck(f"{archive} is not a readable zip ({exc})") from None
     tops = [p for p in into.iterdir()]
     return tops[0] if len(tops) == 1 and tops[0].is_dir() and not (into / MANIFEST).exists() else into
@@ -364,9 +371,12 @@ class Verifier:
         r = self.result
         raw = self.read(MANIFEST)
         try:
-            sig = json.loads(self.read(SIGNATURE))
+            text = self.read(SIGNATURE)
+            sig = json.loads(text)
             public, signature = bytes.fromhex(sig["public_key"]), bytes.fromhex(sig["signature"])
-        except (ValueError, KeyError, TypeError) as exc:
+            if text != signature_file(sig) or sig["key_id"] != key_id(public):
+                raise ValueError("not as written by the exporter")
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             r.fail("manifest-signature", f"the manifest's signature file is missing or malformed ({exc})")
             return
         if public not in self.keys:

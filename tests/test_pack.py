@@ -18,6 +18,7 @@ from pack_case import build_pack_case
 
 from audit import Auditor
 from audit.errors import UserError
+from audit.integrity.canonical import canonical_bytes
 from audit.integrity.merkle import MerkleTree
 from audit.pack import ExportOptions, Selection
 from audit.pack.standalone import split_line
@@ -98,6 +99,8 @@ def test_pack_holds_exactly_the_records_and_every_event_about_them(case, db, tmp
     result = export(db, tmp_path / "pack", use_case="credit-decision")
     pack = tmp_path / "pack"
     exported = [split_line(line) for line in lines(pack / "records/events.jsonl")]
+    for name in ("records/events.jsonl", "log/index.jsonl", "records/blobs.jsonl"):  # each line its RFC 8785 form
+        assert all(canonical_bytes(json.loads(line)).decode() == line for line in lines(pack / name)), name
     with AuditStore.open(db) as store:
         size = result.tree_size
         stored = {e.seq: e for e in store.events.iter_chain() if e.seq <= size}

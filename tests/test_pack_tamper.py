@@ -126,8 +126,9 @@ def _drop_record(pack: Path, keep_out_of_excluded: bool) -> None:
     events = [standalone.split_line(line) for line in _lines(pack / "records/events.jsonl")]
     gone = [p["id"] for e, p, _ in events if e["kind"] == "generation"][-1]
     kept, dropped = [], []
-    for line, (event, payload, _) in zip(_lines(pack / "records/events.jsonl"), events):
-        (dropped if gone in standalone.record_links(event, payload) else kept).append(line)
+    for line, (event, _, data) in zip(_lines(pack / "records/events.jsonl"), events):
+        links = standalone.record_links(event["kind"], event["subject_id"], data.decode())
+        (dropped if gone in links else kept).append(line)
     _write_lines(pack / "records/events.jsonl", kept)
     if not keep_out_of_excluded and (pack / "records/excluded.jsonl").exists():
         excluded = _lines(pack / "records/excluded.jsonl")

@@ -30,7 +30,7 @@ class Collected:
     selection: Selection
     checkpoint: Checkpoint
     events: list[ChainedEvent]  # every event 1..tree_size, as stored
-    payloads: dict[int, dict[str, Any]]  # seq -> parsed payload (the one parse of each logged payload)
+    payloads: dict[int, dict[str, Any]]  # seq -> parsed payload of each generation and review (what selection reads)
     records: dict[str, int] = field(default_factory=dict)  # selected record id -> its generation seq
     exported: list[int] = field(default_factory=list)  # seqs of the exported events, in log order
     blobs: dict[str, bytes] = field(default_factory=dict)  # sha256 -> stored bytes
@@ -49,7 +49,7 @@ def collect(store: AuditStore, selection: Selection, checkpoint: Checkpoint) -> 
         raise UserError(
             f"the log holds {len(events)} of the {size} events its checkpoint covers: run `llm-audit verify`"
         )
-    payloads = {e.seq: json.loads(e.payload) for e in events}
+    payloads = {e.seq: json.loads(e.payload) for e in events if e.kind in ("generation", "review")}
     generations = {e.subject_id: e.seq for e in events if e.kind == "generation"}
     selection = _resolve_ids(selection, generations)
     reviewed = {payloads[e.seq].get("record_id") for e in events if e.kind == "review"}
@@ -65,14 +65,14 @@ def collect(store: AuditStore, selection: Selection, checkpoint: Checkpoint) -> 
     exported = [
         e.seq
         for e in events
-        if record_links({"kind": e.kind, "subject_id": e.subject_id}, payloads[e.seq]) & wanted
+        if record_links(e.kind, e.subject_id, e.payload) & wanted
         or (e.kind in ("hold", "release") and e.subject_id in subjects)
     ]
     found = Collected(selection, checkpoint, events, payloads, records, exported)
     evidence = store.evidence
     for seq in exported:
         repository = evidence.get(events[seq - 1].kind)
-        digests = repository.blob_digests(payloads[seq]) if repository is not None else []
+        digests = repository.blob_digests(json.loads(events[seq - 1].payload)) if repository is not None else []
         for digest in digests:
             data = store.blobs.stored_bytes(digest)
             if data is None:

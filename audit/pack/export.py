@@ -14,11 +14,12 @@ import time
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from ..clock import utc_iso
 from ..errors import UserError
 from ..ids import uuid7
-from ..integrity.canonical import canonical_bytes
+from ..integrity.canonical import canonical_bytes, canonical_flat, canonical_object, canonical_scalar
 from ..integrity.keys import signing_key
 from ..integrity.note import origin_of, vkey
 from ..integrity.signing import SigningKey, VerifyKey
@@ -154,7 +155,7 @@ def _write_log(
     tree = tree_of(found)
     folder.json(CHECKPOINT, checkpoint_document(found, origin))
     folder.write(NOTE, checkpoint_note(found, origin, key, options.witnessed).encode("utf-8"))
-    folder.lines(INDEX, (canonical_bytes(h).decode("utf-8") for h in index_lines(found)))
+    folder.lines(INDEX, (_jcs(h) for h in index_lines(found)))
     log_keys = {cp.public_key: cp.key_id for cp in store.checkpoints.all()}
     keys = [VerifyKey.from_raw_hex(public, "the log's key") for public in log_keys]
     folder.json(
@@ -173,17 +174,26 @@ def _write_log(
 
 
 def _event_json(found: Collected, seq: int, proof: list[str] | None) -> str:
+    """The event's line; its header's RFC 8785 text is built from member texts (strings and hex lists only)."""
     e = found.events[seq - 1]
-    event = {"seq": e.seq, "kind": e.kind, "subject_id": e.subject_id, "created_at": e.created_at}
-    event |= {"payload_sha256": e.payload_sha256, "leaf_hash": e.leaf_hash}
+    members = {"seq": str(e.seq), "payload_sha256": f'"{e.payload_sha256}"', "leaf_hash": f'"{e.leaf_hash}"'}
+    members |= {name: canonical_scalar(getattr(e, name)) for name in ("kind", "subject_id", "created_at")}
     if proof is not None:
-        event |= {"inclusion_path": proof, "blobs": found.event_blobs.get(seq, [])}
-    return event_line(canonical_bytes(event).decode("utf-8"), e.payload)
+        members |= {"inclusion_path": _strings(proof), "blobs": _strings(found.event_blobs.get(seq, []))}
+    return event_line(canonical_object(members, ascii_keys=True), e.payload)
+
+
+def _strings(values: list[str]) -> str:
+    return "[" + ",".join(canonical_scalar(v) for v in values) + "]"
+
+
+def _jcs(value: dict[str, Any]) -> str:
+    return canonical_flat(value) or canonical_bytes(value).decode("utf-8")
 
 
 def _write_records(folder: PackFolder, found: Collected, prove_exclusions: bool) -> None:
     folder.lines(EVENTS, (_event_json(found, seq, found.proofs[seq]) for seq in found.exported))
-    folder.lines(BLOBS, (canonical_bytes(blob_line(d, data)).decode() for d, data in sorted(found.blobs.items())))
+    folder.lines(BLOBS, (_jcs(blob_line(d, data)) for d, data in sorted(found.blobs.items())))
     if prove_exclusions:
         exported = set(found.exported)
         others = (e.seq for e in found.events if e.seq not in exported)

@@ -2,7 +2,7 @@
 
 Copies, not evidence: the verifier proves the JSON Lines; each Parquet row carries its event's seq,
 leaf hash and canonical payload text, so any row can be matched to the proven line. Records get one
-column per top-level field of the logged payload (nested values as their canonical JSON text).
+column per top-level field of the logged payload (nested values as JSON text, keys sorted).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ..integrity.canonical import canonical_bytes
 from ..integrity.chain import ChainedEvent
 
 EVENTS_PARQUET = "records/events.parquet"
@@ -52,7 +51,7 @@ def write_records(path: Path, records: list[tuple[int, str]]) -> None:
 
 
 def _column(values: list[Any]) -> Any:
-    """Scalars as their own type where they share one; anything nested (or mixed) as canonical JSON text."""
+    """Scalars as their own type where they share one; anything nested (or mixed) as JSON text."""
     import pyarrow as pa
 
     if all(v is None or isinstance(v, str | bool | int | float) for v in values):
@@ -63,4 +62,5 @@ def _column(values: list[Any]) -> Any:
 
 
 def _json(value: Any) -> str:
-    return canonical_bytes(value).decode("utf-8")
+    """JSON text with sorted keys (a copy for reading: the proven bytes are the payload column and the JSON Lines)."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))

@@ -25,6 +25,7 @@ import argparse
 import base64
 import hashlib
 import json
+import re
 import stat
 import sys
 import tempfile
@@ -226,23 +227,21 @@ def match(query: dict[str, Any], record: dict[str, Any], reviewed: set[str]) -> 
     return all(test(query[name]) for name, test in tests if query.get(name) is not None)
 
 
-def record_links(event: dict[str, Any], payload: Any) -> set[str]:
+_RECORD_ID = re.compile(r'"record_id":"((?:[^"\\]|\\.)*)"')
+_RECORD_IDS = re.compile(r'"record_ids":(\[(?:"(?:[^"\\]|\\.)*"(?:,"(?:[^"\\]|\\.)*")*)?\])')
+
+
+def record_links(kind: str, subject_id: str, payload_text: str) -> set[str]:
     """The record ids an event concerns: its subject for record-subject kinds, and every ``record_id`` (or
-    ``record_ids``) its payload names at any depth (a fairness run names the records whose decision flipped)."""
-    links = {event["subject_id"]} if event["kind"] in LINKED_BY_SUBJECT else set()
-    stack = [payload]
-    while stack:
-        value = stack.pop()
-        if isinstance(value, dict):
-            for key, item in value.items():
-                if key == "record_id" and isinstance(item, str):
-                    links.add(item)
-                elif key == "record_ids" and isinstance(item, list):
-                    links.update(r for r in item if isinstance(r, str))
-                else:
-                    stack.append(item)
-        elif isinstance(value, list):
-            stack.extend(value)
+    ``record_ids``) its payload names at any depth (a fairness run names the records whose decision flipped).
+
+    Read from the RFC 8785 text, where a key is always ``"name":`` with unescaped quotes (a quote inside a
+    string is escaped), so a match is a real member at some depth, never text inside a string.
+    """
+    links = {subject_id} if kind in LINKED_BY_SUBJECT else set()
+    links.update(json.loads(f'"{m}"') for m in _RECORD_ID.findall(payload_text))
+    for found in _RECORD_IDS.findall(payload_text):
+        links.update(json.loads(found))
     return links
 
 
@@ -525,12 +524,12 @@ class Verifier:
             if seq in self.exported:
                 r.fail("events", f"seq {seq} is exported twice")
             self.exported[seq] = (event, payload)
-        self.excluded: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
+        self.excluded: dict[int, tuple[dict[str, Any], dict[str, Any], str]] = {}
         if (self.root / EXCLUDED).is_file():
             for line in self.jsonl(EXCLUDED):
                 event, payload, data = split_line(line)
                 self.check_event(event, data, int(event["seq"]))
-                self.excluded[int(event["seq"])] = (event, payload)
+                self.excluded[int(event["seq"])] = (event, payload, data.decode("utf-8"))
         if r.ok:
             r.proven.append(
                 f"{len(self.exported)} exported events are in that log: content hashes and inclusion proofs checked"
@@ -580,7 +579,8 @@ class Verifier:
     def completeness(self) -> None:
         r = self.result
         statement = json.loads(self.read(COMPLETENESS))
-        query, seen = statement["query"], {**self.excluded, **self.exported}
+        query = statement["query"]
+        seen = {**{s: (e, p) for s, (e, p, _) in self.excluded.items()}, **self.exported}
         if statement["tree_size"] != self.size:
             r.fail(
                 "completeness",
@@ -606,13 +606,13 @@ class Verifier:
                     f"seq {seq}: the {entry['kind']} event of exported record {entry['subject_id']} is left out",
                 )
             elif seq in self.excluded:
-                event, payload = self.excluded[seq]
+                event, payload, text = self.excluded[seq]
                 if entry["kind"] == "generation" and match(query, payload, reviewed):
                     r.fail(
                         "completeness",
                         f"record {entry['subject_id']} (seq {seq}) matches the selection but is not in the pack",
                     )
-                elif record_links(event, payload) & set(records):
+                elif record_links(entry["kind"], entry["subject_id"], text) & set(records):
                     r.fail(
                         "completeness",
                         f"seq {seq}: {entry['kind']} {entry['subject_id']} concerns an exported record but is left out",

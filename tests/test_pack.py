@@ -20,6 +20,7 @@ from audit import Auditor
 from audit.errors import UserError
 from audit.integrity.canonical import canonical_bytes
 from audit.integrity.merkle import MerkleTree
+from audit.integrity.signing import create_key
 from audit.pack import ExportOptions, Selection
 from audit.pack.standalone import split_line
 from audit.store import AuditStore
@@ -242,14 +243,46 @@ def test_export_refuses_before_writing_anything(case, db, tmp_path):
         export(db, tmp_path / "pack", use_case="credit-decision")
 
 
-def test_export_refuses_a_log_that_does_not_verify(db, tmp_path):
+def _edit_generation(db: Path, tmp_path: Path) -> dict:
     conn = sqlite3.connect(db)
     for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type='trigger'").fetchall():
         conn.execute(f"DROP TRIGGER {name}")
     conn.execute("UPDATE generations SET output_text = output_text || ' approved' WHERE rowid = 1")
     conn.commit()
     conn.close()
+    return {}
+
+
+def _another_pinned_key(db: Path, tmp_path: Path) -> dict:
+    other = create_key(tmp_path / "other.key")
+    (tmp_path / "other.pub.pem").write_text(other.public_pem())
+    return {"key": [tmp_path / "other.pub.pem"]}
+
+
+@pytest.mark.parametrize(
+    "attack", [_edit_generation, _another_pinned_key], ids=["row edited", "signed by an unpinned key"]
+)
+def test_export_refuses_a_log_that_does_not_verify(db, tmp_path, attack):
+    pins = attack(db, tmp_path)
     before = tables(db)
     with pytest.raises(UserError, match="the log does not verify .*nothing was exported"):
-        export(db, tmp_path / "pack", use_case="credit-decision")
+        Auditor(db=db).export(ExportOptions(tmp_path / "pack", Selection.build(use_case="credit-decision")), **pins)
     assert not (tmp_path / "pack").exists() and tables(db) == before
+
+
+def test_verify_pack_pinned_by_the_trust_file_and_a_tampered_pack_by_the_cli(cli, case, db, tmp_path):
+    export(db, tmp_path / "pack", use_case="credit-decision")
+    assert (
+        cli("trust", "add", str(case.public_key)).returncode == 0
+    )  # the test's own trust file ($LLM_AUDIT_TRUST_FILE)
+    assert cli("verify-pack", str(tmp_path / "pack")).returncode == 0
+    summary = tmp_path / "pack" / "reports" / "summary.html"
+    summary.write_bytes(summary.read_bytes() + b" ")
+    done = cli("verify-pack", str(tmp_path / "pack"), "--junit", str(tmp_path / "j.xml"))
+    assert done.returncode == 1 and not done.stderr
+    assert done.stdout.splitlines()[0] == (
+        "TAMPERED or INCOMPLETE: reports/summary.html does not match its SHA-256 in the signed manifest (the file was altered)"
+    )
+    assert 'failures="1"' in (tmp_path / "j.xml").read_text()
+    cannot = cli("verify-pack", str(tmp_path / "nothing-here"), "--json")
+    assert cannot.returncode == 2 and "does not exist" in json.loads(cannot.stdout)["cannot_check"]

@@ -156,11 +156,11 @@ def _alter_proof(line: str) -> str:
     return standalone.event_line(canonical_bytes(event).decode(), data.decode())
 
 
-def _add_file(pack: Path) -> None:
+def _add_file(pack: Path, case=None) -> None:
     (pack / "records/extra.jsonl").write_text("{}\n")
 
 
-def _other_key(pack: Path) -> None:
+def _other_key(pack: Path, case=None) -> None:
     key = create_key(pack.parent / "other.key")
     manifest = json.loads((pack / "manifest.json").read_text())
     folder = PackFolder.__new__(PackFolder)
@@ -168,7 +168,7 @@ def _other_key(pack: Path) -> None:
     folder.seal(manifest, key)
 
 
-def _drop_erasure(pack: Path) -> None:
+def _drop_erasure(pack: Path, case=None) -> None:
     kept = [
         line for line in _lines(pack / "records/events.jsonl") if standalone.split_line(line)[0]["kind"] != "erasure"
     ]
@@ -178,36 +178,45 @@ def _drop_erasure(pack: Path) -> None:
     (pack / "records/completeness.json").write_text(json.dumps(statement))
 
 
-def _edit_index(pack: Path) -> None:
+def _edit_index(pack: Path, case=None) -> None:
     _edit_line(pack, "log/index.jsonl", 2, lambda line: line.replace('"kind":"', '"kind":"x', 1))
 
 
-def _edit_payload(pack: Path) -> None:
+def _edit_payload(pack: Path, case=None) -> None:
     _edit_line(
         pack, "records/events.jsonl", 0, lambda line: line.replace('"output_text":"', '"output_text":"APPROVE ', 1)
     )
 
 
-def _checkpoint_root(pack: Path) -> None:
+def _checkpoint_root(pack: Path, case=None) -> None:
     cp = json.loads((pack / "log/checkpoint.json").read_text())
     cp["root_hash"] = "00" + cp["root_hash"][2:]
     (pack / "log/checkpoint.json").write_text(json.dumps(cp))
 
 
+def _outside(pack: Path, case) -> None:
+    manifest = json.loads((pack / "manifest.json").read_text())
+    manifest["files"]["../../etc/hostname"] = {"sha256": "0" * 64, "size": 1}
+    folder = PackFolder.__new__(PackFolder)
+    folder.staging, folder.files = pack, manifest.pop("files")
+    folder.seal(manifest, load_signing_key(case.signing_key))
+
+
 # (tampering, pack, change, re-signed by the log's key?, expected exit, words of the first line)
 CASES = [
-    ("a record removed (its lines deleted)", "basic", lambda p: _drop_record(p, True), False, 1, "does not match its SHA-256 in the signed manifest"),
-    ("a record added (a line repeated)", "basic", lambda p: _edit_line(p, "records/events.jsonl", 0, lambda x: x + "\n" + x), False, 1, "does not match its SHA-256"),
-    ("an inclusion proof altered", "basic", lambda p: _edit_line(p, "records/events.jsonl", 0, _alter_proof), False, 1, "does not match its SHA-256"),
+    ("a record removed (its lines deleted)", "basic", lambda p, c: _drop_record(p, True), False, 1, "does not match its SHA-256 in the signed manifest"),
+    ("a record added (a line repeated)", "basic", lambda p, c: _edit_line(p, "records/events.jsonl", 0, lambda x: x + "\n" + x), False, 1, "does not match its SHA-256"),
+    ("an inclusion proof altered", "basic", lambda p, c: _edit_line(p, "records/events.jsonl", 0, _alter_proof), False, 1, "does not match its SHA-256"),
     ("a file added", "basic", _add_file, False, 1, "records/extra.jsonl is in the pack but not in the signed manifest"),
-    ("a dossier removed", "basic", lambda p: next((p / "reports/dossiers").iterdir()).unlink(), False, 1, "listed in the signed manifest but missing"),
+    ("a dossier removed", "basic", lambda p, c: next((p / "reports/dossiers").iterdir()).unlink(), False, 1, "listed in the signed manifest but missing"),
     ("manifest re-signed with another key", "basic", _other_key, False, 1, "not by the pinned key"),
-    ("inclusion proof altered, re-signed", "basic", lambda p: _edit_line(p, "records/events.jsonl", 0, _alter_proof), True, 1, "inclusion proof does not lead to the signed root"),
+    ("inclusion proof altered, re-signed", "basic", lambda p, c: _edit_line(p, "records/events.jsonl", 0, _alter_proof), True, 1, "inclusion proof does not lead to the signed root"),
     ("record content edited, re-signed", "basic", _edit_payload, True, 1, "content does not hash to the logged event"),
     ("log index edited, re-signed", "basic", _edit_index, True, 1, "does not recompute to the signed root"),
     ("checkpoint root edited, re-signed", "basic", _checkpoint_root, True, 1, "is not validly signed by the pinned key"),
-    ("a record moved to the excluded, re-signed", "proven", lambda p: _drop_record(p, False), True, 1, "matches the selection but is not in the pack"),
-    ("a record removed entirely, re-signed", "proven", lambda p: _drop_record(p, True), True, 1, "neither exported nor disclosed"),
+    ("a record moved to the excluded, re-signed", "proven", lambda p, c: _drop_record(p, False), True, 1, "matches the selection but is not in the pack"),
+    ("a record removed entirely, re-signed", "proven", lambda p, c: _drop_record(p, True), True, 1, "neither exported nor disclosed"),
+    ("a manifest naming a file outside the pack, re-signed", "basic", _outside, False, 1, "a path outside the pack"),
     ("an erasure tombstone removed, re-signed", "general", _drop_erasure, True, 1, "the erasure event of exported record"),
 ]  # fmt: skip
 
@@ -216,7 +225,7 @@ CASES = [
 def test_tampering_is_named(packs, tmp_path, what, name, change, resigned, code, words):
     case, _ = packs
     pack = copy_of(packs, name, tmp_path)
-    change(pack)
+    change(pack, case)
     if resigned:
         resign(pack, case.signing_key)
     found, first = check(pack, case.public_key)

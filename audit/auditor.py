@@ -273,7 +273,7 @@ class Auditor:
         """An evidence pack (:mod:`audit.pack`) once the log verifies; its one database write is its ``export`` event."""
         from .pack import api
 
-        return api.export(self.db_path, options, **pins)
+        return api.export(self.db_path, options, guard=self.privacy, **pins)
 
     @staticmethod
     def verify_pack(pack: str | Path, **options: Any) -> PackResult:

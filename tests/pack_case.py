@@ -7,12 +7,15 @@ one kept. Built once per test module; tests copy it.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from conftest import one_torch_thread
 
 from audit import Auditor
+from audit.integrity.signing import load_signing_key
+from audit.pack.folder import PackFolder
 from audit.review.roles import Principal
 
 REPO = Path(__file__).resolve().parents[1]
@@ -31,6 +34,7 @@ class PackCase:
     early_note: Path  # a checkpoint exported before the sign-offs (for --since-checkpoint)
     newest_note: Path  # the newest checkpoint, exported (what witnesses cosign)
     signing_key: Path  # the log's private key (a copied database finds it through $LLM_AUDIT_SIGNING_KEY)
+    policy: Path  # the privacy policy the sealed records were recorded under ([access] clear_roles: validator, admin)
 
 
 def policy(folder: Path) -> Path:
@@ -43,7 +47,8 @@ def policy(folder: Path) -> Path:
 
 def build_pack_case(tiny_loaded, folder: Path) -> PackCase:
     db = folder / "audit.db"
-    auditor = Auditor(db=db, model=tiny_loaded, operator="ops", policy=policy(folder))
+    rules = policy(folder)
+    auditor = Auditor(db=db, model=tiny_loaded, operator="ops", policy=rules)
     with one_torch_thread():
         credit = [
             auditor.generate(
@@ -77,4 +82,19 @@ def build_pack_case(tiny_loaded, folder: Path) -> PackCase:
     auditor.checkpoint(export=newest)
     public = auditor.signing.write_public(folder / "signing.pub.pem")
     key = auditor.signing.info().path
-    return PackCase(db, public, credit, news, erased, kept, early, newest, key)
+    return PackCase(db, public, credit, news, erased, kept, early, newest, key, rules)
+
+
+def resign(pack: Path, key_file: Path) -> None:
+    """What the holder of the log's key could do: rewrite the manifest over the changed files and sign it."""
+    manifest = json.loads((pack / "manifest.json").read_text())
+    folder = PackFolder.__new__(PackFolder)
+    folder.staging, folder.files = pack, {}
+    for name in manifest["files"]:
+        if (pack / name).exists():
+            folder.add_file(name, pack / name)
+    for path in pack.rglob("*"):
+        name = path.relative_to(pack).as_posix()
+        if path.is_file() and name not in folder.files and name not in ("manifest.json", "manifest.sig"):
+            folder.add_file(name, path)
+    folder.seal({k: v for k, v in manifest.items() if k != "files"}, load_signing_key(key_file))

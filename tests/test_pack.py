@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from pack_case import build_pack_case
+from pack_case import build_pack_case, resign
 
 from audit import Auditor
 from audit.errors import UserError
@@ -23,6 +23,7 @@ from audit.integrity.merkle import MerkleTree
 from audit.integrity.signing import create_key
 from audit.pack import ExportOptions, Selection
 from audit.pack.standalone import split_line
+from audit.privacy.keystore import default_key_store_path
 from audit.store import AuditStore
 
 
@@ -37,6 +38,7 @@ def db(case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("LLM_AUDIT_SIGNING_KEY", str(case.signing_key))
     copy = tmp_path / "audit.db"
     shutil.copy(case.db, copy)
+    shutil.copy(default_key_store_path(case.db), default_key_store_path(copy))  # the sealed records' keys
     return copy
 
 
@@ -286,3 +288,33 @@ def test_verify_pack_pinned_by_the_trust_file_and_a_tampered_pack_by_the_cli(cli
     assert 'failures="1"' in (tmp_path / "j.xml").read_text()
     cannot = cli("verify-pack", str(tmp_path / "nothing-here"), "--json")
     assert cannot.returncode == 2 and "does not exist" in json.loads(cannot.stdout)["cannot_check"]
+
+
+def test_sealed_content_is_opened_only_where_the_policy_lets_the_role_see_it(case, db, tmp_path):
+    auditor = Auditor(db=db, policy=case.policy)
+    general = Selection.build(use_case="general")
+    before = tables(db)
+    with pytest.raises(UserError, match="lets validator, admin see sealed content, not role 'reviewer'"):
+        auditor.export(ExportOptions(tmp_path / "no", general, open_sealed=True, role="reviewer"))
+    assert not (tmp_path / "no").exists() and tables(db) == before
+    auditor.export(ExportOptions(tmp_path / "pack", general, open_sealed=True, role="validator"))
+    opened = [json.loads(line) for line in lines(tmp_path / "pack/records/opened.jsonl")]
+    assert [o["record_id"] for o in opened] == [case.sealed_kept]  # the erased record's key is gone: it stays sealed
+    result = Auditor.verify_pack(tmp_path / "pack", key=[case.public_key])
+    assert result.ok and any(
+        "sealed content of 1 records is disclosed and is exactly what was sealed" in p for p in result.proven
+    )
+    clear = {(c["record_id"], c["field"]): c["value"] for c in result.opened}
+    assert clear[(case.sealed_kept, "generation")]["variables"]["card"] == "378282246310005"
+    with AuditStore.open(db) as store:
+        logged = [e for e in store.events.iter(kind="export")][-1].payload
+    assert logged["opened"] == [case.sealed_kept] and logged["role"] == "validator"
+    assert "378282246310005" not in (tmp_path / "pack/records/events.jsonl").read_text()  # the log's ciphertext
+    entry = opened[0] | {"data_key": base64.b64encode(bytes(32)).decode()}
+    (tmp_path / "pack/records/opened.jsonl").write_text(canonical_bytes(entry).decode() + "\n")
+    resign(tmp_path / "pack", case.signing_key)
+    wrong = Auditor.verify_pack(tmp_path / "pack", key=[case.public_key])
+    assert (
+        not wrong.ok
+        and f"the data key given for {case.sealed_kept} does not open its logged generation" in wrong.problems[0][1]
+    )

@@ -14,7 +14,7 @@ from contextlib import redirect_stdout
 from pathlib import Path
 
 import pytest
-from pack_case import build_pack_case
+from pack_case import build_pack_case, resign
 
 from audit import Auditor
 from audit.integrity.canonical import canonical_bytes
@@ -51,21 +51,6 @@ def copy_of(packs, name: str, tmp_path: Path) -> Path:
     target = tmp_path / name
     shutil.copytree(packs[1] / name, target)
     return target
-
-
-def resign(pack: Path, key_file: Path) -> None:
-    """What the holder of the log's key could do: rewrite the manifest over the changed files and sign it."""
-    manifest = json.loads((pack / "manifest.json").read_text())
-    folder = PackFolder.__new__(PackFolder)
-    folder.staging, folder.files = pack, {}
-    for name in manifest["files"]:
-        if (pack / name).exists():
-            folder.add_file(name, pack / name)
-    for path in pack.rglob("*"):
-        name = path.relative_to(pack).as_posix()
-        if path.is_file() and name not in folder.files and name not in ("manifest.json", "manifest.sig"):
-            folder.add_file(name, path)
-    folder.seal({k: v for k, v in manifest.items() if k != "files"}, load_signing_key(key_file))
 
 
 def test_intact_packs_verify(packs):

@@ -36,6 +36,11 @@ FILE = click.Path(dir_okay=False, path_type=Path)
 @click.option(
     "--prove-exclusions", is_flag=True, help="Also disclose every other event's content, so completeness is proven."
 )
+@click.option("--open-sealed", is_flag=True, help="Add sealed records' data keys, if the policy lets --role see them.")
+@click.option("--role", default="admin", show_default=True, help="The workspace role the exporter acts in.")
+@click.option(
+    "--policy", type=FILE, envvar="LLM_AUDIT_POLICY", default=None, help="Privacy policy TOML (env LLM_AUDIT_POLICY)."
+)
 @click.option("--no-dossiers", is_flag=True, help="Leave out the per-record HTML dossiers (the summary stays).")
 @click.option("--zip", "zipped", is_flag=True, help="Also write OUTPUT.zip.")
 @click.option("--exporter", default=None, help="Who exports, as the manifest and the export event say [your login].")
@@ -56,6 +61,9 @@ def export(
     since_checkpoint: Path | None,
     witnessed: Path | None,
     prove_exclusions: bool,
+    open_sealed: bool,
+    role: str,
+    policy: Path | None,
     no_dossiers: bool,
     zipped: bool,
     exporter: str | None,
@@ -90,8 +98,10 @@ def export(
         zipped=zipped,
         prove_exclusions=prove_exclusions,
         dossiers=not no_dossiers,
+        open_sealed=open_sealed,
+        role=role,
     )
-    result = make_auditor(db=db).export(options, key=list(keys), trust_file=trust_file)
+    result = make_auditor(db=db, policy=policy).export(options, key=list(keys), trust_file=trust_file)
     click.echo(result.summary())
 
 
@@ -103,6 +113,9 @@ def export(
 @click.option("--witnesses", "need", type=int, default=0, help="Require this many valid pinned witness cosignatures.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 @click.option("--junit", type=FILE, default=None, help="Also write a JUnit XML report here.")
+@click.option(
+    "--opened-out", type=FILE, default=None, help="Write the opened sealed content here (JSON Lines), if proven."
+)
 def verify_pack(
     pack: Path,
     keys: tuple[Path, ...],
@@ -111,6 +124,7 @@ def verify_pack(
     need: int,
     as_json: bool,
     junit: Path | None,
+    opened_out: Path | None,
 ) -> None:
     """Check an evidence pack offline: exit 0 proven, 1 tampered or incomplete, 2 cannot check.
 
@@ -138,5 +152,11 @@ def verify_pack(
             junit.write_text(result.junit(), encoding="utf-8")
         except OSError as exc:
             raise UserError(f"cannot write {junit}: {exc.strerror}") from None
+    if opened_out is not None and result.ok:
+        lines = "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in result.opened)
+        try:
+            opened_out.write_text(lines, encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"cannot write {opened_out}: {exc.strerror}") from None
     click.echo(json.dumps(result.to_dict(), indent=2) if as_json else result.text())
     sys.exit(0 if result.ok else 1)

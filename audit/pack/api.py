@@ -8,16 +8,22 @@ from pathlib import Path
 from ..errors import UserError
 from ..integrity.trust import resolve_pins
 from ..integrity.verify import verify_path
+from ..privacy.guard import PrivacyGuard
 from . import standalone
 from .export import ExportOptions, ExportResult, export_pack
 
 
 def export(
-    db_path: Path, options: ExportOptions, *, key: Sequence[Path] = (), trust_file: Path | None = None
+    db_path: Path,
+    options: ExportOptions,
+    *,
+    key: Sequence[Path] = (),
+    trust_file: Path | None = None,
+    guard: PrivacyGuard | None = None,
 ) -> ExportResult:
     """Verify the log (pinned to ``key`` files, else the trust file), then write the pack ``options`` asks for."""
     check = verify_path(db_path, list(key), trust_file=trust_file)
-    return export_pack(db_path, options, check)
+    return export_pack(db_path, options, check, guard)
 
 
 def pinned_keys(key: Sequence[Path] = (), trust_file: Path | None = None) -> list[bytes]:

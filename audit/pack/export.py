@@ -24,14 +24,29 @@ from ..integrity.keys import signing_key
 from ..integrity.note import origin_of, vkey
 from ..integrity.signing import SigningKey, VerifyKey
 from ..integrity.verify import VerifyResult
+from ..privacy.guard import PrivacyGuard
+from ..privacy.sealing import b64
 from ..report.integrity import Verification
 from ..store import AuditStore, check_writable
 from . import parquet, reports
 from .collect import Collected, blob_line, collect
 from .folder import PackFolder, check_output
+from .opening import data_keys
 from .proofs import checkpoint_document, checkpoint_note, index_lines, since_document, tree_of
 from .selection import Selection
-from .standalone import BLOBS, CHECKPOINT, COMPLETENESS, EVENTS, EXCLUDED, FORMAT, INDEX, NOTE, SINCE, event_line
+from .standalone import (
+    BLOBS,
+    CHECKPOINT,
+    COMPLETENESS,
+    EVENTS,
+    EXCLUDED,
+    FORMAT,
+    INDEX,
+    NOTE,
+    OPENED,
+    SINCE,
+    event_line,
+)
 
 KEYS = "log/keys.json"
 VERIFIER = "verifier/standalone.py"
@@ -51,6 +66,8 @@ class ExportOptions:
     zipped: bool = False
     prove_exclusions: bool = False
     dossiers: bool = True
+    open_sealed: bool = False  # add the data keys of sealed records, if the policy lets ``role`` see them
+    role: str = "admin"  # the workspace role the exporter acts in (the CLI's user holds the database: admin)
 
 
 @dataclass
@@ -82,8 +99,11 @@ class ExportResult:
         )
 
 
-def export_pack(db_path: Path, options: ExportOptions, check: VerifyResult) -> ExportResult:
-    """Write the pack ``options`` asks for from ``db_path``, whose verification ``check`` is."""
+def export_pack(
+    db_path: Path, options: ExportOptions, check: VerifyResult, guard: PrivacyGuard | None = None
+) -> ExportResult:
+    """Write the pack ``options`` asks for from ``db_path``, whose verification ``check`` is (``guard``: for
+    ``open_sealed``, the policy and key store)."""
     started = time.perf_counter()
     check_output(options.output, options.zipped)
     check_writable(db_path)
@@ -106,10 +126,15 @@ def export_pack(db_path: Path, options: ExportOptions, check: VerifyResult) -> E
                     f"key {key.key_id} did not sign the newest checkpoint (key {latest.key_id}): pass --signing-key"
                 )
             found = collect(store, options.selection, latest)
+            opened = data_keys(guard, found, options.role) if options.open_sealed and guard else {}
+            if options.open_sealed and guard is None:
+                raise UserError("--open-sealed needs the privacy policy and key store: pass --policy")
             origin = origin_of(found.events[0].leaf_hash)
             log_size = store.events.count()
             _write_log(folder, store, found, origin, key, options)
             _write_records(folder, found, options.prove_exclusions)
+            if options.open_sealed:
+                folder.lines(OPENED, (_jcs({"data_key": b64(k), "record_id": r}) for r, k in sorted(opened.items())))
             _write_reports(folder, store, found, check, options.dossiers)
         folder.write(VERIFIER, Path(__file__).with_name("standalone.py").read_bytes())
         folder.write(README, _readme(origin, key).encode("utf-8"))
@@ -140,6 +165,8 @@ def export_pack(db_path: Path, options: ExportOptions, check: VerifyResult) -> E
             "events": len(found.exported),
             "manifest_sha256": digest,
             "prove_exclusions": options.prove_exclusions,
+            "opened": sorted(opened),
+            "role": options.role,
         }
         seq = store.exports.append(pack_id, payload)
     after = log_size - found.tree_size

@@ -40,13 +40,15 @@ from json.encoder import encode_basestring
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 FORMAT = "llm-audit-pack/v1"
 MANIFEST, SIGNATURE = "manifest.json", "manifest.sig"
 CHECKPOINT, NOTE, INDEX, SINCE = "log/checkpoint.json", "log/checkpoint.note", "log/index.jsonl", "log/since.json"
+OPENED = "records/opened.jsonl"
 EVENTS, EXCLUDED, BLOBS, COMPLETENESS = (
     "records/events.jsonl",
     "records/excluded.jsonl",
@@ -255,6 +257,7 @@ class Result:
     proven: list[str] = field(default_factory=list)
     not_proven: list[str] = field(default_factory=list)
     checks: list[str] = field(default_factory=list)
+    opened: list[dict[str, Any]] = field(default_factory=list)  # clear content of sealed fields, once authenticated
 
     @property
     def ok(self) -> bool:
@@ -355,11 +358,21 @@ class Verifier:
 
     def run(self) -> None:
         r = self.result
-        r.checks = ["manifest-signature", "files", "checkpoint", "witnesses", "index", "events", "consistency"]
+        r.checks = [
+            "manifest-signature",
+            "files",
+            "checkpoint",
+            "witnesses",
+            "index",
+            "events",
+            "opened",
+            "consistency",
+        ]
         r.checks.append("completeness")
         if not (self.root / MANIFEST).is_file():
             raise CannotCheck(f"{r.pack} is not an llm-audit evidence pack (no {MANIFEST})")
-        steps = (self.manifest, self.checkpoint, self.index, self.events, self.consistency, self.completeness)
+        steps = (self.manifest, self.checkpoint, self.index, self.events, self.opened, self.consistency)
+        steps += (self.completeness,)
         for step in steps:
             try:
                 step()
@@ -557,6 +570,42 @@ class Verifier:
         if event.get("leaf_hash") != self.leaves[seq - 1].hex():
             self.result.fail("events", f"seq {seq}: the leaf hash stated differs from the one the index recomputes")
 
+    def opened(self) -> None:
+        """Sealed records whose data keys the pack carries: each key must open (and GCM authenticate) every
+        envelope the record's exported events hold, so the clear content is exactly what was sealed."""
+        self.clear = self.result.opened
+        if not (self.root / OPENED).is_file():
+            return
+        envelopes: dict[str, list[dict[str, str]]] = {}
+        for event, payload in self.exported.values():
+            privacy = (payload.get("tags") or {}).get("privacy") if event["kind"] == "generation" else None
+            sealed = payload.get("sealed") if isinstance(payload.get("sealed"), dict) else None
+            rid = payload.get("id") if privacy else payload.get("record_id")
+            for envelope in (privacy or {}).get("envelope"), (sealed or {}).get("envelope"):
+                if isinstance(envelope, dict):
+                    envelopes.setdefault(rid, []).append(envelope)
+        for line in self.jsonl(OPENED):
+            entry = json.loads(line)
+            rid, key = entry["record_id"], base64.b64decode(entry["data_key"])
+            if not envelopes.get(rid):
+                self.result.fail("opened", f"a data key is given for {rid}, which has no sealed content in the pack")
+            for envelope in envelopes.get(rid, []):
+                aad = f"llm-audit/seal/v1|{rid}|{envelope['field']}".encode()
+                nonce, ciphertext = base64.b64decode(envelope["nonce"]), base64.b64decode(envelope["ciphertext"])
+                try:
+                    value = json.loads(AESGCM(key).decrypt(nonce, ciphertext, aad))
+                except (InvalidTag, ValueError):
+                    self.result.fail(
+                        "opened", f"the data key given for {rid} does not open its logged {envelope['field']}"
+                    )
+                    continue
+                self.clear.append({"record_id": rid, "field": envelope["field"], "value": value})
+        if self.result.ok:
+            self.result.proven.append(
+                f"the sealed content of {len(set(c['record_id'] for c in self.clear))} records is disclosed and is exactly "
+                f"what was sealed: {len(self.clear)} sealed fields open and authenticate (AES-256-GCM)"
+            )
+
     def consistency(self) -> None:
         if not (self.root / SINCE).is_file():
             self.result.not_proven.append(
@@ -678,6 +727,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--witnesses", type=int, default=0, help="require this many valid pinned cosignatures")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--junit", type=Path, help="also write a JUnit XML report here")
+    parser.add_argument("--opened-out", type=Path, help="write the opened sealed content here (JSON Lines), if proven")
     args = parser.parse_args(argv)
     try:
         result = verify_pack(
@@ -688,6 +738,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.junit:
         args.junit.write_text(result.junit(), encoding="utf-8")
+    if args.opened_out and result.ok:
+        args.opened_out.write_text("".join(json.dumps(c, ensure_ascii=False) + "\n" for c in result.opened), "utf-8")
     print(json.dumps(result.to_dict(), indent=2) if args.json else result.text())
     return 0 if result.ok else 1
 

@@ -234,6 +234,8 @@ def test_export_refuses_before_writing_anything(case, db, tmp_path):
         (dict(since="yesterday"), "not an ISO 8601"),
         (dict(ids_file=tmp_path / "missing.txt"), "cannot read the ids file"),
         (dict(use_case="credit-decision", since_checkpoint=case.db), "not a text checkpoint|not a signed note"),
+        (dict(use_case="credit-decision", witnessed=case.early_note), "a note of another checkpoint"),
+        (dict(use_case="credit-decision", witnessed=case.newest_note), "carries no witness cosignature line"),
     ]
     before = tables(db)
     for options, message in cases:
@@ -318,3 +320,17 @@ def test_sealed_content_is_opened_only_where_the_policy_lets_the_role_see_it(cas
         not wrong.ok
         and f"the data key given for {case.sealed_kept} does not open its logged generation" in wrong.problems[0][1]
     )
+
+
+def test_records_after_the_newest_checkpoint_are_left_out_and_said_so(case, db, tmp_path, tiny_loaded):
+    late = Auditor(db=db, model=tiny_loaded).generate(
+        prompt="Income 1, score 1. Approve?", use_case="credit-decision", max_new_tokens=2
+    )
+    result = export(db, tmp_path / "pack", use_case="credit-decision")
+    assert result.records == 3 and result.after_checkpoint == 1
+    assert (
+        "1 newer events are after the checkpoint and not in it (run `llm-audit checkpoint`, then export again)"
+        in result.summary()
+    )
+    assert late.id not in (tmp_path / "pack/records/completeness.json").read_text()
+    assert Auditor.verify_pack(tmp_path / "pack", key=[case.public_key]).ok

@@ -334,3 +334,17 @@ def test_records_after_the_newest_checkpoint_are_left_out_and_said_so(case, db, 
     )
     assert late.id not in (tmp_path / "pack/records/completeness.json").read_text()
     assert Auditor.verify_pack(tmp_path / "pack", key=[case.public_key]).ok
+
+
+def test_a_pack_whose_export_cannot_be_logged_is_withdrawn(db, tmp_path, monkeypatch):
+    from audit.store.exports import ExportLog
+
+    def locked(self, pack_id, payload):
+        raise UserError("database is locked: try again")
+
+    monkeypatch.setattr(ExportLog, "append", locked)
+    before = tables(db)
+    with pytest.raises(UserError, match="database is locked"):
+        export(db, tmp_path / "pack", use_case="credit-decision", zipped=True)
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(("pack", ".pack"))]  # nor a staging folder
+    assert tables(db) == before

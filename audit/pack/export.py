@@ -55,7 +55,7 @@ README = "README.txt"
 
 @dataclass(frozen=True)
 class ExportOptions:
-    """One export request, validated once (:meth:`audit.Auditor.export` builds it)."""
+    """One export request (the selection inside it validated once, by :meth:`Selection.build`)."""
 
     output: Path
     selection: Selection
@@ -125,10 +125,10 @@ def export_pack(
                 raise UserError(
                     f"key {key.key_id} did not sign the newest checkpoint (key {latest.key_id}): pass --signing-key"
                 )
-            found = collect(store, options.selection, latest)
-            opened = data_keys(guard, found, options.role) if options.open_sealed and guard else {}
             if options.open_sealed and guard is None:
                 raise UserError("--open-sealed needs the privacy policy and key store: pass --policy")
+            found = collect(store, options.selection, latest)
+            opened = data_keys(guard, found, options.role) if options.open_sealed and guard else {}
             origin = origin_of(found.events[0].leaf_hash)
             log_size = store.events.count()
             _write_log(folder, store, found, origin, key, options)
@@ -156,19 +156,23 @@ def export_pack(
     except BaseException:
         folder.discard()
         raise
-    with AuditStore.open(db_path, write=True) as store:
-        payload = {
-            "exporter": manifest["exporter"],
-            "selection": manifest["selection"],
-            "tree_size": found.tree_size,
-            "records": len(found.records),
-            "events": len(found.exported),
-            "manifest_sha256": digest,
-            "prove_exclusions": options.prove_exclusions,
-            "opened": sorted(opened),
-            "role": options.role,
-        }
-        seq = store.exports.append(pack_id, payload)
+    payload = {
+        "exporter": manifest["exporter"],
+        "selection": manifest["selection"],
+        "tree_size": found.tree_size,
+        "records": len(found.records),
+        "events": len(found.exported),
+        "manifest_sha256": digest,
+        "prove_exclusions": options.prove_exclusions,
+        "opened": sorted(opened),
+        "role": options.role,
+    }
+    try:
+        with AuditStore.open(db_path, write=True) as store:
+            seq = store.exports.append(pack_id, payload)
+    except BaseException:
+        folder.withdraw(zipped)  # a pack the log does not know of is never left behind
+        raise
     after = log_size - found.tree_size
     return ExportResult(
         options.output, zipped, pack_id, len(found.records), len(found.exported), found.tree_size, after, files, size,

@@ -101,3 +101,9 @@ class PackFolder:
 
     def discard(self) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)
+
+    def withdraw(self, zipped: Path | None) -> None:
+        """Remove a finished pack (and its zip): when its export could not be logged, it must not be handed out."""
+        shutil.rmtree(self.output, ignore_errors=True)
+        if zipped is not None:
+            zipped.unlink(missing_ok=True)

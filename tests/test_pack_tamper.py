@@ -153,14 +153,17 @@ def _other_key(pack: Path, case=None) -> None:
     folder.seal(manifest, key)
 
 
-def _drop_erasure(pack: Path, case=None) -> None:
-    kept = [
-        line for line in _lines(pack / "records/events.jsonl") if standalone.split_line(line)[0]["kind"] != "erasure"
-    ]
-    _write_lines(pack / "records/events.jsonl", kept)
-    statement = json.loads((pack / "records/completeness.json").read_text())
-    statement["events"] = [standalone.split_line(line)[0]["seq"] for line in kept]
-    (pack / "records/completeness.json").write_text(json.dumps(statement))
+def _drop_kind(kind: str):
+    def drop(pack: Path, case=None) -> None:
+        kept = [
+            line for line in _lines(pack / "records/events.jsonl") if standalone.split_line(line)[0]["kind"] != kind
+        ]
+        _write_lines(pack / "records/events.jsonl", kept)
+        statement = json.loads((pack / "records/completeness.json").read_text())
+        statement["events"] = [standalone.split_line(line)[0]["seq"] for line in kept]
+        (pack / "records/completeness.json").write_text(json.dumps(statement))
+
+    return drop
 
 
 def _edit_index(pack: Path, case=None) -> None:
@@ -202,7 +205,8 @@ CASES = [
     ("a record moved to the excluded, re-signed", "proven", lambda p, c: _drop_record(p, False), True, 1, "matches the selection but is not in the pack"),
     ("a record removed entirely, re-signed", "proven", lambda p, c: _drop_record(p, True), True, 1, "neither exported nor disclosed"),
     ("a manifest naming a file outside the pack, re-signed", "basic", _outside, False, 1, "a path outside the pack"),
-    ("an erasure tombstone removed, re-signed", "general", _drop_erasure, True, 1, "the erasure event of exported record"),
+    ("an erasure tombstone removed, re-signed", "general", _drop_kind("erasure"), True, 1, "the erasure event of exported record"),
+    ("a legal hold on the data subject removed, re-signed", "general", _drop_kind("hold"), True, 1, "a legal hold on the data subject of an exported record is left out"),
 ]  # fmt: skip
 
 

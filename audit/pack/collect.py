@@ -20,7 +20,7 @@ from ..integrity.chain import ChainedEvent
 from ..store import AuditStore
 from ..store.checkpoints import Checkpoint
 from .selection import Selection
-from .standalone import match, record_links
+from .standalone import data_subject, match, record_links
 
 
 @dataclass
@@ -102,13 +102,7 @@ def _resolve_ids(selection: Selection, generations: dict[str, int]) -> Selection
 
 def _privacy_subjects(payloads: dict[int, dict[str, Any]], records: dict[str, int]) -> set[str]:
     """The data-subject references of the selected records (holds may name a subject instead of a record)."""
-    subjects = set()
-    for seq in records.values():
-        tags = payloads[seq].get("tags")
-        privacy = tags.get("privacy") if isinstance(tags, dict) else None
-        if isinstance(privacy, dict) and isinstance(privacy.get("subject"), str):
-            subjects.add(privacy["subject"])
-    return subjects
+    return {subject for seq in records.values() if (subject := data_subject(payloads[seq])) is not None}
 
 
 def blob_line(digest: str, data: bytes) -> dict[str, str]:

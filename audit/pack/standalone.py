@@ -250,6 +250,13 @@ def record_links(kind: str, subject_id: str, payload_text: str) -> set[str]:
     return links
 
 
+def data_subject(record: dict[str, Any]) -> str | None:
+    """The data-subject reference of a sealed generation payload (holds may name the subject, not the record)."""
+    tags = record.get("tags") if isinstance(record.get("tags"), dict) else {}
+    privacy = tags.get("privacy") if isinstance(tags.get("privacy"), dict) else {}
+    return privacy.get("subject") if isinstance(privacy.get("subject"), str) else None
+
+
 @dataclass
 class Result:
     pack: str
@@ -655,10 +662,16 @@ class Verifier:
                 "completeness", "the records or events of the pack differ from those its completeness statement lists"
             )
         proven_all = bool(statement.get("exclusions_disclosed"))
+        subjects = {data_subject(self.exported[seq][1]) for seq in records.values()} - {None}
         for seq, entry in enumerate(self.headers, start=1):
             if seq in self.exported:
                 continue
-            if entry["kind"] in LINKED_BY_SUBJECT and entry["subject_id"] in records:
+            if entry["kind"] in ("hold", "release") and entry["subject_id"] in subjects:
+                r.fail(
+                    "completeness",
+                    f"seq {seq}: a legal {entry['kind']} on the data subject of an exported record is left out",
+                )
+            elif entry["kind"] in LINKED_BY_SUBJECT and entry["subject_id"] in records:
                 r.fail(
                     "completeness",
                     f"seq {seq}: the {entry['kind']} event of exported record {entry['subject_id']} is left out",
@@ -690,7 +703,7 @@ class Verifier:
             r.not_proven.append(
                 f"that none of the other {in_log - len(records)} records of the log matches the selection, and that no "
                 "explanation, replay, review or finding about an exported record was left out: their content was not "
-                "disclosed (export with --prove-exclusions to prove it); generation, erasure and hold events are proven complete"
+                "disclosed (export with --prove-exclusions to prove it); generation, erasure, hold and release events are proven complete"
             )
         r.not_proven.append(f"anything appended to the log after its {self.size}th event (the checkpoint)")
         r.not_proven.append(

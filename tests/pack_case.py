@@ -1,6 +1,6 @@
 """A small database with every kind of evidence a pack carries, recorded with the tiny model.
 
-Three credit records (one explained, one signed off, one overridden), a news record with a finding,
+Three credit records (one explained with its attention maps, one replayed and signed off, one overridden), a news record with a finding,
 and two sealed records under a privacy policy: one held then released then erased (its tombstone),
 one kept. Built once per test module; tests copy it.
 """
@@ -65,6 +65,8 @@ def build_pack_case(tiny_loaded, folder: Path) -> PackCase:
             template=template, variables={"customer_id": "C-3", "card": "378282246310005"}, max_new_tokens=3
         ).id
         auditor.explain(credit[0], method="gradient-x-input")
+        auditor.attention(credit[0])
+        auditor.replay(credit[1], model=tiny_loaded)
     early = folder / "early.note"
     auditor.checkpoint(export=early)
     reviews = auditor.reviews

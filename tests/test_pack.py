@@ -73,7 +73,7 @@ def cosign(note: str, name: str, key: Ed25519PrivateKey) -> tuple[str, str]:
 def test_cli_round_trip_proves_the_pack_and_says_what_it_does_not(cli, case, db, tmp_path):
     made = cli("export", "--db", str(db), "--use-case", "credit-decision", "-o", str(tmp_path / "pack"), "--zip")
     assert made.returncode == 0, made.stderr
-    assert made.stdout.startswith("Exported 3 records (6 events;")
+    assert made.stdout.startswith("Exported 3 records (8 events;")
     for target in ("pack", "pack.zip"):
         checked = cli("verify-pack", str(tmp_path / target), "--key", str(case.public_key))
         assert checked.returncode == 0, checked.stdout + checked.stderr
@@ -111,7 +111,7 @@ def test_pack_holds_exactly_the_records_and_every_event_about_them(case, db, tmp
         root = store.checkpoints.latest().root_hash  # the export event came after the checkpoint
     assert tree.root().hex() == root
     kinds = sorted(event["kind"] for event, _, _ in exported)
-    assert kinds == ["explanation", "generation", "generation", "generation", "review", "review"]
+    assert kinds == ["attention", "explanation", "generation", "generation", "generation", "replay", "review", "review"]
     for event, payload, data in exported:
         logged = stored[event["seq"]]
         assert payload == json.loads(logged.payload)
@@ -121,6 +121,9 @@ def test_pack_holds_exactly_the_records_and_every_event_about_them(case, db, tmp
     assert records == set(case.credit)
     about = {p.get("record_id") for e, p, _ in exported if e["kind"] != "generation"}
     assert about <= records and case.credit[0] in about  # the explanation
+    blobs = {json.loads(line)["sha256"] for line in lines(pack / "records/blobs.jsonl")}
+    referenced = {d for e, _, _ in exported for d in e["blobs"]}
+    assert blobs == referenced and len(blobs) >= 3  # the explanation's and the attention maps' arrays
     index = [json.loads(line) for line in lines(pack / "log/index.jsonl")]
     assert [i["seq"] for i in index] == list(range(1, size + 1))
     assert all(i["payload_sha256"] == stored[i["seq"]].payload_sha256 for i in index)

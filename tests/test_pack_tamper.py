@@ -206,6 +206,7 @@ CASES = [
     ("a record removed entirely, re-signed", "proven", lambda p, c: _drop_record(p, True), True, 1, "neither exported nor disclosed"),
     ("a manifest naming a file outside the pack, re-signed", "basic", _outside, False, 1, "a path outside the pack"),
     ("an erasure tombstone removed, re-signed", "general", _drop_kind("erasure"), True, 1, "the erasure event of exported record"),
+    ("a blob removed, re-signed", "basic", lambda p, c: _write_lines(p / "records/blobs.jsonl", _lines(p / "records/blobs.jsonl")[1:]), True, 1, "is not in the pack or not referenced by the event"),
     ("a legal hold on the data subject removed, re-signed", "general", _drop_kind("hold"), True, 1, "a legal hold on the data subject of an exported record is left out"),
 ]  # fmt: skip
 

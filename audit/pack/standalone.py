@@ -517,7 +517,7 @@ class Verifier:
         if len(self.leaves) != self.size or merkle_root(self.leaves) != self.root_hash:
             r.fail(
                 "index",
-                f"the log index ({len(self.leaves)} events) does not recompute to the signed root of {self.size}",
+                f"the log index ({len(self.leaves)} events) does not recompute to the root the checkpoint signs for {self.size} events",
             )
             return
         if not self.leaves or ORIGIN_PREFIX + self.leaves[0].hex()[:32] != self.origin:

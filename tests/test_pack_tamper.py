@@ -200,7 +200,7 @@ CASES = [
     ("manifest re-signed with another key", "basic", _other_key, False, 1, "not by the pinned key"),
     ("inclusion proof altered, re-signed", "basic", lambda p, c: _edit_line(p, "records/events.jsonl", 0, _alter_proof), True, 1, "inclusion proof does not lead to the signed root"),
     ("record content edited, re-signed", "basic", _edit_payload, True, 1, "content does not hash to the logged event"),
-    ("log index edited, re-signed", "basic", _edit_index, True, 1, "does not recompute to the signed root"),
+    ("log index edited, re-signed", "basic", _edit_index, True, 1, "does not recompute to the root the checkpoint signs"),
     ("checkpoint root edited, re-signed", "basic", _checkpoint_root, True, 1, "is not validly signed by the pinned key"),
     ("a record moved to the excluded, re-signed", "proven", lambda p, c: _drop_record(p, False), True, 1, "matches the selection but is not in the pack"),
     ("a record removed entirely, re-signed", "proven", lambda p, c: _drop_record(p, True), True, 1, "neither exported nor disclosed"),

@@ -16,9 +16,9 @@ import httpx
 
 from audit import Auditor
 from audit.serve.app import create_app
-from audit.serve.background import BackgroundServer
 from audit.serve.proxy import ProxyBackend
 from audit.serve.service import LocalBackend
+from audit.web.background import BackgroundServer
 
 TIMEOUT = 60.0
 

@@ -18,10 +18,10 @@ from audit import Auditor
 from audit.attribution import AttributionResult
 from audit.checks.baseline import build_baseline, dumps, load_baseline, parse_baseline, write_baseline
 from audit.checks.compare import compare_case
-from audit.checks.junit import suite_junit
 from audit.checks.run import CaseRun
 from audit.checks.runner import SuiteResult
 from audit.checks.suite import parse_suite
+from audit.checks.suite_junit import suite_junit
 from audit.errors import UserError
 
 SUITE = {

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from audit import Auditor
 from audit.cli import main
 from audit.errors import UserError
-from audit.journal import entries, journal_dir
+from audit.spool import entries, spool_dir
 from audit.store import AuditStore
 
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -110,7 +110,7 @@ def test_generation_finished_while_the_database_is_locked_is_kept_and_appended(r
     assert "the generation was computed but not stored" in message and "stayed locked by another writer" in message
     assert f"`llm-audit append-pending --db {auditor.db_path}`" in message
     (kept,) = entries(auditor.db_path)
-    assert kept.parent == journal_dir(auditor.db_path) and json.loads(kept.read_text())["kind"] == "generation"
+    assert kept.parent == spool_dir(auditor.db_path) and json.loads(kept.read_text())["kind"] == "generation"
     assert len(auditor.list()) == 1
     done = cli("append-pending", "--db", str(auditor.db_path), "--json")
     assert done.returncode == 0, done.stderr
@@ -141,15 +141,15 @@ class FullDisk(AuditStore):
 
 def test_explanation_finished_on_a_full_disk_is_kept_as_a_full_disk_and_appended(recorded, monkeypatch):
     auditor, record_id = recorded
-    import audit.journal
+    import audit.spool
 
-    monkeypatch.setattr(audit.journal, "AuditStore", FullDisk)
+    monkeypatch.setattr(audit.spool, "AuditStore", FullDisk)
     with pytest.raises(UserError) as refusal:
         auditor.explain(record_id, method="gradient-x-input", granularity="token")
     message = str(refusal.value)
     assert "the explanation was computed but not stored: the disk holding" in message and "is full" in message
     assert "damaged" not in message
-    monkeypatch.setattr(audit.journal, "AuditStore", AuditStore)
+    monkeypatch.setattr(audit.spool, "AuditStore", AuditStore)
     (kept,) = entries(auditor.db_path)
     assert auditor.explanations(record_id) == []
     (done,) = auditor.append_pending()

@@ -18,6 +18,7 @@ from audit.review.queue import refresh
 from audit.review.roles import Principal
 from audit.review.rules import RULES_VERSION
 from audit.store import AuditStore
+from audit.ui.forms import record_filter
 
 CLI = Principal("root", "admin", "cli")
 PASSWORD = "correct horse battery"
@@ -120,7 +121,7 @@ def test_records_list_filters_search_and_pages(queue_db):
     auditor, rita, credit, (diverged, flagged, plain) = queue_db
     reviews = auditor.reviews
     reviews.sign_off(rita, plain, "accept")
-    page = lambda **kw: [r.record_id for r in reviews.records(CLI, reviews.record_filter(kw))[0].rows]  # noqa: E731
+    page = lambda **kw: [r.record_id for r in reviews.records(CLI, record_filter(kw))[0].rows]  # noqa: E731
     assert page(use_case="credit-decision") == [credit]
     assert page(review="accepted") == [plain]
     assert page(replay="diverged") == [diverged]
@@ -128,10 +129,10 @@ def test_records_list_filters_search_and_pages(queue_db):
     assert page(q="Clause liability") == [plain] and page(q="liab") == [plain]  # words, prefixes
     assert page(q="<script>") == [] and page(q="nothing-like-this") == []
     assert set(page(operator="ops")) == {credit, diverged, flagged, plain}
-    first, _ = reviews.records(CLI, reviews.record_filter({}), 1)
+    first, _ = reviews.records(CLI, record_filter({}), 1)
     assert first.total == 4 and first.pages == 1 and [r.record_id for r in first.rows][0] == plain  # newest first
     with pytest.raises(Exception, match="review state"):
-        reviews.record_filter({"review": "maybe"})
+        record_filter({"review": "maybe"})
 
 
 def test_decision_rules_read_the_recorded_decision(tiny_loaded, tmp_path):

@@ -21,7 +21,7 @@ from audit.review.roles import ROLES, Principal
 from audit.store import AuditStore
 from audit.ui.app import create_app
 from audit.ui.security import CSP, Sessions
-from audit.ui.server import BackgroundServer
+from audit.web.background import BackgroundServer
 
 PASSWORD = "correct horse battery"
 CLI = Principal("root", "admin", "cli")
@@ -71,7 +71,7 @@ class Workspace:
 
     def state(self) -> tuple[str, ...]:
         """The database's bytes (main file and WAL; an empty WAL is no WAL), once no job is running."""
-        jobs = self.reviews._jobs
+        jobs = self.reviews.jobs
         if jobs is not None:
             for job in list(jobs._jobs.values()):
                 jobs.wait(job.id, 120)
@@ -378,3 +378,53 @@ def test_a_requested_explanation_runs_in_the_worker_and_shows_on_the_record_page
         f"/api/records/{rid}/jobs", json={"kind": "explain", "method": "magic"}, headers={"X-CSRF-Token": csrf}
     )
     assert bad.status_code == 400
+
+
+def _requests(fields: dict[str, tuple[str, ...]]) -> list[dict[str, str]]:
+    """Every combination of each field missing or given one of its values."""
+    combos: list[dict[str, str]] = [{}]
+    for name, values in fields.items():
+        combos = [{**c, **({name: v} if v is not None else {})} for c in combos for v in (None, *values)]
+    return combos
+
+
+FORMS = {
+    # kind -> (user, page path, API path, field values); every combination is tried, the accepted ones skipped
+    "sign-off": ("rita", "/records/{id}/reviews", "/api/records/{id}/reviews", {
+        "action": ("", "accept", "override", "approve"), "decision": ("", "DECLINE"), "rationale": ("", "why")
+    }),
+    "finding": ("rita", "/records/{id}/findings", "/api/records/{id}/findings", {
+        "severity": ("", "low", "urgent"), "area": ("data", "weather"), "text": ("", "x")
+    }),
+    "job": ("val", "/records/{id}/jobs", "/api/records/{id}/jobs", {
+        "kind": ("", "explain", "magic"), "method": ("", "magic")
+    }),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", list(FORMS))
+def test_the_page_and_the_api_refuse_the_same_requests_with_the_same_status_and_message(ws, kind):
+    """One typed command per action: a form post and a JSON body with the same fields get the same answer."""
+    from markupsafe import escape
+
+    name, page_path, api_path, fields = FORMS[kind]
+    client, csrf = ws.session(name)
+    rid = ws.ids["main"]
+
+    def events() -> int:
+        ws.state()  # no job running
+        with AuditStore.open(ws.db) as store:
+            return store.events.count()
+
+    refused = 0
+    for request in _requests(fields):
+        logged = events()
+        api = client.post(api_path.format(id=rid), json=request, headers={"X-CSRF-Token": csrf})
+        if api.status_code < 400:  # an accepted request (stored): the page path is exercised elsewhere
+            continue
+        page = client.post(page_path.format(id=rid), data={**request, "csrf": csrf})
+        assert (page.status_code, api.status_code) == (400, 400), (request, api.text)
+        assert str(escape(api.json()["error"])) in page.text, request
+        assert events() == logged, request  # nothing stored by either
+        refused += 1
+    assert refused >= 8

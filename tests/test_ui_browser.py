@@ -18,7 +18,7 @@ from audit import Auditor
 from audit.report.pdf import OFFLINE_FLAGS, find_browser
 from audit.review.roles import Principal
 from audit.ui.app import create_app
-from audit.ui.server import BackgroundServer
+from audit.web.background import BackgroundServer
 
 pytestmark = pytest.mark.skipif(
     find_browser() is None, reason="Chromium is not installed (apt-get install -y chromium); .ci/run installs it"

@@ -16,13 +16,13 @@ from . import (  # noqa: F401,E402 - registers the commands
     integrity,
     merge,
     pack,
-    pending,
     privacy,
     records,
     replay,
     report,
     review,
     serve,
+    spool,
 )
 from .app import main
 

@@ -53,7 +53,7 @@ def collect(store: AuditStore, selection: Selection, checkpoint: Checkpoint) -> 
     generations = {e.subject_id: e.seq for e in events if e.kind == "generation"}
     selection = _resolve_ids(selection, generations)
     reviewed = {payloads[e.seq].get("record_id") for e in events if e.kind == "review"}
-    query = selection.query()
+    query = selection.terms()
     records = {rid: seq for rid, seq in generations.items() if match(query, payloads[seq], reviewed)}
     if not records:
         raise UserError(

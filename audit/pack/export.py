@@ -148,7 +148,7 @@ def export_pack(
             "origin": origin,
             "key_id": key.key_id,
             "tree_size": found.tree_size,
-            "selection": found.selection.query(),
+            "selection": found.selection.terms(),
         }
         digest = folder.seal(manifest, key)
         files, size = len(folder.files), sum(f["size"] for f in folder.files.values())
@@ -232,7 +232,7 @@ def _write_records(folder: PackFolder, found: Collected, prove_exclusions: bool)
     folder.json(
         COMPLETENESS,
         {
-            "query": found.selection.query(),
+            "query": found.selection.terms(),
             "tree_size": found.tree_size,
             "records": sorted(found.records),
             "record_leaves": sorted(found.records.values()),

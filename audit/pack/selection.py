@@ -47,7 +47,7 @@ class Selection:
             use_case or None, since_n, until_n, decision or None, reviewed, tuple(dict.fromkeys(ids)) if ids else None
         )
 
-    def query(self) -> dict[str, Any]:
+    def terms(self) -> dict[str, Any]:
         """The selection as the pack states it (and the verifier re-applies it)."""
         return {
             "use_case": self.use_case,
@@ -59,7 +59,7 @@ class Selection:
         }
 
     def describe(self) -> str:
-        shown = [f"{k}={v}" for k, v in self.query().items() if v is not None and k != "ids"]
+        shown = [f"{k}={v}" for k, v in self.terms().items() if v is not None and k != "ids"]
         if self.ids is not None:
             shown.append(f"{len(self.ids)} ids")
         return ", ".join(shown) or "every record"

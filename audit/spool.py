@@ -1,4 +1,6 @@
-"""The pending journal: computed evidence that could not be stored yet is kept, never lost.
+"""The pending spool: computed evidence that could not be stored yet is kept, never lost.
+
+(Not SQLite's journal: user-facing messages still call it the "pending journal", unchanged.)
 
 A generation takes seconds to minutes of model time; an explanation or a replay can take
 longer. When the database cannot take the result (another process holds its write lock
@@ -47,7 +49,7 @@ REPOSITORIES = {
 _DOCUMENTS = ("counterfactual", "fairness")  # results that serialise themselves (to_dict/from_dict)
 
 
-def journal_dir(db_path: Path) -> Path:
+def spool_dir(db_path: Path) -> Path:
     return db_path.with_name(db_path.name + SUFFIX)
 
 
@@ -143,7 +145,7 @@ def keep(db_path: Path, kind: str, item: Any, reason: str) -> Path:
     }
     name = f"{utc_iso().replace(':', '')}-{kind}-{item_id}.json"
     failures = []
-    for folder in (journal_dir(db_path), fallback_dir(db_path)):
+    for folder in (spool_dir(db_path), fallback_dir(db_path)):
         try:
             return _write_entry(folder, name, document)
         except OSError as exc:
@@ -187,7 +189,7 @@ class Appended:
 def entries(db_path: Path) -> list[Path]:
     """Journal files of this database, oldest first (both places)."""
     found = []
-    for folder in (journal_dir(db_path), fallback_dir(db_path)):
+    for folder in (spool_dir(db_path), fallback_dir(db_path)):
         if folder.is_dir():
             found += sorted(p for p in folder.glob("*.json") if not p.name.startswith("."))
     return found
@@ -212,7 +214,7 @@ def append_pending(db_path: Path) -> list[Appended]:
     files = entries(db_path)
     if not files:
         raise UserError(
-            f"no pending journal for {db_path} (looked in {journal_dir(db_path)} and {fallback_dir(db_path)})"
+            f"no pending journal for {db_path} (looked in {spool_dir(db_path)} and {fallback_dir(db_path)})"
         )
     documents = [(path, _read(path)) for path in files]  # every file read and checked before anything is written
     done = []

@@ -1,10 +1,14 @@
-"""Run an app under uvicorn: in the foreground (the CLI) or on a thread (tests, benchmarks, notebooks).
+"""Run an ASGI app under uvicorn: in the foreground (the CLI) or on a thread (tests, benchmarks, notebooks).
 
-Port 0 lets the operating system pick a free port; :attr:`BackgroundServer.url` tells which.
+One helper for the recording server and proxy (``audit.serve``) and the review workspace
+(``audit.ui``). Port 0 lets the operating system pick a free port; :attr:`BackgroundServer.url`
+tells which. An app that holds resources (the workspace's job worker, the server's model and
+writer threads) releases them in its lifespan, which uvicorn runs on start and on stop.
 """
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from typing import Any
@@ -14,14 +18,23 @@ import uvicorn
 from ..errors import UserError
 
 
-def _config(app: Any, host: str, port: int, log_level: str) -> uvicorn.Config:
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on now (for a server started in another process)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def _config(app: Any, host: str, port: int, log_level: str, **options: Any) -> uvicorn.Config:
     # One event loop and no worker processes: the model thread and the writer thread live in this process.
-    return uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False, lifespan="on", workers=1)
+    return uvicorn.Config(
+        app, host=host, port=port, log_level=log_level, access_log=False, lifespan="on", workers=1, **options
+    )
 
 
-def run(app: Any, host: str = "127.0.0.1", port: int = 8000, log_level: str = "info") -> None:
-    """Serve until interrupted (Ctrl-C finishes the generation and the writes in progress, then stops)."""
-    server = uvicorn.Server(_config(app, host, port, log_level))
+def run(app: Any, host: str = "127.0.0.1", port: int = 8000, log_level: str = "info", **options: Any) -> None:
+    """Serve until interrupted (Ctrl-C finishes the requests in progress, then stops); ``options`` go to uvicorn."""
+    server = uvicorn.Server(_config(app, host, port, log_level, **options))
     server.run()
     if not server.started:
         raise UserError(f"could not listen on {host}:{port} (in use, or not allowed): pass another --port")
@@ -31,6 +44,7 @@ class BackgroundServer:
     """``with BackgroundServer(app) as server: ... server.url``: uvicorn on a free loopback port, on a thread."""
 
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, start_timeout: float = 60.0) -> None:
+        self.app = app
         self.server = uvicorn.Server(_config(app, host, port, "warning"))
         self.host = host
         self.start_timeout = start_timeout
@@ -49,7 +63,7 @@ class BackgroundServer:
         deadline = time.monotonic() + self.start_timeout
         while not self.server.started:
             if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the server did not start")
+                raise RuntimeError(f"the server did not start on {self.host}")
             time.sleep(0.01)
         return self
 

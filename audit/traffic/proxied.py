@@ -17,13 +17,15 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from .clock import utc_iso
-from .environment import remote_environment
-from .errors import UserError
-from .params import GenerationParams, config_to_record, effective_config
-from .prompts import PromptInput, build_prompt, chat_messages, render_template
-from .record import GenerationRecord, ModelIdentity, TopAlternative
-from .upstream import Answer, StandIns
+from ..environment import remote_environment
+from ..errors import UserError
+from ..ids import uuid7
+from ..params import config_to_record, effective_config
+from ..prompts import PromptInput, build_prompt, chat_messages, render_template
+from ..record import GenerationRecord, ModelIdentity, TopAlternative
+from ..recording.assemble import assemble_record
+from ..recording.request import GenerationRequest
+from .answer import Answer, StandIns
 
 PROXY_TAG = "proxy"
 RUN_UNKNOWN = {"batch_size": None, "attn_implementation": None, "dtype": None}  # the upstream batches as it likes
@@ -42,10 +44,10 @@ class ServedWeights:
         """Read the folder's tokenizer and config and hash its files; the weights are hashed, not loaded."""
         from transformers import AutoConfig, AutoTokenizer, GenerationConfig
 
-        from .hashing import FileHashCache
-        from .model.cache import cache_dir
-        from .model.identity import describe_folder
-        from .model.loader import _revision_of
+        from ..hashing import FileHashCache
+        from ..model.cache import cache_dir
+        from ..model.identity import describe_folder
+        from ..model.loader import _revision_of
 
         folder = folder.expanduser().resolve()
         if not (folder / "config.json").is_file():
@@ -116,7 +118,7 @@ def _prompt(
             else:
                 known["input_ids"] = "tokenised by --model-path's tokenizer"
             return prepared, known
-    chat = "messages" in prompt or prompt.get("chat")
+    chat = prompt.get("messages") is not None or prompt.get("chat")
     template, variables, system = prompt.get("template"), prompt.get("variables"), prompt.get("system")
     if template is not None:
         rendered = render_template(template, dict(variables or {}))
@@ -149,16 +151,10 @@ def _finish(answer: Answer, output_ids: list[int], weights: ServedWeights | None
 
 
 def proxied_record(
+    request: GenerationRequest,
     *,
-    record_id: str,
     started: float,
     finished: float,
-    prompt: dict[str, Any],
-    params: GenerationParams,
-    seed: int,
-    use_case: str,
-    operator: str,
-    tags: dict[str, Any],
     answer: Answer,
     upstream: str,
     sent: dict[str, Any],
@@ -176,7 +172,8 @@ def proxied_record(
 
     output_ids = [token_id(step.token, given) for step, given in zip(answer.steps, answer.ids())]
     top = [[TopAlternative(token_id(t, i), t, lp) for t, i, lp in step.top] for step in answer.steps]
-    prepared, known = _prompt(prompt, answer, weights)
+    prepared, known = _prompt(request.prompt_inputs(), answer, weights)
+    params, tags = request.params, request.tags
     if weights is not None:
         config = config_to_record(effective_config(weights.generation_config, params))
         known["generation_config"] = (
@@ -214,28 +211,18 @@ def proxied_record(
         "known": known,
     }
     fingerprint = answer.system_fingerprint or "no system_fingerprint"
-    return GenerationRecord(
-        id=record_id,
-        started_at=utc_iso(started),
-        finished_at=utc_iso(finished),
-        duration_s=round(finished - started, 6),
-        use_case=use_case,
-        operator=operator,
-        prompt_kind=prepared.kind,
-        prompt=prepared.text,
-        template=prepared.template,
-        variables=prepared.variables,
-        messages=prepared.messages,
-        system=prepared.system,
-        add_special_tokens=prepared.add_special_tokens,
-        input_ids=prepared.input_ids,
+    return assemble_record(
+        request,
+        prepared,
+        record_id=request.record_id or uuid7(int(started * 1000)),
+        started=started,
+        finished=finished,
         output_ids=output_ids,
         output_text=answer.text,
         finish_reason=_finish(answer, output_ids, weights),
         token_logprobs=[step.logprob for step in answer.steps],
         top_logprobs=top,
         generation_config={**config, **RUN_UNKNOWN},
-        seed=seed,
         model=weights.identity if weights is not None else unknown_identity(answer.model, upstream),
         environment=remote_environment("upstream", f"{upstream} ({fingerprint})"),
         tags={**tags, **({"content": content} if content else {}), PROXY_TAG: proxy},

@@ -539,7 +539,8 @@ class Verifier:
         for line in self.jsonl(EVENTS):
             event, payload, data = split_line(line)
             seq = int(event["seq"])
-            self.check_event(event, data, seq)
+            if not self.check_event(event, data, seq):
+                continue
             path = [bytes.fromhex(h) for h in event["inclusion_path"]]
             if not verify_inclusion(self.leaves[seq - 1], seq - 1, self.size, path, self.root_hash):
                 r.fail("events", f"seq {seq}: the inclusion proof does not lead to the signed root")
@@ -562,10 +563,11 @@ class Verifier:
                 f"{len(self.exported)} exported events are in that log: content hashes and inclusion proofs checked"
             )
 
-    def check_event(self, event: dict[str, Any], data: bytes, seq: int) -> None:
+    def check_event(self, event: dict[str, Any], data: bytes, seq: int) -> bool:
+        """Whether ``seq`` is in the log at all; the event's content and header are checked against its index line."""
         if not 1 <= seq <= self.size:
             self.result.fail("events", f"seq {seq} is not in the log of {self.size} events at the checkpoint")
-            return
+            return False
         entry = self.headers[seq - 1]
         if hashlib.sha256(data).hexdigest() != entry["payload_sha256"]:
             self.result.fail(
@@ -576,6 +578,7 @@ class Verifier:
             self.result.fail("events", f"seq {seq}: kind, subject or time differ from the logged event")
         if event.get("leaf_hash") != self.leaves[seq - 1].hex():
             self.result.fail("events", f"seq {seq}: the leaf hash stated differs from the one the index recomputes")
+        return True
 
     def opened(self) -> None:
         """Sealed records whose data keys the pack carries: each key must open (and GCM authenticate) every

@@ -14,7 +14,7 @@ from ..store.findings import Finding
 from ..store.reviews import ACCEPT, OVERRIDE, SignOff
 from .errors import BadRequest, Conflict, Forbidden, NotFound
 from .roles import ADD_FINDING, RESOLVE_FINDING, SIGN_OFF, Principal, require
-from .validate import AREAS, MAX_DECISION, SEVERITIES, check_record_id, choice, stored_record, text, writable
+from .validate import AREAS, MAX_DECISION, SEVERITIES, check_id, choice, stored_record, text, writable
 
 
 class ReviewActions:
@@ -26,7 +26,7 @@ class ReviewActions:
     def sign_off(
         self, principal: Principal, record_id: str, action: str, decision: str | None = None, rationale: str | None = ""
     ) -> SignOff:
-        check_record_id(record_id)
+        check_id(record_id)
         require(principal, SIGN_OFF)
         choice(action, (ACCEPT, OVERRIDE), "action")
         decision_text = text(decision, "the reviewer's decision", required=action == OVERRIDE, limit=MAX_DECISION)
@@ -59,7 +59,7 @@ class ReviewActions:
         return review
 
     def add_finding(self, principal: Principal, record_id: str, severity: str, area: str, body: str | None) -> Finding:
-        check_record_id(record_id)
+        check_id(record_id)
         require(principal, ADD_FINDING)
         choice(severity, SEVERITIES, "severity")
         choice(area, AREAS, "area")
@@ -73,7 +73,7 @@ class ReviewActions:
         return finding
 
     def resolve_finding(self, principal: Principal, finding_id: str, body: str | None) -> Finding:
-        check_record_id(finding_id)
+        check_id(finding_id)
         require(principal, RESOLVE_FINDING)
         said = text(body, "the resolution's text", required=True)
         with writable(self.db_path) as store, store.transaction():

@@ -22,7 +22,7 @@ REVIEW_STATES = ("unreviewed", "accepted", "overridden")
 MAX_TEXT, MAX_DECISION = 4000, 200
 
 
-def check_record_id(value: str) -> str:
+def check_id(value: str) -> str:
     if not isinstance(value, str) or not RECORD_ID.match(value):
         raise BadRequest(f"{str(value)[:60]!r} is not a record id: record ids are UUIDs such as 01a2259f-3082-7a9f-…")
     return value
@@ -55,7 +55,7 @@ def writable(db_path: Path) -> AuditStore:
 def stored_record(store: AuditStore, record_id: str) -> GenerationRecord:
     """The record ``record_id`` names: 400 for a malformed id, 404 for one nothing is stored under."""
     try:
-        return store.records.get(check_record_id(record_id))
+        return store.records.get(check_id(record_id))
     except BadRequest:
         raise
     except UserError:

@@ -27,16 +27,16 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks"), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 os.environ["LLM_AUDIT_CHECKPOINT_EVERY"] = "0"  # the builder signs where it chooses
 os.environ.setdefault("XDG_CONFIG_HOME", tempfile.mkdtemp(prefix="llm-audit-bench-config-"))
 os.environ["LLM_AUDIT_TRUST_FILE"] = str(Path(tempfile.mkdtemp(prefix="llm-audit-bench-trust-")) / "trusted_keys")
 
-from conftest import build_tiny_model  # noqa: E402
 from verify import KEYS, build_generations  # noqa: E402
 
 from audit import Auditor  # noqa: E402
 from audit.pack import ExportOptions, Selection, api  # noqa: E402
+from tests.conftest import build_tiny_model  # noqa: E402
 
 
 def reference(db: Path, size: int) -> float:

@@ -11,14 +11,13 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from conftest import one_torch_thread
-
 from audit import Auditor
 from audit.integrity.signing import load_signing_key
 from audit.pack.folder import PackFolder
 from audit.review.roles import Principal
+from tests.conftest import one_torch_thread
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 POLICY = REPO / "examples" / "privacy" / "policy.toml"
 PASSWORD = "correct horse battery"
 

@@ -14,13 +14,13 @@ from contextlib import redirect_stdout
 from pathlib import Path
 
 import pytest
-from pack_case import build_pack_case, resign
 
 from audit import Auditor
 from audit.integrity.canonical import canonical_bytes
 from audit.integrity.signing import create_key, load_signing_key
 from audit.pack import ExportOptions, Selection, standalone
 from audit.pack.folder import PackFolder
+from tests.pack.case import build_pack_case, resign
 
 
 @pytest.fixture(scope="module")

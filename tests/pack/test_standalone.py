@@ -10,12 +10,12 @@ import venv
 from pathlib import Path
 
 import pytest
-from pack_case import build_pack_case
 
 from audit import Auditor
 from audit.pack import ExportOptions, Selection
+from tests.pack.case import build_pack_case
 
-STANDALONE = Path(__file__).resolve().parents[1] / "audit" / "pack" / "standalone.py"
+STANDALONE = Path(__file__).resolve().parents[2] / "audit" / "pack" / "standalone.py"
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from pack_case import build_pack_case, resign
 
 from audit import Auditor
 from audit.errors import UserError
@@ -25,6 +24,8 @@ from audit.pack import ExportOptions, Selection
 from audit.pack.standalone import split_line
 from audit.privacy.keystore import default_key_store_path
 from audit.store import AuditStore
+from tests.forge import shell
+from tests.pack.case import build_pack_case, resign
 
 
 @pytest.fixture(scope="module")
@@ -251,12 +252,7 @@ def test_export_refuses_before_writing_anything(case, db, tmp_path):
 
 
 def _edit_generation(db: Path, tmp_path: Path) -> dict:
-    conn = sqlite3.connect(db)
-    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type='trigger'").fetchall():
-        conn.execute(f"DROP TRIGGER {name}")
-    conn.execute("UPDATE generations SET output_text = output_text || ' approved' WHERE rowid = 1")
-    conn.commit()
-    conn.close()
+    shell(db, "UPDATE generations SET output_text = output_text || ' approved' WHERE rowid = 1")
     return {}
 
 

@@ -68,6 +68,8 @@ class ExportOptions:
     dossiers: bool = True
     open_sealed: bool = False  # add the data keys of sealed records, if the policy lets ``role`` see them
     role: str = "admin"  # the workspace role the exporter acts in (the CLI's user holds the database: admin)
+    pack_id: str | None = None  # a UUIDv7 chosen by the caller (the workspace names its download by it)
+    request: dict[str, Any] | None = None  # what the requester asked for, as they put it (a workspace list's filters)
 
 
 @dataclass
@@ -138,7 +140,7 @@ def export_pack(
             _write_reports(folder, store, found, check, options.dossiers)
         folder.write(VERIFIER, Path(__file__).with_name("standalone.py").read_bytes())
         folder.write(README, _readme(origin, key).encode("utf-8"))
-        pack_id = uuid7()
+        pack_id = options.pack_id or uuid7()
         manifest = {
             "format": FORMAT,
             "pack_id": pack_id,
@@ -149,6 +151,7 @@ def export_pack(
             "key_id": key.key_id,
             "tree_size": found.tree_size,
             "selection": found.selection.terms(),
+            "request": options.request,
         }
         digest = folder.seal(manifest, key)
         files, size = len(folder.files), sum(f["size"] for f in folder.files.values())
@@ -166,6 +169,7 @@ def export_pack(
         "prove_exclusions": options.prove_exclusions,
         "opened": sorted(opened),
         "role": options.role,
+        "request": options.request,
     }
     try:
         with AuditStore.open(db_path, write=True) as store:

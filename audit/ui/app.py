@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request
 from ..review.accounts import LoginThrottle
 from ..review.service import Reviews
 from . import refusals
-from .routers import api, pages, session, users
+from .routers import api, exports, pages, session, users
 from .security import HEADERS, Sessions
 from .views import Views
 
@@ -46,6 +46,6 @@ def create_app(reviews: Reviews, *, sessions: Sessions | None = None, throttle: 
         return response
 
     refusals.install(app)
-    for router in (session.router, pages.router, users.router, api.router):
+    for router in (session.router, pages.router, users.router, api.router, exports.router):
         app.include_router(router)
     return app

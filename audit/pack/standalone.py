@@ -708,7 +708,7 @@ class Verifier:
                 "explanation, replay, review or finding about an exported record was left out: their content was not "
                 "disclosed (export with --prove-exclusions to prove it); generation, erasure, hold and release events are proven complete"
             )
-        r.not_proven.append(f"anything appended to the log after its {self.size}th event (the checkpoint)")
+        r.not_proven.append(f"anything appended to the log after event {self.size} (the checkpoint)")
         r.not_proven.append(
             "that the signing key was not stolen, or that the model's output was right: only what was logged"
         )
@@ -752,10 +752,15 @@ def main(argv: list[str] | None = None) -> int:
     except CannotCheck as exc:
         print(json.dumps({"ok": None, "cannot_check": str(exc)}) if args.json else f"CANNOT CHECK: {exc}")
         return 2
-    if args.junit:
-        args.junit.write_text(result.junit(), encoding="utf-8")
-    if args.opened_out and result.ok:
-        args.opened_out.write_text("".join(json.dumps(c, ensure_ascii=False) + "\n" for c in result.opened), "utf-8")
+    try:
+        if args.junit:
+            args.junit.write_text(result.junit(), encoding="utf-8")
+        if args.opened_out and result.ok:
+            opened = "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in result.opened)
+            args.opened_out.write_text(opened, encoding="utf-8")
+    except OSError as exc:
+        print(f"CANNOT WRITE {exc.filename}: {exc.strerror}")
+        return 2
     print(json.dumps(result.to_dict(), indent=2) if args.json else result.text())
     return 0 if result.ok else 1
 

@@ -424,7 +424,7 @@ class Verifier:
                 return
         on_disk = {p.relative_to(self.root).as_posix() for p in self.root.rglob("*") if p.is_file() or p.is_symlink()}
         for name in sorted(on_disk - set(listed) - {MANIFEST, SIGNATURE}):
-            r.fail("files", f"{name} is in the pack but not in the signed manifest (a file was added)")
+            r.fail("files", f"{name!r} is in the pack but not in the signed manifest (a file was added)")
         for name, entry in sorted(listed.items()):
             path = self.root / name
             if path.is_symlink() or not path.is_file():

@@ -195,7 +195,7 @@ CASES = [
     ("a record removed (its lines deleted)", "basic", lambda p, c: _drop_record(p, True), False, 1, "does not match its SHA-256 in the signed manifest"),
     ("a record added (a line repeated)", "basic", lambda p, c: _edit_line(p, "records/events.jsonl", 0, lambda x: x + "\n" + x), False, 1, "does not match its SHA-256"),
     ("an inclusion proof altered", "basic", lambda p, c: _edit_line(p, "records/events.jsonl", 0, _alter_proof), False, 1, "does not match its SHA-256"),
-    ("a file added", "basic", _add_file, False, 1, "records/extra.jsonl is in the pack but not in the signed manifest"),
+    ("a file added", "basic", _add_file, False, 1, "'records/extra.jsonl' is in the pack but not in the signed manifest"),
     ("a dossier removed", "basic", lambda p, c: next((p / "reports/dossiers").iterdir()).unlink(), False, 1, "listed in the signed manifest but missing"),
     ("manifest re-signed with another key", "basic", _other_key, False, 1, "not by the pinned key"),
     ("inclusion proof altered, re-signed", "basic", lambda p, c: _edit_line(p, "records/events.jsonl", 0, _alter_proof), True, 1, "inclusion proof does not lead to the signed root"),

@@ -15,6 +15,7 @@ from . import (  # noqa: F401,E402 - registers the commands
     generate,
     integrity,
     merge,
+    monitor,
     pack,
     privacy,
     records,
@@ -23,6 +24,7 @@ from . import (  # noqa: F401,E402 - registers the commands
     review,
     serve,
     spool,
+    telemetry,
 )
 from .app import main
 

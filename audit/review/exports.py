@@ -1,150 +1,74 @@
-"""Downloads from the workspace: a record's dossier (self-contained HTML, or PDF) and the current list as CSV.
+"""Evidence packs from the workspace: a validator or admin exports the records list they see as a pack.
 
-Each is built from what the pages read (the same dossier, the same index rows, in the same order)
-and logged as a ``download`` event before it is handed over: who took which record or which list,
-in what format, with the SHA-256 of the bytes they received. The dossier is the report's own (the
-static dossier, with its integrity statement for this record), not the workspace page; a sealed
-record's dossier holds the redacted text. A CSV cell that a spreadsheet would run as a formula
-(``=``, ``+``, ``-``, ``@``, tab, carriage return first) is prefixed with ``'``: values come from
-applicants.
+The list is the one the records page shows for the same filters (the review index brought up to the
+last event first, as every workspace read does: a derived table, never evidence), taken as record ids; the pack is made by the Auditor's own
+``export`` (the log verified first, one ``export`` event naming who, in which role, the list's filters
+and the manifest's SHA-256), zipped into ``<db>.exports/<pack id>.zip`` beside the database, and
+downloaded from there by a user who may export. The pack proves those records and every event about
+them; that the list held every record matching its filters is the review index's word (the filters are
+stated in the pack's manifest as the request).
 """
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
-import tempfile
-from dataclasses import dataclass
+import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..clock import utc_iso
 from ..errors import UserError
-from ..report.pdf import find_browser, html_to_pdf
-from ..report.render import render_dossiers
-from ..store.review_index import IndexRow, RecordFilter
-from .errors import BadRequest, Unavailable
-from .pages import ReviewPages
+from ..ids import UUID7, uuid7
+from ..pack import ExportOptions, ExportResult, Selection
+from ..store.review_index import RecordFilter
+from .errors import BadRequest, NotFound
 from .queue import refresh
-from .roles import READ, Principal, require
-from .validate import choice, writable
+from .roles import EXPORT_PACK, Principal, require
+from .validate import writable
 
-FORMATS = ("html", "pdf")
-MAX_CSV_ROWS = 50_000
-CSV_COLUMNS = (
-    "record_id",
-    "recorded_at",
-    "use_case",
-    "operator",
-    "decision",
-    "label_mass",
-    "key_fields",
-    "assignee",
-    "review_state",
-    "reviewer",
-    "replay",
-    "reasons",
-)
+MAX_RECORDS = 100_000  # one pack; a larger list is narrowed first
 
 
-@dataclass(frozen=True)
-class Download:
-    filename: str
-    media_type: str
-    body: bytes
-
-
-class Exports:
-    """Dossier and list downloads over one audit database, each logged."""
-
-    def __init__(self, db_path: Path, pages: ReviewPages) -> None:
+class ReviewExports:
+    def __init__(self, db_path: Path, runner: Any, trusted_key: Callable[[], Path | None]) -> None:
         self.db_path = db_path
-        self.pages = pages
+        self.runner = runner  # the Auditor: its export (verify, select, write, sign, log)
+        self.trusted_key = trusted_key
 
-    def dossier(self, principal: Principal, record_id: str, fmt: str = "html") -> Download:
-        choice(fmt, FORMATS, "format")
-        if fmt == "pdf" and find_browser() is None:
-            raise Unavailable("a PDF needs Chromium on the server and none is installed: download the HTML dossier")
-        view = self.pages.record(principal, record_id)
-        html = render_dossiers([view.dossier], utc_iso()[:19] + "Z")
-        body = html.encode("utf-8") if fmt == "html" else _pdf(html)
-        name = f"dossier-{view.record_id}.{fmt}"
-        self._log(principal, view.record_id, {"format": fmt}, body)
-        return Download(name, "text/html; charset=utf-8" if fmt == "html" else "application/pdf", body)
+    @property
+    def folder(self) -> Path:
+        return self.db_path.with_name(self.db_path.name + ".exports")
 
-    def records_csv(self, principal: Principal, filters: RecordFilter) -> Download:
-        require(principal, READ)
+    def export(self, principal: Principal, filters: RecordFilter) -> ExportResult:
+        """Export the records list of ``filters`` as a zipped pack; refused (403) below the validator role."""
+        require(principal, EXPORT_PACK)
+        if self.runner is None:
+            raise UserError("this workspace has no Auditor to export with: start it with `llm-audit ui`")
         with writable(self.db_path) as store:
             refresh(store)
-            rows, total = store.review_index.records(filters, limit=MAX_CSV_ROWS + 1, offset=0)
-        return self._csv(principal, "list:records", rows, total, _filters(filters))
+            rows, total = store.review_index.records(filters, limit=MAX_RECORDS, offset=0)
+        if total == 0:
+            raise BadRequest("no record is in this list: change the filters before exporting")
+        if total > MAX_RECORDS:
+            raise BadRequest(f"the list holds {total} records, more than {MAX_RECORDS} in one pack: narrow the filters")
+        self.folder.mkdir(mode=0o700, exist_ok=True)
+        pack_id = uuid7()
+        request = {k: v for k, v in dataclasses.asdict(filters).items() if v is not None}
+        options = ExportOptions(
+            output=self.folder / pack_id,
+            selection=Selection.build(ids=[row.record_id for row in rows]),
+            exporter=f"{principal.name} ({principal.role}, via {principal.via})",
+            zipped=True,
+            role=principal.role,
+            pack_id=pack_id,
+            request={"workspace_list": request},
+        )
+        key = self.trusted_key()
+        return self.runner.export(options, key=[key] if key else ())
 
-    def queue_csv(self, principal: Principal, reason: str | None, mine: bool) -> Download:
-        require(principal, READ)
-        with writable(self.db_path) as store:
-            refresh(store)
-            rows, total = store.review_index.queue(
-                reason=reason, limit=MAX_CSV_ROWS + 1, offset=0, assignee=principal.name if mine else None
-            )
-        return self._csv(principal, "list:queue", rows, total, {"reason": reason, "mine": mine})
-
-    def _csv(self, principal: Principal, subject: str, rows: list[IndexRow], total: int, shown: dict) -> Download:
-        if total > MAX_CSV_ROWS:
-            raise BadRequest(f"{total:,} records match: narrow the filters to at most {MAX_CSV_ROWS:,} for a CSV")
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(CSV_COLUMNS)
-        writer.writerows([_cell(v) for v in csv_row(r)] for r in rows)
-        body = out.getvalue().encode("utf-8")
-        self._log(principal, subject, {"format": "csv", "filters": shown, "rows": len(rows)}, body)
-        return Download(f"{subject.split(':')[1]}-{utc_iso()[:10]}.csv", "text/csv; charset=utf-8", body)
-
-    def _log(self, principal: Principal, subject: str, what: dict[str, Any], body: bytes) -> None:
-        payload = {
-            **what,
-            "user": principal.name,
-            "role": principal.role,
-            "via": principal.via,
-            "bytes": len(body),
-            "sha256": hashlib.sha256(body).hexdigest(),
-            "at": utc_iso(),
-        }
-        with writable(self.db_path) as store:
-            store.access.download(subject, payload)
-
-
-def csv_row(row: IndexRow) -> list[str]:
-    """One list row as the CSV states it (the label mass as a probability with four decimals)."""
-    return [
-        row.record_id,
-        row.started_at,
-        row.use_case,
-        row.operator,
-        row.decision or "",
-        "" if row.label_mass is None else f"{row.label_mass:.4f}",
-        "; ".join(f"{k}={v}" for k, v in row.key_fields),
-        row.assignee or "",
-        row.review_state,
-        row.reviewer or "",
-        row.replay_verdict,
-        "; ".join(f"{r}: {d}" for r, d in row.reasons),
-    ]
-
-
-def _cell(value: str) -> str:
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
-def _filters(filters: RecordFilter) -> dict[str, Any]:
-    return {k: v for k, v in vars(filters).items() if v is not None}
-
-
-def _pdf(html: str) -> bytes:
-    with tempfile.TemporaryDirectory(prefix="llm-audit-pdf-") as folder:
-        source = Path(folder) / "dossier.html"
-        source.write_text(html, encoding="utf-8")
-        try:
-            return html_to_pdf(source, source.with_suffix(".pdf")).read_bytes()
-        except UserError as exc:
-            raise Unavailable(str(exc)) from None
+    def file(self, principal: Principal, pack_id: str) -> Path:
+        """The zip of a pack exported here, for a user who may export (404 for any other name)."""
+        require(principal, EXPORT_PACK)
+        path = self.folder / f"{pack_id}.zip"
+        if not UUID7.match(pack_id) or not path.is_file():
+            raise NotFound(f"no evidence pack {pack_id} was exported from this workspace")
+        return path

@@ -4,7 +4,7 @@
 - reviewer: also signs off records (accept or override), adds findings, and takes records (assigns them
   to themselves, or gives back their own).
 - validator: also requests explanations, attention passes, replays and counterfactuals, resolves
-  findings, and assigns records to any reviewer.
+  findings, assigns records to any reviewer, and exports the records list as an evidence pack.
 - admin: also manages users.
 
 Who may see sealed content in clear is the privacy policy's decision (``[access] clear_roles``),
@@ -28,6 +28,7 @@ REQUEST_JOB = "request-job"
 ASSIGN = "assign"  # to oneself; to another user needs ASSIGN_OTHERS
 ASSIGN_OTHERS = "assign-others"
 MANAGE_USERS = "manage-users"
+EXPORT_PACK = "export-pack"
 
 MINIMUM_ROLE = {
     READ: VIEWER,
@@ -38,6 +39,7 @@ MINIMUM_ROLE = {
     ASSIGN: REVIEWER,
     ASSIGN_OTHERS: VALIDATOR,
     MANAGE_USERS: ADMIN,
+    EXPORT_PACK: VALIDATOR,
 }
 ACTIONS = tuple(MINIMUM_ROLE)
 _WORDS = {
@@ -49,6 +51,7 @@ _WORDS = {
     ASSIGN: "take records for review",
     ASSIGN_OTHERS: "assign records to other users",
     MANAGE_USERS: "manage users",
+    EXPORT_PACK: "export evidence packs",
 }
 
 

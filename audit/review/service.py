@@ -12,16 +12,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..pack import ExportResult
 from ..privacy.guard import PrivacyGuard
 from ..privacy.policy import Policy
 from ..report.summary import Summary
-from ..store.assignments import Assignment
 from ..store.findings import Finding
 from ..store.review_index import RecordFilter
 from ..store.reviews import SignOff
 from .accounts import Accounts, LoginPolicy
 from .actions import ReviewActions
-from .exports import Download, Exports
+from .downloads import Downloads
+from .exports import ReviewExports
 from .identity import Identity, LocalAdmin
 from .jobs import Job, JobQueue, ReviewJobs
 from .pages import FindingView, RecordView, ReviewPages
@@ -57,7 +58,8 @@ class Reviews:
         self.pages = ReviewPages(self.db_path, privacy, policy, self.job_requests)
         self.actions = ReviewActions(self.db_path)
         self.worklist = Worklist(self.db_path)
-        self.exports = Exports(self.db_path, self.pages)
+        self.downloads = Downloads(self.db_path, self.pages)
+        self.exports = ReviewExports(self.db_path, runner, lambda: self.pages.trusted_key)
 
     @staticmethod
     def on(auditor: Any) -> Reviews:
@@ -124,25 +126,16 @@ class Reviews:
     def resolve_finding(self, principal: Principal, finding_id: str, text: str | None) -> Finding:
         return self.actions.resolve_finding(principal, finding_id, text)
 
-    def assign(self, principal: Principal, record_id: str, assignee: str | None) -> Assignment:
-        """Give a record to a reviewer (None: back to the team); stored and logged as evidence."""
-        return self.worklist.assign(principal, record_id, assignee)
+        self.worklist = Worklist(self.db_path)
+        self.downloads = Downloads(self.db_path, self.pages)
 
-    def next_unsigned(
-        self, principal: Principal, after: str, reason: str | None = None, mine: bool = False
-    ) -> str | None:
-        """The next unsigned record of the queue that ``principal`` may sign, after ``after``."""
-        return self.worklist.next_unsigned(principal, after, reason, mine)
+    # -- evidence packs ------------------------------------------------------------------------------
+    def export_list(self, principal: Principal, filters: RecordFilter) -> ExportResult:
+        """The records list of ``filters`` as a zipped evidence pack (validator and admin; logged as an event)."""
+        return self.exports.export(principal, filters)
 
-    # -- downloads (each logged) ------------------------------------------------------------------------
-    def download_dossier(self, principal: Principal, record_id: str, fmt: str = "html") -> Download:
-        return self.exports.dossier(principal, record_id, fmt)
-
-    def download_records(self, principal: Principal, filters: RecordFilter) -> Download:
-        return self.exports.records_csv(principal, filters)
-
-    def download_queue(self, principal: Principal, reason: str | None = None, mine: bool = False) -> Download:
-        return self.exports.queue_csv(principal, reason, mine)
+    def export_file(self, principal: Principal, pack_id: str) -> Path:
+        return self.exports.file(principal, pack_id)
 
     # -- jobs ----------------------------------------------------------------------------------------
     @property

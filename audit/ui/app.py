@@ -18,7 +18,7 @@ from ..monitor.prometheus import DecisionMetrics
 from ..review.accounts import LoginThrottle
 from ..review.service import Reviews
 from . import refusals
-from .routers import api, downloads, monitoring, pages, session, users
+from .routers import api, downloads, exports, monitoring, pages, session, users
 from .security import HEADERS, Sessions
 from .views import Views
 
@@ -58,6 +58,7 @@ def create_app(reviews: Reviews, *, sessions: Sessions | None = None, throttle: 
         return response
 
     refusals.install(app)
-    for router in (session.router, pages.router, downloads.router, users.router, api.router, monitoring.router):
+    routers = (session, pages, downloads, users, api, monitoring, exports)
+    for router in (r.router for r in routers):
         app.include_router(router)
     return app

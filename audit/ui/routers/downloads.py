@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from ...review.exports import Download
+from ...review.downloads import Download
 from ..deps import ReviewsDep, Who
 from ..forms import QueueView, record_filter
 

@@ -16,12 +16,13 @@ from ..pack import ExportResult
 from ..privacy.guard import PrivacyGuard
 from ..privacy.policy import Policy
 from ..report.summary import Summary
+from ..store.assignments import Assignment
 from ..store.findings import Finding
 from ..store.review_index import RecordFilter
 from ..store.reviews import SignOff
 from .accounts import Accounts, LoginPolicy
 from .actions import ReviewActions
-from .downloads import Downloads
+from .downloads import Download, Downloads
 from .exports import ReviewExports
 from .identity import Identity, LocalAdmin
 from .jobs import Job, JobQueue, ReviewJobs
@@ -126,8 +127,25 @@ class Reviews:
     def resolve_finding(self, principal: Principal, finding_id: str, text: str | None) -> Finding:
         return self.actions.resolve_finding(principal, finding_id, text)
 
-        self.worklist = Worklist(self.db_path)
-        self.downloads = Downloads(self.db_path, self.pages)
+    def assign(self, principal: Principal, record_id: str, assignee: str | None) -> Assignment:
+        """Give a record to a reviewer (None: back to the team); stored and logged as evidence."""
+        return self.worklist.assign(principal, record_id, assignee)
+
+    def next_unsigned(
+        self, principal: Principal, after: str, reason: str | None = None, mine: bool = False
+    ) -> str | None:
+        """The next unsigned record of the queue that ``principal`` may sign, after ``after``."""
+        return self.worklist.next_unsigned(principal, after, reason, mine)
+
+    # -- downloads (each logged) ------------------------------------------------------------------------
+    def download_dossier(self, principal: Principal, record_id: str, fmt: str = "html") -> Download:
+        return self.downloads.dossier(principal, record_id, fmt)
+
+    def download_records(self, principal: Principal, filters: RecordFilter) -> Download:
+        return self.downloads.records_csv(principal, filters)
+
+    def download_queue(self, principal: Principal, reason: str | None = None, mine: bool = False) -> Download:
+        return self.downloads.queue_csv(principal, reason, mine)
 
     # -- evidence packs ------------------------------------------------------------------------------
     def export_list(self, principal: Principal, filters: RecordFilter) -> ExportResult:

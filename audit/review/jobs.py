@@ -191,7 +191,11 @@ class JobQueue:
         while True:
             with self._lock:
                 while not self._pending and not self._stopped:
-                    self._lock.wait()
+                    self._lock.wait(1.0)
+                    if (
+                        not threading.main_thread().is_alive()
+                    ):  # the program ends without close(): so does an idle worker
+                        self._stopped = True
                 if self._stopped:
                     return
                 job = self._pending.popleft()

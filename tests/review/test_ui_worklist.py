@@ -430,3 +430,17 @@ def test_a_validator_runs_a_counterfactual_from_the_page_and_a_bad_one_is_refuse
     page = val.get(f"/records/{rid}").text
     assert "No counterfactual has been computed" not in page and "Try the alternatives" not in page
     assert "<b>Score</b>" in page and "<b>Income</b>" in page  # the smallest change per field, first screen
+
+
+def test_a_program_that_never_closes_the_job_queue_still_exits():
+    """The worker is not a daemon (a running job is never killed inside the model), so an idle one must
+    notice the program ending on its own, or a script that forgot ``close()`` would hang forever."""
+    script = (
+        "from audit.review.jobs import JobQueue\n"
+        "q = JobQueue({'x': lambda r, p, say: ('id', 'ok')}, lambda job: None)\n"
+        "job = q.submit(q.new('x', 'r', {}, 'u', 'validator'))\n"
+        "assert q.wait(job.id, 30).state == 'done' and not q._worker.daemon\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .clock import utc_iso
-from .environment import remote_environment
+from .environment import Environment, remote_environment
 from .errors import UserError
 from .params import GenerationParams, config_to_record, effective_config
 from .prompts import PromptInput, build_prompt, chat_messages, render_template
@@ -163,8 +163,18 @@ def proxied_record(
     upstream: str,
     sent: dict[str, Any],
     weights: ServedWeights | None,
+    host: Environment | None = None,
+    model_name: str | None = None,
+    requested_model: str | None = None,
 ) -> GenerationRecord:
-    """The record of one proxied completion; ``sent``: the parameters forwarded (no content)."""
+    """The record of one proxied completion; ``sent``: the parameters forwarded (no content).
+
+    ``host``: the recording host's :func:`~audit.environment.remote_environment`, read once per process by the
+    proxy (package versions and the CPU name do not change under a running process; reading them again for
+    every request cost half of the proxy's event loop). ``model_name``: the model the upstream serves as its
+    ``/v1/models`` lists it (:func:`audit.upstream.served_model`), never the name an answer echoes back (llama.cpp
+    repeats whatever the client sent); ``requested_model``: the name the client asked for, recorded as such.
+    """
     stand_ins = StandIns()
     resolved = {"by_vocabulary": 0}
 
@@ -197,7 +207,9 @@ def proxied_record(
         logprobs="upstream" if answer.steps else "none returned",
         model="hashes of --model-path (the operator's statement of what the upstream serves)"
         if weights is not None
-        else "the upstream's model name only",
+        else "the upstream's model name (as its /v1/models lists it) only"
+        if model_name
+        else "unknown: the upstream's /v1/models did not name the model it served",
         environment="the proxy host; the upstream's hardware and software are known by its system_fingerprint only",
     )
     content = dict(tags.get("content") or {})
@@ -205,7 +217,8 @@ def proxied_record(
         content["token_strings"] = stand_ins.strings  # text of the stand-in ids -2, -3, ...
     proxy = {
         "upstream": upstream,
-        "upstream_model": answer.model,
+        "upstream_model": model_name,
+        "requested_model": requested_model,
         "system_fingerprint": answer.system_fingerprint,
         "upstream_completion_id": answer.completion_id,
         "upstream_receipt": answer.receipt,
@@ -236,8 +249,10 @@ def proxied_record(
         top_logprobs=top,
         generation_config={**config, **RUN_UNKNOWN},
         seed=seed,
-        model=weights.identity if weights is not None else unknown_identity(answer.model, upstream),
-        environment=remote_environment("upstream", f"{upstream} ({fingerprint})"),
+        model=weights.identity if weights is not None else unknown_identity(model_name, upstream),
+        environment=dataclasses.replace(
+            host or remote_environment("upstream", upstream), device_name=f"{upstream} ({fingerprint})"
+        ),
         tags={**tags, **({"content": content} if content else {}), PROXY_TAG: proxy},
     )
 

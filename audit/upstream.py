@@ -135,6 +135,17 @@ class StandIns:
         return FIRST_STAND_IN - self._index[token]
 
 
+def served_model(listed: list[str], requested: str | None) -> str | None:
+    """The model an upstream serves for a request, from its ``/v1/models`` list, never from its answer.
+
+    The requested name when the upstream lists it (vLLM, several models); the one model listed when there
+    is only one (llama.cpp serves it whatever name is sent, and echoes the name back); else None: unknown.
+    """
+    if requested is not None and requested in listed:
+        return requested
+    return listed[0] if len(listed) == 1 else None
+
+
 def strip_for_client(chunk: dict[str, Any], top: int | None, token_ids: bool, chat: bool) -> dict[str, Any]:
     """A response or chunk as the client asked for it: log-probabilities only if it asked (trimmed to
     its ``top``), token ids only if it asked, and the upstream's own receipt removed (ours replaces it)."""

@@ -10,6 +10,7 @@ cannot be stored). Every error is OpenAI-shaped and nothing is stored for any of
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -18,10 +19,14 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from ..errors import UserError
+from ..store.database import describe_write_error
+from .auth import KeyCheck
 from .errors import ApiError
 from .metrics import Metrics, MetricsMiddleware
 from .responses import json_response
 from .schema import ChatRequest, CompletionRequest, parse
+from .writable import public_reason, unwritable_reason
 
 if TYPE_CHECKING:
     from ..api_keys import ApiKeys
@@ -37,10 +42,10 @@ class Backend(Protocol):
     def stop(self) -> None: ...
     async def models(self) -> list[dict[str, Any]]: ...
     def health(self) -> tuple[int, dict[str, Any]]: ...
-    async def complete(self, path: str, request: Any, operator: str) -> Response: ...
+    async def complete(self, path: str, request: Any, operator: str, disconnected: Any = None) -> Response: ...
 
 
-async def authenticate(request: Request, keys: ApiKeys) -> str:
+async def authenticate(request: Request, keys: KeyCheck) -> str:
     """The name of the key in ``Authorization: Bearer``; 401 without one in force."""
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
@@ -50,14 +55,15 @@ async def authenticate(request: Request, keys: ApiKeys) -> str:
             "no API key: send Authorization: Bearer <key> (an operator issues one with `llm-audit keys add NAME`)",
             code="invalid_api_key",
         )
-    name = await asyncio.to_thread(keys.authenticate, key.strip())
+    name = await asyncio.to_thread(keys.holder, key.strip())
     if name is None:
         raise ApiError(401, "the API key is not valid (unknown or revoked): ask for a new key", code="invalid_api_key")
     return name
 
 
-def create_app(backend: Backend, keys: ApiKeys) -> FastAPI:
+def create_app(backend: Backend, api_keys: ApiKeys) -> FastAPI:
     """The ASGI app over ``backend``; starts and stops its threads with the server."""
+    keys = KeyCheck(api_keys.db_path)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -66,6 +72,7 @@ def create_app(backend: Backend, keys: ApiKeys) -> FastAPI:
             yield
         finally:
             await asyncio.to_thread(backend.stop)
+            keys.close()
             if hasattr(backend, "aclose"):
                 await backend.aclose()
 
@@ -97,7 +104,7 @@ def create_app(backend: Backend, keys: ApiKeys) -> FastAPI:
             raise ApiError(413, f"the request body is larger than {MAX_BODY} bytes")
         body = await request.body()
         parsed = parse(KINDS[request.url.path], body)
-        return await backend.complete(request.url.path, parsed, operator)
+        return await backend.complete(request.url.path, parsed, operator, request.is_disconnected)
 
     app.add_api_route("/v1/chat/completions", completion, methods=["POST"])
     app.add_api_route("/v1/completions", completion, methods=["POST"])
@@ -114,7 +121,14 @@ def create_app(backend: Backend, keys: ApiKeys) -> FastAPI:
 
     @app.get("/metrics")
     async def metrics() -> Response:
-        text = await asyncio.to_thread(backend.metrics.render)
+        try:
+            text = await asyncio.to_thread(backend.metrics.render)
+        except (sqlite3.Error, OSError, UserError) as exc:
+            db = backend.metrics.db_path
+            reason = unwritable_reason(db) or public_reason(describe_write_error(exc, db), db)
+            raise ApiError(
+                503, f"metrics cannot be read from the database: {reason}", code="database_unavailable"
+            ) from None
         return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     app.add_middleware(MetricsMiddleware, metrics=backend.metrics)

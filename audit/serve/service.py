@@ -23,11 +23,13 @@ from ..ids import uuid7
 from ..store import check_writable
 from .context import client_content, parameter_inputs, prompt_inputs, with_decision
 from .errors import bad_request, not_stored
+from .group_commit import GroupWriter
 from .metrics import Metrics
 from .render import Served, sse, stream_head, system_fingerprint, text_chunk, visible_text
 from .responses import RECORD_HEADER, json_response
 from .schema import AuditContext, ChatRequest, CompletionRequest
-from .worker import Job, ModelWorker, RecordWriter, StreamText
+from .worker import Job, ModelWorker, StreamText
+from .writable import next_write_fails, unwritable_reason
 
 if TYPE_CHECKING:
     from ..auditor import Auditor
@@ -80,7 +82,7 @@ class LocalBackend:
         dtype = str(self.loaded.dtype).replace("torch.", "")
         self.fingerprint = system_fingerprint(identity, dtype, str(self.loaded.device))
         self.metrics = Metrics(self.db_path)
-        self.writer = RecordWriter(self.db_path, auditor.privacy, self.metrics)
+        self.writer = GroupWriter(self.db_path, auditor.privacy, self.metrics)
         self.worker = ModelWorker(self.loaded, self.writer, self._render, self.metrics, queue_size)
 
     # -- lifecycle ------------------------------------------------------------------------------------
@@ -107,16 +109,17 @@ class LocalBackend:
             "system_fingerprint": self.fingerprint,
             "queue_depth": self.worker.depth(),
             "queue_size": self.worker.queue_size,
-            "database": str(self.db_path),
+            "database": self.db_path.name,
         }
-        try:
-            check_writable(self.db_path)
-        except UserError as exc:
-            return 503, {**body, "status": "unavailable", "reason": str(exc)}
+        reason = next_write_fails(self.db_path, self.writer)
+        if reason is not None:
+            return 503, {**body, "status": "not writable", "reason": reason}
         return 200, body
 
     # -- a completion -----------------------------------------------------------------------------------
-    async def complete(self, path: str, request: ChatRequest | CompletionRequest, operator: str) -> Response:
+    async def complete(
+        self, path: str, request: ChatRequest | CompletionRequest, operator: str, disconnected: Any = None
+    ) -> Response:
         if request.model not in self.names:
             raise bad_request(
                 f"model {request.model!r} is not served here: use {self.name!r} (GET /v1/models)",
@@ -144,10 +147,9 @@ class LocalBackend:
             with_decision(inputs, context), seed, context.use_case or self.use_case, operator
         )
         generation.record_id = uuid7()
-        try:
-            check_writable(self.db_path)
-        except UserError as exc:
-            raise not_stored(str(exc)) from None
+        refused = unwritable_reason(self.db_path)
+        if refused is not None:
+            raise not_stored(refused)
         top, ids = request.top_requested(), bool(request.return_token_ids)
         meta = {
             "stops": request.stops(),

@@ -26,6 +26,7 @@ import os
 import socket
 import sqlite3
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -38,16 +39,21 @@ TOP = 5
 
 
 # -- the fake upstream (its own process) ----------------------------------------------------------
+def _f32(value: float) -> float:
+    """A log-probability as an upstream computes it: a float32 (vLLM, llama.cpp), written as JSON."""
+    return struct.unpack("<f", struct.pack("<f", value))[0]
+
+
 def _answer(tokens: int) -> tuple[dict, list[dict]]:
     """A canned chat completion and its stream chunks: ``tokens`` tokens, top-5 alternatives each."""
     words = [f" w{i}" for i in range(tokens)]
     content = [
         {
             "token": w,
-            "logprob": -0.25 - i / 100,
+            "logprob": _f32(-0.25 - i / 100),
             "bytes": list(w.encode()),
             "top_logprobs": [
-                {"token": w if k == 0 else f" alt{k}", "logprob": -0.25 - i / 100 - k, "bytes": list(w.encode())}
+                {"token": w if k == 0 else f" alt{k}", "logprob": _f32(-0.25 - i / 100 - k), "bytes": list(w.encode())}
                 for k in range(TOP)
             ],
         }
@@ -227,8 +233,9 @@ def records(db: Path) -> int:
             return 0
 
 
-def stored_bytes(db: Path) -> tuple[int, int]:
-    """(used pages' bytes of the database, bytes of the generation events' payloads)."""
+def stored_bytes(db: Path) -> tuple[int, int, int]:
+    """(used pages' bytes of the database, bytes of the generation events' payloads, bytes of the token
+    columns: output ids, log-probabilities and top-k alternatives, each held twice: row and event payload)."""
     with sqlite3.connect(str(db)) as conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         pages, size, free = (
@@ -286,7 +293,7 @@ def main() -> None:
     key = subprocess.run(
         cli + ["keys", "add", "bench", "--db", str(db)], env=env, capture_output=True, text=True, check=True
     ).stdout.strip()
-    base_bytes, _ = stored_bytes(db)
+    base_bytes = stored_bytes(db)[0]
     up_port, proxy_port = free_port(), free_port()
     upstream = subprocess.Popen(
         [sys.executable, __file__, "--role", "upstream", "--port", str(up_port), "--tokens", str(args.tokens)]
@@ -330,7 +337,7 @@ def main() -> None:
     auditor = Auditor(db=db)
     verified = auditor.verify(key=auditor.signing.write_public(tmp / "proxy.pub.pem"))
     total = records(db)
-    db_bytes, payload_bytes = stored_bytes(db)
+    db_bytes, payload_bytes, token_bytes = stored_bytes(db)
     tokens = max(1, total * args.tokens)
 
     print(
@@ -357,7 +364,8 @@ def main() -> None:
     print(f"verify: {verified.summary()}")
     print(
         f"bytes per output token: {(db_bytes - base_bytes) / tokens:.0f} in the database, "
-        f"{payload_bytes / tokens:.0f} in the generation events' payloads"
+        f"{payload_bytes / tokens:.0f} in the generation events' payloads, {token_bytes / tokens:.0f} in the token "
+        "columns (ids, log-probabilities, top-5 alternatives with their texts; row and payload)"
     )
 
 

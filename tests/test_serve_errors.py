@@ -6,6 +6,7 @@ completion), a full queue (429 with Retry-After, no partial record) and the API 
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 
@@ -14,8 +15,9 @@ import openai
 import pytest
 from serving import TIMEOUT, serve, snapshot, sse_events, wait_for
 
-from audit import recording
+from audit import journal
 from audit.store import AuditStore
+from audit.store.records import RecordRepository
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 CHAT = [{"role": "user", "content": "Approve the loan?"}]
@@ -56,10 +58,11 @@ BAD_REQUESTS = [
     ("unknown parameter", {**OK, "best_guess": True}, "best_guess"),
     ("unhonoured penalty", {**OK, "frequency_penalty": 0.5}, "frequency_penalty"),
     ("unhonoured tools", {**OK, "tools": [{"type": "function", "function": {"name": "f"}}]}, "tools"),
-    ("more alternatives than recorded", {**OK, "logprobs": True, "top_logprobs": 10}, None),
-    ("top_logprobs without logprobs", {**OK, "top_logprobs": 2}, None),
+    ("more alternatives than recorded", {**OK, "logprobs": True, "top_logprobs": 6}, "top_logprobs"),
+    ("top_logprobs without logprobs", {**OK, "top_logprobs": 2}, "top_logprobs"),
+    ("a budget beyond any context", {**OK, "max_tokens": 2**64}, "max_tokens"),
     ("five stop sequences", {**OK, "stop": ["a", "b", "c", "d", "e"]}, "stop"),
-    ("two different budgets", {**OK, "max_tokens": 2, "max_completion_tokens": 3}, None),
+    ("two different budgets", {**OK, "max_tokens": 2, "max_completion_tokens": 3}, "max_completion_tokens"),
     ("variables without a template", {**OK, "llm_audit": {"variables": {"a": "1"}}}, "llm_audit"),
     (
         "template not matching the message",
@@ -176,9 +179,10 @@ def test_a_failing_write_after_generation_gives_503_or_a_stream_error_and_nothin
         raise sqlite3.OperationalError("disk I/O error")
 
     before = snapshot(server.db)
-    monkeypatch.setattr(recording, "append_record", broken)
+    kept = set(journal.entries(server.db))
+    monkeypatch.setattr(RecordRepository, "append", broken)
     error = refusal(server.post("/v1/chat/completions", OK), 503)
-    assert "disk I/O error" in error["message"]
+    assert "disk I/O error" in error["message"] and str(server.db.parent) not in error["message"]
     with httpx.stream(
         "POST",
         server.url + "/v1/chat/completions",
@@ -193,6 +197,11 @@ def test_a_failing_write_after_generation_gives_503_or_a_stream_error_and_nothin
         list(server.openai().chat.completions.create(model="tiny", messages=CHAT, max_tokens=2, stream=True))
     monkeypatch.undo()
     assert snapshot(server.db) == before
+    # each computed record is kept in the pending journal, saying its client was refused
+    refused = [json.loads(p.read_text())["item"] for p in set(journal.entries(server.db)) - kept]
+    assert len(refused) == 3 and all(r["tags"]["serve"]["delivery"]["state"] == "refused" for r in refused)
+    for path in set(journal.entries(server.db)) - kept:
+        path.unlink()
 
 
 def test_a_full_queue_answers_429_with_retry_after_and_leaves_no_partial_record(tiny_loaded, tmp_path):

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from ..errors import UserError
@@ -100,9 +101,23 @@ def create_app(backend: Backend, api_keys: ApiKeys) -> FastAPI:
 
     async def completion(request: Request) -> Response:
         operator = await authenticate(request, keys)
-        if int(request.headers.get("content-length") or 0) > MAX_BODY:
+        media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+        if media_type != "application/json":
+            raise ApiError(
+                415,
+                f"the request body must be JSON, sent with Content-Type: application/json (got {media_type or 'none'!r})",
+                param="Content-Type",
+                code="unsupported_media_type",
+            )
+        length = request.headers.get("content-length") or "0"
+        if not length.isdigit():
+            raise ApiError(400, "the Content-Length header is not a number", param="Content-Length")
+        if int(length) > MAX_BODY:
             raise ApiError(413, f"the request body is larger than {MAX_BODY} bytes")
-        body = await request.body()
+        try:
+            body = await request.body()
+        except ClientDisconnect:  # the body ended before its Content-Length: nobody is left to answer
+            raise ApiError(400, "the request body ended before its Content-Length: send the whole body") from None
         parsed = parse(KINDS[request.url.path], body)
         return await backend.complete(request.url.path, parsed, operator, request.is_disconnected)
 

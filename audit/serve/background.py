@@ -5,18 +5,37 @@ Port 0 lets the operating system pick a free port; :attr:`BackgroundServer.url` 
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from typing import Any
 
+import h11
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ..errors import UserError
+from .errors import ApiError
+
+
+class JsonErrorsH11(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol, answering a request it cannot parse (malformed headers, a broken request
+    line) with an OpenAI-shaped JSON 400 instead of plain text, as every other refusal is."""
+
+    def send_400_response(self, msg: str) -> None:
+        body = json.dumps(ApiError(400, f"{msg} Send a well-formed HTTP/1.1 request.", code="invalid_http").body())
+        headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
+        self.transport.write(self.conn.send(h11.Response(status_code=400, headers=headers, reason=b"Bad Request")))
+        self.transport.write(self.conn.send(h11.Data(data=body.encode("ascii"))))
+        self.transport.write(self.conn.send(h11.EndOfMessage()))
+        self.transport.close()
 
 
 def _config(app: Any, host: str, port: int, log_level: str) -> uvicorn.Config:
     # One event loop and no worker processes: the model thread and the writer thread live in this process.
-    return uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False, lifespan="on", workers=1)
+    return uvicorn.Config(
+        app, host=host, port=port, log_level=log_level, access_log=False, lifespan="on", workers=1, http=JsonErrorsH11
+    )
 
 
 def run(app: Any, host: str = "127.0.0.1", port: int = 8000, log_level: str = "info") -> None:

@@ -178,14 +178,20 @@ def proxied_record(
     stand_ins = StandIns()
     resolved = {"by_vocabulary": 0}
 
-    def token_id(text: str, given: int | None) -> int:
-        if given is None and weights is not None:
+    def token_id(text: str, given: int | None, raw: bytes | None) -> int:
+        if given is None and weights is not None and "\ufffd" not in text:  # a piece of a character: not by text
             given = weights.id_of(text)
             resolved["by_vocabulary"] += given is not None
-        return stand_ins.id(text, given)
+        return stand_ins.id(text, given, raw)
 
-    output_ids = [token_id(step.token, given) for step, given in zip(answer.steps, answer.ids())]
-    top = [[TopAlternative(token_id(t, i), t, lp) for t, i, lp in step.top] for step in answer.steps]
+    output_ids = [token_id(step.token, given, step.raw) for step, given in zip(answer.steps, answer.ids())]
+    top = [
+        [
+            TopAlternative(token_id(t, i, step.top_raw[n] if n < len(step.top_raw) else None), t, lp)
+            for n, (t, i, lp) in enumerate(step.top)
+        ]
+        for step in answer.steps
+    ]
     prepared, known = _prompt(prompt, answer, weights)
     if weights is not None:
         config = config_to_record(effective_config(weights.generation_config, params))
@@ -215,6 +221,8 @@ def proxied_record(
     content = dict(tags.get("content") or {})
     if stand_ins.strings:
         content["token_strings"] = stand_ins.strings  # text of the stand-in ids -2, -3, ...
+    if stand_ins.raw:
+        content["token_bytes"] = stand_ins.raw  # stand-in index -> bytes (hex) of tokens their text cannot tell apart
     proxy = {
         "upstream": upstream,
         "upstream_model": model_name,

@@ -86,11 +86,13 @@ def public_reason(text: str, db_path: Path) -> str:
 
 
 def next_write_fails(db_path: Path, writer: GroupWriter) -> str | None:
-    """Why the next record would be refused (what ``/healthz`` reports as 503), or None: the file system
-    first, then the writer's last failure (until a batch commits again), then a write lock held elsewhere."""
+    """Why the next record would be refused (what ``/healthz`` reports as 503), or None: the file system first,
+    then a write lock held elsewhere (probed), then the writer's last failure until a batch commits again (a
+    failure that was a lock is over once the probe finds the lock free)."""
     reason = unwritable_reason(db_path)
-    if reason is None and writer.failure is not None:
-        reason = f"the last write failed: {writer.failure}"
     if reason is None and not writer.in_transaction:
         reason = lock_held_reason(db_path)
+    failure = writer.failure
+    if reason is None and failure is not None and "locked" not in failure:
+        reason = f"the last write failed: {failure}"
     return reason

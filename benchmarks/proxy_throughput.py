@@ -244,7 +244,27 @@ def stored_bytes(db: Path) -> tuple[int, int, int]:
         payload = conn.execute(
             "SELECT COALESCE(SUM(LENGTH(payload)), 0) FROM events WHERE kind = 'generation'"
         ).fetchone()[0]
-    return (pages - free) * size, int(payload)
+        try:
+            columns = "LENGTH(output_ids) + LENGTH(token_logprobs) + LENGTH(top_logprobs)"
+            tokens = conn.execute(f"SELECT COALESCE(SUM({columns}), 0) FROM generations").fetchone()[0]
+        except sqlite3.OperationalError:
+            tokens = 0
+    return (pages - free) * size, int(payload), 2 * int(tokens)
+
+
+def fsync_ms(folder: Path, times: int = 20) -> float:
+    """The median time of one small write and fsync in ``folder``: the floor of a committed request's latency
+    (the database is opened with ``synchronous=FULL``, so each commit waits for one)."""
+    spent = []
+    with open(folder / "fsync-probe", "wb") as handle:
+        for _ in range(times):
+            started = time.perf_counter()
+            handle.write(b"x" * 4096)
+            handle.flush()
+            os.fsync(handle.fileno())
+            spent.append(time.perf_counter() - started)
+    (folder / "fsync-probe").unlink()
+    return 1000 * statistics.median(spent)
 
 
 def clients_run(url: str, key: str, clients: int, seconds: float, stream: bool) -> dict:
@@ -362,6 +382,7 @@ def main() -> None:
         f"records written {total}, 200 responses received {received}: {'equal' if total == received else 'DIFFERENT'}"
     )
     print(f"verify: {verified.summary()}")
+    print(f"one write + fsync in the database's folder: {fsync_ms(tmp):.1f} ms (p50; each commit waits for one)")
     print(
         f"bytes per output token: {(db_bytes - base_bytes) / tokens:.0f} in the database, "
         f"{payload_bytes / tokens:.0f} in the generation events' payloads, {token_bytes / tokens:.0f} in the token "

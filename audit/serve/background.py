@@ -23,18 +23,46 @@ class JsonErrorsH11(H11Protocol):
     line) with an OpenAI-shaped JSON 400 instead of plain text, as every other refusal is."""
 
     def send_400_response(self, msg: str) -> None:
-        body = json.dumps(ApiError(400, f"{msg} Send a well-formed HTTP/1.1 request.", code="invalid_http").body())
         headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
         self.transport.write(self.conn.send(h11.Response(status_code=400, headers=headers, reason=b"Bad Request")))
-        self.transport.write(self.conn.send(h11.Data(data=body.encode("ascii"))))
+        self.transport.write(self.conn.send(h11.Data(data=_json_400(msg))))
         self.transport.write(self.conn.send(h11.EndOfMessage()))
         self.transport.close()
 
 
+def _json_400(msg: str) -> bytes:
+    return json.dumps(ApiError(400, f"{msg} Send a well-formed HTTP/1.1 request.", code="invalid_http").body()).encode()
+
+
+def _http_protocol() -> type:
+    """httptools' parser (C, a fraction of h11's cost per request) when installed, else h11; both answer JSON 400s."""
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    except ImportError:
+        return JsonErrorsH11
+
+    class JsonErrorsHttpTools(HttpToolsProtocol):
+        def send_400_response(self, msg: str) -> None:
+            body = _json_400(msg)
+            head = b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\n"
+            self.transport.write(head + b"content-length: %d\r\n\r\n" % len(body) + body)
+            self.transport.close()
+
+    return JsonErrorsHttpTools
+
+
 def _config(app: Any, host: str, port: int, log_level: str) -> uvicorn.Config:
     # One event loop and no worker processes: the model thread and the writer thread live in this process.
+    # loop "auto": uvloop when installed (the proxy's event loop is its busiest thread), else asyncio.
     return uvicorn.Config(
-        app, host=host, port=port, log_level=log_level, access_log=False, lifespan="on", workers=1, http=JsonErrorsH11
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=False,
+        lifespan="on",
+        workers=1,
+        http=_http_protocol(),
     )
 
 

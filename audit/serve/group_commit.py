@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from .. import journal
 from ..errors import UserError
 from ..store import AuditStore
+from ..store.batch import append_batch
 from ..store.database import describe_write_error
 from .errors import ApiError, not_stored
 from .writable import public_reason, unwritable_reason
@@ -157,33 +158,16 @@ class GroupWriter(threading.Thread):
         reason = unwritable_reason(self.db_path)
         if reason is not None:
             raise _BatchRefused(reason)
+
+        def failed(n: int, exc: Exception) -> None:
+            log.error("record %s not stored: %s", items[n].stored.id, exc)
+            self.metrics.records_failed.inc()
+            items[n].done(None, not_stored(f"{type(exc).__name__}: {str(exc)[:200]}"))
+
         try:
             store = self._open()
-            conn = store.db.conn
-            hashes: list[str | None] = []
             self.in_transaction = True
-            with store.transaction():
-                last = 0
-                for n, item in enumerate(items):
-                    conn.execute(f"SAVEPOINT r{n}")
-                    try:
-                        seq = store.records.append(item.stored)
-                    except (sqlite3.OperationalError, OSError):
-                        raise  # the database itself: the whole batch
-                    except Exception as exc:  # noqa: BLE001 - this record only (a bug): roll it back, answer it
-                        conn.execute(f"ROLLBACK TO r{n}")
-                        conn.execute(f"RELEASE r{n}")
-                        log.exception("record %s not stored", item.stored.id)
-                        self.metrics.records_failed.inc()
-                        item.done(None, not_stored(f"{type(exc).__name__}: {str(exc)[:200]}"))
-                        hashes.append(None)
-                        continue
-                    conn.execute(f"RELEASE r{n}")
-                    last = seq
-                    hashes.append(store.events.at(seq).payload_sha256)
-                if last:
-                    store.checkpoints.sign_if_due(last)  # one checkpoint for the batch, by the usual rule
-            return hashes
+            return append_batch(store, [item.stored for item in items], failed)
         except (sqlite3.Error, OSError) as exc:
             raise _BatchRefused(public_reason(describe_write_error(exc, self.db_path), self.db_path)) from None
         except UserError as exc:  # opening refused (read-only, not ours), or a checkpoint refused to sign

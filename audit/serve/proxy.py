@@ -17,7 +17,6 @@ what the client asked for or what an answer echoes back.
 from __future__ import annotations
 
 import asyncio
-import json
 import secrets
 import time
 from pathlib import Path
@@ -37,7 +36,7 @@ from .context import client_content, parameter_inputs, prompt_inputs
 from .errors import ApiError, bad_request, not_stored
 from .group_commit import GroupWriter
 from .metrics import Metrics
-from .proxy_stream import stream_through
+from .proxy_stream import UPSTREAM_PATHS, stream_through, upstream_error
 from .responses import RECORD_HEADER, json_response
 from .schema import TOP_LOGPROBS, ChatRequest, CompletionRequest
 from .service import CHAT, audit_tags, served_parameters
@@ -47,20 +46,7 @@ if TYPE_CHECKING:
     from ..auditor import Auditor
     from ..record import GenerationRecord
 
-UPSTREAM_PATHS = {CHAT: "/chat/completions", "/v1/completions": "/completions"}
 MODELS_TTL = 60.0  # seconds between two reads of the upstream's /v1/models
-
-
-def upstream_error(response: httpx.Response, body: bytes) -> Response:
-    """The upstream's refusal as the client should see it: its status and, if OpenAI-shaped, its body."""
-    try:
-        data = json.loads(body)
-    except ValueError:
-        data = None
-    if not (isinstance(data, dict) and isinstance(data.get("error"), dict)):
-        text = body.decode("utf-8", "replace")[:300]
-        data = ApiError(response.status_code, f"the upstream answered {response.status_code}: {text}").body()
-    return json_response(data, response.status_code)
 
 
 class ProxyBackend:

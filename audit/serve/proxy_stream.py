@@ -20,7 +20,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 from starlette.responses import Response, StreamingResponse
@@ -28,13 +28,25 @@ from starlette.responses import Response, StreamingResponse
 from ..upstream import Answer, strip_for_client
 from .errors import ApiError
 from .render import sse
+from .responses import json_response
 
-if TYPE_CHECKING:
-    from .proxy import ProxyBackend
+UPSTREAM_PATHS = {"/v1/chat/completions": "/chat/completions", "/v1/completions": "/completions"}
+
+
+def upstream_error(response: httpx.Response, body: bytes) -> Response:
+    """The upstream's refusal as the client should see it: its status and, if OpenAI-shaped, its body."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = None
+    if not (isinstance(data, dict) and isinstance(data.get("error"), dict)):
+        text = body.decode("utf-8", "replace")[:300]
+        data = ApiError(response.status_code, f"the upstream answered {response.status_code}: {text}").body()
+    return json_response(data, response.status_code)
 
 
 async def stream_through(
-    backend: ProxyBackend,
+    backend: Any,
     path: str,
     body: dict[str, Any],
     pending: dict[str, Any],
@@ -43,9 +55,10 @@ async def stream_through(
     ids: bool,
     headers: dict[str, str],
 ) -> Response:
-    """Open the upstream's stream and answer with the relay (or the upstream's refusal, or a 502/504)."""
-    from .proxy import UPSTREAM_PATHS, upstream_error
+    """Open the upstream's stream and answer with the relay (or the upstream's refusal, or a 502/504).
 
+    ``backend``: the :class:`.proxy.ProxyBackend` (its client, headers, writer and receipt).
+    """
     chunks: asyncio.Queue = asyncio.Queue()
     sent = {"chunks": 0, "client_disconnected": False, "finished": False}
     relayed = asyncio.Event()
@@ -141,7 +154,7 @@ async def stream_through(
 
 
 async def _relay(
-    backend: ProxyBackend,
+    backend: Any,
     chunks: asyncio.Queue,
     sent: dict[str, Any],
     relayed: asyncio.Event,

@@ -11,12 +11,10 @@ What a client reads names the database by its file name only: absolute server pa
 from __future__ import annotations
 
 import os
-import sqlite3
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import quote
 
+from ..store.batch import lock_held
 from ..store.database import describe_write_error, lock_timeout
 
 if TYPE_CHECKING:
@@ -55,23 +53,12 @@ def lock_held_reason(db_path: Path) -> str | None:
     """Whether another process holds the database's write lock (waited for at most :data:`HEALTH_LOCK_WAIT` s)."""
     if not db_path.exists():
         return None
-    wait = min(lock_timeout(), HEALTH_LOCK_WAIT)
-    uri = f"file:{quote(str(db_path.resolve()))}?mode=rw"
-    try:
-        conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=wait)
-    except sqlite3.Error as exc:
-        return public_reason(describe_write_error(exc, db_path), db_path)
-    started = time.monotonic()
-    try:
-        conn.execute("BEGIN IMMEDIATE")  # takes the write lock, writes nothing
-        conn.execute("ROLLBACK")
-    except sqlite3.Error as exc:
-        held = time.monotonic() - started
-        if "locked" in str(exc) or "busy" in str(exc):
-            return f"database {db_path.name} is locked by another writer (waited {held:.1f} s): the next write would wait and fail"
-        return public_reason(describe_write_error(exc, db_path), db_path)
-    finally:
-        conn.close()
+    found = lock_held(db_path, min(lock_timeout(), HEALTH_LOCK_WAIT))
+    if isinstance(found, Exception):
+        return public_reason(describe_write_error(found, db_path), db_path)
+    held, waited = found
+    if held:
+        return f"database {db_path.name} is locked by another writer (waited {waited:.1f} s): the next write would wait and fail"
     return None
 
 

@@ -230,3 +230,30 @@ def test_a_full_queue_answers_429_with_retry_after_and_leaves_no_partial_record(
         stored = small.auditor.list()
         assert sorted(r.id for r in stored) == sorted(r.json()["llm_audit"]["record_id"] for r in results)
         assert small.auditor.verify().ok
+
+
+@pytest.mark.parametrize("body", [{"messages": [{"role": "user", "content": LONG}]}, {"max_tokens": 5000}])
+def test_context_checks_answer_before_the_queue_while_the_model_is_busy(server, body):
+    """Held model lock: a request that reached the model queue would wait behind it; the context check does not."""
+    before = snapshot(server.db)
+    with server.backend.worker.model_lock:
+        error = refusal(server.post("/v1/chat/completions", {**OK, **body}), 400)
+    assert error["param"] == ("messages" if "messages" in body else "max_tokens")
+    assert snapshot(server.db) == before
+
+
+def test_every_served_record_says_how_its_answer_was_delivered(server):
+    whole = server.post("/v1/chat/completions", OK).json()["llm_audit"]["record_id"]
+    with httpx.stream(
+        "POST",
+        server.url + "/v1/chat/completions",
+        json={**OK, "stream": True},
+        headers=server.headers(),
+        timeout=TIMEOUT,
+    ) as response:
+        events = sse_events(response)
+    streamed = next(e["llm_audit"]["record_id"] for e in events if isinstance(e, dict) and e.get("llm_audit"))
+    texts = [e for e in events if isinstance(e, dict) and e.get("choices") and e["choices"][0]["delta"].get("content")]
+    assert server.auditor.get(whole).tags["serve"]["delivery"] == {"state": "answered_after_commit"}
+    delivery = server.auditor.get(streamed).tags["serve"]["delivery"]
+    assert delivery["state"] == "streamed" and delivery["chunks"] <= len(texts)

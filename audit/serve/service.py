@@ -10,9 +10,12 @@ privacy guard. The response is built from the committed record.
 from __future__ import annotations
 
 import asyncio
+import copy
 import secrets
+import threading
 import time
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from starlette.responses import Response, StreamingResponse
@@ -28,7 +31,7 @@ from .metrics import Metrics
 from .render import Served, sse, stream_head, system_fingerprint, text_chunk, visible_text
 from .responses import RECORD_HEADER, json_response
 from .schema import AuditContext, ChatRequest, CompletionRequest
-from .worker import Job, ModelWorker, StreamText
+from .worker import Job, ModelWorker, StreamText, request_error
 from .writable import next_write_fails, unwritable_reason
 
 if TYPE_CHECKING:
@@ -84,6 +87,13 @@ class LocalBackend:
         self.metrics = Metrics(self.db_path)
         self.writer = GroupWriter(self.db_path, auditor.privacy, self.metrics)
         self.worker = ModelWorker(self.loaded, self.writer, self._render, self.metrics, queue_size)
+        loaded = self.loaded  # what prepare() reads: the generation defaults, a tokenizer, the context length
+        self._checker = SimpleNamespace(
+            model=SimpleNamespace(generation_config=loaded.model.generation_config),
+            tokenizer=copy.deepcopy(loaded.tokenizer),
+            identity=loaded.identity,
+        )
+        self._check_lock = threading.Lock()
 
     # -- lifecycle ------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -147,6 +157,11 @@ class LocalBackend:
             with_decision(inputs, context), seed, context.use_case or self.use_case, operator
         )
         generation.record_id = uuid7()
+        prompt_param = "messages" if path == CHAT else "prompt"
+        try:  # the prompt against the context, before the queue: a 400 now, not after the requests ahead of it
+            await asyncio.to_thread(self._fits, generation)
+        except UserError as exc:
+            raise request_error(exc, prompt_param) from None
         refused = unwritable_reason(self.db_path)
         if refused is not None:
             raise not_stored(refused)
@@ -156,13 +171,13 @@ class LocalBackend:
             "completion_id": completion_id,
             "created": int(time.time()),
             "offsets": path == COMPLETION and top is not None,
-            "prompt_param": "messages" if path == CHAT else "prompt",  # text_offset: only the legacy endpoint has it
+            "prompt_param": prompt_param,  # text_offset: only the legacy endpoint has it
         }
         job = Job(generation, asyncio.get_running_loop(), stream=bool(request.stream), meta=meta)
         self.worker.submit(job)
         headers = {RECORD_HEADER: generation.record_id}
         if not request.stream:
-            served = await _stored(job)
+            served = await _stored(job, disconnected)
             body = served.chat(top, ids) if path == CHAT else served.completion(top, ids)
             return json_response(body, headers=headers)
         first = await job.events.get()
@@ -202,6 +217,12 @@ class LocalBackend:
         finally:
             job.settle({"client_disconnected": True, "chunks_sent": sent})
 
+    def _fits(self, generation: Any) -> None:
+        """:func:`audit.recording.prepare`'s context check, on a copy of the tokenizer of its own (the model
+        thread uses the original meanwhile; fast tokenizers must not be shared across threads)."""
+        with self._check_lock:
+            recording.prepare(self._checker, generation.params, **generation.prompt)
+
     def _render(self, job: Job, record: GenerationRecord, text: StreamText | None) -> Served:
         """What the client will receive of ``record`` (runs in the model thread, which owns the tokenizer)."""
         tokenizer = self.loaded.tokenizer
@@ -225,10 +246,17 @@ class LocalBackend:
         )
 
 
-async def _stored(job: Job) -> Served:
-    while True:
-        kind, value = await job.events.get()
-        if kind == "stored":
-            return value
-        if kind == "error":
-            raise value
+async def _stored(job: Job, disconnected: Any) -> Served:
+    """A whole response's record, committed once the generation is done and the client's presence known."""
+    try:
+        while True:
+            kind, value = await job.events.get()
+            if kind == "generated":
+                gone = disconnected is not None and await disconnected()
+                job.settle({"client_disconnected": bool(gone)})
+            elif kind == "stored":
+                return value
+            elif kind == "error":
+                raise value
+    finally:
+        job.settle({"client_disconnected": True})  # no-op once settled; else the request is gone (cancelled)

@@ -57,7 +57,7 @@ class Job:
         self.started: float | None = None
         self._lock = threading.Lock()
         self._served: Served | None = None
-        self._delivery: dict[str, Any] | None = None if stream else {}
+        self._delivery: dict[str, Any] | None = None  # set by settle(): how the answer is being delivered
         self._submit: Callable[[Job], None] | None = None
 
     def post(self, kind: str, value: Any) -> None:
@@ -95,22 +95,25 @@ class Job:
         tags: dict[str, Any] = {"queue_wait_s": round((self.started or self.received) - self.received, 6)}
         if self.stream:
             tags["stream"] = dict(self._delivery or {})
-        tags["delivery"] = delivery_of(self._delivery if self.stream else None)
+        tags["delivery"] = delivery_of(self._delivery or {}, self.stream)
         return tags
 
 
-def delivery_of(stream: dict[str, Any] | None) -> dict[str, Any]:
+def delivery_of(settled: dict[str, Any], stream: bool) -> dict[str, Any]:
     """``tags.serve.delivery`` of a served record as it is committed (see docs/serving.md, "Delivery").
 
-    A whole response is answered once the record is committed; a stream has sent ``chunks`` chunks of
-    text before the commit, and either its client is still there (the receipt and ``[DONE]`` follow the
-    commit) or it left at that chunk. A record refused by the database is marked ``refused`` instead
-    (:func:`.group_commit.mark_refused`), in the journal it is kept in.
+    A whole response is answered once the record is committed, unless its client had already gone when
+    the generation finished; a stream has sent ``chunks`` chunks of text before the commit, and either its
+    client is still there (the receipt and ``[DONE]`` follow the commit) or it left at that chunk. A record
+    refused by the database is marked ``refused`` instead (:func:`.group_commit.mark_refused`), in the
+    journal it is kept in.
     """
-    if stream is None:
-        return {"state": "answered_after_commit"}
-    chunks = int(stream.get("chunks_sent", stream.get("chunks", 0)))
-    if stream.get("client_disconnected"):
+    if not stream:
+        gone = settled.get("client_disconnected")
+        return {"state": "client_disconnected_before_answer" if gone else "answered_after_commit"}
+    stream_state = settled
+    chunks = int(stream_state.get("chunks_sent", stream_state.get("chunks", 0)))
+    if stream_state.get("client_disconnected"):
         return {"state": "client_disconnected", "chunks": chunks}
     return {"state": "streamed", "chunks": chunks}
 
@@ -152,7 +155,7 @@ class StreamText:
         return final[len(self.sent) :] if final.startswith(self.sent) else ""
 
 
-def _request_error(exc: UserError, prompt_param: str) -> ApiError:
+def request_error(exc: UserError, prompt_param: str) -> ApiError:
     """What only the model can refuse (the prompt against its context, decision labels against its tokenizer),
     worded for an HTTP client."""
     message = (
@@ -246,7 +249,7 @@ class ModelWorker(threading.Thread):
                 record = recording.record_generation(self.loaded, job.request, on_token if job.stream else None)
                 served = self.render(job, record, text)
         except UserError as exc:
-            job.post("error", _request_error(exc, job.meta.get("prompt_param", "messages")))
+            job.post("error", request_error(exc, job.meta.get("prompt_param", "messages")))
             return
         except Exception as exc:  # noqa: BLE001 - a bug: the client gets a 500, the server keeps serving
             log.exception("generation failed")

@@ -21,7 +21,7 @@ N x float          each token's log-probability
 flags, u8          bit 0: ids are int64 (else int32); bit 1: log-probabilities are float64 (else float32)
 N, u32             the number of generated tokens
 N x u16            how many alternatives each token has (K in all)
-K x int            each alternative's token id (-1: sealed; -2, -3, ...: stand-ins, see ``audit.upstream``)
+K x int            each alternative's token id (-1: sealed; -2, -3, ...: stand-ins, see ``audit.traffic.answer``)
 K x float          each alternative's log-probability
 K x u32            the UTF-8 length in bytes of each alternative's text
 the texts          UTF-8 (lone surrogates kept, ``surrogatepass``), one after the other

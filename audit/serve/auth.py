@@ -14,7 +14,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from ..api_keys import PREFIX, key_sha256
+from ..credentials import PREFIX, key_sha256
 from ..errors import UserError
 from ..store import AuditStore
 from ..store.database import describe_write_error

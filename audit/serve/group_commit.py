@@ -11,7 +11,7 @@ that commit returned: no completion without a record (fail-closed).
 
 A record that fails on its own (a bug in building it) is rolled back to its savepoint and refused
 alone; a database that cannot take the batch (full disk, a lock held past ``$LLM_AUDIT_LOCK_TIMEOUT``,
-a read-only file) refuses the whole batch: each record is kept in the pending journal, marked
+a read-only file) refuses the whole batch: each record is kept in the pending spool (:mod:`audit.spool`), marked
 ``refused`` (the client got a 503, or a stream an error event), so ``llm-audit append-pending``
 restores it later saying the client never had it; the connection is reopened for the next batch.
 """
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import journal
+from .. import spool
 from ..errors import UserError
 from ..store import AuditStore
 from ..store.batch import append_batch
@@ -195,10 +195,10 @@ class GroupWriter(threading.Thread):
         self.metrics.records_failed.inc()
         mark_refused(item.stored, reason)
         try:
-            kept: Any = journal.keep(self.db_path, "generation", item.stored, reason)
+            kept: Any = spool.keep(self.db_path, "generation", item.stored, reason)
         except UserError as exc:
             log.error("record %s lost: %s", item.stored.id, exc)
             item.done(None, not_stored(reason))
             return
-        log.error("record %s not stored (%s); kept in the pending journal %s", item.stored.id, reason, kept.parent)
+        log.error("record %s not stored (%s); kept in the pending spool %s", item.stored.id, reason, kept.parent)
         item.done(None, not_stored(reason))

@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 from starlette.responses import Response, StreamingResponse
 
-from ..upstream import Answer, strip_for_client
+from ..traffic.answer import Answer, strip_for_client
 from .errors import ApiError
 from .render import sse
 from .responses import json_response
@@ -124,7 +124,7 @@ async def stream_through(
                 delivery["state"] = "client_disconnected"
             else:
                 delivery["state"] = "streamed"
-            pending["tags"]["serve"]["stream"] = {
+            pending["request"].tags["serve"]["stream"] = {
                 "client_disconnected": sent["client_disconnected"],
                 "chunks": sent["chunks"],
             }

@@ -17,11 +17,13 @@ what the client asked for or what an answer echoes back.
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 import httpx
 from starlette.responses import Response
 
@@ -77,7 +79,7 @@ class ProxyBackend:
         self.ask_token_ids = True
         self.metrics = Metrics(self.db_path)
         self.writer = GroupWriter(self.db_path, auditor.privacy, self.metrics)
-        self.client: httpx.AsyncClient | None = None
+        self.client: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task] = set()
         self.host = remote_environment("upstream", self.upstream)  # this process's facts, read once
         self._listed: tuple[float, list[str]] = (-MODELS_TTL, [])
@@ -89,7 +91,12 @@ class ProxyBackend:
             self.auditor.privacy.check_key_store()
         if self.weights is not None:
             self.weights.id_of("")  # build the vocabulary lookup now, not on the event loop's first request
-        self.client = httpx.AsyncClient(timeout=httpx.Timeout(self.timeout, connect=10.0))
+        # aiohttp, not httpx, on the hot path: about a seventh of httpx's CPU per upstream call (measured
+        # against the benchmark's fake upstream: 0.26 ms against 1.8 ms), which set the proxy's throughput.
+        timeout = aiohttp.ClientTimeout(total=None, connect=10.0, sock_read=self.timeout)  # per read, as httpx had it
+        self.client = aiohttp.ClientSession(
+            timeout=timeout, connector=aiohttp.TCPConnector(limit=0), raise_for_status=False
+        )
         self.writer.start()
 
     def stop(self) -> None:
@@ -100,19 +107,24 @@ class ProxyBackend:
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=self.timeout)
         if self.client is not None:
-            await self.client.aclose()
+            await self.client.close()
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.upstream_key}"} if self.upstream_key else {}
 
+    def json_headers(self) -> dict[str, str]:
+        return {**self.headers(), "Content-Type": "application/json"}
+
     async def models(self) -> list[dict[str, Any]]:
         assert self.client is not None
         try:
-            response = await self.client.get(self.upstream + "/models", headers=self.headers(), timeout=30.0)
-            response.raise_for_status()
-            return list(response.json().get("data", []))
-        except (httpx.HTTPError, ValueError) as exc:
-            raise ApiError(502, f"the upstream {self.upstream} did not list its models ({exc})") from None
+            timeout = aiohttp.ClientTimeout(total=30.0)
+            async with self.client.get(self.upstream + "/models", headers=self.headers(), timeout=timeout) as response:
+                response.raise_for_status()
+                return list(json.loads(await response.read()).get("data", []))
+        except (TimeoutError, aiohttp.ClientError, ValueError, AttributeError) as exc:
+            reason = f"{type(exc).__name__}: {exc}".rstrip(": ")
+            raise ApiError(502, f"the upstream {self.upstream} did not list its models ({reason})") from None
 
     async def listed_models(self) -> list[str]:
         """The ids the upstream's ``/v1/models`` lists (cached :data:`MODELS_TTL` s; [] if it lists none)."""
@@ -272,27 +284,34 @@ class ProxyBackend:
     def receipt(record: GenerationRecord, record_hash: str) -> dict[str, Any]:
         return {"record_id": record.id, "record_hash": record_hash, "seed": record.seed, "operator": record.operator}
 
-    async def _post(self, path: str, body: dict[str, Any]) -> httpx.Response:
+    async def _send(self, url: str, body: dict[str, Any]) -> tuple[int, bytes]:
         assert self.client is not None
+        payload = json.dumps(body).encode()
+        async with self.client.post(url, data=payload, headers=self.json_headers()) as response:
+            return response.status, await response.read()
+
+    async def _post(self, path: str, body: dict[str, Any]) -> tuple[int, bytes]:
+        """The upstream's status and body (a refused ``return_token_ids`` retried once without it)."""
         url = self.upstream + UPSTREAM_PATHS[path]
         try:
-            response = await self.client.post(url, json=body, headers=self.headers())
-            if self.refused_token_ids(response.status_code, response.text):
+            status, content = await self._send(url, body)
+            if self.refused_token_ids(status, content.decode("utf-8", "replace")):
                 body.pop("return_token_ids", None)
-                response = await self.client.post(url, json=body, headers=self.headers())
-            return response
-        except httpx.TimeoutException:
+                status, content = await self._send(url, body)
+            return status, content
+        except TimeoutError:
             raise ApiError(504, f"the upstream {self.upstream} did not answer within {self.timeout:g} s") from None
-        except httpx.HTTPError as exc:
-            raise ApiError(502, f"the upstream {self.upstream} could not be reached ({exc})") from None
+        except aiohttp.ClientError as exc:
+            reason = f"{type(exc).__name__}: {exc}".rstrip(": ")
+            raise ApiError(502, f"the upstream {self.upstream} could not be reached ({reason})") from None
 
     async def _whole(self, path, body, pending, chat, top, ids, headers, disconnected) -> Response:
         started = time.time()
-        response = await self._post(path, body)
-        if response.status_code >= 400:
-            return upstream_error(response, response.content)
+        status, content = await self._post(path, body)
+        if status >= 400:
+            return upstream_error(status, content)
         try:
-            data = response.json()
+            data = json.loads(content)
         except ValueError:
             raise ApiError(502, f"the upstream {self.upstream} answered something that is not JSON") from None
         answer = Answer()

@@ -22,7 +22,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
+import aiohttp
 from starlette.responses import Response, StreamingResponse
 
 from ..traffic.answer import Answer, strip_for_client
@@ -33,7 +33,7 @@ from .responses import json_response
 UPSTREAM_PATHS = {"/v1/chat/completions": "/chat/completions", "/v1/completions": "/completions"}
 
 
-def upstream_error(response: httpx.Response, body: bytes) -> Response:
+def upstream_error(status: int, body: bytes) -> Response:
     """The upstream's refusal as the client should see it: its status and, if OpenAI-shaped, its body."""
     try:
         data = json.loads(body)
@@ -41,8 +41,8 @@ def upstream_error(response: httpx.Response, body: bytes) -> Response:
         data = None
     if not (isinstance(data, dict) and isinstance(data.get("error"), dict)):
         text = body.decode("utf-8", "replace")[:300]
-        data = ApiError(response.status_code, f"the upstream answered {response.status_code}: {text}").body()
-    return json_response(data, response.status_code)
+        data = ApiError(status, f"the upstream answered {status}: {text}").body()
+    return json_response(data, status)
 
 
 async def stream_through(
@@ -68,19 +68,18 @@ async def stream_through(
     async def read(answer: Answer) -> dict[str, Any] | None:
         """Relay the upstream's chunks; an error it sent or ran into after opening (None: it finished)."""
         for attempt in range(2):
-            async with client.stream("POST", url, json=body, headers=backend.headers()) as response:
-                if response.status_code >= 400:
-                    text = await response.aread()
-                    if attempt == 0 and backend.refused_token_ids(
-                        response.status_code, text.decode("utf-8", "replace")
-                    ):
+            payload = json.dumps(body).encode()
+            async with client.post(url, data=payload, headers=backend.json_headers()) as response:
+                if response.status >= 400:
+                    text = await response.read()
+                    if attempt == 0 and backend.refused_token_ids(response.status, text.decode("utf-8", "replace")):
                         body.pop("return_token_ids", None)
                         continue
-                    await chunks.put(("refused", upstream_error(response, text)))
+                    await chunks.put(("refused", upstream_error(response.status, text)))
                     return None
                 await chunks.put(("open", None))
                 try:
-                    async for line in response.aiter_lines():
+                    async for line in _lines(response.content):
                         if not line.startswith("data:"):
                             continue
                         data = line[5:].strip()
@@ -91,7 +90,7 @@ async def stream_through(
                             return chunk
                         answer.add_chunk(chunk, chat)
                         await chunks.put(("chunk", chunk))
-                except (httpx.HTTPError, ValueError) as exc:
+                except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
                     message = f"the upstream's stream broke off ({type(exc).__name__})"
                     return ApiError(502, message, code="upstream_broke_off").body()
                 return None
@@ -103,10 +102,10 @@ async def stream_through(
         try:
             try:
                 broke = await read(answer)
-            except httpx.TimeoutException:
+            except TimeoutError:
                 await chunks.put(("fail", ApiError(504, f"the upstream {backend.upstream} did not answer in time")))
                 return
-            except httpx.HTTPError as exc:
+            except aiohttp.ClientError as exc:
                 message = f"the upstream {backend.upstream} could not be reached ({type(exc).__name__})"
                 await chunks.put(("fail", ApiError(502, message)))
                 return
@@ -151,6 +150,18 @@ async def stream_through(
     return StreamingResponse(
         _relay(backend, chunks, sent, relayed, chat, top, ids), media_type="text/event-stream", headers=headers
     )
+
+
+async def _lines(content: aiohttp.StreamReader) -> AsyncIterator[str]:
+    """The stream's lines as they arrive, whatever their length (``readline`` refuses lines over 64 KiB)."""
+    pending = b""
+    async for part in content.iter_any():
+        pending += part
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            yield line.decode("utf-8").rstrip("\r")
+    if pending:
+        yield pending.decode("utf-8").rstrip("\r")
 
 
 async def _relay(

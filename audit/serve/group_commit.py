@@ -52,6 +52,7 @@ class _Item:
     done: Done
     record: GenerationRecord | None = None
     stored: GenerationRecord | None = None
+    answered: bool = False  # refused alone already (its savepoint rolled back)
 
 
 class _BatchRefused(Exception):
@@ -126,7 +127,8 @@ class GroupWriter(threading.Thread):
             self.failure = refused.reason
             self._close()
             for item in ready:
-                self._refuse(item, refused.reason)
+                if not item.answered:
+                    self._refuse(item, refused.reason)
             return
         self.failure = None
         for item, record_hash in zip(ready, hashes):
@@ -161,6 +163,7 @@ class GroupWriter(threading.Thread):
 
         def failed(n: int, exc: Exception) -> None:
             log.error("record %s not stored: %s", items[n].stored.id, exc)
+            items[n].answered = True
             self.metrics.records_failed.inc()
             items[n].done(None, not_stored(f"{type(exc).__name__}: {str(exc)[:200]}"))
 

@@ -62,16 +62,21 @@ async def authenticate(request: Request, keys: KeyCheck) -> str:
     return name
 
 
-def create_app(backend: Backend, api_keys: ApiKeys) -> FastAPI:
-    """The ASGI app over ``backend``; starts and stops its threads with the server."""
+def create_app(backend: Backend, api_keys: ApiKeys, companions: tuple = ()) -> FastAPI:
+    """The ASGI app over ``backend``; starts and stops its threads with the server (and ``companions``': the
+    OTLP follower, which starts after the backend and stops before it)."""
     keys = KeyCheck(api_keys.db_path)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         backend.start()
+        for companion in companions:
+            companion.start()
         try:
             yield
         finally:
+            for companion in companions:
+                await asyncio.to_thread(companion.stop)
             await asyncio.to_thread(backend.stop)
             keys.close()
             if hasattr(backend, "aclose"):

@@ -42,6 +42,7 @@ class FaultyUpstream:
     def __init__(self) -> None:
         self.release = threading.Event()
         self.release.set()
+        self.held = 0  # "hold" requests that have arrived
         self.app = Starlette(
             routes=[
                 Route("/v1/models", self.models),
@@ -57,6 +58,7 @@ class FaultyUpstream:
         said = body["messages"][-1]["content"]
         head = {"id": "chatcmpl-up", "created": 1, "model": body["model"], "system_fingerprint": "fp_up"}
         if said == "hold":
+            self.held += 1
             while not self.release.is_set():
                 await asyncio.sleep(0.01)
         if not body.get("stream"):

@@ -11,9 +11,11 @@ against the answers the clients got (receipts) and verifies the log.
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import sqlite3
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -22,7 +24,7 @@ import openai
 import pytest
 
 from audit import Auditor
-from audit.web.background import BackgroundServer
+from audit.web.background import BackgroundServer, free_port
 from tests.serve.faulty_upstream import MODEL, RAW, TOKENS, FaultyUpstream
 from tests.serve.serving import TIMEOUT, proxy, wait_for
 
@@ -255,3 +257,48 @@ def test_malformed_requests_are_400_or_415_in_json_and_store_nothing(upstream, t
         assert 'status="500"' not in metrics
     accounted(db, [])
     assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+
+
+def test_sigterm_with_requests_in_flight_answers_them_all_with_their_records(upstream, tmp_path):
+    """``llm-audit proxy`` as a process: SIGTERM while three completions wait on the upstream; uvicorn finishes
+    them (and the writer commits them) before it exits, so every client gets its completion and its record."""
+    db = tmp_path / "proxy.db"
+    cli = [sys.executable, "-m", "audit"]
+    key = subprocess.run([*cli, "keys", "add", "app", "--db", str(db)], capture_output=True, text=True, check=True)
+    port = free_port()
+    process = subprocess.Popen(
+        [*cli, "proxy", "--upstream", upstream.url, "--db", str(db), "--port", str(port)], stderr=subprocess.DEVNULL
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_for(lambda: _listening(port), what="the proxy to listen")
+        upstream.release.clear()
+        held, replies = upstream.held, []
+        headers = {"Authorization": f"Bearer {key.stdout.strip()}"}
+
+        def call() -> None:
+            replies.append(httpx.post(url + "/v1/chat/completions", json=ask("hold"), headers=headers, timeout=TIMEOUT))
+
+        threads = [threading.Thread(target=call) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        wait_for(lambda: upstream.held == held + 3, what="three requests at the upstream")
+        process.send_signal(signal.SIGTERM)
+        upstream.release.set()
+        for thread in threads:
+            thread.join(TIMEOUT)
+        assert process.wait(TIMEOUT) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once it has shut down
+    finally:
+        upstream.release.set()
+        if process.poll() is None:
+            process.kill()
+    assert [reply.status_code for reply in replies] == [200, 200, 200]
+    accounted(db, [reply.json()["llm_audit"] for reply in replies])
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False

@@ -80,6 +80,8 @@ register(
     f"ALTER TABLE {INDEX} ADD COLUMN key_fields TEXT NOT NULL DEFAULT '[]'",
     f"ALTER TABLE {INDEX} ADD COLUMN assignee TEXT",
     f"CREATE INDEX idx_{INDEX}_assignee ON {INDEX} (assignee, started_at)",
+    "DROP INDEX IF EXISTS idx_events_record",  # the events about a record now include its assignments
+    RECORD_EVENTS_INDEX,
 )
 LAYOUT = "2"  # part of the index's version: a new layout rebuilds it on the next refresh
 

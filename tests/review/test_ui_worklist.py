@@ -25,6 +25,7 @@ import httpx
 import pytest
 
 from audit import Auditor
+from audit.integrity.record_check import check_record
 from audit.integrity.trust import resolve_pins
 from audit.integrity.verify import verify_database
 from audit.report.pdf import find_browser
@@ -35,6 +36,7 @@ from audit.ui.app import create_app
 from audit.ui.views import PARTS
 from audit.web.background import BackgroundServer, free_port
 from tests.conftest import REPO, one_torch_thread
+from tests.forge import backup, shell
 
 PASSWORD = "correct horse battery"
 CLI = Principal("root", "admin", "cli")
@@ -444,3 +446,23 @@ def test_a_program_that_never_closes_the_job_queue_still_exits():
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("what", ["edit", "delete", "edit-event"])
+def test_tampering_with_an_assignment_fails_verify_and_the_record_page_says_so(site, tmp_path, what):
+    reviews = site.auditor.reviews
+    val = reviews.session_user("val")
+    current = reviews.record(val, site.ids[0]).assignee
+    assigned = reviews.assign(val, site.ids[0], "dana" if current != "dana" else "rita")
+    db = backup(site.db, tmp_path / "copy.db")
+    statement = {
+        "edit": "UPDATE assignments SET assignee='mallory' WHERE id=?",
+        "delete": "DELETE FROM assignments WHERE id=?",
+        "edit-event": "UPDATE events SET payload=replace(payload, 'val', 'mallory') WHERE subject_id=?",
+    }[what]
+    shell(db, statement, params=[assigned.id])
+    report = verify_database(db, resolve_pins(db, []))
+    assert report.problems, what
+    assert any("assignment" in str(p) for p in report.problems), report.problems
+    with AuditStore.open(db) as store:
+        assert check_record(store, site.ids[0], None).state == "failed"

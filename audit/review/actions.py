@@ -103,15 +103,15 @@ class ReviewActions:
             record = stored_record(store, record_id)
             if action == OVERRIDE:
                 decision_text = _overriding(record, decision_text)
-            earlier = store.reviews.of_record(record.id)
-            latest = earlier[-1] if earlier else None
-            if (latest.id if latest else None) != based_on:
-                raise _stale(latest)
             if same_person(principal.name, record.operator):
                 raise Forbidden(
                     f"four eyes: {principal.name} recorded this decision (operator {record.operator}), "
                     "so someone else must sign it off"
                 )
+            earlier = store.reviews.of_record(record.id)
+            latest = earlier[-1] if earlier else None
+            if (latest.id if latest else None) != based_on:
+                raise _stale(latest)
             logged = store.events.logged("generation", record.id)
             if logged is None:
                 raise Conflict(f"record {record.id} has no generation event in the log: run `llm-audit verify`")

@@ -10,6 +10,7 @@ import click
 from ..review.identity import LocalAdmin
 from ..review.roles import ROLES
 from .app import db_option, echo_json, json_option, key_store_option, main, make_auditor, model_options
+from .options import policy_option
 
 
 @main.command()
@@ -217,12 +218,7 @@ def users_token(name: str, db: Path) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help="Port to listen on.")
-@click.option(
-    "--policy",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Privacy policy TOML: which roles see sealed content in clear ([access] clear_roles).",
-)
+@policy_option
 @click.option(
     "--key",
     type=click.Path(dir_okay=False, path_type=Path),

@@ -29,7 +29,7 @@ from .validate import (
     MAX_DECISION,
     NO_DECISION,
     SEVERITIES,
-    check_record_id,
+    check_id,
     choice,
     stored_record,
     text,
@@ -90,7 +90,7 @@ class ReviewActions:
         rationale: str | None = "",
         based_on: str | None = None,
     ) -> SignOff:
-        check_record_id(record_id)
+        check_id(record_id)
         require(principal, SIGN_OFF)
         choice(action, (ACCEPT, OVERRIDE), "action")
         decision_text = text(decision, "the reviewer's decision", required=action == OVERRIDE, limit=MAX_DECISION)
@@ -98,7 +98,7 @@ class ReviewActions:
             raise BadRequest("an accept keeps the model's decision: leave out the decision, or override instead")
         why = text(rationale, "a rationale (required for an override)", required=action == OVERRIDE)
         if based_on is not None:
-            check_record_id(based_on)
+            check_id(based_on)
         with writable(self.db_path) as store, store.transaction():
             record = stored_record(store, record_id)
             if action == OVERRIDE:
@@ -131,7 +131,7 @@ class ReviewActions:
         return review
 
     def add_finding(self, principal: Principal, record_id: str, severity: str, area: str, body: str | None) -> Finding:
-        check_record_id(record_id)
+        check_id(record_id)
         require(principal, ADD_FINDING)
         choice(severity, SEVERITIES, "severity")
         choice(area, AREAS, "area")
@@ -145,7 +145,7 @@ class ReviewActions:
         return finding
 
     def resolve_finding(self, principal: Principal, finding_id: str, body: str | None) -> Finding:
-        check_record_id(finding_id)
+        check_id(finding_id)
         require(principal, RESOLVE_FINDING)
         said = text(body, "the resolution's text", required=True)
         with writable(self.db_path) as store, store.transaction():

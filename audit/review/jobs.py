@@ -28,7 +28,7 @@ from ..record import GenerationRecord
 from ..store import AuditStore
 from .errors import BadRequest, NotFound
 from .roles import READ, REQUEST_JOB, Principal, require
-from .validate import check_record_id, choice, stored_record, writable
+from .validate import check_id, choice, stored_record, writable
 
 KINDS = ("explain", "attention", "replay")
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
@@ -203,7 +203,7 @@ class ReviewJobs:
         return self.started
 
     def request(self, principal: Principal, record_id: str, kind: str, params: dict[str, Any] | None = None) -> Job:
-        check_record_id(record_id)
+        check_id(record_id)
         require(principal, REQUEST_JOB)
         choice(kind, KINDS, "job kind")
         if self.runner is None:
@@ -228,7 +228,7 @@ class ReviewJobs:
         return self.queue.submit(job)
 
     def get(self, principal: Principal, job_id: str) -> Job:
-        check_record_id(job_id)
+        check_id(job_id)
         require(principal, READ)
         found = self.started.get(job_id) if self.started else None
         if found is None:

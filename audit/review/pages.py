@@ -33,7 +33,7 @@ from .jobs import Job
 from .names import same_person
 from .queue import Page, QueuePage, queue_page, records_page, refresh
 from .roles import READ, Principal, permissions, require
-from .validate import check_record_id, stored_record, writable
+from .validate import check_id, stored_record, writable
 
 if TYPE_CHECKING:
     from .jobs import ReviewJobs
@@ -101,7 +101,7 @@ class ReviewPages:
             return records_page(store, filters, page), store.review_index.choices()
 
     def record(self, principal: Principal, record_id: str, *, clear: bool = False) -> RecordView:
-        check_record_id(record_id)
+        check_id(record_id)
         require(principal, READ)
         clear_allowed = self.policy is not None and principal.role in self.policy.clear_roles
         if clear and not clear_allowed:

@@ -25,9 +25,9 @@ from .jobs import Job, JobQueue, ReviewJobs
 from .pages import FindingView, RecordView, ReviewPages
 from .queue import Page, QueuePage
 from .roles import Principal
-from .validate import AREAS, REVIEW_STATES, SEVERITIES, check_record_id
+from .validate import AREAS, REVIEW_STATES, SEVERITIES, check_id
 
-__all__ = ["AREAS", "REVIEW_STATES", "SEVERITIES", "FindingView", "RecordView", "Reviews", "check_record_id"]
+__all__ = ["AREAS", "REVIEW_STATES", "SEVERITIES", "FindingView", "RecordView", "Reviews", "check_id"]
 
 
 class Reviews:

@@ -6,16 +6,16 @@ Each refusal is a :class:`~audit.review.errors.BadRequest` (400) naming the fiel
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
+from ..ids import ID_PREFIX
 from ..record import GenerationRecord
 from ..store import AuditStore, check_writable
 from .errors import BadRequest, NotFound
 
-RECORD_ID = re.compile(r"^[0-9a-f][0-9a-f-]{7,35}$")
+RECORD_ID = ID_PREFIX  # the one id pattern: audit.ids
 SEVERITIES = ("low", "medium", "high", "critical")
 AREAS = ("conceptual-soundness", "data", "outcome", "implementation", "monitoring", "other")
 REVIEW_STATES = ("unreviewed", "accepted", "overridden")
@@ -23,7 +23,7 @@ MAX_TEXT, MAX_DECISION = 4000, 200
 NO_DECISION = "no decision possible"  # an override that names no label: the record does not allow one
 
 
-def check_record_id(value: str) -> str:
+def check_id(value: str) -> str:
     if not isinstance(value, str) or not RECORD_ID.match(value):
         raise BadRequest(f"{str(value)[:60]!r} is not a record id: record ids are UUIDs such as 01a2259f-3082-7a9f-…")
     return value
@@ -56,7 +56,7 @@ def writable(db_path: Path) -> AuditStore:
 def stored_record(store: AuditStore, record_id: str) -> GenerationRecord:
     """The record ``record_id`` names: 400 for a malformed id, 404 for one nothing is stored under."""
     try:
-        return store.records.get(check_record_id(record_id))
+        return store.records.get(check_id(record_id))
     except BadRequest:
         raise
     except UserError:

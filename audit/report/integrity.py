@@ -139,9 +139,10 @@ def log_status(check: Verification | None, seqs: list[int | None] | None = None)
             )
         return IntegrityStatus("unverified", f"This summary lists no records; {upto}.{after}")
     if covered == len(listed):
-        every = "The record" if len(listed) == 1 else f"Every one of the {len(listed)} records"
         return IntegrityStatus(
-            "verified", f"{every} in this summary is covered by a checkpoint signed by a pinned key, and {upto}.{after}"
+            "verified",
+            f"Every record in this summary is covered by a checkpoint signed by a pinned key ({covered} of "
+            f"{len(listed)}), and {upto}.{after}",
         )
     return IntegrityStatus(
         "unverified",

@@ -46,7 +46,8 @@ WRONG = "wrong user name or password"
 HASHER = PasswordHasher(type=Type.ID)
 # Compared against when the name is unknown, so a wrong name costs as long as a wrong password.
 DUMMY_HASH = HASHER.hash("llm-audit: no such user")
-HISTORY = 400  # events read back per name: more than any back-off needs
+HISTORY = 400  # events read back per account: more than any back-off needs
+UNKNOWN_HISTORY = 64  # attempts kept in memory per name that is no account (the waits reach their cap well before)
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ class LoginPolicy:
     clock: Callable[[], float] = time.time  # seconds since the epoch; tests move it
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Attempt:
     """One event of a name's login history, as the back-off reads it."""
 
@@ -175,7 +176,7 @@ class UnknownNames:
     def failed(self, name: str, attempt: Attempt) -> None:
         with self._lock:
             attempts = self._seen.pop(name, [])
-            self._seen[name] = [attempt, *attempts][:HISTORY]
+            self._seen[name] = [attempt, *attempts][:UNKNOWN_HISTORY]
             while len(self._seen) > self.size:
                 self._seen.popitem(last=False)
 

@@ -480,6 +480,11 @@ def test_a_sign_off_on_a_stale_state_is_refused_and_the_page_shows_who_signed(si
         headers={"X-CSRF-Token": dana_csrf},
     )
     assert named.status_code == 201
+    cli = ["review", rid, "--accept", "--operator", "rita", "--db", str(site.db)]
+    stale_cli = CliRunner().invoke(main, cli)  # the command line names nothing: "no sign-off yet", now stale
+    assert stale_cli.exit_code == 2 and "dana (reviewer) accepted" in stale_cli.output
+    fresh = CliRunner().invoke(main, [*cli, "--based-on", named.json()["id"]])
+    assert fresh.exit_code == 0, fresh.output
 
 
 def test_two_concurrent_sign_offs_on_one_state_give_one_201_and_one_409(site):

@@ -21,7 +21,7 @@ from ..store import AuditStore, check_writable
 from ..store.users import UserChange
 from .errors import Forbidden, NotFound, Unauthenticated
 from .logins import HASHER, WRONG, Hold, LoginPolicy, Logins
-from .names import person
+from .names import current_user, person
 from .roles import ADMIN, MANAGE_USERS, Principal, check_role, require
 
 __all__ = ["WRONG", "Account", "Accounts", "LoginPolicy", "check_name", "check_password", "hash_password"]
@@ -122,7 +122,7 @@ class Accounts:
         digest = hash_password(password)
         check_writable(self.db_path)
         with AuditStore.open(self.db_path, write=True) as store, store.transaction():
-            if store.users.current(name) is not None:
+            if current_user(store, name) is not None:
                 raise UserError(f"user {name} already exists: change them with `llm-audit users set-role` or `enable`")
             store.users.append(self._change(actor, name, "add", role, False), password_hash=digest)
         return self.get(name)
@@ -134,7 +134,7 @@ class Accounts:
             check_role(role)
         check_writable(self.db_path)
         with AuditStore.open(self.db_path, write=True) as store, store.transaction():
-            now = store.users.current(name)
+            now = current_user(store, name)
             if now is None:
                 raise NotFound(f"no user {name}: run `llm-audit users list` to see the users")
             new_role = role if role is not None else now.role
@@ -145,9 +145,9 @@ class Accounts:
                 raise UserError(
                     f"user {name} is already {'disabled' if now.disabled else 'enabled'} with the role {now.role}"
                 )
-            store.users.append(self._change(actor, name, action, new_role, new_disabled))
+            store.users.append(self._change(actor, now.name, action, new_role, new_disabled))
             if action == "enable":  # enabling an account lets its owner in again: earlier failures no longer count
-                self._unlock(store, actor, name, "enabled")
+                self._unlock(store, actor, now.name, "enabled")
         return self.get(name)
 
     def set_role(self, actor: Principal, name: str, role: str) -> Account:
@@ -191,7 +191,7 @@ class Accounts:
     @staticmethod
     def _existing(store: AuditStore, name: str) -> UserChange:
         key = check_name(name)
-        now = store.users.current(key)
+        now = current_user(store, key)
         if now is None:
             raise NotFound(f"no user {key}: run `llm-audit users list` to see the users")
         return now
@@ -229,10 +229,10 @@ class Accounts:
         if not store.users.exists():
             raise Unauthenticated("no such user: log in again")
         key = person(name)
-        now = store.users.current(key)
+        now = current_user(store, key)
         if now is None or now.disabled:
             raise Unauthenticated(f"the account {key} is disabled or gone: ask an admin")
-        current = store.users.generation(key)
+        current = store.users.generation(now.name)
         if generation is not None and generation != current:
             raise Unauthenticated(
                 f"the session ended: the account {key}'s password, role or state changed since it began; log in again"

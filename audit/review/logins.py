@@ -39,6 +39,7 @@ from ..clock import utc_iso
 from ..store import AuditStore
 from ..store.access import LOGIN, LOGIN_FAILED, UNLOCK
 from .errors import Locked, Unauthenticated
+from .names import current_user
 from .roles import Principal
 
 WRONG = "wrong user name or password"
@@ -192,15 +193,15 @@ class Logins:
         """``key``: the normalised name; ``known``: whether it is a well-formed name (else no account has it)."""
         now = self.policy.clock()
         at = utc_iso(now)
-        change = store.users.current(key) if known and store.users.exists() else None
-        history = account_history(store, key) if change is not None else self.unknown.history(key)
+        change = current_user(store, key) if known and store.users.exists() else None
+        history = account_history(store, change.name) if change is not None else self.unknown.history(key)
         held = hold(history, client, now, self.policy)
         if held is not None:
             store.access.login_failed(
                 change.name if change else None, {"at": at, "reason": "locked", "client": client, "via": via}
             )
             raise locked(held.until, now)
-        stored = (store.users.password_hash(key) if change is not None else None) or DUMMY_HASH
+        stored = (store.users.password_hash(change.name) if change is not None else None) or DUMMY_HASH
         if not verify(stored, password) or change is None:
             reason = "password" if change is not None else "unknown user"
             store.access.login_failed(

@@ -22,3 +22,16 @@ def same_person(a: object, b: object) -> bool:
     """Whether two names (a user's, a record's operator) name the same person: four eyes compares this."""
     first = person(a)
     return bool(first) and first == person(b)
+
+
+def current_user(store, name: str):
+    """The account ``name`` names, as stored now (a ``UserChange``), or None.
+
+    Names are stored normalised since #29; an account added before under another spelling
+    (``Alice``) is still found, and keeps its stored name.
+    """
+    key = person(name)
+    change = store.users.current(key)
+    if change is None and key:
+        change = next((c for c in store.users.all_current() if person(c.name) == key), None)
+    return change

@@ -355,6 +355,22 @@ def test_four_eyes_and_accounts_see_one_person_in_every_spelling(site, tiny_load
     assert [a.name for a in site.reviews.accounts.list()].count("rosa") == 1
 
 
+def test_an_account_added_before_names_were_normalised_is_still_one_person(site):
+    from audit.review.accounts import hash_password
+    from audit.store.users import UserChange
+
+    with AuditStore.open(site.db, write=True) as store:  # as an older llm-audit stored it
+        store.users.append(
+            UserChange("01a2259f-0000-7000-8000-0000000000aa", "Olga", "add", "reviewer", False, "root", "cli", "x"),
+            password_hash=hash_password(PASSWORD),
+        )
+    with pytest.raises(Exception, match="already exists"):
+        site.reviews.accounts.add(CLI, " OLGA", "viewer", PASSWORD)
+    client, done = site.login("olga ", address="10.7.1.1")
+    assert done.status_code == 303 and client.get("/api/me").json()["name"] == "Olga"
+    assert site.reviews.accounts.set_role(CLI, "olga", "validator").role == "validator"
+
+
 # -- 8: TLS and a proxy's scheme: Secure cookies and HSTS -----------------------------------------------
 def _certificate(folder: Path) -> tuple[Path, Path]:
     from cryptography import x509

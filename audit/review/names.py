@@ -28,10 +28,7 @@ def current_user(store, name: str):
     """The account ``name`` names, as stored now (a ``UserChange``), or None.
 
     Names are stored normalised since #29; an account added before under another spelling
-    (``Alice``) is still found, and keeps its stored name.
+    (``Alice``: user names were ASCII then too) is still found, and keeps its stored name. Every
+    name costs the same one query, whether an account has it or not.
     """
-    key = person(name)
-    change = store.users.current(key)
-    if change is None and key:
-        change = next((c for c in store.users.all_current() if person(c.name) == key), None)
-    return change
+    return store.users.current(person(name), any_case=True)

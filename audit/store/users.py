@@ -125,9 +125,11 @@ class UserRepository(EvidenceRepository):
             raise KeyError(subject_id)
         return _change(rows[0]).payload()
 
-    def current(self, name: str) -> UserChange | None:
-        """The latest change of ``name`` in the chain's order: the account's state now (None: no such user)."""
-        rows = list(self._chain_ordered("t.name = ?", [name], newest_first=True, limit=1))
+    def current(self, name: str, *, any_case: bool = False) -> UserChange | None:
+        """The latest change of ``name`` in the chain's order: the account's state now (None: no such user).
+        ``any_case``: ``name`` in lower case names an account stored in any case (ASCII names only)."""
+        where = "lower(t.name) = ?" if any_case else "t.name = ?"
+        rows = list(self._chain_ordered(where, [name], newest_first=True, limit=1))
         return _change(rows[0]) if rows else None
 
     def generation(self, name: str) -> str:

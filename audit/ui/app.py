@@ -11,12 +11,14 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from prometheus_client import CollectorRegistry
 
+from ..monitor.prometheus import DecisionMetrics
 from ..review.service import Reviews
 from . import refusals
 from .deps import MAX_BODY
 from .limits import BodyLimit
-from .routers import api, pages, session, users
+from .routers import api, monitoring, pages, session, users
 from .security import HEADERS, HSTS, Sessions, is_https
 from .views import Views
 
@@ -36,6 +38,8 @@ def create_app(reviews: Reviews, *, sessions: Sessions | None = None) -> FastAPI
     app.state.reviews = reviews
     app.state.sessions = sessions or Sessions()
     app.state.views = Views()
+    app.state.metrics_registry = CollectorRegistry()  # /metrics: decisions counted from the workspace's start
+    app.state.decision_metrics = DecisionMetrics(reviews.db_path, app.state.metrics_registry)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):
@@ -50,6 +54,6 @@ def create_app(reviews: Reviews, *, sessions: Sessions | None = None) -> FastAPI
 
     app.add_middleware(BodyLimit, limit=MAX_BODY)  # outermost: refuses before anything reads the body
     refusals.install(app)
-    for router in (session.router, pages.router, users.router, api.router):
+    for router in (session.router, pages.router, users.router, api.router, monitoring.router):
         app.include_router(router)
     return app

@@ -451,6 +451,15 @@ def test_the_ui_command_refuses_half_a_tls_setting_before_loading_anything(tmp_p
     ):
         result = CliRunner().invoke(main, ["ui", "--db", str(tmp_path / "none.db"), *args])
         assert result.exit_code == 2 and words in result.output, result.output
+    from audit.ui.server import transport_options
+
+    assert transport_options(None, None, None) == {"proxy_headers": False}  # no forwarded header believed
+    assert transport_options(cert, key, " 10.0.0.5, 10.0.0.6") == {
+        "proxy_headers": True,
+        "forwarded_allow_ips": ["10.0.0.5", "10.0.0.6"],
+        "ssl_certfile": str(cert),
+        "ssl_keyfile": str(key),
+    }
 
 
 # -- 9: single-use login forms, one session per login --------------------------------------------------

@@ -18,7 +18,7 @@ from ..review.service import Reviews
 from . import refusals
 from .deps import MAX_BODY
 from .limits import BodyLimit
-from .routers import api, monitoring, pages, session, users
+from .routers import api, exports, monitoring, pages, session, users
 from .security import HEADERS, HSTS, Sessions, is_https
 from .views import Views
 
@@ -54,6 +54,6 @@ def create_app(reviews: Reviews, *, sessions: Sessions | None = None) -> FastAPI
 
     app.add_middleware(BodyLimit, limit=MAX_BODY)  # outermost: refuses before anything reads the body
     refusals.install(app)
-    for router in (session.router, pages.router, users.router, api.router, monitoring.router):
+    for router in (session.router, pages.router, users.router, api.router, monitoring.router, exports.router):
         app.include_router(router)
     return app

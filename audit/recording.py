@@ -174,6 +174,8 @@ def record_generation(
             output_text,
             spec.reasons,
             spec.protected,
+            spec.min_label_mass,
+            spec.frame,
         )
     )
     return GenerationRecord(

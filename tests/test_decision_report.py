@@ -9,11 +9,13 @@ page against the numbers, not against a copy of the template's wording alone.
 from __future__ import annotations
 
 import json
+import math
 import re
 
 import pytest
 
 from audit import Auditor
+from audit.decision.mass import share_text
 from audit.decision.reasons import toward_decision
 from audit.report import IntegrityStatus, build_dossier, build_summary, gather, render_dossiers, render_summary
 from audit.report.reasons import field_words
@@ -76,11 +78,16 @@ def test_adverse_decision_leads_section_2_and_gives_notice_reasons(case):
     html = _dossier(ev)
     text = _text(html)
     section2 = text[text.index("2 Decision") : text.index("3 Why")]
-    assert section2.index(f"{d.chosen}: probability {d.probabilities[d.chosen]:.2f} against") < section2.index(
-        "Application fields"
-    )
+    # The label mass, against an independent sum of the recorded raw probabilities: the tiny random model
+    # spreads its probability over the vocabulary, so the labels hold far less than the default minimum.
+    mass = sum(math.exp(lp) for lp in d.label_logprobs.values())
+    assert mass < 0.5
+    assert section2.index(
+        f"Not a decision the model made: the model put only {share_text(mass)} of its probability on the labels"
+    ) < section2.index("Application fields")
+    assert f"The labels together hold {share_text(mass)} of the model's probability" in section2
     assert f"Adverse to the applicant: the favourable outcome is {d.favourable}." in section2
-    assert f"Margin: {d.margin:.2f} log-odds over {d.runner_up}." in section2
+    assert f"Margin: {d.margin:.2f} log-odds of {d.chosen} over the runner-up {d.runner_up}." in section2
     assert "Mode free" in section2 and (
         "The text does NOT state a decision" in section2 or "The text states" in section2
     )
@@ -160,6 +167,15 @@ def test_summary_counts_decisions_per_use_case_and_never_mixes_reasons(case):
     expected = []
     for record in (adverse, favourable):
         d = record.decision
+        mass = sum(math.exp(lp) for lp in d.label_logprobs.values())
+        if mass < 0.5:
+            expected.append(
+                (
+                    record.id,
+                    f"label mass {share_text(mass)}: the model put only {share_text(mass)} of its probability on the "
+                    f"labels (minimum 0.5), so {d.chosen} is not a decision the model made",
+                )
+            )
         if not d.agrees:
             expected.append(
                 (
@@ -172,7 +188,9 @@ def test_summary_counts_decisions_per_use_case_and_never_mixes_reasons(case):
                 (record.id, f"small decision margin: {d.chosen} by {d.margin:.2f} log-odds over {d.runner_up}")
             )
     assert [(f.record_id, f.problem) for f in summary.flags] == expected
+    assert credit.low_mass == 2  # both credit records: the tiny random model puts almost nothing on the labels
     page = _text(render_summary(summary))
+    assert "Not decisions the model made (the labels held less than the minimum share of its probability): 2." in page
     assert "Decisions and reasons, by use case" in page and "Principal reasons for adverse decisions" in page
     assert f"{adverse.decision.chosen} ({adverse.decision.probabilities[adverse.decision.chosen]:.2f})" in page
 

@@ -8,12 +8,14 @@ a sign-off *after* the evidence clears the evidence's reason, a newer problem br
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import pytest
 from conftest import one_torch_thread
 from report_evidence import field_attribution, replay
 
 from audit import Auditor
+from audit.decision.mass import share_text
 from audit.review.queue import refresh
 from audit.review.roles import Principal
 from audit.review.rules import RULES_VERSION
@@ -64,6 +66,7 @@ def test_reasons_urgency_and_counts(queue_db):
     assert reasons[plain] == [("unreviewed", "no sign-off yet")]
     assert {reason: n for reason, _, n in q.counts} == {
         "adverse-decision": 0,
+        "label-mass": 0,
         "decision-disagrees": 0,
         "small-margin": 0,
         "replay": 1,
@@ -154,9 +157,20 @@ def test_decision_rules_read_the_recorded_decision(tiny_loaded, tmp_path):
             use_case="credit-decision",
             decision={**spec, "favourable": chosen, "mode": "constrained"},
         )
+        trusting = auditor.generate(
+            prompt=PROMPTS[0], max_new_tokens=3, use_case="credit-decision", decision={**spec, "min_label_mass": 0.0}
+        )
     d = adverse.decision
     assert d.chosen == chosen and d.favourable != chosen and constrained.decision.agrees
     reasons = {row.record_id: dict(row.reasons) for row in queue(auditor).rows}
+    # Label mass, from an independent sum of the recorded raw label probabilities (the tiny random model's are tiny).
+    mass = sum(math.exp(lp) for lp in d.label_logprobs.values())
+    assert mass < 0.5 and d.min_label_mass == 0.5  # the default is recorded with the decision
+    assert reasons[adverse.id]["label-mass"] == (
+        f"label mass {share_text(mass)}: the model put only {share_text(mass)} of its probability on the labels "
+        f"(minimum 0.5), so {chosen} is not a decision the model made"
+    )
+    assert trusting.decision.min_label_mass == 0.0 and "label-mass" not in reasons[trusting.id]
     assert reasons[adverse.id]["adverse-decision"] == f"adverse decision: {chosen} (favourable: {d.favourable})"
     assert "adverse-decision" not in reasons[favourable.id] and "adverse-decision" not in reasons[constrained.id]
     stated = f"states {d.stated}" if d.stated else "states no decision"

@@ -125,6 +125,23 @@ def output_message(entry: dict[str, Any], run: CaseRun) -> str | None:
     )
 
 
+def mass_messages(run: CaseRun) -> list[str]:
+    """A case whose [decision] states ``min_label_mass`` fails when the labels hold less of the model's probability:
+    the decision compared would not be one the model made. (Cases that state none are not gated on it.)"""
+    from ..decision.mass import label_mass
+
+    decision = run.record.decision
+    if decision is None or (run.case.decision or {}).get("min_label_mass") is None:
+        return []
+    mass = label_mass(decision)
+    if not mass.below:
+        return []
+    return [
+        f"label mass {mass.text} is below the case's min_label_mass {mass.minimum:g}: the model put only {mass.text} "
+        f"of its probability on the labels, so {decision.chosen} is not a decision the model made"
+    ]
+
+
 def decision_messages(entry: dict[str, Any], run: CaseRun) -> list[str]:
     """A flipped decision, and (decision target) principal reasons that changed or were reordered."""
     from .baseline import decision_entry
@@ -132,7 +149,7 @@ def decision_messages(entry: dict[str, Any], run: CaseRun) -> list[str]:
     base, now = entry.get("decision"), decision_entry(run)
     if base is None or now is None:
         return [] if base is None else ["the baseline recorded a decision, this run has none: re-create the baseline"]
-    messages = []
+    messages = mass_messages(run)
     if base["chosen"] != now["chosen"]:
         messages.append(
             f"decision changed: baseline {base['chosen']} (p {base['probabilities'].get(base['chosen'], float('nan')):.3f}), "

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..attribution.result import AttributionResult
+from ..decision.mass import label_mass, mass_headline, share_text
 from ..decision.outcome import SMALL_MARGIN
 from ..decision.reasons import toward_decision
 from ..record import GenerationRecord
@@ -50,9 +51,12 @@ class DecisionOutcome:
     stated: str  # what the text states, and whether it agrees
     agrees: bool
     mode: str  # free / constrained, in words
-    margin: str  # "0.20 log-odds over APPROVE"
+    margin: str  # "0.20 log-odds of DECLINE over the runner-up APPROVE"
     small_margin: str | None  # a warning when the margin is small
-    rows: list[tuple[str, str, str, str]]  # (label, probability, log-probability, tokens)
+    rows: list[tuple[str, str, str, str, str]]  # (label, renormalised, raw probability, log-probability, tokens)
+    mass: str = ""  # "The labels hold 0.83 of the model's probability (minimum 0.5)."
+    below_mass: bool = False  # the labels hold less than the minimum: not a decision the model made
+    unexplainable: str | None = None  # set from section 3: no faithful reasons for an adverse-action notice
 
 
 @dataclass
@@ -90,19 +94,44 @@ class DecisionWhy:
     basis: str = "fields"
 
 
-def decision_outcome(record: GenerationRecord) -> DecisionOutcome | None:
+def known_tokens(record: GenerationRecord) -> dict[int, str]:
+    """Token id -> text, from the alternatives recorded at each output step (no tokenizer needed)."""
+    return {alt.token_id: alt.token for step in record.top_logprobs for alt in step}
+
+
+def token_text(ids: list[int], tokens: dict[int, str] | None) -> str:
+    """Token ids with their text where known: ``32878 "DEC", 22056 "LINE"``."""
+    if not ids:
+        return "[]"
+    return ", ".join(
+        f"{i} {json.dumps(tokens[i], ensure_ascii=False)}" if tokens and i in tokens else str(i) for i in ids
+    )
+
+
+def decision_outcome(record: GenerationRecord, tokens: dict[int, str] | None = None) -> DecisionOutcome | None:
+    """``tokens``: token id -> text for the label ids (default: what the record's own top alternatives name)."""
     d = record.decision
     if d is None:
         return None
+    tokens = known_tokens(record) if tokens is None else tokens
     others = ", ".join(f"{label} {d.probabilities[label]:.2f}" for label in d.labels if label != d.chosen)
-    headline = f"{d.chosen}: probability {d.probabilities[d.chosen]:.2f} against {others}"
+    mass = label_mass(d)
+    headline = (
+        mass_headline(mass, list(d.labels))
+        if mass.below
+        else f"{d.chosen}: probability {d.probabilities[d.chosen]:.2f} over the labels against {others}; "
+        f"the labels hold {mass.text} of the model's probability"
+    )
     outcome = (
         f"Adverse to the applicant: the favourable outcome is {d.favourable}."
         if d.adverse
         else "Favourable to the applicant."
     )
     if d.mode == "constrained":
-        stated = f"The text states {d.chosen}: the answer was made to start with the chosen label."
+        stated = (
+            f"The text states {d.chosen} by construction: the answer was made to start with the chosen label, so this "
+            "agreement says nothing about what the model would have written."
+        )
     elif d.stated is None:
         stated = f"The text does NOT state a decision: none of {', '.join(d.labels)} appears in it as a label."
     elif d.agrees:
@@ -125,11 +154,16 @@ def decision_outcome(record: GenerationRecord) -> DecisionOutcome | None:
         (
             label,
             f"{d.probabilities[label]:.4f}",
+            share_text(mass.raw[label]),
             f"{d.label_logprobs[label]:.4f}",
-            json.dumps(d.label_token_ids.get(label, [])),
+            token_text(d.label_token_ids.get(label, []), tokens),
         )
         for label in d.labels
     ]
+    held = (
+        f"The labels together hold {mass.text} of the model's probability at the start of the answer (the sum of "
+        f"their raw probabilities; minimum {mass.minimum:g}{'' if mass.stated_minimum else ', the default'})."
+    )
     return DecisionOutcome(
         chosen=d.chosen,
         headline=headline,
@@ -138,9 +172,11 @@ def decision_outcome(record: GenerationRecord) -> DecisionOutcome | None:
         stated=stated,
         agrees=d.agrees,
         mode=mode,
-        margin=f"{d.margin:.2f} log-odds over {d.runner_up}",
+        margin=f"{d.margin:.2f} log-odds of {d.chosen} over the runner-up {d.runner_up}",
         small_margin=small,
         rows=rows,
+        mass=held,
+        below_mass=mass.below,
     )
 
 

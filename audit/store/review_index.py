@@ -104,6 +104,8 @@ class RecordFacts:
     decision_margin: float | None = None  # log-odds of the chosen label over the runner-up
     decision_stated: str | None = None  # the label the text states first (None: none)
     decision_agrees: bool | None = None
+    decision_label_logprobs: dict[str, float] | None = None  # the recorded ones: the label mass derives from them
+    decision_min_label_mass: float | None = None  # as recorded (None: a record written before it; the default)
 
 
 @dataclass
@@ -221,9 +223,10 @@ class ReviewIndexRepository:
                 f"json_extract(decision, '$.{key}')"
                 for key in ("chosen", "favourable", "runner_up", "margin", "stated")
             )
-            + ", json_extract(decision, '$.agrees')"
+            + ", json_extract(decision, '$.agrees'), json_extract(decision, '$.label_logprobs')"
+            + ", json_extract(decision, '$.min_label_mass')"
             if decided
-            else "NULL, NULL, NULL, NULL, NULL, NULL"
+            else "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
         )
         for seq, record_id, started, use_case, operator, sealed, *d in self.db.execute(
             f"SELECT seq, id, started_at, use_case, operator, json_extract(tags, '$.privacy.sealed'), {decision} "
@@ -234,6 +237,8 @@ class ReviewIndexRepository:
             if d[0] is not None:
                 f.decision, f.decision_favourable, f.decision_runner_up, f.decision_margin, f.decision_stated = d[:5]
                 f.decision_agrees = bool(d[5])
+                f.decision_label_logprobs = json.loads(d[6]) if d[6] else None
+                f.decision_min_label_mass = d[7]
         if not facts:
             return
         for (subject,) in self.db.execute(

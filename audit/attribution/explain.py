@@ -26,6 +26,7 @@ from ..record import GenerationRecord
 from ..scoring import teacher_forced
 from ..tolerances import EXPLAIN_TOLERANCE
 from .base import DEFAULT_METHOD, Context
+from .deletion import deletion_check
 from .inputs import build_features
 from .request import ExplainRequest, check_request
 from .result import AttributionResult
@@ -106,6 +107,7 @@ def run_explanation(model, tokenizer, record: GenerationRecord, request: Explain
     context = Context(model=model, features=features, output_ids=list(record.output_ids), params=params, target=target)
     out = cls().attribute(context)
     seconds = time.perf_counter() - started
+    deletion = deletion_check(context, out.seq_attr)  # after the timing: a check, not the method's cost
     score = None
     if request.target == "decision":
         decision = record.decision
@@ -133,6 +135,7 @@ def run_explanation(model, tokenizer, record: GenerationRecord, request: Explain
             "feature_positions": features.groups,
             "seed": params.get("perturbation_seed"),
             **({"completeness": out.completeness} if out.completeness is not None else {}),
+            **({"deletion": deletion} if deletion is not None else {}),
         },
     )
 

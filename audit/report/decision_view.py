@@ -13,12 +13,14 @@ itself (log p(chosen) - log p(contrast)) on the recorded model; nothing weaker i
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ..attribution.result import AttributionResult
+from ..counterfactual.result import CounterfactualResult
 from ..decision.mass import label_mass, mass_headline, share_text
 from ..decision.outcome import SMALL_MARGIN
 from ..decision.reasons import toward_decision
@@ -27,6 +29,7 @@ from .colors import fmt
 from .completeness import Completeness, completeness_of
 from .heatmap import TokenHeatmap, token_heatmap
 from .reasons import field_words
+from .reasons_gate import reasons_gate
 
 Rows = list[tuple[str, str]]
 
@@ -92,6 +95,8 @@ class DecisionWhy:
     tokens_caption: str = ""
     tokens_missing: str | None = None
     basis: str = "fields"
+    gate: list[tuple[str, str, str]] = field(default_factory=list)  # (check, "pass" | "fail" | "n/a", sentence)
+    unexplainable: str | None = None  # why no faithful reasons can be given (the failed checks' figures)
 
 
 def known_tokens(record: GenerationRecord) -> dict[int, str]:
@@ -192,9 +197,14 @@ def _unit(granularity: str) -> tuple[str, str]:
 
 
 def decision_why(
-    record: GenerationRecord, result: AttributionResult | None, tokens: AttributionResult | None = None
+    record: GenerationRecord,
+    result: AttributionResult | None,
+    tokens: AttributionResult | None = None,
+    counterfactuals: Sequence[CounterfactualResult] = (),
+    fairness_flips: Sequence = (),
 ) -> DecisionWhy | None:
-    """Section 3 of a record with a decision; ``result``: its field (or segment) decision explanation."""
+    """Section 3 of a record with a decision; ``result``: its field (or segment) decision explanation;
+    ``counterfactuals`` and ``fairness_flips``: the record's stored runs, which the reasons gate compares with."""
     d = record.decision
     if d is None:
         return None
@@ -252,10 +262,23 @@ def decision_why(
         )
         return why
     if adverse:
+        gate = reasons_gate(record, result, counterfactuals, fairness_flips)
+        verdict = {True: "pass", False: "fail", None: "n/a"}
+        why.gate = [(c.name, verdict[c.passed], c.sentence) for c in gate.checks]
+        if not gate.passed:
+            why.title = "No faithful reasons can be given for the adverse action"
+            why.unexplainable = gate.why_not
+            why.intro = (
+                f"The decision, {chosen}, is adverse to the applicant (the favourable outcome is {d.favourable}). "
+                f"{computed} Its figures fail the checks below, so none of them is stated as a principal reason and no "
+                "notice wording is offered: this decision cannot be explained for an adverse-action notice from this "
+                "evidence."
+            )
+            return why
         why.intro = (
             f"The decision, {chosen}, is adverse to the applicant (the favourable outcome is {d.favourable}). These are "
             f"the {units} that moved the decision most toward {chosen} rather than {contrast}, strongest first (at most "
-            f"four), as an adverse-action notice states them. {computed}"
+            f"four), as an adverse-action notice states them; the explanation passes every check below. {computed}"
         )
     else:
         why.intro = (
@@ -269,9 +292,10 @@ def decision_why(
         label = f"{words[:1].upper()}{words[1:]}" + (f" ({value})" if value is not None else "")
         notice = d.reasons.get(name) if result.granularity == "field" else None
         sentence = f"{label} weighed toward {chosen} rather than {contrast}: " + (
-            f"{values[j]:.2f} of the {score:.2f} log-odds margin."
+            f"{values[j]:.2f} of the {score:.2f} log-odds of {chosen} over {contrast}."
             if values[j] <= score
-            else f"{values[j]:.2f} log-odds, more than the whole {score:.2f} log-odds margin (see Completeness)."
+            else f"{values[j]:.2f} log-odds, more than the whole {score:.2f} log-odds of {chosen} over {contrast} "
+            "(see Completeness)."
         )
         why.reasons.append(
             DecisionReason(
@@ -300,6 +324,18 @@ def decision_why(
                 "principal reason can be stated from this explanation: read the table below and the completeness note."
             )
     return why
+
+
+def mark_unexplainable(decision, why):
+    """Section 2's box says what section 3 found: the decision cannot be explained for an adverse-action notice."""
+    outcome = getattr(decision, "outcome", None)
+    reasons = getattr(why, "decision", None)
+    if outcome is not None and reasons is not None and reasons.unexplainable:
+        outcome.unexplainable = (
+            "No faithful principal reasons can be given from the stored evidence (section 3 says why); do not send a "
+            "notice worded from these figures."
+        )
+    return decision
 
 
 def _tokens(record: GenerationRecord, result: AttributionResult | None) -> tuple[TokenHeatmap | None, str, str | None]:

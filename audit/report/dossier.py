@@ -21,7 +21,7 @@ from ..replay.result import ReplayResult
 from ..tolerances import EXPLAIN_TOLERANCE
 from .completeness import Completeness, completeness_of
 from .counterfactual_view import WhatIf, what_if
-from .decision_view import DecisionOutcome, DecisionWhy, decision_outcome, decision_why
+from .decision_view import DecisionOutcome, DecisionWhy, decision_outcome, decision_why, mark_unexplainable
 from .evidence import Evidence, IntegrityStatus, Review, mean_logprob
 from .heatmap import Heatmap, Thumbnail, TokenHeatmap, matrix_heatmap, thumbnail, token_heatmap
 from .prompt_view import Segment, prompt_segments
@@ -211,7 +211,13 @@ def _why(evidence: Evidence) -> Why:
     record = evidence.record
     if record.decision is None:
         return Why("Why: influence on the text", None, _text_influence(evidence))
-    decision = decision_why(record, evidence.decision_attribution, evidence.decision_token_attribution)
+    decision = decision_why(
+        record,
+        evidence.decision_attribution,
+        evidence.decision_token_attribution,
+        evidence.counterfactuals,
+        evidence.fairness_flips,
+    )
     text = _text_influence(evidence) if evidence.field_attribution or evidence.token_attribution else None
     return Why("Why: principal reasons for the decision", decision, text)
 
@@ -505,12 +511,13 @@ def _reproducibility(evidence: Evidence) -> Reproducibility:
 def build_dossier(evidence: Evidence, generated_at: str, integrity: IntegrityStatus, index: int = 0) -> Dossier:
     """The whole dossier for one record; ``index`` keeps element ids unique in a multi-record file."""
     record = evidence.record
+    why = _why(evidence)
     return Dossier(
         anchor=f"d{index}",
         title=f"Decision dossier · {record.use_case}",
         cover=_cover(evidence, generated_at, integrity),
-        decision=_decision(record, evidence.privacy),
-        why=_why(evidence),
+        decision=mark_unexplainable(_decision(record, evidence.privacy), why),
+        why=why,
         what_if=what_if(evidence),
         attention=_attention(evidence.attention, record),
         method=_method(evidence),

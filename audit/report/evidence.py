@@ -81,6 +81,7 @@ class Evidence:
     decision_attribution: AttributionResult | None = None  # field (or segment) explanation of the decision
     decision_token_attribution: AttributionResult | None = None  # token explanation of the decision
     counterfactual: CounterfactualResult | None = None  # the latest counterfactual run of the decision (full only)
+    counterfactuals: list[CounterfactualResult] = field(default_factory=list)  # every run of the record, newest first
     fairness_flips: list[FairnessStanding] = field(default_factory=list)  # runs in which the decision flipped (full)
     fairness_latest: FairnessStanding | None = None  # the newest protected-attribute run, flipped or not (full)
     fairness_runs: int = 0  # protected-attribute runs stored in the database (full)
@@ -168,7 +169,8 @@ def gather(store: AuditStore, record: GenerationRecord, *, full: bool = True) ->
         decision_token_attribution=_decision_explanation(store, record, "token") if full else None,
     )
     if full:
-        evidence.counterfactual = store.counterfactuals.latest(record.id)
+        evidence.counterfactuals = list(store.counterfactuals.iter(record.id))[::-1]
+        evidence.counterfactual = evidence.counterfactuals[0] if evidence.counterfactuals else None
         _fairness(store, evidence)
         evidence.logged_items = logged_items(store, evidence)
     return evidence

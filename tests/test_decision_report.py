@@ -114,7 +114,7 @@ def test_adverse_decision_leads_section_2_and_gives_notice_reasons(case):
         assert f"moves the log-odds of {d.chosen} over {d.favourable} by {deletion['observed']:+.3f}" in section3
     assert "Counterfactuals n/a No counterfactual run of this record" in section3
     # the figures are still shown, as figures, each naming its contrast
-    for j, name in enumerate(result.features):
+    for name in result.features:
         assert field_words(name) in section3
     assert "Completeness. The field attributions add up to" in section3
     assert f"{complete['gap']:+.3f}" in section3

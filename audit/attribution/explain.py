@@ -45,11 +45,21 @@ def explain_record(
     return run_explanation(model, tokenizer, record, check_request(method, granularity, params, record))
 
 
-def explain_loaded(loaded: LoadedModel, record: GenerationRecord, request: ExplainRequest) -> AttributionResult:
-    """:func:`run_explanation` on a loaded model, labelled with the model that computed it."""
+def explain_loaded(
+    loaded: LoadedModel, record: GenerationRecord, request: ExplainRequest, allow_model_mismatch: bool = False
+) -> AttributionResult:
+    """:func:`run_explanation` on a loaded model, labelled with the model that computed it.
+
+    Refused (UserError, nothing computed) unless ``loaded`` is the record's model by content; with
+    ``allow_model_mismatch`` the result is stored marked ``extra["model_mismatch"]`` (the mismatch in words)."""
+    from ..replay.model_check import require_recorded_model
+
+    mismatch = require_recorded_model(record, loaded.identity, "explain", allow_model_mismatch)
     result = run_explanation(loaded.model, loaded.tokenizer, record, request)
     result.extra["model"] = loaded.identity.name
     result.extra["weights_sha256"] = dict(loaded.identity.weights_sha256)
+    if mismatch is not None:
+        result.extra["model_mismatch"] = mismatch
     return result
 
 

@@ -249,7 +249,14 @@ def decision_why(
         )
         for name, v in zip(result.features, values)
     ]
+    mismatch = (result.extra or {}).get("model_mismatch")
     computed = f"Computed by {result.method} on the recorded model: {how}."
+    if mismatch:
+        why.title = "Computed on another model: not evidence about the recorded decision"
+        computed = (
+            f"Computed by {result.method} on ANOTHER model than the recorded one ({mismatch}; stored with "
+            f"--allow-model-mismatch), so its figures say nothing about the recorded decision: {how}."
+        )
     if adverse and contrast != d.favourable:
         why.title = f"Why {chosen} rather than {contrast}"
         why.intro = (
@@ -266,7 +273,7 @@ def decision_why(
         verdict = {True: "pass", False: "fail", None: "n/a"}
         why.gate = [(c.name, verdict[c.passed], c.sentence) for c in gate.checks]
         if not gate.passed:
-            why.title = "No faithful reasons can be given for the adverse action"
+            why.title = why.title if mismatch else "No faithful reasons can be given for the adverse action"
             why.unexplainable = gate.why_not
             why.intro = (
                 f"The decision, {chosen}, is adverse to the applicant (the favourable outcome is {d.favourable}). "

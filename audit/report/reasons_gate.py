@@ -143,7 +143,9 @@ def reasons_gate(
 
 def _model_check(record: GenerationRecord, result: AttributionResult) -> GateCheck:
     weights = (result.extra or {}).get("weights_sha256")
-    if not weights or dict(weights) == dict(record.model.weights_sha256):
+    if not (result.extra or {}).get("model_mismatch") and (
+        not weights or dict(weights) == dict(record.model.weights_sha256)
+    ):
         return GateCheck("Recorded model", True, "Computed on the recorded model's weights.")
     return GateCheck(
         "Recorded model",

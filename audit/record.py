@@ -55,7 +55,7 @@ class TopAlternative:
     logprob: float
 
 
-OPTIONAL_DECISION_KEYS = ("min_label_mass", "frame")
+OPTIONAL_DECISION_KEYS = ("min_label_mass", "frame", "label_tokens")
 
 
 @dataclass
@@ -86,6 +86,7 @@ class DecisionRecord:
     # (:data:`OPTIONAL_DECISION_KEYS`); the label mass itself is derived from ``label_logprobs``.
     min_label_mass: float | None = None  # below it the decision is not one the model made (None: the default)
     frame: str | None = None  # the regulatory frame of the wording (None: from the use case)
+    label_tokens: dict[str, list[str]] | None = None  # label -> each scored token id's text, for readers
 
     @property
     def adverse(self) -> bool:

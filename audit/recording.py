@@ -176,6 +176,7 @@ def record_generation(
             spec.protected,
             spec.min_label_mass,
             spec.frame,
+            [[tokenizer.decode([t]) for t in ids] for ids in label_ids],
         )
     )
     return GenerationRecord(

@@ -106,8 +106,10 @@ def test_adverse_decision_leads_section_2_and_gives_notice_reasons(case):
     result = ev.decision_attribution
     complete = result.completeness
     change, attributed = complete["score_change"], complete["attributed"]
-    assert f"The field attributions add up to {attributed:+.3f}" in section3
-    assert f"against the {change:+.3f} change in the log-odds of {d.chosen} over {d.favourable}" in section3
+    assert (
+        f"The field attributions add up to {attributed:+.3f}, against the {change:+.3f} change in the log-odds of "
+        f"{d.chosen} over {d.favourable} they explain: a gap of {attributed - change:+.3f}"
+    ) in section3
     deletion = result.deletion
     assert deletion["features"] == [result.features[j] for j in toward_decision(result.seq_attr)]
     if deletion["features"]:

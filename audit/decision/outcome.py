@@ -38,6 +38,7 @@ def build_decision(
     protected: Sequence[str] = (),
     min_label_mass: float | None = None,
     frame: str | None = None,
+    label_tokens: Sequence[Sequence[str]] | None = None,
 ) -> DecisionRecord:
     """The :class:`~audit.record.DecisionRecord` of one generation."""
     lps = [float(x) for x in logprobs]
@@ -61,6 +62,7 @@ def build_decision(
         protected=list(protected),
         min_label_mass=DEFAULT_MIN_LABEL_MASS if min_label_mass is None else float(min_label_mass),
         frame=frame,
+        label_tokens=None if label_tokens is None else {lb: list(t) for lb, t in zip(labels, label_tokens)},
     )
 
 

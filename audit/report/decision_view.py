@@ -100,8 +100,13 @@ class DecisionWhy:
 
 
 def known_tokens(record: GenerationRecord) -> dict[int, str]:
-    """Token id -> text, from the alternatives recorded at each output step (no tokenizer needed)."""
-    return {alt.token_id: alt.token for step in record.top_logprobs for alt in step}
+    """Token id -> text, from the labels' recorded token texts and the alternatives recorded at each output step
+    (no tokenizer needed; a record written before label texts were kept names fewer)."""
+    known = {alt.token_id: alt.token for step in record.top_logprobs for alt in step}
+    d = record.decision
+    for label, texts in ((d.label_tokens or {}) if d is not None else {}).items():
+        known.update(zip(d.label_token_ids.get(label, []), texts))
+    return known
 
 
 def token_text(ids: list[int], tokens: dict[int, str] | None) -> str:

@@ -21,7 +21,14 @@ from ..replay.result import ReplayResult
 from ..tolerances import EXPLAIN_TOLERANCE
 from .completeness import Completeness, completeness_of
 from .counterfactual_view import WhatIf, what_if
-from .decision_view import DecisionOutcome, DecisionWhy, decision_outcome, decision_why, mark_unexplainable
+from .decision_view import (
+    DecisionOutcome,
+    DecisionWhy,
+    decision_outcome,
+    decision_why,
+    known_tokens,
+    mark_unexplainable,
+)
 from .evidence import Evidence, IntegrityStatus, Review, mean_logprob
 from .heatmap import Heatmap, Thumbnail, TokenHeatmap, matrix_heatmap, thumbnail, token_heatmap
 from .prompt_view import Segment, prompt_segments
@@ -175,12 +182,10 @@ def _cover(evidence: Evidence, generated_at: str, integrity: IntegrityStatus) ->
 def _decision(record: GenerationRecord, privacy: str | None = None) -> Decision:
     mean = mean_logprob(record)
     steps = sorted(range(len(record.token_logprobs)), key=lambda i: (record.token_logprobs[i], i))[:3]
-    tokens = record.top_logprobs
+    known = known_tokens(record)
     low = []
     for i in sorted(steps):
-        chosen = (
-            next((a.token for a in tokens[i] if a.token_id == record.output_ids[i]), None) if i < len(tokens) else None
-        )
+        chosen = known.get(record.output_ids[i])
         low.append(
             (
                 str(i + 1),

@@ -125,13 +125,14 @@ def reasons_gate(
         )
         gap = attributed - change
         adds_up = abs(gap) <= REASONS_COMPLETENESS * abs(change) if abs(change) > 0 else abs(gap) == 0
-        share = f" ({abs(attributed) / abs(change):.0%} of it)" if abs(change) > 1e-12 else ""
+        of = f" ({abs(gap) / abs(change):.0%} of the change)" if abs(change) > 1e-12 else ""
         add(
             GateCheck(
                 "Completeness",
                 adds_up,
-                f"The field attributions add up to {_signed(attributed)}{share}, against the {_signed(change)} change "
-                f"in the {odds} they explain; the reasons need them within {REASONS_COMPLETENESS:.0%}"
+                f"The field attributions add up to {_signed(attributed)}, against the {_signed(change)} change in the "
+                f"{odds} they explain: a gap of {_signed(gap)}{of}; the reasons need a gap within "
+                f"{REASONS_COMPLETENESS:.0%} of the change"
                 + ("." if adds_up else ", so the figures do not account for the decision."),
             )
         )

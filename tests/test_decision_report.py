@@ -95,7 +95,7 @@ def test_adverse_decision_leads_section_2_and_gives_notice_reasons(case):
     # The tiny random model holds almost none of its probability on the labels, and its field figures do not
     # add up: the reasons gate gives no reasons and no notice wording, and says why with the figures.
     assert "Why: principal reasons for the decision" in section3
-    assert "No faithful reasons can be given for the adverse action" in section3
+    assert "No faithful reasons can be given for the adverse outcome" in section3
     assert "Principal reasons for the adverse action" not in section3
     assert "Reason on the notice" not in section3 and "As an adverse-action notice would state them" not in section3
     assert "Unexplainable for an adverse-action notice. No faithful reasons could be given:" in section3
@@ -132,7 +132,7 @@ def test_favourable_decision_says_no_reasons_are_required_and_shows_a_bad_integr
     text = _text(_dossier(evidence[favourable.id]))
     section3 = text[text.index("3 Why") : text.index("4 What would have changed")]
     d = favourable.decision
-    assert "No adverse-action reasons are required" in section3
+    assert "No adverse-action notice is required" in section3
     assert f"The decision, {d.chosen}, is the favourable outcome, so no adverse-action notice is due." in section3
     assert "Principal reasons for the adverse action" not in section3 and "Reason on the notice" not in section3
     assert all(field_words(f) in section3 for f in ("income", "debt", "score"))  # the attributions still shown

@@ -155,9 +155,11 @@ def test_a_decision_that_depends_on_no_field_gets_no_reasons_and_says_why(plante
     assert full > 5 and abs(full - empty) < 0.1 * full  # the planted model declines whatever the fields say
     section2 = _section(page, "2 Decision", "3 Why")
     section3 = _section(page, "3 Why", "4 What would have changed")
-    assert "No faithful reasons can be given for the adverse action" in section3
+    assert "No faithful reasons can be given for the adverse outcome" in section3
     assert "Principal reasons for the adverse action" not in section3
     assert "Reason on the notice" not in section3 and "As an adverse-action notice would state them" not in section3
     assert f"Removing every field moves the log-odds of DECLINE over APPROVE by {full - empty:+.3f}" in section3
     assert "the fields together do not move the decision toward DECLINE" in section3
-    assert "Unexplainable for an adverse-action notice." in section2 and "do not send a notice" in section2
+    assert (
+        "Unexplainable for an adverse-action notice." in section2 and "do not send an adverse-action notice" in section2
+    )

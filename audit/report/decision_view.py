@@ -27,6 +27,7 @@ from ..decision.reasons import toward_decision
 from ..record import GenerationRecord
 from .colors import fmt
 from .completeness import Completeness, completeness_of
+from .frames import Frame, frame_of
 from .heatmap import TokenHeatmap, token_heatmap
 from .reasons import field_words
 from .reasons_gate import reasons_gate
@@ -59,7 +60,8 @@ class DecisionOutcome:
     rows: list[tuple[str, str, str, str, str]]  # (label, renormalised, raw probability, log-probability, tokens)
     mass: str = ""  # "The labels hold 0.83 of the model's probability (minimum 0.5)."
     below_mass: bool = False  # the labels hold less than the minimum: not a decision the model made
-    unexplainable: str | None = None  # set from section 3: no faithful reasons for an adverse-action notice
+    unexplainable: str | None = None  # set from section 3: no faithful reasons for the frame's notice
+    unexplainable_flag: str = "Unexplainable for an adverse-action notice"  # the frame's words for it
 
 
 @dataclass
@@ -97,6 +99,7 @@ class DecisionWhy:
     basis: str = "fields"
     gate: list[tuple[str, str, str]] = field(default_factory=list)  # (check, "pass" | "fail" | "n/a", sentence)
     unexplainable: str | None = None  # why no faithful reasons can be given (the failed checks' figures)
+    frame: Frame | None = None  # the regulatory frame: the wording of the titles, the notice, protected fields
 
 
 def known_tokens(record: GenerationRecord) -> dict[int, str]:
@@ -123,6 +126,7 @@ def decision_outcome(record: GenerationRecord, tokens: dict[int, str] | None = N
     d = record.decision
     if d is None:
         return None
+    frame = frame_of(record)
     tokens = known_tokens(record) if tokens is None else tokens
     others = ", ".join(f"{label} {d.probabilities[label]:.2f}" for label in d.labels if label != d.chosen)
     mass = label_mass(d)
@@ -133,9 +137,9 @@ def decision_outcome(record: GenerationRecord, tokens: dict[int, str] | None = N
         f"the labels hold {mass.text} of the model's probability"
     )
     outcome = (
-        f"Adverse to the applicant: the favourable outcome is {d.favourable}."
+        f"Adverse to the {frame.subject}: the favourable outcome is {d.favourable}."
         if d.adverse
-        else "Favourable to the applicant."
+        else f"Favourable to the {frame.subject}."
     )
     if d.mode == "constrained":
         stated = (
@@ -187,6 +191,7 @@ def decision_outcome(record: GenerationRecord, tokens: dict[int, str] | None = N
         rows=rows,
         mass=held,
         below_mass=mass.below,
+        unexplainable_flag=frame.unexplainable,
     )
 
 
@@ -215,17 +220,19 @@ def decision_why(
         return None
     rid = record.id
     adverse = d.adverse
-    title = "Principal reasons for the adverse action" if adverse else "No adverse-action reasons are required"
-    why = DecisionWhy(title=title, adverse=adverse, intro="")
+    frame = frame_of(record)
+    due = frame.notice or "statement of reasons"
+    title = frame.reasons_title if adverse else f"No {due} is required"
+    why = DecisionWhy(title=title, adverse=adverse, intro="", frame=frame)
     why.tokens, why.tokens_caption, why.tokens_missing = _tokens(record, tokens)
     if result is None:
         command = f"llm-audit explain {rid} --granularity field" if record.template else f"llm-audit explain {rid}"
         if adverse:
             command += f" --contrast {d.favourable}"
         why.intro = (
-            f"The decision is {d.chosen}, adverse to the applicant (the favourable outcome is {d.favourable})."
+            f"The decision is {d.chosen}, adverse to the {frame.subject} (the favourable outcome is {d.favourable})."
             if adverse
-            else f"The decision, {d.chosen}, is the favourable outcome, so no adverse-action notice is due."
+            else f"The decision, {d.chosen}, is the favourable outcome, so no {due} is due."
         )
         what = "fields" if record.template else "prompt segments"
         why.missing = (
@@ -265,11 +272,12 @@ def decision_why(
     if adverse and contrast != d.favourable:
         why.title = f"Why {chosen} rather than {contrast}"
         why.intro = (
-            f"The decision is {chosen}, adverse to the applicant (the favourable outcome is {d.favourable}). {computed}"
+            f"The decision is {chosen}, adverse to the {frame.subject} (the favourable outcome is {d.favourable}). "
+            f"{computed}"
         )
         why.contrast_note = (
             f"This explanation contrasts {chosen} with {contrast}, not with the favourable outcome {d.favourable}, so its "
-            f"figures are not the principal reasons for the adverse action. Run: llm-audit explain {rid} "
+            f"figures are not the principal reasons for the adverse outcome. Run: llm-audit explain {rid} "
             f"--granularity {result.granularity} --contrast {d.favourable}"
         )
         return why
@@ -278,23 +286,24 @@ def decision_why(
         verdict = {True: "pass", False: "fail", None: "n/a"}
         why.gate = [(c.name, verdict[c.passed], c.sentence) for c in gate.checks]
         if not gate.passed:
-            why.title = why.title if mismatch else "No faithful reasons can be given for the adverse action"
+            why.title = why.title if mismatch else "No faithful reasons can be given for the adverse outcome"
             why.unexplainable = gate.why_not
+            offered = f"no {frame.notice} wording is offered" if frame.notice else "no factor is stated"
             why.intro = (
-                f"The decision, {chosen}, is adverse to the applicant (the favourable outcome is {d.favourable}). "
-                f"{computed} Its figures fail the checks below, so none of them is stated as a principal reason and no "
-                "notice wording is offered: this decision cannot be explained for an adverse-action notice from this "
-                "evidence."
+                f"The decision, {chosen}, is adverse to the {frame.subject} (the favourable outcome is {d.favourable}). "
+                f"{computed} Its figures fail the checks below, so none of them is stated as a principal reason and "
+                f"{offered}: this decision cannot be explained from this evidence."
             )
             return why
         why.intro = (
-            f"The decision, {chosen}, is adverse to the applicant (the favourable outcome is {d.favourable}). These are "
-            f"the {units} that moved the decision most toward {chosen} rather than {contrast}, strongest first (at most "
-            f"four), as an adverse-action notice states them; the explanation passes every check below. {computed}"
+            f"The decision, {chosen}, is adverse to the {frame.subject} (the favourable outcome is {d.favourable}). "
+            f"These are the {units} that moved the decision most toward {chosen} rather than {contrast}, strongest "
+            f"first (at most four){', as the ' + frame.notice + ' states them' if frame.notice else ''}; the "
+            f"explanation passes every check below. {computed}"
         )
     else:
         why.intro = (
-            f"The decision, {chosen}, is the favourable outcome, so no adverse-action notice is due. The {units} below "
+            f"The decision, {chosen}, is the favourable outcome, so no {due} is due. The {units} below "
             f"weighed toward {chosen} rather than {contrast} (positive) or toward {contrast} (negative). {computed}"
         )
     for rank, j in enumerate(toward_decision(values), 1):
@@ -343,9 +352,14 @@ def mark_unexplainable(decision, why):
     outcome = getattr(decision, "outcome", None)
     reasons = getattr(why, "decision", None)
     if outcome is not None and reasons is not None and reasons.unexplainable:
+        notice = reasons.frame.notice if reasons.frame is not None else ""
         outcome.unexplainable = (
-            "No faithful principal reasons can be given from the stored evidence (section 3 says why); do not send a "
-            "notice worded from these figures."
+            "No faithful principal reasons can be given from the stored evidence (section 3 says why)"
+            + (
+                f"; do not send {'an' if notice[0] in 'aeiou' else 'a'} {notice} worded from these figures."
+                if notice
+                else "."
+            )
         )
     return decision
 

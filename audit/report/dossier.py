@@ -30,6 +30,7 @@ from .decision_view import (
     mark_unexplainable,
 )
 from .evidence import Evidence, IntegrityStatus, Review, mean_logprob
+from .frames import frame_of, framed_map, framed_notes
 from .heatmap import Heatmap, Thumbnail, TokenHeatmap, matrix_heatmap, thumbnail, token_heatmap
 from .prompt_view import Segment, prompt_segments
 from .reasons import Influence, field_words, text_influences
@@ -61,6 +62,7 @@ class Cover:
     hash_method: str
     integrity: IntegrityStatus
     model: str
+    frame: str = ""  # the regulatory frame of a decision's wording ("" for a record without a decision)
 
 
 @dataclass
@@ -176,6 +178,7 @@ def _cover(evidence: Evidence, generated_at: str, integrity: IntegrityStatus) ->
         hash_method=how,
         integrity=integrity,
         model=f"{record.model.name} ({record.model.architecture}, {record.model.parameter_count:,} parameters)",
+        frame=frame_of(record).cover if record.decision is not None else "",
     )
 
 
@@ -529,7 +532,7 @@ def build_dossier(evidence: Evidence, generated_at: str, integrity: IntegritySta
         attention=_attention(evidence.attention, record),
         method=_method(evidence),
         reproducibility=_reproducibility(evidence),
-        regulatory=DOSSIER_MAP,
-        regulatory_notes=NOT_CLAIMED,
+        regulatory=framed_map(DOSSIER_MAP, frame_of(record) if record.decision is not None else None),
+        regulatory_notes=framed_notes(NOT_CLAIMED, frame_of(record) if record.decision is not None else None),
         reviews=list(evidence.reviews),
     )

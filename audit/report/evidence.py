@@ -85,6 +85,7 @@ class Evidence:
     fairness_flips: list[FairnessStanding] = field(default_factory=list)  # runs in which the decision flipped (full)
     fairness_latest: FairnessStanding | None = None  # the newest protected-attribute run, flipped or not (full)
     fairness_runs: int = 0  # protected-attribute runs stored in the database (full)
+    fairness_standings: list[FairnessStanding] = field(default_factory=list)  # every run that selected it, newest first
 
 
 @dataclass
@@ -179,8 +180,9 @@ def gather(store: AuditStore, record: GenerationRecord, *, full: bool = True) ->
 def _fairness(store: AuditStore, evidence: Evidence) -> None:
     """The protected-attribute runs in which the record's decision flipped, and the newest run's standing.
 
-    Only runs whose stored body names the record are read whole (a flipped record is named in its
-    run's flips), so a dossier never parses every run in the database.
+    The flips come from the runs whose stored body names the record (a flipped record is named in its
+    run's flips); the list of every run that selected the record reads each run's body (runs are few and
+    hold aggregates, not per-record scores).
     """
     record = evidence.record
     if record.decision is None:
@@ -197,6 +199,8 @@ def _fairness(store: AuditStore, evidence: Evidence) -> None:
     latest = repository.latest()
     if latest is not None:
         evidence.fairness_latest = fairness_standing(store, latest, record, mine)
+    every = (fairness_standing(store, run, record, mine) for run in repository.iter())
+    evidence.fairness_standings = [s for s in every if s.state != "outside"][::-1]
 
 
 def fairness_standing(

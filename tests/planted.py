@@ -58,10 +58,10 @@ def build_planted_model(
     the model's answer to a removed field is the rule's, not whatever an unseen prompt happens to give.
     ``stop_loss``: stop once the loss is below it (a model that is sure, not saturated: log-odds of a few units).
     ``gate``: :data:`GATE_TEMPLATE` with :data:`HISTORIES` in place of the credit score."""
-    from conftest import default_tokenizer, tiny_config
     from transformers import GenerationConfig, LlamaForCausalLM
 
     from audit.decision.labels import label_token_ids
+    from tests.conftest import default_tokenizer, tiny_config
 
     tokenizer = default_tokenizer()
     config = tiny_config(tokenizer)

@@ -20,6 +20,7 @@ from audit import Auditor
 from audit.counterfactual.result import Alternative, CounterfactualResult
 from audit.decision.labels import label_token_ids
 from audit.decision.scorer import score_labels
+from audit.demo import reasons_line
 from audit.report import IntegrityStatus, build_dossier, gather, render_dossiers
 from audit.report.reasons_gate import reasons_gate
 from audit.store import AuditStore
@@ -106,6 +107,7 @@ def test_a_decision_that_follows_one_field_gets_that_reason_and_the_notice_wordi
 
     gate = reasons_gate(record, result, evidence.counterfactuals, evidence.fairness_flips)
     assert gate.passed, gate.why_not
+    assert reasons_line(record, result) == "principal reasons: given (every check of the reasons gate passes)"
     section2 = _section(page, "2 Decision", "3 Why")
     section3 = _section(page, "3 Why", "4 What would have changed")
     assert "Unexplainable" not in section2 and "Unexplainable" not in section3
@@ -155,6 +157,11 @@ def test_a_decision_that_depends_on_no_field_gets_no_reasons_and_says_why(plante
     assert full > 5 and abs(full - empty) < 0.1 * full  # the planted model declines whatever the fields say
     section2 = _section(page, "2 Decision", "3 Why")
     section3 = _section(page, "3 Why", "4 What would have changed")
+    failed = [c.name.lower() for c in reasons_gate(record, evidence.decision_attribution).failed]
+    assert "fields matter" in failed
+    assert reasons_line(record, evidence.decision_attribution) == (
+        f"principal reasons: NONE can be given (failed: {', '.join(failed)})"
+    )
     assert "No faithful reasons can be given for the adverse outcome" in section3
     assert "Principal reasons for the adverse action" not in section3
     assert "Reason on the notice" not in section3 and "As an adverse-action notice would state them" not in section3

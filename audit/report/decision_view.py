@@ -288,10 +288,10 @@ def decision_why(
         if not gate.passed:
             why.title = why.title if mismatch else "No faithful reasons can be given for the adverse outcome"
             why.unexplainable = gate.why_not
-            offered = f"no {frame.notice} wording is offered" if frame.notice else "no factor is stated"
+            offered = f", and no {frame.notice} wording is offered" if frame.notice else ""
             why.intro = (
                 f"The decision, {chosen}, is adverse to the {frame.subject} (the favourable outcome is {d.favourable}). "
-                f"{computed} Its figures fail the checks below, so none of them is stated as a principal reason and "
+                f"{computed} Its figures fail the checks below, so none of them is stated as a principal reason"
                 f"{offered}: this decision cannot be explained from this evidence."
             )
             return why

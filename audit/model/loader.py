@@ -88,6 +88,13 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model",
 def check_causal(spec: str, config) -> None:
     """Refuse a folder whose saved architecture is not a causal LM (a BERT encoder loads as BertLMHeadModel, but
     it was trained to fill in masks, not to write: its "generations" are empty or noise)."""
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+    if config.model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
+        raise UserError(
+            f"{spec} is not a causal language model (model type {config.model_type} has no causal LM class): "
+            "pass a model with a *ForCausalLM architecture"
+        )
     architectures = list(getattr(config, "architectures", None) or [])
     decoder = bool(getattr(config, "is_decoder", False))
     if architectures and not any(a.endswith(CAUSAL_SUFFIXES) for a in architectures) and not decoder:

@@ -148,11 +148,13 @@ APPLICATIONS = [
 
 
 def _counterfactual_case(cases: list[ExampleCase], result: DemoResult) -> tuple[ExampleCase, GenerationRecord] | None:
-    """The first decided case whose example lists [counterfactuals] (the credit decision)."""
+    """The first decided case whose example lists [counterfactuals] and [fairness] swaps (the credit decision; the
+    covenant test lists counterfactuals only, and the fairness stage's applications are credit applications)."""
     import tomllib
 
     for case, record in zip(cases, result.records):
-        if record.decision is not None and "counterfactuals" in tomllib.loads(case.path.read_text(encoding="utf-8")):
+        tables = tomllib.loads(case.path.read_text(encoding="utf-8"))
+        if record.decision is not None and "counterfactuals" in tables and "fairness" in tables:
             return case, record
     return None
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..clock import normalise_time, utc_iso
+from ..decision.mass import label_mass_of
 from ..errors import UserError
 from ..integrity.record_check import RecordIntegrity, SignedLeaves, check_record
 from ..integrity.trust import Pins, resolve_pins
@@ -26,11 +27,12 @@ from ..report.summary import Summary, build_summary
 from ..report.trends import trends_of
 from ..store import AuditStore
 from ..store.findings import Finding
-from ..store.review_facts import label_mass
 from ..store.review_index import IndexRow, RecordFilter
 from ..store.reviews import SignOff
+from .actions import override_choices
 from .errors import BadRequest, Conflict, Forbidden
 from .jobs import Job
+from .names import same_person
 from .queue import Page, QueuePage, queue_page, records_page, refresh
 from .roles import READ, SIGN_OFF, Principal, allowed, permissions, require
 from .trends import records_link
@@ -74,6 +76,12 @@ class RecordView:
     assignee: str | None = None
     reviewers: list[str] = field(default_factory=list)  # enabled users who may sign off (whom it may be assigned to)
     fields: list[str] = field(default_factory=list)  # the template's fields (a counterfactual varies them)
+    override_choices: list[str] = field(default_factory=list)  # empty: the override is free text (no labels)
+
+    @property
+    def based_on(self) -> str:
+        """The review state this page shows, which its sign-off form names ('' for no sign-off yet)."""
+        return self.reviews[-1].id if self.reviews else ""
 
 
 class ReviewPages:
@@ -142,7 +150,7 @@ class ReviewPages:
                 else []
             )
         four_eyes = None
-        if principal.name.casefold() == record.operator.casefold():
+        if same_person(principal.name, record.operator):
             four_eyes = (
                 f"You recorded this decision (operator {record.operator}): four eyes, someone else must sign it off."
             )
@@ -160,10 +168,11 @@ class ReviewPages:
             shown,
             "field" if record.template else "token",
             reviews,
-            label_mass(record.decision.label_logprobs.values()) if record.decision else None,
+            label_mass_of(record.decision.label_logprobs).total if record.decision else None,
             assignee,
             reviewers,
             list(record.variables or {}) if record.prompt_kind == "template" else [],
+            override_choices(record),
         )
 
     def _opened(self, store: AuditStore, evidence: Evidence) -> Evidence:
@@ -196,8 +205,13 @@ class ReviewPages:
                     f"{count:,} records match: narrow the period or the use case to at most {SUMMARY_MAX_RECORDS:,} "
                     "(or write the full summary with `llm-audit report`)"
                 )
-            if store.events.count() <= VERIFY_MAX_EVENTS:
-                integrity = log_status(run_verification(self._verify))
+            records = [
+                gather(store, r, full=False)
+                for r in store.records.iter(use_case=use_case, since=since_n, until=until_n)
+            ]
+            if store.events.count() <= VERIFY_MAX_EVENTS:  # said of exactly these records (their generation events)
+                seqs = [e.logged.seq if e.logged else None for e in records]
+                integrity = log_status(run_verification(self._verify), seqs)
             else:
                 integrity = IntegrityStatus(
                     "unavailable",
@@ -208,9 +222,8 @@ class ReviewPages:
                 ("Since", since_n or "the first record"),
                 ("Until", until_n or "the last record"),
             ]
-            records = store.records.iter(use_case=use_case, since=since_n, until=until_n)
             summary = build_summary(
-                (gather(store, r, full=False) for r in records),
+                records,
                 utc_iso()[:19] + "Z",
                 integrity,
                 shown,

@@ -8,7 +8,6 @@ field attribution, sign-offs, open findings and the monitoring alerts that name 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,9 +57,11 @@ class RecordFacts:
     decision_margin: float | None = None  # log-odds of the chosen label over the runner-up
     decision_stated: str | None = None  # the label the text states first (None: none)
     decision_agrees: bool | None = None
-    label_mass: float | None = None  # total probability of the labels' token sequences at the answer's start
+    label_mass: float | None = None  # the labels' share of the model's probability (set by the review rules' reader)
     key_fields: list[tuple[str, str]] = field(default_factory=list)  # the first template fields (stored text)
     assignee: str | None = None  # of the latest assignment
+    decision_label_logprobs: dict[str, float] | None = None  # the recorded ones: the label mass derives from them
+    decision_min_label_mass: float | None = None  # as recorded (None: a record written before it; the default)
     alerts: list[tuple[str, str, int]] = field(default_factory=list)  # (severity, text, event seq) naming it
 
 
@@ -105,8 +106,9 @@ def _facts_where(db: sqlite_utils.Database, where: str, params: list[str]) -> It
             f"json_extract(decision, '$.{key}')" for key in ("chosen", "favourable", "runner_up", "margin", "stated")
         )
         + ", json_extract(decision, '$.agrees'), json_extract(decision, '$.label_logprobs')"
+        + ", json_extract(decision, '$.min_label_mass')"
         if decided
-        else "NULL, NULL, NULL, NULL, NULL, NULL, NULL"
+        else "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
     )
     for seq, record_id, started, use_case, operator, sealed, variables, *d in db.execute(
         f"SELECT seq, id, started_at, use_case, operator, json_extract(tags, '$.privacy.sealed'), variables, {decision} "
@@ -119,7 +121,8 @@ def _facts_where(db: sqlite_utils.Database, where: str, params: list[str]) -> It
         if d[0] is not None:
             f.decision, f.decision_favourable, f.decision_runner_up, f.decision_margin, f.decision_stated = d[:5]
             f.decision_agrees = bool(d[5])
-            f.label_mass = label_mass(json.loads(d[6]).values()) if d[6] else None
+            f.decision_label_logprobs = json.loads(d[6]) if d[6] else None
+            f.decision_min_label_mass = d[7]
     if not facts:
         return
     for (subject,) in db.execute(
@@ -192,12 +195,6 @@ def _facts_where(db: sqlite_utils.Database, where: str, params: list[str]) -> It
         if f is not None:
             f.alerts.append((severity, text, seq))
     yield from facts.values()
-
-
-def label_mass(logprobs: Iterator[float] | Any) -> float:
-    """The probability the model gave, at the start of its answer, to writing one of the labels at all:
-    the sum of each label's whole-sequence probability (the rest went to other continuations)."""
-    return float(sum(math.exp(float(lp)) for lp in logprobs))
 
 
 def _chunks(items: list[str]) -> Iterator[list[str]]:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from ..decision.mass import share_text
 from ..report.colors import diverging_buckets, sequential_buckets
 from ..report.render import environment
 from ..review.roles import permissions
@@ -69,12 +70,6 @@ PARTS = (
 )
 
 
-def percent(share: float) -> str:
-    """A probability as a percentage: one decimal from 1 %, two significant digits below (never a bare 0.0 %)."""
-    value = share * 100
-    return f"{value:.1f} %" if value >= 1 or value == 0 else f"{value:.2g} %"
-
-
 def age(started_at: str, now: datetime | None = None) -> str:
     """How long ago a store-format UTC time was, in the largest whole unit (a worklist's "age" column)."""
     try:
@@ -96,7 +91,7 @@ class Views:
         self.env.filters = {
             **self.env.filters,
             "age": age,
-            "percent": percent,
+            "share": share_text,
         }  # the overlay would share the report's dict
         self.buckets = {"diverging": diverging_buckets(), "sequential": sequential_buckets()}
         self.css = {

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from audit import Auditor
+from audit.decision.mass import share_text
 from audit.decision.reasons import toward_decision
 from audit.report.pdf import OFFLINE_FLAGS, find_browser
 from audit.review.roles import Principal
@@ -108,7 +109,7 @@ def test_a_reviewer_reads_the_decision_and_its_reasons_first_signs_and_is_taken_
         explained = next(store.explanations.iter(credit, granularity="field", target="decision"))
     decision, reasons, form = page.locator("#decision"), page.locator("#reasons"), page.locator("#signoff form")
     assert recorded.chosen in decision.inner_text()
-    assert shown_percent(sum(math.exp(lp) for lp in recorded.label_logprobs.values())) in decision.inner_text()
+    assert share_text(sum(math.exp(lp) for lp in recorded.label_logprobs.values())) in decision.inner_text()
     listed = reasons.locator("ol.reasons-first li")
     toward = toward_decision(explained.seq_attr)  # the stored explanation's fields that moved it toward the decision
     assert listed.count() == len(toward)
@@ -226,9 +227,3 @@ def test_a_script_payload_in_a_prompt_renders_inert_and_no_request_leaves_the_pa
     assert all(r.startswith(url + "/") for r in requests), requests
     assert sorted({r[len(url) :] for r in requests}) == [f"/records/{hostile}", "/static/report.css", "/static/ui.css"]
     context.close()
-
-
-def shown_percent(share: float) -> str:
-    """How the pages print a probability: one decimal from 1 %, two significant digits below."""
-    value = share * 100
-    return f"{value:.1f} %" if value >= 1 or value == 0 else f"{value:.2g} %"

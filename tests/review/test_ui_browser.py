@@ -112,11 +112,11 @@ def test_a_reviewer_reads_the_decision_and_its_reasons_first_signs_and_is_taken_
     assert share_text(sum(math.exp(lp) for lp in recorded.label_logprobs.values())) in decision.inner_text()
     listed = reasons.locator("ol.reasons-first li")
     toward = toward_decision(explained.seq_attr)  # the stored explanation's fields that moved it toward the decision
-    assert listed.count() == len(toward)
-    if toward:
-        assert explained.features[toward[0]] in listed.first.inner_text().lower()
-    else:
-        assert "no field moved the decision" in reasons.inner_text().lower()
+    if listed.count():  # the reasons the stored explanation gives, strongest first
+        assert listed.count() == len(toward) and explained.features[toward[0]] in listed.first.inner_text().lower()
+    else:  # or the statement that none could be given, and why (the tiny model's labels hold too little mass)
+        said = reasons.inner_text()
+        assert "No faithful reasons could be given" in said or "No field moved the decision" in said, said
     shown = {name: decision.bounding_box() for name, decision in (("decision", decision), ("reasons", reasons))}
     for name, box in shown.items():  # read in the first screen, before any scrolling
         assert box["y"] + box["height"] <= VIEWPORT["height"], (name, box)
@@ -124,14 +124,15 @@ def test_a_reviewer_reads_the_decision_and_its_reasons_first_signs_and_is_taken_
     assert page.locator("#integrity").count() == 1 and page.content().count("match their table rows") == 1
     assert "I attest" in form.inner_text() or "attest that I have read" in form.inner_text()
     page.check("input[name=action][value=override]")
-    page.fill("input[name=decision]", "DECLINE")
+    other = next(label for label in recorded.labels if label != recorded.chosen)
+    page.select_option("select[name=decision]", other)  # an override names another of the record's labels
     page.fill("textarea[name=rationale]", "Income is not verified; policy 4.2 requires payslips.")
     page.click("button:has-text('Sign off')")
     page.wait_for_url(f"{url}/records/{expected_next}?done=signed-off-next")
     assert "This is the next unsigned record" in page.locator(".flash.ok").inner_text()
     page.goto(f"{url}/records/{credit}/part/signoff")
     section = page.locator("#d0-signoff").inner_text()
-    assert "rita" in section and "reviewer" in section and "DECLINE" in section
+    assert "rita" in section and "reviewer" in section and f"Overridden: {other}" in section
     assert "policy 4.2 requires payslips" in section and "EFFECTIVE" in section.upper()
     page.click("nav a:has-text('Queue')")
     page.wait_for_url(f"{url}/queue")

@@ -26,6 +26,7 @@ import pytest
 
 from audit import Auditor
 from audit.decision.mass import share_text
+from audit.integrity.record_check import check_record
 from audit.integrity.trust import resolve_pins
 from audit.integrity.verify import verify_database
 from audit.report.pdf import find_browser
@@ -36,6 +37,7 @@ from audit.ui.app import create_app
 from audit.ui.views import PARTS
 from audit.web.background import BackgroundServer, free_port
 from tests.conftest import REPO, one_torch_thread
+from tests.forge import backup, shell
 
 PASSWORD = "correct horse battery"
 CLI = Principal("root", "admin", "cli")
@@ -367,3 +369,95 @@ def test_every_role_gets_a_download_or_a_refusal_it_is_allowed(site):
         assert client.get("/queue.csv").status_code == 200
     bad = client.get(f"/records/{site.ids[3]}/dossier.docx")
     assert bad.status_code == 404
+
+
+def test_after_a_sign_off_the_reviewer_is_taken_to_the_next_unsigned_record_of_the_same_queue(site):
+    dana, csrf = login(site.url, "dana")
+    queue = [r for r in dana.get("/api/queue?reason=unreviewed").json()["records"] if r["review_state"] == "unreviewed"]
+    assert len(queue) >= 2
+    first, following = queue[0]["record_id"], queue[1]["record_id"]
+    signed = dana.post(
+        f"/records/{first}/reviews",
+        data={"csrf": csrf, "action": "accept", "queue_reason": "unreviewed"},
+    )
+    assert signed.status_code == 303
+    assert signed.headers["location"] == f"/records/{following}?done=signed-off-next&reason=unreviewed"
+    assert "This is the next unsigned record" in dana.get(signed.headers["location"]).text
+    assigned = [
+        r["record_id"] for r in dana.get("/api/queue?mine=1").json()["records"] if r["review_state"] == "unreviewed"
+    ]
+    current = following
+    for expected in [r for r in assigned if r != following] + [None]:  # the records given to dana, in queue order
+        mine = dana.post(f"/records/{current}/reviews", data={"csrf": csrf, "action": "accept", "queue_mine": "1"})
+        if expected is None:
+            assert mine.headers["location"] == f"/records/{current}?done=signed-off-last"
+            assert "No other unsigned record" in dana.get(mine.headers["location"]).text
+        else:
+            assert mine.headers["location"] == f"/records/{expected}?done=signed-off-next&mine=1"
+            current = expected
+
+
+def test_a_validator_runs_a_counterfactual_from_the_page_and_a_bad_one_is_refused(site):
+    val, csrf = login(site.url, "val")
+    rid = site.ids[2]
+    with AuditStore.open(site.db) as store:
+        before = store.events.count()
+    for vary, said in (("nofield=1", "nofield is not a field of this record"), ("", "name the alternatives")):
+        refused = val.post(f"/records/{rid}/jobs", data={"csrf": csrf, "kind": "counterfactual", "vary": vary})
+        assert refused.status_code == 400 and said in refused.text, refused.text
+    with AuditStore.open(site.db) as store:
+        assert store.events.count() == before
+    assert "Try the alternatives" in val.get(f"/records/{rid}").text
+    asked = val.post(
+        f"/api/records/{rid}/jobs",
+        json={"kind": "counterfactual", "vary": "score=700,800\nincome=$90,000"},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert asked.status_code == 202, asked.text
+    assert asked.json()["params"] == {"vary": {"score": ["700", "800"], "income": ["$90,000"]}}
+    job = site.auditor.reviews.jobs.wait(asked.json()["id"], 120)
+    assert job.state == "done", job.error
+    with AuditStore.open(site.db) as store:
+        stored = store.counterfactuals.get(job.result_id)
+    assert stored.record_id == rid and [a.changes for a in stored.alternatives] == [
+        {"score": "700"},
+        {"score": "800"},
+        {"income": "$90,000"},
+    ]
+    page = val.get(f"/records/{rid}").text
+    assert "No counterfactual has been computed" not in page and "Try the alternatives" not in page
+    assert "<b>Score</b>" in page and "<b>Income</b>" in page  # the smallest change per field, first screen
+
+
+def test_a_program_that_never_closes_the_job_queue_still_exits():
+    """The worker is not a daemon (a running job is never killed inside the model), so an idle one must
+    notice the program ending on its own, or a script that forgot ``close()`` would hang forever."""
+    script = (
+        "from audit.review.jobs import JobQueue\n"
+        "q = JobQueue({'x': lambda r, p, say: ('id', 'ok')}, lambda job: None)\n"
+        "job = q.submit(q.new('x', 'r', {}, 'u', 'validator'))\n"
+        "assert q.wait(job.id, 30).state == 'done' and not q._worker.daemon\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("what", ["edit", "delete", "edit-event"])
+def test_tampering_with_an_assignment_fails_verify_and_the_record_page_says_so(site, tmp_path, what):
+    reviews = site.auditor.reviews
+    val = reviews.session_user("val")
+    current = reviews.record(val, site.ids[0]).assignee
+    assigned = reviews.assign(val, site.ids[0], "dana" if current != "dana" else "rita")
+    db = backup(site.db, tmp_path / "copy.db")
+    statement = {
+        "edit": "UPDATE assignments SET assignee='mallory' WHERE id=?",
+        "delete": "DELETE FROM assignments WHERE id=?",
+        "edit-event": "UPDATE events SET payload=replace(payload, 'val', 'mallory') WHERE subject_id=?",
+    }[what]
+    shell(db, statement, params=[assigned.id])
+    report = verify_database(db, resolve_pins(db, []))
+    assert report.problems, what
+    assert any("assignment" in str(p) for p in report.problems), report.problems
+    with AuditStore.open(db) as store:
+        assert check_record(store, site.ids[0], None).state == "failed"

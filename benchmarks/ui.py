@@ -53,6 +53,7 @@ from audit.replay.result import Divergence, ReplayResult  # noqa: E402
 from audit.review.queue import refresh  # noqa: E402
 from audit.review.roles import Principal  # noqa: E402
 from audit.store import AuditStore  # noqa: E402
+from audit.store.review_index import RecordFilter  # noqa: E402
 from audit.store.reviews import SignOff  # noqa: E402
 
 CASES = ["credit-decision", "risk-assessment", "financial-advice", "news-summary", "legal-text"]
@@ -320,7 +321,11 @@ def main() -> None:
                 over_http = timed(lambda path=path: client.get(path).raise_for_status(), args.requests)
                 in_process = timed(direct, args.requests)
                 rows.append((name, *percentiles(over_http), *percentiles(in_process)))
-            targets = [i for i in ids[::7] if i != record_id][: args.requests]
+            unsigned: list[str] = []  # a sign-off names the state it was made on: unsigned records, "no review yet"
+            for number in range(1, 1 + -(-args.requests // 50)):
+                listed, _ = reviews.records(rita, RecordFilter(review_state="unreviewed"), number)
+                unsigned += [row.record_id for row in listed.rows if row.record_id != record_id]
+            targets = unsigned[: args.requests]
             alternate = iter(targets)
             over_http = timed(
                 lambda: client.post(

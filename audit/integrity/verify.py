@@ -41,6 +41,7 @@ from ..store.checkpoints import TRANSITION, Checkpoint
 from ..store.database import describe_write_error
 from .canonical import jcs_safe
 from .chain import GENESIS, recompute_leaf
+from .columns import derived_problems, json_problems
 from .merkle import MerkleAccumulator, MerkleTree, verify_consistency
 from .note import NoteCheckpoint, origin_of, read_note
 from .signing import VerifyKey, checkpoint_message, transition_message
@@ -65,6 +66,8 @@ CHECKS = (
     "pinning",
     "unsigned",
     "consistency",
+    "stored-json",
+    "derived",
 )
 
 
@@ -240,7 +243,7 @@ class _Keys:
             report.add(
                 "checkpoint-root",
                 cp.tree_size,
-                f"{label}: Merkle root of the log differs from the signed root: events at or before seq {cp.tree_size} were changed, inserted, removed or re-chained",
+                f"{label}: Merkle root of the log differs from the signed root (table checkpoints column root_hash): events at or before seq {cp.tree_size} were changed, inserted, removed or re-chained",
             )
         try:
             key = VerifyKey.from_raw_hex(cp.public_key, f"checkpoint {cp.id}")
@@ -255,7 +258,7 @@ class _Keys:
             report.add(
                 "checkpoint-signature",
                 cp.tree_size,
-                f"{label}: Ed25519 signature is not valid for its size, root and time",
+                f"{label}: Ed25519 signature (table checkpoints column signature) is not valid for its size, root and time",
             )
         elif self.log_key is None:
             self.log_key = key  # the log's first signer is its key until a transition says otherwise
@@ -280,7 +283,14 @@ def _differs(logged_text: str, current: dict[str, Any]) -> str | None:
     if not isinstance(logged, dict):
         return "values differ"
     keys = sorted(k for k in set(logged) | set(current) if logged.get(k) != current.get(k))
-    return "fields differ: " + ", ".join(keys[:8]) if keys else "values differ"
+    paths = []
+    for key in keys:  # one level down in an object member, so the column can be named (attention's blobs)
+        inner, now = logged.get(key), current.get(key)
+        if isinstance(inner, dict) and isinstance(now, dict):
+            paths += [f"{key}.{k}" for k in sorted(set(inner) | set(now)) if inner.get(k) != now.get(k)]
+        else:
+            paths.append(key)
+    return "fields differ: " + ", ".join(paths[:8]) if paths else "values differ"
 
 
 def _references_blobs(repository: EvidenceRepository) -> bool:
@@ -337,6 +347,8 @@ class _Evidence:
         table = repository.table
         try:
             exact = self._text(kind, repository, subject_id) == payload
+            if not exact and self._stored_json(seq, table, subject_id):
+                return True  # named: its text is not the one encoding of one value, so there is no one value to compare
             difference = None if exact else _differs(payload, repository.payload(subject_id))
         except (UserError, KeyError):
             erased = (
@@ -345,10 +357,14 @@ class _Evidence:
                 else ""
             )
             self.report.add(
-                "tables", seq, f"{kind} {subject_id} has no row in table {table}: the row was deleted{erased}"
+                "tables",
+                seq,
+                f"{kind} {subject_id} has no row in table {table}: the row was deleted or its id column changed{erased}",
             )
             return True
         if difference is not None:
+            for path, column in repository.columns_of_fields.items():
+                difference = difference.replace(path, f"{path} (column {column})")
             self.report.add(
                 "tables",
                 seq,
@@ -367,6 +383,14 @@ class _Evidence:
                 seq, kind, subject_id, digests if digests is not None else repository.blob_digests(json.loads(payload))
             )
         return True
+
+    def _stored_json(self, seq: int, table: str, subject_id: str) -> bool:
+        """Name every JSON column of the row that is not its one encoding (see :mod:`.columns`); whether any was."""
+        found = False
+        for problem in json_problems(self.store.db, table, subject_id):
+            self.report.add(problem.check, seq, str(problem))
+            found = True
+        return found
 
     def _text(self, kind: str, repository: EvidenceRepository, subject_id: str) -> str | None:
         """The row's canonical payload text: from the table walked in step with the log, else looked up by id."""
@@ -393,13 +417,13 @@ class _Evidence:
             self.referenced.add(digest)
             if digest not in self.stored:
                 self.report.add(
-                    "blobs", seq, f"blob {digest[:16]}… referenced by {kind} {subject_id} is missing from table blobs"
+                    "blobs", seq, f"blob {digest[:16]}… referenced by {kind} {subject_id} is missing from table blobs (no row with that sha256)"
                 )
             elif digest in self.damaged:
                 self.report.add(
                     "blobs",
                     seq,
-                    f"blob {digest[:16]}… referenced by {kind} {subject_id}: content does not match its SHA-256",
+                    f"blob {digest[:16]}… referenced by {kind} {subject_id}: table blobs column data does not match its SHA-256 (column sha256)",
                 )
 
     def rows(self) -> int:
@@ -417,7 +441,8 @@ class _Evidence:
                     self.report.add(
                         "evidence-rows",
                         None,
-                        f"table {table} row {row_id} has no {kind} event in the log: it was added outside the log",
+                        f"table {table} row {row_id} has no {kind} event in the log: it was added outside the log "
+                        "(or its id column changed)",
                     )
                 elif rowid is not None and rowid != position[row_id]:
                     misplaced += 1
@@ -428,12 +453,15 @@ class _Evidence:
                             f"table {table} row {row_id} is at seq {rowid}, but its event is the {position[row_id]}th "
                             f"{kind} event of the log: the row's seq was changed or rows were moved",
                         )
+        for table in [*(r.table for r in self.repositories.values()), "blobs"]:
+            for problem in derived_problems(self.store.db, table):
+                self.report.add(problem.check, None, str(problem))
         for digest in sorted(self.damaged - self.referenced):
             where = self.named.get(digest)
             self.report.add(
                 "blobs",
                 where,
-                f"blob {digest[:16]}… content does not match its SHA-256"
+                f"blob {digest[:16]}…: table blobs column data does not match its SHA-256 (column sha256)"
                 + (f" (named by seq {where})" if where else ""),
             )
         return checked

@@ -106,24 +106,29 @@ def encode_json(value: Any, encoding: str) -> str:
     return ENCODINGS[encoding](value)
 
 
-def check_text(text: Any, encoding: str) -> tuple[Any, str | None]:
-    """(the parsed value, None) when ``text`` is exactly ``encoding`` of its one value; else (None, what is wrong)."""
+def check_text(text: Any, encoding: str | tuple[str, ...]) -> tuple[Any, str | None]:
+    """(the parsed value, None) when ``text`` is exactly ``encoding`` of its one value; else (None, what is wrong).
+
+    ``encoding`` may name several: the current writer's first, then those of earlier versions whose rows exist
+    (each a fixed function of the value, so a text still has one value and no second spelling).
+    """
     try:
         value = parse_strict(text)
     except StoredValueError as exc:
         return None, exc.reason
-    try:
-        again = encode_json(value, encoding)
-    except (TypeError, ValueError):
-        return None, "is not a value its writer writes"
-    if again != text:
-        constants = any(word in text for word in ("NaN", "Infinity"))
-        what = "holds NaN or Infinity where its writer writes none" if constants and "N" not in again else None
-        return None, what or (
-            "is not in its canonical form (whitespace, number form, escapes or key order differ from what its "
-            f"writer writes: {_first_difference(text, again)})"
-        )
-    return value, None
+    names = (encoding,) if isinstance(encoding, str) else encoding
+    again = ""
+    for name in names:
+        try:
+            again = encode_json(value, name)
+        except (TypeError, ValueError):
+            continue
+        if again == text:
+            return value, None
+    return None, (
+        "is not in its canonical form (whitespace, number form, escapes or key order differ from what its "
+        f"writer writes: {_first_difference(text, again)})"
+    )
 
 
 def _first_difference(text: str, again: str) -> str:

@@ -40,6 +40,7 @@ from ..store.checkpoints import KIND as CHECKPOINT_KIND
 from ..store.checkpoints import TRANSITION, Checkpoint
 from ..store.database import describe_write_error
 from .canonical import jcs_safe
+from .canonical_check import check_text
 from .chain import GENESIS, recompute_leaf
 from .columns import derived_problems, json_problems
 from .merkle import MerkleAccumulator, MerkleTree, verify_consistency
@@ -333,6 +334,7 @@ class _Evidence:
                     self.named[digest] = seq  # the first event that mentions a damaged blob, whatever its kind
         repository = self.repositories.get(kind)
         if repository is None:
+            self._logged_json(seq, kind, subject_id, payload)
             return False
         seen = self.logged[kind]
         if subject_id in seen:
@@ -347,7 +349,9 @@ class _Evidence:
         table = repository.table
         try:
             exact = self._text(kind, repository, subject_id) == payload
-            if not exact and self._stored_json(seq, table, subject_id):
+            if not exact and (
+                self._logged_json(seq, kind, subject_id, payload) or self._stored_json(seq, table, subject_id)
+            ):
                 return True  # named: its text is not the one encoding of one value, so there is no one value to compare
             difference = None if exact else _differs(payload, repository.payload(subject_id))
         except (UserError, KeyError):
@@ -384,6 +388,13 @@ class _Evidence:
             )
         return True
 
+    def _logged_json(self, seq: int, kind: str, subject_id: str, payload: str) -> bool:
+        """Name a logged payload that is not RFC 8785 text of one value (only a forged event can be); whether it was."""
+        _value, problem = check_text(payload, "jcs")
+        if problem is not None:
+            self.report.add("stored-json", seq, f"{kind} {subject_id}: table events column payload {problem}")
+        return problem is not None
+
     def _stored_json(self, seq: int, table: str, subject_id: str) -> bool:
         """Name every JSON column of the row that is not its one encoding (see :mod:`.columns`); whether any was."""
         found = False
@@ -417,7 +428,9 @@ class _Evidence:
             self.referenced.add(digest)
             if digest not in self.stored:
                 self.report.add(
-                    "blobs", seq, f"blob {digest[:16]}… referenced by {kind} {subject_id} is missing from table blobs (no row with that sha256)"
+                    "blobs",
+                    seq,
+                    f"blob {digest[:16]}… referenced by {kind} {subject_id} is missing from table blobs (no row with that sha256)",
                 )
             elif digest in self.damaged:
                 self.report.add(

@@ -66,6 +66,11 @@ def open_finding(facts: RecordFacts) -> str | None:
     return f"open finding, {severity or 'no'} severity: {text[:80]}{'…' if len(text) > 80 else ''}{more}"
 
 
+def unreadable_evidence(facts: RecordFacts) -> str | None:
+    """A stored value of the record is not one JSON value (a duplicate key, say): no rule can read it safely."""
+    return f"evidence unreadable ({facts.unreadable}): run `llm-audit verify`" if facts.unreadable else None
+
+
 def not_reviewed(facts: RecordFacts) -> str | None:
     """Nobody has signed the record off yet."""
     return None if facts.review_action is not None else "no sign-off yet"
@@ -94,6 +99,7 @@ def small_margin(facts: RecordFacts) -> str | None:
 
 # Most urgent first.
 RULES: tuple[Rule, ...] = (
+    Rule("unreadable", "Evidence unreadable (edited outside llm-audit)", 5, unreadable_evidence),
     Rule("adverse-decision", "Adverse decision", 10, adverse_decision),
     Rule("decision-disagrees", "Text disagrees with the scored decision", 15, decision_disagrees),
     Rule("replay", "Replay did not reproduce the output", 20, replay_not_identical),

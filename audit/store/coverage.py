@@ -40,7 +40,8 @@ class Derived:
 
 @dataclass(frozen=True)
 class Coverage:
-    json: dict[str, str] = field(default_factory=dict)  # JSON column -> its encoding
+    # JSON column -> its encoding (the current writer's), or a tuple of it and the encodings of earlier versions
+    json: dict[str, str | tuple[str, ...]] = field(default_factory=dict)
     derived: dict[str, Derived] = field(default_factory=dict)
 
 
@@ -120,7 +121,9 @@ COVERAGE: dict[str, Coverage] = {
         },
     ),
     "explanations": Coverage(
-        json=dict.fromkeys(("features", "output_tokens", "params", "convergence_delta", "extra"), "jcs-sorted"),
+        json=dict.fromkeys(
+            ("features", "output_tokens", "params", "convergence_delta", "extra"), ("jcs-sorted", "sorted")
+        ),
         derived={"seq": POSITION, "id": IDENTITY},
     ),
     "attention_maps": Coverage(json={"tokens": "plain", "extra": "sorted"}, derived={"seq": POSITION, "id": IDENTITY}),

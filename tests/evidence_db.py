@@ -29,7 +29,16 @@ def backup(source: Path, target: Path) -> None:
 
 
 def build_everything(loaded, folder: Path) -> dict[str, str]:
-    """Record every kind of evidence into ``folder/every.db``; what the tests need to know about it."""
+    """Record every kind of evidence into ``folder/every.db`` (its public key in ``every.pub.pem``); what the tests
+    need to know about it. The shard merged in is pinned in ``folder/trusted_keys`` only while building."""
+    import pytest
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LLM_AUDIT_TRUST_FILE", str(folder / "trusted_keys"))
+        return _build(loaded, folder)
+
+
+def _build(loaded, folder: Path) -> dict[str, str]:
     shard = folder / "shard.db"
     other = Auditor(db=shard, model=loaded, operator="host-2")
     other.generate(prompt="Counterparty rated BB. Limit?", max_new_tokens=2, use_case="risk-assessment")

@@ -265,7 +265,8 @@ class Auditor:
     @staticmethod
     def verify_proof(proof_file: str | Path, *, key: str | Path | None = None) -> ProofResult:
         """Check a proof file offline against ``key`` (else the key it embeds); no database needed."""
-        return verify_proof_document(read_proof(Path(proof_file)), load_trusted(Path(key) if key else None))
+        doc = read_proof(Path(proof_file))
+        return verify_proof_document(doc, *load_trusted(Path(key) if key else None, doc))
 
     def merge(self, sources: list[str | Path], **options: Any) -> MergeResult:
         """Check each source (trust, schema, ids, blobs: :func:`~audit.scale.merge.merge_databases`), then copy it in here."""

@@ -85,7 +85,7 @@ def derived_problems(
         for column, rule in computed.items():
             try:
                 expected = rule.value(*(values[s] for s in rule.sources))
-            except (UserError, KeyError, TypeError, AttributeError):
+            except (UserError, ValueError, KeyError, TypeError, AttributeError):
                 continue  # the source itself is malformed: its own check names it
             if values[column] != expected:
                 yield ColumnProblem(

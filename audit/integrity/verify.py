@@ -45,6 +45,7 @@ from .chain import GENESIS, recompute_leaf
 from .columns import derived_problems, json_problems
 from .merkle import MerkleAccumulator, MerkleTree, verify_consistency
 from .note import NoteCheckpoint, origin_of, read_note
+from .origin import log_identity
 from .signing import VerifyKey, checkpoint_message, transition_message
 from .trust import Pins, resolve_pins
 
@@ -124,6 +125,7 @@ class VerifyResult:
     key_pinned: bool = False
     pin_source: str = ""
     pin_warning: str | None = None
+    unpinned_because: str | None = None  # a trust file that pins other logs, not this one
     require_signed: bool = False
     seconds: float = 0.0
     problems: list[Problem] = field(default_factory=list)
@@ -178,6 +180,8 @@ class VerifyResult:
             )
         else:
             signed = "UNPINNED: no checkpoint yet, nothing is signed (run `llm-audit checkpoint`)"
+        if not self.key_pinned and self.unpinned_because:
+            signed += f"; {self.unpinned_because}"
         tail = ""
         if self.unsigned_events > 0 and self.covered_size:
             tail = f"; {self.unsigned_events} newest events (seq {self.covered_size + 1}-{self.events}) not yet covered by a checkpoint"
@@ -608,6 +612,7 @@ def verify_store(
         key_pinned=pins.pinned,
         pin_source=pins.source,
         pin_warning=pins.warning,
+        unpinned_because=pins.unpinned_because,
         require_signed=require_signed,
     )
     report = _Report(result)
@@ -756,11 +761,16 @@ def verify_database(
     require_signed: bool = False,
     against: Sequence[Path] = (),
     parallel: bool | None = None,
+    trust_file: str | Path | None = None,
 ) -> VerifyResult:
-    """Open ``path`` read-only and verify it (``pins``: default the trust file's); a damaged file is a UserError (exit 2)."""
-    pins = pins if pins is not None else resolve_pins(Path(path))
+    """Open ``path`` read-only and verify it (``pins``: default the trust file's pins of this log, found by its
+    origin); a damaged file is a UserError (exit 2)."""
     try:
         with AuditStore.open(path) as store:
+            if pins is None:
+                pins = (
+                    resolve_pins(Path(path), (), trust_file, log_identity(store)) if store.events.exists() else Pins()
+                )
             return verify_store(store, pins, require_signed=require_signed, against=against, parallel=parallel)
     except sqlite3.DatabaseError as exc:
         if "full" in str(exc):
@@ -780,8 +790,10 @@ def verify_path(
 ) -> VerifyResult:
     """:func:`verify_database` pinned to the ``key`` file(s) when given, else to the trust file (what ``verify`` runs)."""
     files = [key] if isinstance(key, str | Path) else list(key or [])
-    pins = resolve_pins(Path(db_path), [Path(k) for k in files], trust_file)
-    return verify_database(Path(db_path), pins, require_signed=require_signed, against=[Path(a) for a in against])
+    pins = resolve_pins(Path(db_path), [Path(k) for k in files]) if files else None
+    return verify_database(
+        Path(db_path), pins, require_signed=require_signed, against=[Path(a) for a in against], trust_file=trust_file
+    )
 
 
 def verify_junit(result: VerifyResult) -> str:

@@ -30,7 +30,8 @@ from ..clock import utc_iso
 from ..errors import UserError
 from ..integrity.key_location import signing_key_for
 from ..integrity.merkle import MerkleAccumulator
-from ..integrity.signing import SigningKey, checkpoint_message
+from ..integrity.signing import SigningKey, VerifyKey, checkpoint_message
+from ..integrity.trust import pin_new_log
 from .append_only import append_only
 from .database import atomic
 from .events import TABLE as EVENTS
@@ -160,7 +161,7 @@ class CheckpointRepository(EvidenceRepository):
         file = self.events.database_file()
         if file is None:
             raise UserError("an in-memory database has no signing key: pass one to sign()")
-        return signing_key_for(file, None, self.current_key_id())[0]
+        return signing_key_for(file, None, self.current_key_id(), self.events.origin())[0]
 
     def sign(self, key: SigningKey | None = None) -> Checkpoint:
         """Log a checkpoint event and sign the tree that ends with it, in one transaction (the caller's or its own)."""
@@ -173,6 +174,7 @@ class CheckpointRepository(EvidenceRepository):
                     f"key {key.source} (id {key.key_id}) is not this log's signing key (key id {expected}): "
                     "pass the right --signing-key (changing keys is `llm-audit rotate-key`)"
                 )
+            first = self.latest() is None
             acc = self._leaves_checked()
             next_id = int(self.db.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {TABLE}").fetchone()[0])
             row = {"tree_size": acc.size + 1, "signed_at": utc_iso(), "key_id": key.key_id, "public_key": key.raw.hex()}
@@ -184,6 +186,8 @@ class CheckpointRepository(EvidenceRepository):
             signature = key.sign(checkpoint_message(seq, root, row["signed_at"]))
             made = Checkpoint(next_id, seq, root, row["signed_at"], key.key_id, row["public_key"], signature)
             self._insert(made.to_dict())
+            if first and self.events.database_file() is not None:  # a new log: pinned to its first key (first use)
+                pin_new_log(str(self.events.origin()), VerifyKey.from_raw_hex(made.public_key, "the new log's key"))
             return made
 
     def _leaves_checked(self) -> MerkleAccumulator:

@@ -20,14 +20,13 @@ without being in the payload or here fails that test.
 from __future__ import annotations
 
 import io
+import json
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-
-from ..integrity.canonical_check import read_json
 
 
 @dataclass(frozen=True)
@@ -49,17 +48,19 @@ POSITION = Derived("the row's position: the n-th event of its kind has its row a
 IDENTITY = Derived("the subject of the row's event: a row whose id no event names has no event", "evidence-rows")
 
 
+# The source columns are held to their one encoding by verify's own checks, so the derived values parse them with
+# the C parser (100,000 records: a fraction of a second instead of seconds through the strict reader's hook).
 def _model_name(model: str) -> Any:
-    return read_json(model, "generations.model")["name"]
+    return json.loads(model)["name"]
 
 
 def _weights_text(model: str) -> str:
-    weights = read_json(model, "generations.model")["weights_sha256"]
+    weights = json.loads(model)["weights_sha256"]
     return ",".join(f"{k}={v}" for k, v in sorted(weights.items()))
 
 
 def _body_member(key: str) -> Callable[[str], Any]:
-    return lambda body: read_json(body, "body").get(key)
+    return lambda body: json.loads(body).get(key)
 
 
 def blob_header(data: bytes) -> tuple[str, str, int]:

@@ -30,6 +30,7 @@ import sqlite_utils
 
 from ..clock import utc_iso
 from ..integrity.chain import GENESIS, ChainedEvent, seal
+from ..integrity.note import origin_of
 from .append_only import append_only
 from .database import atomic
 from .schema import register
@@ -173,6 +174,13 @@ class EventLog:
             if auto_checkpoint and self.after_append is not None:
                 self.after_append(seq)
         return seq
+
+    def origin(self) -> str | None:
+        """The log's identity, its C2SP origin line (``llm-audit/`` + 32 hex of its first leaf); None while empty."""
+        if not self.is_chained():
+            return None
+        row = self.db.execute(f"SELECT leaf_hash FROM {TABLE} WHERE seq = 1").fetchone()
+        return origin_of(row[0]) if row else None
 
     def database_file(self) -> Path | None:
         for _, name, file in self.db.conn.execute("PRAGMA database_list"):

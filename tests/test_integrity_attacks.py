@@ -357,7 +357,9 @@ def test_whole_log_re_signed_with_a_foreign_key(real, copy, cli, tmp_path, priva
     assert unpinned.returncode == 0 and "UNPINNED: " in unpinned.stdout and mallory.key_id in unpinned.stdout
     line = tampered(cli, copy, "--key", str(real.pub))
     assert "no checkpoint of this log is signed by the pinned key" in line and mallory.key_id in line
-    assert run("trust", "add", str(real.pub)).returncode == 0  # pinned through the trust file: the same failure
+    assert run("trust", "add", str(real.pub)).returncode == 0  # a key pin pins only the logs its key signed:
+    assert "UNPINNED: " in run("verify", "--db", str(copy)).stdout  # a log re-signed from the start is not one
+    assert run("trust", "add", str(real.pub), "--db", str(copy)).returncode == 0  # pinned for this log (its origin)
     assert "no checkpoint of this log is signed by the pinned key" in tampered(cli, copy)
 
 

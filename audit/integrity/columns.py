@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import sqlite_utils
 
 from ..errors import UserError
-from ..store.coverage import Coverage, coverage_of
+from ..store.coverage import SKIP, Coverage, coverage_of
 from .canonical_check import check_text
 
 
@@ -87,7 +87,7 @@ def derived_problems(
                 expected = rule.value(*(values[s] for s in rule.sources))
             except (UserError, ValueError, KeyError, TypeError, AttributeError):
                 continue  # the source itself is malformed: its own check names it
-            if values[column] != expected:
+            if expected is not SKIP and values[column] != expected:
                 yield ColumnProblem(
                     "derived",
                     table,

@@ -202,14 +202,21 @@ def resolve_pins(
     return Pins(loaded, source, warning)
 
 
-def pin_new_log(origin: str, key: VerifyKey, trust_file: Path | str | None = None) -> TrustedKey | None:
+def pin_new_log(
+    origin: str, key: VerifyKey, trust_file: Path | str | None = None, *, first: bool = True
+) -> TrustedKey | None:
     """Pin ``key`` for the new log ``origin`` unless the trust file already pins that log (first use, like SSH);
-    the entry when one was added. Printed once on stderr, so a person sees which key now vouches for the log."""
+    the entry when one was added. Printed once on stderr, so a person sees which key now vouches for the log.
+    ``first`` False (a later checkpoint): only migrates a 0.2 key pin of ``key`` to a pin of this log."""
     trust = TrustFile(trust_file)
     try:
-        if trust.for_log(origin):
+        entries = trust.entries()
+        if any(e.origin == origin for e in entries):
             return None
-        entry, added = trust.pin(key, f"created on this machine for {origin}", origin)
+        if not first and not any(e.origin is None and e.key_id == key.key_id for e in entries):
+            return None
+        name = f"created on this machine for {origin}" if first else f"migrated from the key pin of {key.key_id}"
+        entry, added = trust.pin(key, name, origin)
     except UserError as exc:
         print(f"llm-audit: the new log {origin} is not pinned: {exc}", file=sys.stderr)
         return None

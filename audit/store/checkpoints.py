@@ -186,8 +186,9 @@ class CheckpointRepository(EvidenceRepository):
             signature = key.sign(checkpoint_message(seq, root, row["signed_at"]))
             made = Checkpoint(next_id, seq, root, row["signed_at"], key.key_id, row["public_key"], signature)
             self._insert(made.to_dict())
-            if first and self.events.database_file() is not None:  # a new log: pinned to its first key (first use)
-                pin_new_log(str(self.events.origin()), VerifyKey.from_raw_hex(made.public_key, "the new log's key"))
+            if self.events.database_file() is not None:  # a new log: pinned to its first key (first use)
+                signer = VerifyKey.from_raw_hex(made.public_key, "the log's key")
+                pin_new_log(str(self.events.origin()), signer, first=first)  # later: a 0.2 key pin migrates
             return made
 
     def _leaves_checked(self) -> MerkleAccumulator:

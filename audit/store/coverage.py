@@ -74,12 +74,15 @@ def blob_header(data: bytes) -> tuple[str, str, int]:
     return str(dtype), ",".join(map(str, shape)), count * dtype.itemsize
 
 
+SKIP = object()  # a derived value that cannot be computed from this row: not checked
+
+
 def _blob_part(index: int) -> Callable[[bytes], Any]:
     def part(data: bytes) -> Any:
         try:
             return blob_header(data)[index]
         except (ValueError, zlib.error, EOFError, OSError, TypeError, AttributeError):
-            return None  # not an array: the blob check names the data itself
+            return SKIP  # no readable .npy header: nothing to derive (reading it whole is the blob reader's job)
 
     return part
 
@@ -176,4 +179,4 @@ def coverage_of(table: str) -> Coverage:
     return COVERAGE.get(table, _ROW)
 
 
-__all__ = ["COVERAGE", "Coverage", "Derived", "blob_header", "coverage_of"]
+__all__ = ["SKIP", "COVERAGE", "Coverage", "Derived", "blob_header", "coverage_of"]

@@ -90,7 +90,11 @@ def build_synthetic(db: Path, n: int, every: int) -> float:
             )
             prev = bytes.fromhex(event.leaf_hash)
             if len(rows) == every or _ == n:
-                conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                conn.executemany(
+                    "INSERT INTO events (seq, kind, subject_id, created_at, payload, payload_sha256, prev_hash, leaf_hash) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
                 rows = []
                 made = store.checkpoints.sign(key)  # its own event: the chain continues after it
                 seq = made.tree_size
@@ -172,7 +176,11 @@ def build_generations(db: Path, template, explanation, g: int) -> float:
                     leaf = leaf_hash(seq, prev, digest, header_sha256(kind, subject, created))
                     rows.append((seq, kind, subject, created, payload, digest.hex(), prev.hex(), leaf.hex()))
                     prev = leaf
-            conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            conn.executemany(
+                "INSERT INTO events (seq, kind, subject_id, created_at, payload, payload_sha256, prev_hash, leaf_hash) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
             conn.execute("COMMIT")
         store.checkpoints.sign(key)
     return time.perf_counter() - started

@@ -71,6 +71,7 @@ def real(tiny_loaded, tmp_path_factory) -> Real:
     auditor.report([credit.id], real.folder / "dossier.html", generated_at="2026-03-04T12:00:00Z")
     auditor.checkpoint(export=real.late_note)
     auditor.signing.write_public(real.pub)
+    real.key = auditor.signing.info().path  # the operator's key file (for the operator's own commands)
     real.credit, real.other = credit.id, other.id
     result = auditor.verify(key=real.pub, require_signed=True, against=[real.late_note])
     assert result.ok and result.key_pinned and result.unsigned_events == 0, result.problems
@@ -107,12 +108,14 @@ def rechain(db: Path, start: int = 1) -> None:
     """The strongest attacker without the key: recompute every hash from ``start`` on."""
     conn = sqlite3.connect(db)
     rows = conn.execute(
-        "SELECT seq, kind, subject_id, created_at, payload FROM events WHERE seq >= ? ORDER BY seq", [start]
+        "SELECT seq, kind, subject_id, created_at, payload, signature IS NOT NULL FROM events WHERE seq >= ? "
+        "ORDER BY seq",
+        [start],
     ).fetchall()
     prev_row = conn.execute("SELECT leaf_hash FROM events WHERE seq = ?", [start - 1]).fetchone()
     prev = bytes.fromhex(prev_row[0]) if prev_row else GENESIS
-    for seq, kind, subject, created, payload in rows:
-        event = seal(seq, prev, kind, subject, created, json.loads(payload))
+    for seq, kind, subject, created, payload, signed in rows:  # the signatures stay: the attacker cannot redo them
+        event = seal(seq, prev, kind, subject, created, json.loads(payload), signed=bool(signed))
         conn.execute(
             "UPDATE events SET payload=?, payload_sha256=?, prev_hash=?, leaf_hash=? WHERE seq=?",
             [event.payload, event.payload_sha256, event.prev_hash, event.leaf_hash, seq],
@@ -128,7 +131,8 @@ def append_event(db: Path, kind: str, subject: str, payload: dict) -> int:
     seq, last = conn.execute("SELECT seq, leaf_hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
     event = seal(seq + 1, bytes.fromhex(last), kind, subject, "2026-03-05T09:00:00.000000Z", payload)
     conn.execute(
-        "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO events (seq, kind, subject_id, created_at, payload, payload_sha256, prev_hash, leaf_hash) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [
             event.seq,
             kind,
@@ -265,7 +269,9 @@ def test_evidence_row_deleted_leaves_its_event_without_a_row(real, copy, cli):
 def test_event_forged_for_an_existing_row(real, copy, cli):
     (replay_id, payload) = rows(copy, "SELECT subject_id, payload FROM events WHERE kind = 'replay'")[0]
     seq = append_event(copy, "replay", replay_id, json.loads(payload))
-    assert f"seq {seq}: replay {replay_id} is logged twice" in tampered(cli, copy, "--key", str(real.pub))
+    line = tampered(cli, copy, "--key", str(real.pub))  # first: it carries no writer's signature
+    assert f"seq {seq}: replay {replay_id} carries no signature" in line
+    assert f"seq {seq}: replay {replay_id} is logged twice" in run("verify", "--db", str(copy)).stdout
 
 
 def test_row_swapped_between_two_records(real, copy, cli):
@@ -390,8 +396,11 @@ def test_forged_key_transition_not_signed_by_the_old_key(real, copy, cli, tmp_pa
         "new_signature": mallory.sign(message),
     }
     seq = append_event(copy, "key-transition", mallory.key_id, payload)
-    line = tampered(cli, copy, "--key", str(real.pub))
-    assert f"seq {seq}: key-transition to {mallory.key_id} is not valid: it is not signed by the key it retires" in line
+    tampered(cli, copy, "--key", str(real.pub))
+    shown = run("verify", "--db", str(copy), "--key", str(real.pub)).stdout
+    assert (
+        f"seq {seq}: key-transition to {mallory.key_id} is not valid: it is not signed by the key it retires" in shown
+    )
 
 
 # -- the unsigned tail, rollback ---------------------------------------------------------------------------------------
@@ -414,14 +423,22 @@ def test_forged_sign_off_after_the_last_checkpoint(real, copy, cli, tmp_path):
     columns, marks = ", ".join(payload), ", ".join("?" for _ in payload)
     shell(copy, f"INSERT INTO reviews ({columns}) VALUES ({marks})", params=list(payload.values()))
     seq = append_event(copy, "review", payload["id"], payload)
-    shown = run("verify", "--db", str(copy), "--key", str(real.pub))
-    assert shown.returncode == 0 and f"1 newest events (seq {seq}-{seq}) not yet covered" in shown.stdout
-    line = tampered(cli, copy, "--key", str(real.pub), "--require-signed")
-    assert f"seq {seq}: 1 events (seq {seq}-{seq}) come after the last checkpoint signed by a pinned key" in line
-    # The dossier says the sign-off is recorded but not covered, and never "verified" for it.
+    # Every event is signed by the log's key when written: the forged one is not, so it is named at once, and the
+    # operator's next routine checkpoint refuses to cover it (nothing is signed).
+    line = tampered(cli, copy, "--key", str(real.pub))
+    assert f"seq {seq}: review {payload['id']} carries no signature, but the events before it do" in line
+    strict = run("verify", "--db", str(copy), "--key", str(real.pub), "--require-signed").stdout
+    assert f"{seq}-{seq}) come after the last checkpoint signed by a pinned key" in strict
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LLM_AUDIT_SIGNING_KEY", str(real.key))
+        refused = run("checkpoint", "--db", str(copy))
+    assert (
+        refused.returncode == 2 and f"event seq {seq} (review {payload['id']}) carries no signature" in refused.stderr
+    )
+    assert run("verify", "--db", str(copy), "--key", str(real.pub)).returncode == 1  # still named, nothing laundered
+    # The dossier says the log failed verification, never "verified" for the forged sign-off.
     text = dossier(copy, real.credit, tmp_path)
-    assert "Audit log integrity: unverified" in text and "Audit log integrity: verified" not in text
-    assert f"recorded at seq {seq}, but not yet covered by a signed checkpoint" in text
+    assert "Audit log integrity: verified" not in text
 
 
 def test_rolled_back_copy_against_an_exported_checkpoint(real, cli, tmp_path):

@@ -21,9 +21,9 @@ from click.testing import CliRunner
 from audit import Auditor
 from audit.cli import main
 from audit.errors import UserError
-from audit.integrity.chain import seal
+from audit.integrity.chain import event_message, seal
 from audit.integrity.key_location import default_key_path, key_dir, legacy_key_path, log_key_path
-from audit.integrity.signing import create_key, load_key
+from audit.integrity.signing import create_key, load_key, load_signing_key
 from audit.store import AuditStore
 
 
@@ -71,9 +71,9 @@ def test_default_key_lives_in_its_own_directory_one_per_log(small, tmp_path):
 def test_signing_key_from_the_environment_and_its_old_name(tmp_path, monkeypatch):
     for name in ("LLM_AUDIT_SIGNING_KEY", "LLM_AUDIT_KEY"):
         db = tmp_path / f"{name}.db"
-        notes(db, 1)
         key = create_key(tmp_path / f"{name}.key")
         monkeypatch.setenv(name, str(key.source))
+        notes(db, 1)  # each event is signed by the log's key when written: the key is chosen before the first
         assert Auditor(db=db).checkpoint().key_id == key.key_id
         monkeypatch.delenv(name)
     with pytest.raises(UserError, match="is missing but this log is signed by key id"):
@@ -85,8 +85,8 @@ def test_signing_key_from_the_environment_and_its_old_name(tmp_path, monkeypatch
 def test_a_0_1_key_beside_the_database_keeps_working_with_a_warning_naming_the_move(tmp_path, monkeypatch):
     monkeypatch.setenv("LLM_AUDIT_CHECKPOINT_EVERY", "0")
     db = tmp_path / "old.db"
-    notes(db, 2)
     legacy = create_key(legacy_key_path(db))
+    notes(db, 2)
     done = run("checkpoint", "--db", str(db))
     assert done.exit_code == 0 and legacy.key_id in done.stdout
     warnings = [line for line in done.stderr.splitlines() if line.startswith("Warning:")]
@@ -219,8 +219,12 @@ def test_automatic_checkpoints_every_n_events_and_after_a_quiet_minute(tmp_path,
     from datetime import UTC, datetime, timedelta
 
     old = (datetime.now(UTC) - timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    event = seal(seq + 1, bytes.fromhex(last), "note", "quiet", old, {"i": "quiet"})
-    conn.execute("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", list(event))
+    event = seal(seq + 1, bytes.fromhex(last), "note", "quiet", old, {"i": "quiet"}, signed=True)
+    signature = load_signing_key(_log_key(db)).sign(event_message(event.leaf_hash))  # as the process wrote it then
+    conn.execute(
+        f"INSERT INTO events ({', '.join(event._fields)}, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [*event, signature],
+    )
     conn.commit()
     conn.close()
     notes(db, 1)  # the next append signs: the oldest uncovered event is older than a minute

@@ -67,12 +67,14 @@ def rechain_from(db: Path, start: int) -> None:
     """The strongest attacker without the key: recompute every hash from ``start`` on."""
     conn = sqlite3.connect(db)
     rows = conn.execute(
-        "SELECT seq, kind, subject_id, created_at, payload FROM events WHERE seq >= ? ORDER BY seq", [start]
+        "SELECT seq, kind, subject_id, created_at, payload, signature IS NOT NULL FROM events WHERE seq >= ? "
+        "ORDER BY seq",
+        [start],
     ).fetchall()
     prev_row = conn.execute("SELECT leaf_hash FROM events WHERE seq = ?", [start - 1]).fetchone()
     prev = bytes.fromhex(prev_row[0]) if prev_row else GENESIS
-    for seq, kind, subject, created, payload in rows:
-        event = seal(seq, prev, kind, subject, created, json.loads(payload))
+    for seq, kind, subject, created, payload, signed in rows:  # the signatures stay: the attacker cannot redo them
+        event = seal(seq, prev, kind, subject, created, json.loads(payload), signed=bool(signed))
         conn.execute(
             "UPDATE events SET payload=?, payload_sha256=?, prev_hash=?, leaf_hash=? WHERE seq=?",
             [event.payload, event.payload_sha256, event.prev_hash, event.leaf_hash, seq],
@@ -198,7 +200,8 @@ def test_inserted_row_with_recomputed_hashes_is_caught_by_the_signed_root(copy):
     forged = seal(3, GENESIS, "attribution-test", "forged", "2026-01-01T00:00:00.000000Z", {"method": "forged"})
     conn = sqlite3.connect(copy)
     conn.execute(
-        "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO events (seq, kind, subject_id, created_at, payload, payload_sha256, prev_hash, leaf_hash) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [
             forged.seq,
             forged.kind,
@@ -216,9 +219,9 @@ def test_inserted_row_with_recomputed_hashes_is_caught_by_the_signed_root(copy):
     result = Auditor(db=copy).verify()
     checks = {p.check for p in result.problems}
     # The chain itself is consistent: the signed root catches it, and the checkpoint's event now sits at seq 7
-    # while it signs a tree of 6.
-    assert checks == {"checkpoint-root", "tables"}
-    assert result.first_problem.seq == 6 and "Merkle root" in result.first_problem.what
+    # while it signs a tree of 6; the forged event carries no writer's signature.
+    assert checks == {"checkpoint-root", "tables", "event-signature"}
+    assert any(p.seq == 6 and "Merkle root" in p.what for p in result.problems)
 
 
 def test_appended_row_with_forged_checkpoint_fails_against_the_pinned_key(copy):
@@ -231,7 +234,8 @@ def test_appended_row_with_forged_checkpoint_fails_against_the_pinned_key(copy):
     )
     attack(
         copy,
-        "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO events (seq, kind, subject_id, created_at, payload, payload_sha256, prev_hash, leaf_hash) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         params=[
             7,
             forged.kind,
@@ -250,14 +254,15 @@ def test_appended_row_with_forged_checkpoint_fails_against_the_pinned_key(copy):
     mallory = create_key(copy.parent / "mallory.key")
     signature = mallory.sign(checkpoint_message(7, root, "2026-01-02T00:00:00.000000Z"))
     before = Auditor(db=copy).verify(key=copy.parent / "audit.pub.pem")
-    assert before.ok and before.pinned_size == 6 and before.unsigned_events == 1  # appended, simply not covered
+    assert before.pinned_size == 6 and before.unsigned_events == 1  # appended, not covered, and without signature:
+    assert [p.check for p in before.problems] == ["event-signature"]
     attack(
         copy,
         "INSERT INTO checkpoints (tree_size, root_hash, signed_at, key_id, public_key, signature) VALUES (?, ?, ?, ?, ?, ?)",
         params=[7, root, "2026-01-02T00:00:00.000000Z", mallory.key_id, mallory.raw.hex(), signature],
     )
-    problem = first(copy)
-    assert (problem.check, problem.seq) == ("checkpoint-key", 7) and mallory.key_id in problem.what
+    result = Auditor(db=copy).verify(key=copy.parent / "audit.pub.pem")
+    assert any(p.check == "checkpoint-key" and p.seq == 7 and mallory.key_id in p.what for p in result.problems)
 
 
 def test_triggers_dropped_row_edited_and_chain_recomputed(copy):
@@ -272,8 +277,10 @@ def test_triggers_dropped_row_edited_and_chain_recomputed(copy):
         f"UPDATE events SET payload = '{json.dumps(payload).replace(chr(39), chr(39) * 2)}' WHERE seq = {seq}",
     )
     rechain_from(copy, seq)
-    problem = first(copy)
-    assert problem.check == "checkpoint-root" and problem.seq == 6
+    result = Auditor(db=copy).verify(key=copy.parent / "audit.pub.pem")
+    assert any(p.check == "checkpoint-root" and p.seq == 6 for p in result.problems)
+    # and the rewritten event's writer's signature no longer matches its leaf: the edited event itself is named
+    assert result.first_problem.check == "event-signature" and result.first_problem.seq == seq
 
 
 def test_edited_payload_without_rehash(copy):

@@ -231,6 +231,7 @@ def _rechain(db: Path) -> None:
 
     with sqlite3.connect(db) as conn:
         prev = GENESIS
+        conn.execute("UPDATE events SET signature = NULL")  # no key: the writer's signatures cannot be redone
         for seq, kind, subject, created, payload in conn.execute(
             "SELECT seq, kind, subject_id, created_at, payload FROM events ORDER BY seq"
         ).fetchall():

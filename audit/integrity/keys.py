@@ -99,7 +99,7 @@ def rotate_key(db_path: Path, key: str | Path | None = None, new_key: str | Path
             "old_signature": old.sign(message),
             "new_signature": fresh.sign(message),
         }
-        seq = store.checkpoints.append_transition(payload)
+        seq = store.checkpoints.append_transition(payload, old)  # written, like every event, with the log's key
         made = store.checkpoints.sign(fresh)
     if new_key is None:
         for alias in {choice.path, target, default_key_path(db_path)}:  # every name the old key had in the directory

@@ -61,6 +61,7 @@ def build_proof(store: AuditStore, record_id: str) -> dict[str, Any]:
             "payload_sha256": e.payload_sha256,
             "prev_hash": e.prev_hash,
             "leaf_hash": e.leaf_hash,
+            "signature": store.events.signature_at(e.seq),
             "inclusion_path": [h.hex() for h in tree.inclusion_proof(e.seq - 1)],
         }
 
@@ -144,7 +145,7 @@ def verify_proof_document(
                 raw["prev_hash"],
                 raw["leaf_hash"],
             )
-            if recompute_leaf(event) != raw["leaf_hash"]:
+            if recompute_leaf(event, bool(raw.get("signature"))) != raw["leaf_hash"]:
                 result.problems.append(f"seq {seq}: leaf hash does not match the event's fields")
             path = [bytes.fromhex(h) for h in raw["inclusion_path"]]
             if not verify_inclusion(bytes.fromhex(raw["leaf_hash"]), seq - 1, size, path, root):
@@ -191,7 +192,12 @@ def _handed_over(pins: list[VerifyKey], transitions: list[dict[str, Any]], size:
             raw["prev_hash"], raw["leaf_hash"],
         )  # fmt: skip
         path = [bytes.fromhex(h) for h in raw["inclusion_path"]]
-        if raw["kind"] != TRANSITION or digest != raw["payload_sha256"] or recompute_leaf(event) != raw["leaf_hash"]:
+        signed = bool(raw.get("signature"))
+        if (
+            raw["kind"] != TRANSITION
+            or digest != raw["payload_sha256"]
+            or recompute_leaf(event, signed) != raw["leaf_hash"]
+        ):
             continue
         if int(raw["seq"]) > size or not verify_inclusion(
             bytes.fromhex(raw["leaf_hash"]), event.seq - 1, size, path, root

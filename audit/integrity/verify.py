@@ -41,7 +41,7 @@ from ..store.checkpoints import TRANSITION, Checkpoint
 from ..store.database import describe_write_error
 from .canonical import jcs_safe
 from .canonical_check import check_text
-from .chain import GENESIS, recompute_leaf
+from .chain import GENESIS, ChainedEvent, event_message, recompute_leaf
 from .columns import derived_problems, json_problems
 from .merkle import MerkleAccumulator, MerkleTree, verify_consistency
 from .note import NoteCheckpoint, origin_of, read_note
@@ -70,6 +70,7 @@ CHECKS = (
     "consistency",
     "stored-json",
     "derived",
+    "event-signature",
 )
 
 
@@ -278,6 +279,45 @@ class _Keys:
             return None
         self.seen_keys.setdefault(key.key_id, key)
         return Cover(int(cp.id or 0), cp.tree_size, cp.key_id, cp.signed_at, cp.key_id in self.pinned_ids)
+
+
+class _EventSignatures:
+    """Each event carries its writer's signature (since 0.3): once one does, every later one must, and each event
+    no valid checkpoint covers must be signed by the log's key. Covered events were checked by the checkpoint's
+    signer before it signed (``checkpoint`` refuses otherwise), so their signatures are not checked again."""
+
+    def __init__(self, report: _Report) -> None:
+        self.report = report
+        self.seen_signed = False
+        self.pending: list[tuple[ChainedEvent, str]] = []
+
+    def add(self, event: ChainedEvent, signature: str | None) -> None:
+        if signature is not None:
+            self.seen_signed = True
+            self.pending.append((event, signature))
+        elif self.seen_signed:
+            self.report.add(
+                "event-signature",
+                event.seq,
+                f"{event.kind} {event.subject_id} carries no signature, but the events before it do: it was appended "
+                "without the log's key (table events column signature)",
+            )
+
+    def covered(self, size: int) -> None:
+        self.pending = [(e, s) for e, s in self.pending if e.seq > size]
+
+    def check(self, key: VerifyKey | None) -> None:
+        if key is None:
+            return  # no checkpoint names the log's key yet: nothing to check them against (and nothing is covered)
+        for event, signature in self.pending:
+            if not key.verify(signature, event_message(event.leaf_hash)):
+                self.report.add(
+                    "event-signature",
+                    event.seq,
+                    f"{event.kind} {event.subject_id}: its signature (table events column signature) is not by the "
+                    f"log's key {key.key_id}: it was forged or appended without the key",
+                )
+        self.pending = []
 
 
 def _differs(logged_text: str, current: dict[str, Any]) -> str | None:
@@ -647,7 +687,8 @@ def verify_store(
     leaves: list[bytes] = []
     prev_leaf = GENESIS.hex()
     expected = 1
-    for event in store.events.iter_chain():
+    signatures = _EventSignatures(report)
+    for event, signature in store.events.iter_chain_signed():
         seq = event.seq
         if seq != expected:
             report.add(
@@ -669,13 +710,15 @@ def verify_store(
                 seq,
                 "prev_hash does not link to the previous event's leaf hash (rows deleted, inserted or swapped)",
             )
-        if recompute_leaf(event) != event.leaf_hash:
+        if recompute_leaf(event, signature is not None) != event.leaf_hash:
             report.add(
                 "leaf-hash", seq, f"{event.kind} {event.subject_id}: leaf_hash does not match the event's fields"
             )
+        signatures.add(event, signature)
         if evidence is not None:  # in step with the chain (one pass), unless a second process does it
             evidence.projected += evidence.event(seq, event.kind, event.subject_id, event.payload)
         if event.kind == TRANSITION:
+            signatures.check(keys.log_key)  # written with the key it retires
             keys.transition(seq, event.subject_id, event.payload, prev_leaf)
         leaf = bytes.fromhex(event.leaf_hash)
         acc.add(leaf)
@@ -688,7 +731,9 @@ def verify_store(
             cover = keys.check(pending[next_cp], acc.root())
             if cover is not None:
                 result.covers.append(cover)
+                signatures.covered(acc.size)  # the checkpoint's signer checked them before signing
             next_cp += 1
+    signatures.check(keys.log_key)  # the events no checkpoint covers yet: each must be the log key's
     result.events = acc.size
     result.root_hash = acc.root().hex()
     for cp in pending[next_cp:]:

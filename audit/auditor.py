@@ -13,21 +13,17 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import journal, recording
-from .api_keys import ApiKeys
+from . import recording, spool
 from .attribution.request import check_request
-from .errors import UserError
-from .integrity import keys
-from .integrity.keyring import Keyring
-from .integrity.proof import export_proof, load_trusted, read_proof, verify_proof_document
-from .integrity.verify import VerifyResult, verify_path
+from .credentials import ApiKeys
+from .integrity.facade import IntegrityFacade
 from .model import LoadedModel, load_model
+from .privacy.facade import PrivacyFacade
 from .privacy.guard import PrivacyGuard
 from .privacy.keystore import default_key_store_path
-from .privacy.lifecycle import Lifecycle
 from .privacy.policy import Policy, load_policy
-from .privacy.retention import Hold
 from .record import GenerationRecord
+from .recording import GenerationRequest
 from .replay.models import ReplayModels
 from .replay.result import ReplayResult
 from .report import ReportOutput, issue_report
@@ -36,7 +32,7 @@ from .scale import BatchSummary, InProcessExecutor, ModelSpec, ReplayWork
 from .scale.batch import BATCH_OPTIONS, explain_batch, fairness_batch, replay_batch
 from .scale.merge import MergeResult, merge_databases
 from .store import AuditStore, check_writable, default_db_path
-from .store.checkpoints import Checkpoint
+from .store.reads import ReadFacade
 from .tolerances import REPLAY_TOLERANCE, check_tolerance
 
 if TYPE_CHECKING:
@@ -45,10 +41,9 @@ if TYPE_CHECKING:
     from .checks.runner import SuiteResult
     from .counterfactual import CounterfactualResult
     from .fairness import FairnessResult
-    from .integrity.proof import ProofResult
 
 
-class Auditor:
+class Auditor(ReadFacade, IntegrityFacade, PrivacyFacade):
     """Record, explain, replay, report and verify generations in one audit database (``db``, default
     ``$LLM_AUDIT_DB`` or ``./llm-audit.db``). ``model``: the default model's name, a local folder, a hub id
     or a :class:`~audit.model.LoadedModel`; ``policy``: a privacy policy; ``key_store``: its key store file."""
@@ -85,12 +80,40 @@ class Auditor:
         """Redaction on write, opening of sealed content on read; one key store read per Auditor."""
         return PrivacyGuard(self.policy, self.key_store or default_key_store_path(self.db_path))
 
-    def generate(self, *, seed: int = 0, use_case: str = "general", **inputs: Any) -> GenerationRecord:
-        """Generate once and store the full record (with ``seq``); ``inputs``: see :func:`audit.recording.check_request`."""
-        request = recording.check_request(inputs, seed, use_case, self.operator)
-        check_writable(self.db_path)
-        if self.policy is not None:
-            self.privacy.check_key_store()
+    def generate(
+        self,
+        *,
+        prompt: str | None = None,
+        template: str | None = None,
+        variables: dict[str, Any] | None = None,
+        messages: list[dict[str, Any]] | None = None,
+        system: str | None = None,
+        chat: bool | None = None,
+        decision: Any = None,
+        seed: int = 0,
+        use_case: str = "general",
+        operator: str | None = None,
+        tags: dict[str, Any] | None = None,
+        **generation: Any,
+    ) -> GenerationRecord:
+        """Generate once and store the full record (with ``seq``). The prompt: one of ``prompt``, ``template`` (with
+        ``variables``) or ``messages``; ``decision``: :func:`audit.decision.spec.check_spec`'s; ``generation``: generation
+        parameters by name (:class:`audit.params.GenerationParams`), all checked by :class:`GenerationRequest`."""
+        request = GenerationRequest.build(
+            prompt=prompt,
+            template=template,
+            variables=variables,
+            messages=messages,
+            system=system,
+            chat=chat,
+            params=generation,
+            decision=decision,
+            seed=seed,
+            use_case=use_case,
+            operator=operator or self.operator,
+            tags=tags,
+        )
+        recording.check_storable(self.db_path, self.privacy)
         record = recording.record_generation(self.loaded, request)
         return recording.store_record(self.db_path, record, self.privacy)
 
@@ -102,18 +125,6 @@ class Auditor:
         """The record; a sealed one opened when its key is available (``clear=True``: or refuse)."""
         with AuditStore.open(self.db_path) as store:
             return self.privacy.open_stored(store, store.records.get(record_id), clear)
-
-    def list(
-        self,
-        *,
-        use_case: str | None = None,
-        since: str | None = None,
-        until: str | None = None,
-        limit: int | None = None,
-    ) -> list[GenerationRecord]:
-        """Recorded generations, oldest first (``since``/``until``: ISO dates or times, UTC)."""
-        with AuditStore.open(self.db_path) as store:
-            return list(store.records.iter(use_case=use_case, since=since, until=until, limit=limit))
 
     def explain(
         self, record_id: str, method: str = "feature-ablation", granularity: str = "token", **params: Any
@@ -127,7 +138,7 @@ class Auditor:
         request.check_record(record)
         check_writable(self.db_path)
         result = explain_loaded(self.loaded, record, request)
-        journal.store_or_keep(self.db_path, "explanation", self.privacy.for_storage(record, result))
+        spool.store_or_keep(self.db_path, "explanation", self.privacy.for_storage(record, result))
         return result
 
     def explain_all(
@@ -138,20 +149,6 @@ class Auditor:
         request = check_request(method, granularity, options)
         return explain_batch(self.db_path, self.privacy, request, executor or self._executor(), **batch)
 
-    def explanations(
-        self, record_id: str | None = None, *, method: str | None = None, granularity: str | None = None
-    ) -> list[AttributionResult]:
-        """Stored explanations (of one record), in the log's order."""
-        with AuditStore.open(self.db_path) as store:
-            rid = store.records.get(record_id).id if record_id else None
-            found = store.explanations.list(rid, method=method, granularity=granularity)
-        return [self.privacy.open_result(r) for r in found]
-
-    def explanation(self, explanation_id: str) -> AttributionResult:
-        """One stored explanation by id."""
-        with AuditStore.open(self.db_path) as store:
-            return self.privacy.open_result(store.explanations.get(explanation_id))
-
     def attention(self, record_id: str, heads: bool = False, *, tolerance: float = REPLAY_TOLERANCE) -> AttentionResult:
         """Capture, aggregate and store a record's attention (refused unless the model reproduces it)."""
         from .attention.analyse import analyse_recorded, check_attention_request
@@ -160,7 +157,7 @@ class Auditor:
         check_attention_request(record, tolerance)
         check_writable(self.db_path)
         result = analyse_recorded(self.loaded, record, heads=heads, tolerance=tolerance)
-        journal.store_or_keep(self.db_path, "attention", self.privacy.for_storage(record, result))
+        spool.store_or_keep(self.db_path, "attention", self.privacy.for_storage(record, result))
         with AuditStore.open(self.db_path) as store:
             return self.privacy.open_result(store.attention.get(result.id))
 
@@ -179,16 +176,12 @@ class Auditor:
         record = self.get(record_id, clear=True)
         check_writable(self.db_path)
         result = replay_one(record, self._replay_models, model, upstream, allow_model_mismatch, tolerance)
-        journal.store_or_keep(self.db_path, "replay", self.privacy.for_storage(record, result))
+        spool.store_or_keep(self.db_path, "replay", self.privacy.for_storage(record, result))
         return result
 
     def replay_many(self, record_ids: list[str] | None = None, **options: Any) -> list[ReplayResult]:
         """:meth:`replay_all` in this process, returning the replays (a failure raises instead)."""
-        summary = self.replay_all(record_ids=record_ids, **options)
-        if summary.failures:
-            record_id, error = next(iter(summary.failures.items()))
-            raise UserError(f"replay of {record_id} failed ({error}); {summary.stored} replay(s) were stored")
-        return list(summary.results)
+        return self.replay_all(record_ids=record_ids, **options).all_results()
 
     def replay_all(
         self,
@@ -216,7 +209,7 @@ class Auditor:
         record = self.get(record_id, clear=True)
         check_writable(self.db_path)
         result = counterfactuals(self.loaded, record, variations, pairs=pairs)
-        journal.store_or_keep(self.db_path, "counterfactual", result)
+        spool.store_or_keep(self.db_path, "counterfactual", result)
         return result
 
     def fairness(
@@ -229,11 +222,6 @@ class Auditor:
         found = swaps_for(swaps, example)
         return fairness_batch(self.db_path, self.privacy, found, executor or self._executor(), **options)
 
-    def replays(self, replay_ids: list[str]) -> list[ReplayResult]:
-        """Stored replays by id, in the given order."""
-        with AuditStore.open(self.db_path) as store:
-            return [store.replays.get(replay_id) for replay_id in replay_ids]
-
     def report(
         self, record_ids: list[str] | str | None = None, output: str | Path = "report.html", **options: Any
     ) -> ReportOutput:
@@ -241,62 +229,18 @@ class Auditor:
         ids = [record_ids] if isinstance(record_ids, str) else list(record_ids or [])
         return issue_report(self.db_path, Path(output), record_ids=ids or None, verify=self.verify, **options)
 
-    def verify(self, *, key: Any = None, **options: Any) -> VerifyResult:
-        """Check all the log commits to, read-only, pinned to ``key`` or the trust file (:func:`~audit.integrity.verify.verify_path`)."""
-        return verify_path(self.db_path, key, **options)
-
-    def checkpoint(self, *, key: str | Path | None = None, export: str | Path | None = None) -> Checkpoint:
-        """Sign the log's current size and root now (the key is created on first use); ``export``: also write it as a C2SP note."""
-        return self.signing.export(Path(export), key)[0] if export else keys.sign_checkpoint(self.db_path, key)
-
-    @cached_property
-    def signing(self) -> Keyring:
-        """This database's signing key, the trust file, key rotation, exported checkpoints (:mod:`audit.integrity.keyring`)."""
-        return Keyring(self.db_path)
-
-    def append_pending(self) -> list[journal.Appended]:
-        """Append what the pending journal kept when the database could not take it (:mod:`audit.journal`)."""
-        return journal.append_pending(self.db_path)
-
-    def proof(self, record_id: str, output: str | Path) -> Path:
-        """Write ``record_id``'s events, blobs and inclusion proofs to ``output`` (JSON)."""
-        return export_proof(self.db_path, record_id, Path(output))
-
-    @staticmethod
-    def verify_proof(proof_file: str | Path, *, key: str | Path | None = None) -> ProofResult:
-        """Check a proof file offline against ``key`` (else the key it embeds); no database needed."""
-        doc = read_proof(Path(proof_file))
-        return verify_proof_document(doc, *load_trusted(Path(key) if key else None, doc))
+    def append_pending(self) -> list[spool.Appended]:
+        """Append what the pending journal kept when the database could not take it (:mod:`audit.spool`)."""
+        return spool.append_pending(self.db_path)
 
     def merge(self, sources: list[str | Path], **options: Any) -> MergeResult:
         """Check each source (trust, schema, ids, blobs: :func:`~audit.scale.merge.merge_databases`), then copy it in here."""
         return merge_databases([Path(s) for s in sources], self.db_path, **options)
 
     api_keys = cached_property(lambda self: ApiKeys(self.db_path, self.operator))
-    """API keys of ``serve`` and ``proxy`` (:class:`audit.api_keys.ApiKeys`): stored hashed, added and revoked as events."""
-
-    @cached_property
-    def lifecycle(self) -> Lifecycle:
-        """Retention, erasure and legal holds of sealed records (see :mod:`audit.privacy.lifecycle`)."""
-        return Lifecycle(self.db_path, self.privacy, self.operator)
+    """API keys of ``serve`` and ``proxy`` (:class:`audit.credentials.ApiKeys`): stored hashed, added and revoked as events."""
 
     reviews = cached_property(Reviews.on)
-
-    def retention(self, *, apply: bool = False, as_of: str | None = None, reason: str = "retention period ended"):
-        """Every sealed record's retention state (:meth:`audit.privacy.lifecycle.Lifecycle.retention`); ``apply``: erase those due."""
-        return self.lifecycle.retention(apply=apply, as_of=as_of, reason=reason)
-
-    def erase(self, *, subject: str | None = None, record_id: str | None = None, reason: str) -> list[str]:
-        """Crypto-shred a data subject's (or one record's) keys; an ``erasure`` tombstone per record."""
-        return self.lifecycle.erase(subject=subject, record_id=record_id, reason=reason)
-
-    def holds(self) -> list[Hold]:
-        """The legal holds in force now."""
-        return self.lifecycle.holds()
-
-    def hold(self, *, subject: str | None = None, record_id: str | None = None, reason: str, release: bool = False):
-        """Place (or with ``release``, lift) a legal hold on a data subject or one record."""
-        return self.lifecycle.hold(subject=subject, record_id=record_id, reason=reason, release=release)
 
     def check(
         self, suite: str | Path, baseline: str | Path, *, say: Callable[[str], None] | None = None

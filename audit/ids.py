@@ -27,12 +27,16 @@ def uuid7(unix_ms: int | None = None) -> str:
     return str(uuid.UUID(int=value))
 
 
-_UUID7 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\Z")
+# The one place ids are described: a full UUIDv7 as :func:`uuid7` writes it, and what may name one
+# (its first 8 to 36 characters: hex digits and dashes, starting with a digit), which the commands,
+# the store's id lookups and the review workspace accept.
+UUID7 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\Z")
+ID_PREFIX = re.compile(r"[0-9a-f][0-9a-f-]{7,35}\Z")
 
 
 def is_uuid7(value: object) -> bool:
     """Whether ``value`` is a UUIDv7 string as :func:`uuid7` writes it (lower-case, hyphenated)."""
-    return isinstance(value, str) and _UUID7.match(value) is not None
+    return isinstance(value, str) and UUID7.match(value) is not None
 
 
 def assign_identity(item: object) -> None:

@@ -1,6 +1,7 @@
-"""How far a recomputed log-probability may be from the recorded one, in one place.
+"""Every threshold the audit judges by, in one place, each with its reason.
 
-Two numbers, for two different questions:
+How far a recomputed log-probability may be from the recorded one: two numbers, for two
+different questions:
 
 * ``REPLAY_TOLERANCE`` (1e-4 nats per token): is a reproduction *the same computation*? A
   replay within it is ``identical``; an attention pass beyond it is refused, because its maps
@@ -8,6 +9,10 @@ Two numbers, for two different questions:
 * ``EXPLAIN_TOLERANCE`` (1e-3): does an explanation's unperturbed forward pass describe the
   recorded generation closely enough that its attributions are about that generation? Beyond
   it the explanation is stored with a warning and the dossier flags it.
+
+How the reports judge and word an explanation (``audit/report/``): when its figures add up
+(``COMPLETENESS_*``), when integrated gradients converged (``CONVERGENCE_DELTA``), when a field's
+share of the effect is a reason at all and how strongly it is worded (``*_SHARE``).
 
 Kept free of heavy imports so the CLI can show them in ``--help`` without loading torch.
 """
@@ -18,6 +23,24 @@ from .errors import UserError
 
 REPLAY_TOLERANCE = 1e-4
 EXPLAIN_TOLERANCE = 1e-3
+
+# An explanation's attributions add up to its score change when the gap is within 5 % of that
+# change, and at least 0.01 (a change near zero would otherwise make any rounding a failure).
+COMPLETENESS_RELATIVE_GAP = 0.05
+COMPLETENESS_ABSOLUTE_GAP = 0.01
+
+# Integrated gradients' largest |convergence delta| (per output token) up to which the dossier's
+# method section says "pass": beyond it more steps are needed for the path integral to converge.
+CONVERGENCE_DELTA = 0.05
+
+# Below 2 % of the summed absolute attribution a field is not a principal reason (of a decision
+# or of the text): it is noise next to the fields listed.
+NEGLIGIBLE_SHARE = 0.02
+
+# How a reason's share of the summed absolute attribution is worded: "strongly" from 40 %,
+# "moderately" from 15 %, else "slightly" (about the top one, two, and the rest of four reasons).
+STRONG_SHARE = 0.4
+MODERATE_SHARE = 0.15
 
 
 def check_tolerance(tolerance: float) -> float:

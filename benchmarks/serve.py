@@ -34,7 +34,7 @@ from audit import Auditor  # noqa: E402
 from audit.model import load_model  # noqa: E402
 from audit.prompts import build_prompt  # noqa: E402
 from audit.serve import proxy_app, server_app  # noqa: E402
-from audit.serve.background import BackgroundServer  # noqa: E402
+from audit.web.background import BackgroundServer  # noqa: E402
 
 QUESTIONS = [
     "Explain in plain words what a debt-to-income ratio says about a loan applicant.",

@@ -173,7 +173,8 @@ def main() -> None:
     import httpx
 
     from audit.ui.app import create_app
-    from audit.ui.server import BackgroundServer
+    from audit.ui.forms import record_filter
+    from audit.web.background import BackgroundServer
 
     with tempfile.TemporaryDirectory(prefix="llm-audit-ui-bench-") as folder:
         db = Path(folder) / "audit.db"
@@ -198,7 +199,7 @@ def main() -> None:
             (
                 "list, 3 filters",
                 "/records?use_case=credit-decision&review=unreviewed&q=mortgage",
-                lambda: reviews.records(rita, reviews.record_filter(filters)),
+                lambda: reviews.records(rita, record_filter(filters)),
             ),
             ("record page", f"/records/{record_id}", lambda: reviews.record(rita, record_id)),
         ]

@@ -1,4 +1,4 @@
-"""The package's shape, checked: no import cycles, the façade on top, evidence events only from the store.
+"""The package's shape, checked: no import cycles, the façade on top, events and SQL only in the store, HTML only in templates.
 
 Every import statement counts, at module level or inside a function (a lazy import that
 keeps the CLI fast is still an edge); only imports under ``if TYPE_CHECKING:`` do not.
@@ -7,6 +7,7 @@ keeps the CLI fast is still an edge); only imports under ``if TYPE_CHECKING:`` d
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "audit"
@@ -160,3 +161,104 @@ def test_evidence_events_are_appended_only_by_the_store():
                 if isinstance(owner, ast.Attribute) and owner.attr == "events":
                     offenders.append(f"{name}:{node.lineno}")
     assert offenders == []
+
+
+# -- SQL only in the store, HTML only in templates ---------------------------------------------------------
+
+# Calls that run SQL (sqlite3, sqlite-utils) or open a connection to run it.
+SQL_CALLS = ("execute", "executemany", "executescript", "query")
+SQL_TEXT = re.compile(
+    r"\b(SELECT\s.+\sFROM|INSERT\s+(OR\s+\w+\s+)?INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|REPLACE\s+INTO|"
+    r"(CREATE|DROP)\s+(TEMP\s+)?(TABLE|INDEX|TRIGGER|VIEW|VIRTUAL\s+TABLE)|ALTER\s+TABLE|PRAGMA\s+\w+|"
+    r"BEGIN\s+(IMMEDIATE|EXCLUSIVE|DEFERRED)|WITH\s+RECURSIVE)\b",
+    re.DOTALL,
+)
+# Real element names only: a message's placeholder (``<db>``, ``<key id>``) or a regex group (``(?P<value>...)``) is no markup.
+HTML_ELEMENTS = (
+    "a abbr article aside b body br button canvas caption circle code col colgroup dd details div dl dt em "
+    "figcaption figure footer form g h1 h2 h3 h4 h5 h6 head header hr html i iframe img input label legend li line "
+    "link main meta nav ol option p path polygon polyline pre rect script section select small span strong style "
+    "sub summary sup svg table tbody td textarea tfoot th thead title tr u ul"
+).split()
+HTML_TAG = re.compile(r"</?(" + "|".join(HTML_ELEMENTS) + r")(\s[^<>]*)?/?>|<!DOCTYPE", re.IGNORECASE)
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    """ids of the docstring constants: prose about SQL or markup is allowed, building it is not."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                found.add(id(first.value))
+    return found
+
+
+def _strings(tree: ast.AST) -> list[ast.Constant]:
+    """Every string literal but docstrings (an f-string's literal parts included)."""
+    docs = _docstrings(tree)
+    return [n for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docs]
+
+
+def sql_offences(source: str) -> list[int]:
+    """Lines that run SQL or write SQL text."""
+    tree = ast.parse(source)
+    lines = [n.lineno for n in _strings(tree) if SQL_TEXT.search(n.value)]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            owner = node.func.value
+            if node.func.attr in SQL_CALLS or (
+                node.func.attr == "connect" and isinstance(owner, ast.Name) and owner.id == "sqlite3"
+            ):
+                lines.append(node.lineno)
+    return sorted(set(lines))
+
+
+def html_offences(source: str) -> list[int]:
+    """Lines whose string literals hold an HTML tag."""
+    return sorted({n.lineno for n in _strings(ast.parse(source)) if HTML_TAG.search(n.value)})
+
+
+def test_no_sql_outside_the_store():
+    """Only ``audit/store/`` knows SQL: elsewhere nothing calls execute/executemany/query or spells a statement."""
+    offenders = {
+        name: lines
+        for name, path in _modules().items()
+        if not (name == "audit.store" or name.startswith("audit.store."))
+        and (lines := sql_offences(path.read_text(encoding="utf-8")))
+    }
+    assert offenders == {}
+
+
+def test_no_html_outside_the_templates():
+    """Only ``reports/templates/`` knows HTML: no Python module of the package builds markup."""
+    offenders = {
+        name: lines for name, path in _modules().items() if (lines := html_offences(path.read_text(encoding="utf-8")))
+    }
+    assert offenders == {}
+
+
+def test_the_sql_and_html_finders_find_planted_cases():
+    planted_sql = (
+        '"""SELECT in a docstring is prose."""\n'
+        "def f(store, conn, name):\n"
+        '    """Runs DELETE FROM nothing: prose again."""\n'
+        '    store.db.execute("SELECT 1")\n'
+        "    conn.executemany(q, rows)\n"
+        '    text = f"SELECT id FROM {name} WHERE x = 1"\n'
+        "    db = sqlite3.connect(name)\n"
+        '    sql = "INSERT INTO t VALUES (?)"\n'
+        '    note = "select a model, then run `llm-audit verify`; <db>.keys.json"\n'
+    )
+    assert sql_offences(planted_sql) == [4, 5, 6, 7, 8]
+    planted_html = (
+        '"""Renders <div> nowhere: a docstring."""\n'
+        "def f(name):\n"
+        "    a = f\"<td class='x'>{name}</td>\"\n"
+        '    b = "</svg>"\n'
+        '    c = "<!DOCTYPE html>"\n'
+        "    d = \"is not '<key id> ed25519 <base64 key> <name>'\"\n"
+        '    e = r"(?P<value>\\d+)"\n'
+        '    g = "<br/>"\n'
+    )
+    assert html_offences(planted_html) == [3, 4, 5, 8]

@@ -12,9 +12,9 @@ import numpy as np
 
 from ..errors import UserError
 from ..model import LoadedModel
-from ..proxied import require_local_tokens
 from ..record import GenerationRecord
 from ..tolerances import REPLAY_TOLERANCE
+from ..traffic.proxied import require_local_tokens
 from .aggregate import head_max, head_mean, output_input_block, rollout
 from .capture import EAGER, capture_attention
 from .heads import METHOD, head_importance

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import UserError
-from ..proxied import require_local_tokens
 from ..record import GenerationRecord
+from ..traffic.proxied import require_local_tokens
 from .base import GRANULARITIES, AttributionMethod, get_method
 
 # Entries explain_record adds to the stored parameters that describe rather than decide the

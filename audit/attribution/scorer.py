@@ -50,6 +50,18 @@ def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     return n
 
 
+def prefix_cache(kv: Sequence[tuple[torch.Tensor, torch.Tensor]], start: int, batch: int) -> DynamicCache | None:
+    """The first ``start`` positions of a reference pass's keys and values, shared by ``batch`` rows (none at 0).
+
+    The one prefix cache of both scorers (output and decision): rows that agree with the reference
+    up to ``start`` reuse its layers' keys and values instead of recomputing them.
+    """
+    if start == 0:
+        return None
+    data = [(k[:, :, :start].expand(batch, -1, -1, -1), v[:, :, :start].expand(batch, -1, -1, -1)) for k, v in kv]
+    return DynamicCache(ddp_cache_data=data)
+
+
 class PrefixCachedScorer:
     """Log-probabilities of the recorded output ids after any perturbed prompt.
 
@@ -76,14 +88,6 @@ class PrefixCachedScorer:
             self.unperturbed = target_logprobs(self.head, hidden, self.targets)
         self.evaluations = 0
 
-    def _cache(self, start: int, batch: int) -> DynamicCache | None:
-        if start == 0:
-            return None
-        data = [
-            (k[:, :, :start].expand(batch, -1, -1, -1), v[:, :, :start].expand(batch, -1, -1, -1)) for k, v in self._kv
-        ]
-        return DynamicCache(ddp_cache_data=data)
-
     @torch.no_grad()
     def score(self, prompts: Sequence[Sequence[int]]) -> torch.Tensor:
         """(batch, n_output) log-probabilities of the recorded output ids after each prompt."""
@@ -97,7 +101,7 @@ class PrefixCachedScorer:
         ids = torch.full((batch, width), self.pad_id, dtype=torch.long, device=self.device)
         for i, row in enumerate(rows):
             ids[i, : len(row)] = torch.tensor(row, device=self.device)
-        cache = self._cache(start, batch)
+        cache = prefix_cache(self._kv, start, batch)
         position_ids = torch.arange(start, start + width, device=self.device).unsqueeze(0).expand(batch, -1)
         hidden = self.decoder(
             input_ids=ids, cache=cache, position_ids=position_ids, use_cache=cache is not None

@@ -15,13 +15,13 @@ from . import (  # noqa: F401,E402 - registers the commands
     generate,
     integrity,
     merge,
-    pending,
     privacy,
     records,
     replay,
     report,
     review,
     serve,
+    spool,
 )
 from .app import main
 

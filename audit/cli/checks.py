@@ -104,7 +104,7 @@ def check(
       llm-audit check --suite examples/ci/suite.toml --baseline examples/ci/baseline.json --junit report.xml
     """
     from ..checks.files import database
-    from ..checks.junit import suite_junit
+    from ..checks.suite_junit import suite_junit
     from ..checks.table import render_table
     from ..junit import write_junit
 

@@ -9,6 +9,7 @@ import click
 
 from ..examples import load_examples
 from .app import db_option, key_store_option, main, make_auditor, model_options
+from .options import policy_option
 
 
 @main.command()
@@ -20,12 +21,7 @@ from .app import db_option, key_store_option, main, make_auditor, model_options
     show_default=True,
     help="Folder of *.toml cases.",
 )
-@click.option(
-    "--policy",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Privacy policy TOML: records are redacted and sealed; its [demo] cases are added.",
-)
+@policy_option
 @key_store_option
 @db_option
 @model_options
@@ -38,7 +34,8 @@ def demo(
     device: str | None,
     dtype: str | None,
 ) -> None:
-    """Record every example case (then explain and report them) into the database.
+    """Record every example case (then explain and report them) into the database; with --policy, its [demo]
+    cases are added and every record is redacted and sealed.
 
     \b
     Example:

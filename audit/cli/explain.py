@@ -13,6 +13,7 @@ from ..attribution.result import AttributionResult
 from ..errors import UserError
 from .app import db_option, echo_json, json_option, main, make_auditor, model_options
 from .batch import batch_exit_code, executor_options, make_executor
+from .options import record_filters
 
 
 def attribution_summary(result: AttributionResult, top: int = 10) -> str:
@@ -59,11 +60,7 @@ def attribution_summary(result: AttributionResult, top: int = 10) -> str:
 @click.option(
     "--all", "explain_all", is_flag=True, help="Explain every record not yet explained with this method and parameters."
 )
-@click.option("--use-case", default=None, help="With --all: only this use case.")
-@click.option(
-    "--since", default=None, help="With --all: only records started at or after this ISO time (e.g. 2026-11-01)."
-)
-@click.option("--until", default=None, help="With --all: only records started before this ISO time.")
+@record_filters
 @executor_options
 @click.option(
     "--method", default="feature-ablation", show_default=True, help="Attribution method: " + ", ".join(METHODS) + "."

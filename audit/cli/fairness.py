@@ -10,6 +10,7 @@ from ..errors import UserError
 from ..fairness.table import counterfactual_table, fairness_table
 from .app import db_option, echo_json, json_option, main, make_auditor, model_options
 from .batch import executor_options, make_executor
+from .options import record_filters
 
 
 @main.command()
@@ -76,9 +77,7 @@ def counterfactual(
     default=None,
     help="Also swap the [fairness] attributes of this example TOML.",
 )
-@click.option("--use-case", default=None, help="Only records of this use case.")
-@click.option("--since", default=None, help="Only records started at or after this ISO time.")
-@click.option("--until", default=None, help="Only records started before this ISO time.")
+@record_filters
 @executor_options
 @db_option
 @model_options

@@ -20,6 +20,7 @@ from .app import (
     read_text_file,
 )
 from .format import record_summary
+from .options import generation_options, generation_params, policy_option
 
 
 def _read(value: str | None, path: Path | None, what: str) -> str | None:
@@ -96,13 +97,7 @@ def _decision(
     help="credit-decision, risk-assessment, news-summary, legal-analysis, or free text.",
 )
 @click.option("--operator", default=None, help="Who ran this [$LLM_AUDIT_OPERATOR or the login name].")
-@click.option("--max-new-tokens", type=int, default=None, help="[64]")
-@click.option("--do-sample/--greedy", default=None, help="Sample or decode greedily [the model's default].")
-@click.option("--temperature", type=float, default=None)
-@click.option("--top-p", type=float, default=None)
-@click.option("--top-k", type=int, default=None)
-@click.option("--repetition-penalty", type=float, default=None)
-@click.option("--num-beams", type=int, default=None)
+@generation_options
 @click.option(
     "--decision-labels",
     default=None,
@@ -130,13 +125,7 @@ def _decision(
     metavar="FIELD[,FIELD]",
     help="Template fields holding a protected attribute (a prohibited basis: never an adverse-action reason).",
 )
-@click.option(
-    "--policy",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar="LLM_AUDIT_POLICY",
-    default=None,
-    help="Privacy policy TOML: redact PII and seal the clear content (env LLM_AUDIT_POLICY).",
-)
+@policy_option
 @key_store_option
 @db_option
 @model_options
@@ -154,13 +143,6 @@ def generate(
     seed: int,
     use_case: str,
     operator: str | None,
-    max_new_tokens: int | None,
-    do_sample: bool | None,
-    temperature: float | None,
-    top_p: float | None,
-    top_k: int | None,
-    repetition_penalty: float | None,
-    num_beams: int | None,
     decision_labels: str | None,
     favourable: str | None,
     decision_mode: str | None,
@@ -173,6 +155,7 @@ def generate(
     device: str | None,
     dtype: str | None,
     as_json: bool,
+    **params: Any,
 ) -> None:
     """Generate once and store the full record.
 
@@ -196,15 +179,6 @@ def generate(
     if variables and template is None:
         raise UserError("--var/--vars need a --template")
     decision = _decision(decision_labels, favourable, decision_mode, decision_reasons, protected)
-    params = {
-        "max_new_tokens": max_new_tokens,
-        "do_sample": do_sample,
-        "temperature": temperature,
-        "top_p": top_p,
-        "top_k": top_k,
-        "repetition_penalty": repetition_penalty,
-        "num_beams": num_beams,
-    }
     auditor = make_auditor(
         db=db, model=model, device=device, dtype=dtype, operator=operator, policy=policy, key_store=key_store
     )
@@ -217,8 +191,8 @@ def generate(
         chat=chat,
         seed=seed,
         use_case=use_case,
-        **({"decision": decision} if decision is not None else {}),
-        **{k: v for k, v in params.items() if v is not None},
+        decision=decision,
+        **generation_params(params),
     )
     if as_json:
         echo_json(record.to_dict())

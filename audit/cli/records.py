@@ -8,12 +8,11 @@ import click
 
 from .app import db_option, echo_json, json_option, main, make_auditor
 from .format import record_detail, truncate
+from .options import record_filters
 
 
 @main.command("list")
-@click.option("--use-case", default=None, help="Only this use case.")
-@click.option("--since", default=None, help="Only records started at or after this UTC date/time (e.g. 2026-01-01).")
-@click.option("--until", default=None, help="Only records started before this UTC date/time.")
+@record_filters
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many records.")
 @db_option
 @json_option

@@ -18,6 +18,7 @@ from ..replay.result import VERDICTS, ReplayResult
 from ..tolerances import REPLAY_TOLERANCE
 from .app import db_option, echo_json, json_option, main, make_auditor, model_options
 from .batch import batch_exit_code, executor_options, make_executor
+from .options import record_filters
 
 
 def _number(value: float | None) -> str:
@@ -89,11 +90,7 @@ def replay_table(results: list[ReplayResult]) -> str:
 @main.command()
 @click.argument("record_id", required=False)
 @click.option("--all", "replay_all", is_flag=True, help="Replay every record (oldest first).")
-@click.option("--use-case", default=None, help="With --all: only this use case.")
-@click.option(
-    "--since", default=None, help="With --all: only records started at or after this ISO time (e.g. 2026-11-01)."
-)
-@click.option("--until", default=None, help="With --all: only records started before this ISO time.")
+@record_filters
 @click.option(
     "--allow-model-mismatch", is_flag=True, help="Replay even if the model's hashes differ from the record's."
 )

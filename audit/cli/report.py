@@ -7,14 +7,13 @@ from pathlib import Path
 import click
 
 from .app import db_option, echo_json, json_option, main, make_auditor
+from .options import record_filters
 
 
 @main.command()
 @click.argument("record_ids", nargs=-1)
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="HTML file to write.")
-@click.option("--use-case", default=None, help="Summary: only this use case.")
-@click.option("--since", default=None, help="Summary: records started at or after this UTC date/time.")
-@click.option("--until", default=None, help="Summary: records started before this UTC date/time.")
+@record_filters
 @click.option(
     "--generated-at",
     default=None,

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import click
 
-from ..review.roles import ROLES, Principal
+from ..review.identity import LocalAdmin
+from ..review.roles import ROLES
 from .app import db_option, echo_json, json_option, key_store_option, main, make_auditor, model_options
+from .options import policy_option
 
 
 @main.command()
@@ -58,9 +60,9 @@ def users() -> None:
     """
 
 
-def _actor(db: Path) -> tuple[object, Principal]:
+def _admin(db: Path) -> LocalAdmin:
     auditor = make_auditor(db=db)
-    return auditor, Principal(auditor.operator, "admin", "cli")
+    return auditor.reviews.local_admin(auditor.operator)
 
 
 def _password(from_stdin: bool) -> str:
@@ -82,8 +84,7 @@ def users_add(name: str, role: str, password_stdin: bool, db: Path) -> None:
       llm-audit users add alice --role admin
       printf '%s\\n' "$PASSWORD" | llm-audit users add bob --role reviewer --password-stdin
     """
-    auditor, actor = _actor(db)
-    account = auditor.reviews.accounts.add(actor, name, role, _password(password_stdin))
+    account = _admin(db).add(name, role, _password(password_stdin))
     click.echo(f"added {account.name} with the role {account.role}")
 
 
@@ -120,8 +121,7 @@ def users_disable(name: str, db: Path) -> None:
     Example:
       llm-audit users disable bob
     """
-    auditor, actor = _actor(db)
-    auditor.reviews.accounts.disable(actor, name)
+    _admin(db).disable(name)
     click.echo(f"disabled {name}")
 
 
@@ -135,8 +135,7 @@ def users_enable(name: str, db: Path) -> None:
     Example:
       llm-audit users enable bob
     """
-    auditor, actor = _actor(db)
-    auditor.reviews.accounts.enable(actor, name)
+    _admin(db).enable(name)
     click.echo(f"enabled {name}")
 
 
@@ -151,8 +150,7 @@ def users_set_role(name: str, role: str, db: Path) -> None:
     Example:
       llm-audit users set-role bob validator
     """
-    auditor, actor = _actor(db)
-    account = auditor.reviews.accounts.set_role(actor, name, role)
+    account = _admin(db).set_role(name, role)
     click.echo(f"{account.name} now has the role {account.role}")
 
 
@@ -167,8 +165,7 @@ def users_password(name: str, password_stdin: bool, db: Path) -> None:
     Example:
       llm-audit users password bob
     """
-    auditor, actor = _actor(db)
-    auditor.reviews.accounts.set_password(actor, name, _password(password_stdin))
+    _admin(db).set_password(name, _password(password_stdin))
     click.echo(f"new password set for {name}")
 
 
@@ -182,19 +179,13 @@ def users_token(name: str, db: Path) -> None:
     Example:
       llm-audit users token alice
     """
-    auditor, actor = _actor(db)
-    click.echo(auditor.reviews.accounts.issue_token(actor, name))
+    click.echo(_admin(db).issue_token(name))
 
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help="Port to listen on.")
-@click.option(
-    "--policy",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Privacy policy TOML: which roles see sealed content in clear ([access] clear_roles).",
-)
+@policy_option
 @click.option(
     "--key",
     type=click.Path(dir_okay=False, path_type=Path),

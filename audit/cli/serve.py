@@ -13,14 +13,7 @@ from pathlib import Path
 import click
 
 from .app import db_option, echo_json, json_option, key_store_option, main, make_auditor, model_options
-
-_policy_option = click.option(
-    "--policy",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar="LLM_AUDIT_POLICY",
-    default=None,
-    help="Privacy policy TOML applied to every record (env LLM_AUDIT_POLICY).",
-)
+from .options import policy_option
 
 
 def _listen_options(func):
@@ -42,7 +35,7 @@ def _listen_options(func):
 @main.command()
 @click.option("--served-model-name", default=None, help="The model name clients send [the model's own name].")
 @_listen_options
-@_policy_option
+@policy_option
 @key_store_option
 @db_option
 @model_options
@@ -71,7 +64,7 @@ def serve(
       llm-audit serve --db llm-audit.db --port 8000
     """
     from ..serve import check_keys, server_app
-    from ..serve.background import run
+    from ..web.background import run
 
     auditor = make_auditor(db=db, model=model, device=device, dtype=dtype, policy=policy, key_store=key_store)
     check_keys(auditor)
@@ -96,7 +89,7 @@ def serve(
 )
 @click.option("--timeout", type=float, default=600.0, show_default=True, help="Seconds to wait for the upstream.")
 @_listen_options
-@_policy_option
+@policy_option
 @key_store_option
 @db_option
 def proxy(
@@ -123,7 +116,7 @@ def proxy(
       llm-audit proxy --upstream http://127.0.0.1:8001/v1 --db llm-audit.db --port 8000
     """
     from ..serve import check_keys, proxy_app
-    from ..serve.background import run
+    from ..web.background import run
 
     auditor = make_auditor(db=db, policy=policy, key_store=key_store)
     check_keys(auditor)

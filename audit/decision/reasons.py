@@ -13,8 +13,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..tolerances import NEGLIGIBLE_SHARE
+
 MAX_REASONS = 4
-NEGLIGIBLE_SHARE = 0.02
 
 
 def shares(seq_attr: Sequence[float]) -> np.ndarray:

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from transformers import DynamicCache
 
-from ..attribution.scorer import common_prefix, lm_parts, target_logprobs
+from ..attribution.scorer import common_prefix, lm_parts, prefix_cache, target_logprobs
 
 
 class LabelScorer:
@@ -65,14 +65,6 @@ class LabelScorer:
         self.unperturbed = self.score([self.reference])[0]  # (n_labels,)
         self.evaluations = 0
 
-    def _prefix(self, start: int, batch: int) -> DynamicCache | None:
-        if start == 0:
-            return None
-        data = [
-            (k[:, :, :start].expand(batch, -1, -1, -1), v[:, :, :start].expand(batch, -1, -1, -1)) for k, v in self._kv
-        ]
-        return DynamicCache(ddp_cache_data=data)
-
     @torch.no_grad()
     def score(self, prompts: Sequence[Sequence[int]]) -> torch.Tensor:
         """(batch, n_labels) summed log-probabilities of each label's tokens after each prompt."""
@@ -108,7 +100,7 @@ class LabelScorer:
         for i, p in enumerate(prompts):
             ids[i, : len(p) - start] = torch.tensor(list(p[start:]), device=self.device)
         longer = any(len(ids) > 1 for ids in self.labels)
-        cache = self._prefix(start, batch)
+        cache = prefix_cache(self._kv, start, batch)
         if cache is None and longer:
             cache = DynamicCache(config=self.model.config)
         positions = torch.arange(start, start + width, device=self.device).unsqueeze(0).expand(batch, -1)

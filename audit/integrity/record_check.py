@@ -23,9 +23,9 @@ from ..store import AuditStore
 from .canonical import same_content
 from .chain import recompute_leaf
 from .merkle import MerkleAccumulator
+from .signers import pinned_signers
 from .signing import VerifyKey, checkpoint_message
 from .trust import Pins
-from .verify import pinned_signers
 
 _WORDS = {
     "generation": "generation",

@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 from ..errors import UserError
 from ..model import LoadedModel, load_model
-from ..proxied import require_local_tokens
 from ..record import GenerationRecord
+from ..traffic.proxied import require_local_tokens
 from .loading import record_model_spec, recorded_dtype, replay_device, reusable
 
 

@@ -16,9 +16,9 @@ from ..errors import UserError
 from ..generation import run_generation
 from ..ids import uuid7
 from ..model import LoadedModel
-from ..proxied import require_local_tokens
 from ..record import GenerationRecord
 from ..tolerances import REPLAY_TOLERANCE, check_tolerance
+from ..traffic.proxied import require_local_tokens
 from .compare import compare_decisions, compare_outputs
 from .config import rebuild_generation_config
 from .environment_diff import diff_environments

@@ -2,7 +2,7 @@
 
 The request is rebuilt from the record: its messages (or prompt text), the parameters the
 proxy sent (``tags.proxy.sent``, the recorded seed among them) and the same endpoint. The
-answer is read like the proxy reads one (:mod:`audit.upstream`) and compared token by token
+answer is read like the proxy reads one (:mod:`audit.traffic.answer`) and compared token by token
 with the same verdicts as a local replay: tokens compared by id where both sides know it, by
 text otherwise. The model check compares what an upstream tells about itself: its model name
 and ``system_fingerprint``. Whether the server reproduces a generation depends on it (vLLM:
@@ -19,10 +19,10 @@ from typing import Any
 from ..clock import utc_iso
 from ..errors import UserError
 from ..ids import uuid7
-from ..proxied import proxy_facts
 from ..record import GenerationRecord, TopAlternative
 from ..tolerances import REPLAY_TOLERANCE, check_tolerance
-from ..upstream import Answer, StandIns
+from ..traffic.answer import Answer, StandIns
+from ..traffic.proxied import proxy_facts
 from .compare import compare_outputs
 from .result import ReplayResult
 

@@ -13,10 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..attribution.result import AttributionResult
-
-# A gap within 5 % of the score change (and at least 0.01) counts as adding up.
-RELATIVE_GAP = 0.05
-ABSOLUTE_GAP = 0.01
+from ..tolerances import COMPLETENESS_ABSOLUTE_GAP, COMPLETENESS_RELATIVE_GAP
 
 
 @dataclass
@@ -47,7 +44,7 @@ def completeness_of(result: AttributionResult | None, unit: str) -> Completeness
     if numbers is None:
         return None
     attributed, change, gap = numbers
-    adds_up = abs(gap) <= max(ABSOLUTE_GAP, RELATIVE_GAP * abs(change))
+    adds_up = abs(gap) <= max(COMPLETENESS_ABSOLUTE_GAP, COMPLETENESS_RELATIVE_GAP * abs(change))
     share = f" ({abs(gap) / abs(change):.0%} of the change)" if abs(change) > 1e-12 else ""
     base = (
         f"The {result.granularity} attributions add up to {attributed:+.3f}; the {unit} changes by {change:+.3f} "

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..tolerances import MODERATE_SHARE, NEGLIGIBLE_SHARE, STRONG_SHARE
 from .colors import fmt
 
 MAX_REASONS = 4
-NEGLIGIBLE_SHARE = 0.02  # below 2 % of the total effect a field is not a principal reason
 
 
 @dataclass
@@ -39,9 +39,9 @@ def field_words(name: str) -> str:
 
 
 def _strength(share: float) -> str:
-    if share >= 0.4:
+    if share >= STRONG_SHARE:
         return "strongly"
-    if share >= 0.15:
+    if share >= MODERATE_SHARE:
         return "moderately"
     return "slightly"
 

@@ -135,7 +135,7 @@ def fairness_batch(
 
     from tqdm import tqdm
 
-    from .. import journal
+    from .. import spool
     from ..fairness.analyse import aggregate, skip_reason
 
     check_writable(db_path)
@@ -183,7 +183,7 @@ def fairness_batch(
     result = aggregate(
         swaps, scored, skipped, use_case=use_case, filters=filters, model=model, seconds=time.perf_counter() - started
     )
-    journal.store_or_keep(db_path, "fairness", result)
+    spool.store_or_keep(db_path, "fairness", result)
     try:
         sign_tail(db_path)
     except (UserError, sqlite3.Error) as exc:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .. import journal
+from .. import spool
 from ..errors import UserError
 from ..store import AuditStore
 from ..store.database import describe_write_error
@@ -90,7 +90,7 @@ def run_batch(
                                 summary.stored += 1
                     except (sqlite3.Error, OSError, UserError) as exc:  # computed work is kept, never lost
                         reason = str(exc) if isinstance(exc, UserError) else describe_write_error(exc, db_path)
-                        kept = journal.keep(db_path, work.kind, to_store, reason)
+                        kept = spool.keep(db_path, work.kind, to_store, reason)
                         summary.failures[outcome.record_id] = (
                             f"not stored ({reason}): kept in {kept}; run `llm-audit append-pending --db {db_path}`"
                         )

@@ -39,7 +39,7 @@ from ..integrity.verify import VerifyResult, verify_database
 from ..store import AuditStore, check_writable
 from ..store.blobs import BlobTooLarge, expanded_size
 from ..store.provenance import Provenance
-from ..store.schema import MIGRATIONS_TABLE, all_migrations
+from ..store.schema import all_migrations
 
 KINDS = ("generation", "explanation", "replay")
 DEFAULT_MAX_BLOB_BYTES = 512 << 20
@@ -100,8 +100,7 @@ def _check_schema(path: Path) -> None:
         known[migration.component] = max(known.get(migration.component, 0), migration.version)
     try:
         with AuditStore.open(path) as store:
-            rows = store.db.execute(f"SELECT component, MAX(version) FROM {MIGRATIONS_TABLE} GROUP BY component")
-            applied = {component: int(version) for component, version in rows}
+            applied = {component: int(version) for component, version in store.schema_versions().items()}
     except sqlite3.DatabaseError as exc:
         raise SourceRefused(f"source {path} cannot be read ({exc}): nothing was merged") from None
     unknown = sorted(f"{c} v{v}" for c, v in applied.items() if v > known.get(c, 0))

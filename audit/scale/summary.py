@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from ..errors import UserError
+
 
 @dataclass
 class WorkerStats:
@@ -12,6 +14,13 @@ class WorkerStats:
     failures: int = 0
     retried: int = 0
     busy_s: float = 0.0  # seconds spent computing (model loading excluded)
+
+    def all_results(self) -> list[Any]:
+        """The stored results, or the first failure as the error (a caller that wanted every one of them)."""
+        if self.failures:
+            record_id, error = next(iter(self.failures.items()))
+            raise UserError(f"{self.kind} of {record_id} failed ({error}); {self.stored} {self.kind}(s) were stored")
+        return list(self.results)
 
     @property
     def rate(self) -> float:
@@ -45,6 +54,13 @@ class BatchSummary:
     @property
     def failed(self) -> int:
         return len(self.failures)
+
+    def all_results(self) -> list[Any]:
+        """The stored results, or the first failure as the error (a caller that wanted every one of them)."""
+        if self.failures:
+            record_id, error = next(iter(self.failures.items()))
+            raise UserError(f"{self.kind} of {record_id} failed ({error}); {self.stored} {self.kind}(s) were stored")
+        return list(self.results)
 
     @property
     def rate(self) -> float:

@@ -24,7 +24,7 @@ from .responses import json_response
 from .schema import ChatRequest, CompletionRequest, parse
 
 if TYPE_CHECKING:
-    from ..api_keys import ApiKeys
+    from ..credentials import ApiKeys
 
 MAX_BODY = 4 * 1024 * 1024  # bytes; a larger body is refused before it is parsed
 KINDS = {"/v1/chat/completions": ChatRequest, "/v1/completions": CompletionRequest}

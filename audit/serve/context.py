@@ -1,4 +1,4 @@
-"""An OpenAI request as the inputs of :func:`audit.recording.check_request`, audit context included.
+"""An OpenAI request as a :class:`audit.recording.GenerationRequest`, audit context included.
 
 A client sends the rendered prompt (so it works against any OpenAI server) and may add what
 the record needs to be explained by field: the template and its variables. The server then
@@ -9,10 +9,13 @@ template produced a prompt that it did not.
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
 from ..errors import UserError
+from ..params import GenerationParams
 from ..prompts import render_template
+from ..recording import GenerationRequest
 from .errors import bad_request
 from .schema import AuditContext, ChatRequest, CompletionRequest
 
@@ -20,7 +23,7 @@ SYSTEM_ROLES = ("system", "developer")
 
 
 def prompt_inputs(request: ChatRequest | CompletionRequest, context: AuditContext) -> dict[str, Any]:
-    """The prompt part of ``check_request``'s inputs: ``messages``, ``prompt`` or ``template`` with variables."""
+    """The prompt part of the request: ``messages``, ``prompt`` or ``template`` with variables."""
     if isinstance(request, ChatRequest):
         messages = [{"role": m.role, "content": m.text()} for m in request.messages]
         if context.template is None:
@@ -55,22 +58,50 @@ def _check_rendering(context: AuditContext, sent: str, param: str) -> None:
 
 
 def parameter_inputs(request: ChatRequest | CompletionRequest) -> dict[str, Any]:
-    """The generation parameters, in :class:`audit.params.GenerationParams`' names (None: the model's default)."""
-    values = {
-        "max_new_tokens": request.token_budget(),
-        "temperature": request.temperature,
-        "top_p": request.top_p,
-        "stop_strings": request.stops() or None,
-    }
-    return {k: v for k, v in values.items() if v is not None}
+    """The generation parameters, in :class:`audit.params.GenerationParams`' names (None: the model's default),
+    read through each parameter's declared ``served`` attribute (a method is called)."""
+    values = {}
+    for param in fields(GenerationParams):
+        served = param.metadata["served"]
+        if served is not None:
+            value = getattr(request, served)
+            value = value() if callable(value) else value
+            if value is not None and value != []:  # no stop strings: the model's default
+                values[param.name] = value
+    return values
 
 
-def with_decision(inputs: dict[str, Any], context: AuditContext) -> dict[str, Any]:
-    """The one place a decision specification joins the inputs, exactly as ``Auditor.generate(decision=...)``
-    receives it; the recorder scores it and refuses what it cannot score (a 400)."""
-    if context.decision is None:
-        return inputs
-    return {**inputs, "decision": context.decision.model_dump(exclude_none=True)}
+def generation_request(
+    request: ChatRequest | CompletionRequest,
+    context: AuditContext,
+    *,
+    seed: int,
+    use_case: str,
+    operator: str,
+    tags: dict[str, Any],
+    record_id: str,
+    params: dict[str, Any] | None = None,
+) -> GenerationRequest:
+    """The one way a served request (``serve`` or ``proxy``) becomes a :class:`GenerationRequest`, its refusals
+    as OpenAI 400s; the decision specification joins exactly as ``Auditor.generate(decision=...)`` receives it,
+    and the recorder refuses what it cannot score. ``params``: the parameters, when the caller completed them."""
+    decision = context.decision.model_dump(exclude_none=True) if context.decision is not None else None
+    try:
+        return GenerationRequest.build(
+            **prompt_inputs(request, context),
+            params=parameter_inputs(request) if params is None else params,
+            decision=decision,
+            seed=seed,
+            use_case=use_case,
+            operator=operator,
+            tags=tags,
+            record_id=record_id,
+        )
+    except UserError as exc:
+        message = str(exc)
+        raise bad_request(
+            message, "llm_audit.decision" if "decision" in message or "label" in message else None
+        ) from None
 
 
 def client_content(request: ChatRequest | CompletionRequest) -> dict[str, Any] | None:

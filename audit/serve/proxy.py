@@ -4,7 +4,7 @@ Each request is forwarded with what a record needs added: a seed (the proxy pick
 client sends none, so the generation can be re-sent), log-probabilities with the top 5
 alternatives, vLLM's ``return_token_ids`` (dropped for good if the upstream refuses it) and, when
 ``--model-path`` gives the weights' defaults, an explicit ``max_tokens``. What the client did not
-ask for is removed from what it receives. The answer is recorded (:func:`audit.proxied.proxied_record`)
+ask for is removed from what it receives. The answer is recorded (:func:`audit.traffic.proxied.proxied_record`)
 by the one writer thread, with the Auditor's privacy policy, before the client gets the end of
 it: a whole response after the commit, a stream chunk by chunk as the upstream sends them and
 its ``[DONE]`` after the commit. The upstream's errors reach the client as they are, and nothing
@@ -27,10 +27,10 @@ from starlette.responses import Response, StreamingResponse
 from ..errors import UserError
 from ..ids import uuid7
 from ..params import GenerationParams, effective_config
-from ..proxied import ServedWeights, proxied_record
 from ..store import check_writable
-from ..upstream import Answer, strip_for_client
-from .context import client_content, parameter_inputs, prompt_inputs
+from ..traffic.answer import Answer, strip_for_client
+from ..traffic.proxied import ServedWeights, proxied_record
+from .context import client_content, generation_request, parameter_inputs
 from .errors import ApiError, bad_request, not_stored
 from .metrics import Metrics
 from .render import sse
@@ -148,21 +148,14 @@ class ProxyBackend:
                 "llm_audit.decision",
                 "unsupported_parameter",
             )
-        prompt = prompt_inputs(request, context)
         seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
-        params_given = parameter_inputs(request)
-        try:
-            params = GenerationParams(**params_given)
-            if self.weights is not None and params.max_new_tokens is None:
-                params.max_new_tokens = effective_config(self.weights.generation_config, params).max_new_tokens
-            params.validate()
-        except UserError as exc:
-            raise bad_request(str(exc)) from None
-        try:
-            check_writable(self.db_path)
-        except UserError as exc:
-            raise not_stored(str(exc)) from None
-        body = self._upstream_body(request, seed, params, chat)
+        params = parameter_inputs(request)
+        if self.weights is not None and params.get("max_new_tokens") is None:
+            try:  # the weights' own default, so the upstream and the record agree on it
+                given = GenerationParams.of(params)
+                params["max_new_tokens"] = effective_config(self.weights.generation_config, given).max_new_tokens
+            except UserError as exc:
+                raise bad_request(str(exc)) from None
         completion_id = ("chatcmpl-" if chat else "cmpl-") + uuid7()
         tags: dict[str, Any] = {
             **audit_tags(context),
@@ -176,21 +169,26 @@ class ProxyBackend:
         content = client_content(request)
         if content:
             tags["content"] = content
+        use_case = context.use_case or self.use_case
+        generation = generation_request(
+            request,
+            context,
+            seed=seed,
+            use_case=use_case,
+            operator=operator,
+            tags=tags,
+            record_id=uuid7(),
+            params=params,
+        )
+        try:
+            check_writable(self.db_path)
+        except UserError as exc:
+            raise not_stored(str(exc)) from None
+        body = self._upstream_body(request, seed, generation.params, chat)
         sent = {k: v for k, v in body.items() if k not in ("messages", "prompt", "metadata", "user")}
-        pending = {
-            "record_id": uuid7(),
-            "prompt": prompt,
-            "params": params,
-            "seed": seed,
-            "use_case": context.use_case or self.use_case,
-            "operator": operator,
-            "tags": tags,
-            "upstream": self.upstream,
-            "sent": sent,
-            "weights": self.weights,
-        }
+        pending = {"request": generation, "upstream": self.upstream, "sent": sent, "weights": self.weights}
         top, ids = request.top_requested(), bool(request.return_token_ids)
-        headers = {RECORD_HEADER: pending["record_id"]}
+        headers = {RECORD_HEADER: generation.record_id}
         self.inflight += 1
         if not request.stream:
             try:

@@ -1,8 +1,8 @@
 """The recording server's backend: an OpenAI request in, one recorded generation out.
 
 Each request goes through the steps of ``Auditor.generate``, in the same functions: the request
-is checked by :func:`audit.recording.check_request` (with the API key's name as the operator),
-the database is checked writable, the model thread runs
+becomes a :class:`audit.recording.GenerationRequest` (:func:`.context.generation_request`, with
+the API key's name as the operator), the database is checked writable, the model thread runs
 :func:`audit.recording.record_generation`, and the writer thread stores with the Auditor's
 privacy guard. The response is built from the committed record.
 """
@@ -21,7 +21,7 @@ from .. import recording
 from ..errors import UserError
 from ..ids import uuid7
 from ..store import check_writable
-from .context import client_content, parameter_inputs, prompt_inputs, with_decision
+from .context import client_content, generation_request
 from .errors import bad_request, not_stored
 from .metrics import Metrics
 from .render import Served, sse, stream_head, system_fingerprint, text_chunk, visible_text
@@ -35,19 +35,6 @@ if TYPE_CHECKING:
 
 RESERVED_TAGS = ("serve", "proxy", "content", "privacy")
 CHAT, COMPLETION = "/v1/chat/completions", "/v1/completions"
-
-
-def check_generation_request(
-    inputs: dict[str, Any], seed: int, use_case: str, operator: str
-) -> recording.GenerationRequest:
-    """:func:`audit.recording.check_request`, its refusals as OpenAI 400s."""
-    try:
-        return recording.check_request(inputs, seed, use_case, operator)
-    except UserError as exc:
-        message = str(exc)
-        raise bad_request(
-            message, "llm_audit.decision" if "decision" in message or "label" in message else None
-        ) from None
 
 
 def audit_tags(context: AuditContext) -> dict[str, Any]:
@@ -85,9 +72,7 @@ class LocalBackend:
 
     # -- lifecycle ------------------------------------------------------------------------------------
     def start(self) -> None:
-        check_writable(self.db_path)
-        if self.auditor.policy is not None:
-            self.auditor.privacy.check_key_store()
+        recording.check_storable(self.db_path, self.auditor.privacy)
         self.writer.start()
         self.worker.start()
 
@@ -139,11 +124,10 @@ class LocalBackend:
         content = client_content(request)
         if content:
             tags["content"] = content
-        inputs = {**prompt_inputs(request, context), **parameter_inputs(request), "tags": tags}
-        generation = check_generation_request(
-            with_decision(inputs, context), seed, context.use_case or self.use_case, operator
+        use_case = context.use_case or self.use_case
+        generation = generation_request(
+            request, context, seed=seed, use_case=use_case, operator=operator, tags=tags, record_id=uuid7()
         )
-        generation.record_id = uuid7()
         try:
             check_writable(self.db_path)
         except UserError as exc:

@@ -32,6 +32,7 @@ from .replays import ReplayRepository
 from .reports import ReportRepository
 from .review_index import ReviewIndexRepository
 from .reviews import ReviewRepository
+from .schema import applied_versions
 from .users import UserRepository
 
 
@@ -80,6 +81,10 @@ class AuditStore:
     def transaction(self):
         """``BEGIN IMMEDIATE`` ... ``COMMIT``: one writer at a time, all or nothing (joins an open transaction)."""
         return atomic(self.db.conn)
+
+    def schema_versions(self) -> dict[str, int]:
+        """Component -> the latest migration applied to this database (a newer one than we know: written by a newer llm-audit)."""
+        return applied_versions(self.db.conn)
 
     def close(self) -> None:
         self.db.conn.close()

@@ -22,7 +22,6 @@ event whose row is missing is a tampering even when an erasure tombstone names i
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from json.encoder import encode_basestring
 from typing import Any, ClassVar
@@ -30,13 +29,11 @@ from typing import Any, ClassVar
 import sqlite_utils
 
 from ..errors import UserError
-from ..ids import assign_identity
+from ..ids import ID_PREFIX, assign_identity
 from ..integrity.canonical import canonical_scalar
 from .database import atomic
 from .events import TABLE as EVENTS
 from .events import EventLog
-
-_ID_CHARS = re.compile(r"[0-9a-f-]+\Z")
 
 
 def id_prefix(value: str, what: str, hint: str) -> tuple[str, list[Any]]:
@@ -45,7 +42,7 @@ def id_prefix(value: str, what: str, hint: str) -> tuple[str, list[Any]]:
     ``%`` and ``_`` would be LIKE wildcards and match the middle of ids; anything but hex digits
     and dashes cannot start an id, so it is refused with the usual "no such id" message.
     """
-    if len(value) < 8 or not _ID_CHARS.match(value):
+    if not ID_PREFIX.match(value):
         raise UserError(f"no {what} with id {value!r} in this database (ids are hex digits and dashes): {hint}")
     return "substr(id, 1, ?) = ?", [len(value), value]
 

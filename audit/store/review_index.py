@@ -11,27 +11,25 @@ The index is not evidence and is not append-only: it is rebuilt from the evidenc
 time (on a new rule set, or by deleting it), and every fact a page states about a record is read
 from the evidence itself. A high-water mark (the last event seq folded in) makes a refresh cost
 only the events since the last one. Which records an event touches, and the facts the rules need,
-are read here; the rules themselves live in :mod:`audit.review.rules`.
+are read in :mod:`.review_facts`; the rules themselves live in :mod:`audit.review.rules`.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import sqlite_utils
 
-from ..integrity.canonical_check import StoredValueError, read_json
 from .database import atomic
 from .events import RECORD_EVENTS_INDEX
+from .review_facts import RecordFacts, record_facts, touched_since
 from .schema import register
 
 INDEX, REASONS, META, TEXT = "review_index", "review_reasons", "review_index_meta", "review_text"
 NOT_REPLAYED, UNREVIEWED = "not replayed", "unreviewed"
-_RECORD_TABLES = {"explanation": "explanations", "replay": "replays", "review": "reviews", "finding": "findings"}
-_CHUNK = 500
 
 register(
     "review_index",
@@ -74,38 +72,6 @@ register(
         tokenize='unicode61 remove_diacritics 2')""",
     RECORD_EVENTS_INDEX,  # a record page finds every event about the record, even of a deleted row
 )
-
-
-@dataclass
-class RecordFacts:
-    """What the queue rules read about one record, straight from the evidence tables."""
-
-    seq: int
-    record_id: str
-    started_at: str
-    use_case: str
-    operator: str
-    sealed: bool
-    erased: bool = False
-    replay_verdict: str | None = None
-    replay_step: int | None = None  # first divergence, 0-based
-    replay_seq: int | None = None  # event seq of the latest replay
-    attribution_logprob_diff: float | None = None  # of the latest field (or segment) attribution
-    attribution_stability: dict[str, Any] | None = None
-    attribution_seq: int | None = None
-    review_action: str | None = None  # of the effective (latest) sign-off
-    review_seq: int | None = None
-    reviewer: str | None = None
-    reviewed_at: str | None = None
-    first_reviewed_at: str | None = None
-    open_findings: list[tuple[str, str]] = field(default_factory=list)  # (severity, text)
-    decision: str | None = None  # the recorded decision's chosen label (None: the record has no decision)
-    decision_favourable: str | None = None
-    decision_runner_up: str | None = None
-    decision_margin: float | None = None  # log-odds of the chosen label over the runner-up
-    decision_stated: str | None = None  # the label the text states first (None: none)
-    decision_agrees: bool | None = None
-    unreadable: str | None = None  # a stored JSON value that is not one value (edited outside llm-audit)
 
 
 @dataclass
@@ -187,125 +153,11 @@ class ReviewIndexRepository:
 
     def touched_since(self, seq: int) -> list[str]:
         """Ids of the records an event after ``seq`` is about (their state may have changed)."""
-        rows = self.db.execute(
-            "SELECT kind, subject_id FROM events WHERE seq > ? AND kind IN "
-            "('generation', 'erasure', 'explanation', 'replay', 'review', 'finding')",
-            [seq],
-        ).fetchall()
-        ids: set[str] = {subject for kind, subject in rows if kind in ("generation", "erasure")}
-        by_kind: dict[str, list[str]] = {}
-        for kind, subject in rows:
-            if kind in _RECORD_TABLES:
-                by_kind.setdefault(kind, []).append(subject)
-        for kind, subjects in by_kind.items():
-            for chunk in _chunks(subjects):
-                marks = ", ".join("?" for _ in chunk)
-                found = self.db.execute(
-                    f"SELECT record_id FROM {_RECORD_TABLES[kind]} WHERE id IN ({marks})", chunk
-                ).fetchall()
-                ids.update(r[0] for r in found)
-        return sorted(ids)
+        return touched_since(self.db, seq)
 
     def facts(self, record_ids: list[str] | None) -> Iterator[RecordFacts]:
         """The facts of these records (None: of every record), read in bulk."""
-        if record_ids is None:
-            yield from self._facts_where("", [])
-            return
-        for chunk in _chunks(record_ids):
-            yield from self._facts_where(f"IN ({', '.join('?' for _ in chunk)})", chunk)
-
-    def _facts_where(self, where: str, params: list[str]) -> Iterator[RecordFacts]:
-        rid = f" WHERE {{col}} {where}" if where else ""
-        facts: dict[str, RecordFacts] = {}
-        decided = "decision" in self.db["generations"].columns_dict
-        # Read through the one reader (never json_extract: SQLite and Python read a duplicate key differently).
-        for seq, record_id, started, use_case, operator, tags, decision in self.db.execute(
-            f"SELECT seq, id, started_at, use_case, operator, tags, {'decision' if decided else 'NULL'} "
-            "FROM generations" + rid.format(col="id"),
-            params,
-        ):
-            f = facts[record_id] = RecordFacts(seq, record_id, started, use_case, operator, False)
-            try:
-                privacy = (read_json(tags, "tags") or {}).get("privacy")
-                d = read_json(decision, "decision")
-            except StoredValueError as exc:
-                f.unreadable, f.sealed = f"{exc.where} {exc.reason}", True  # unreadable: never index its text
-                continue
-            f.sealed = bool(isinstance(privacy, dict) and privacy.get("sealed") is True)
-            if isinstance(d, dict) and d.get("chosen") is not None:
-                f.decision, f.decision_favourable, f.decision_runner_up = (
-                    d["chosen"],
-                    d.get("favourable"),
-                    d.get("runner_up"),
-                )
-                f.decision_margin, f.decision_stated = d.get("margin"), d.get("stated")
-                f.decision_agrees = bool(d.get("agrees"))
-        if not facts:
-            return
-        for (subject,) in self.db.execute(
-            "SELECT subject_id FROM events WHERE kind = 'erasure'" + (f" AND subject_id {where}" if where else ""),
-            params,
-        ):
-            if subject in facts:
-                facts[subject].erased = True
-        if self.db["replays"].exists():
-            for record_id, verdict, divergence, seq in self.db.execute(
-                "SELECT t.record_id, t.verdict, t.first_divergence, e.seq FROM replays t "
-                "JOIN events e ON e.subject_id = t.id AND e.kind = 'replay'"
-                + rid.format(col="t.record_id")
-                + " ORDER BY e.seq",
-                params,
-            ):
-                f = facts.get(record_id)
-                if f is not None:
-                    try:
-                        first = read_json(divergence, "replays.first_divergence")
-                    except StoredValueError as exc:
-                        f.unreadable, first = f"{exc.where} {exc.reason}", None
-                    step = first.get("step") if isinstance(first, dict) else None
-                    f.replay_verdict, f.replay_step, f.replay_seq = verdict, step, seq
-        if self.db["explanations"].exists():
-            granular = "t.granularity IN ('field', 'segment')"
-            for record_id, _granularity, diff, extra, seq in self.db.execute(
-                "SELECT t.record_id, t.granularity, t.logprob_max_diff, t.extra, e.seq "
-                "FROM explanations t JOIN events e ON e.subject_id = t.id AND e.kind = 'explanation'"
-                + (rid.format(col="t.record_id") + f" AND {granular}" if where else f" WHERE {granular}")
-                + " ORDER BY t.granularity = 'field', e.seq",  # a field attribution wins over a segment one
-                params,
-            ):
-                f = facts.get(record_id)
-                if f is not None:
-                    f.attribution_logprob_diff, f.attribution_seq = diff, seq
-                    try:
-                        stability = (read_json(extra, "explanations.extra") or {}).get("stability")
-                    except StoredValueError as exc:
-                        f.unreadable, stability = f"{exc.where} {exc.reason}", None
-                    f.attribution_stability = stability or None
-        if self.db["reviews"].exists():
-            for record_id, action, reviewer, at, seq in self.db.execute(
-                "SELECT t.record_id, t.action, t.reviewer, t.created_at, e.seq FROM reviews t "
-                "JOIN events e ON e.subject_id = t.id AND e.kind = 'review'"
-                + rid.format(col="t.record_id")
-                + " ORDER BY e.seq",
-                params,
-            ):
-                f = facts.get(record_id)
-                if f is not None:
-                    f.first_reviewed_at = f.first_reviewed_at or at
-                    f.review_action, f.reviewer, f.reviewed_at, f.review_seq = action, reviewer, at, seq
-        if self.db["findings"].exists():
-            for record_id, severity, text in self.db.execute(
-                "SELECT t.record_id, t.severity, t.text FROM findings t "
-                "JOIN events e ON e.subject_id = t.id AND e.kind = 'finding' WHERE t.resolves IS NULL "
-                "AND NOT EXISTS (SELECT 1 FROM findings r WHERE r.resolves = t.id)"
-                + (f" AND t.record_id {where}" if where else "")
-                + " ORDER BY e.seq",
-                params,
-            ):
-                f = facts.get(record_id)
-                if f is not None:
-                    f.open_findings.append((severity or "", text))
-        yield from facts.values()
+        return record_facts(self.db, record_ids)
 
     def write(self, entries: Iterable[IndexEntry], up_to: int, rules: str, *, rebuild: bool = False) -> int:
         """Replace these records' rows (``rebuild``: every row) and set the mark to event ``up_to``; rows written."""
@@ -435,8 +287,3 @@ class ReviewIndexRepository:
             ).fetchall()
             out[column] = [r[0] for r in rows]
         return out
-
-
-def _chunks(items: list[str]) -> Iterator[list[str]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]

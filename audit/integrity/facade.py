@@ -1,0 +1,49 @@
+"""The Auditor's integrity methods: verify the log, sign checkpoints, export and check record proofs.
+
+A part of the façade (:class:`audit.Auditor` inherits it), kept here so ``auditor.py`` stays a
+short index; it needs only the Auditor's ``db_path``.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import keys
+from .keyring import Keyring
+from .proof import export_proof, load_trusted, read_proof, verify_proof_document
+from .verify import VerifyResult, verify_path
+
+if TYPE_CHECKING:
+    from ..store.checkpoints import Checkpoint
+    from .proof import ProofResult
+
+
+class IntegrityFacade:
+    """Verification, checkpoints, signing keys and proofs of the database at ``db_path``."""
+
+    db_path: Path
+
+    def verify(self, *, key: Any = None, **options: Any) -> VerifyResult:
+        """Check all the log commits to, read-only, pinned to ``key`` or the trust file (:func:`~audit.integrity.verify.verify_path`)."""
+        return verify_path(self.db_path, key, **options)
+
+    def checkpoint(self, *, key: str | Path | None = None, export: str | Path | None = None) -> Checkpoint:
+        """Sign the log's current size and root now (the key is created on first use); ``export``: also write it as a C2SP note."""
+        return self.signing.export(Path(export), key)[0] if export else keys.sign_checkpoint(self.db_path, key)
+
+    @cached_property
+    def signing(self) -> Keyring:
+        """This database's signing key, the trust file, key rotation, exported checkpoints (:mod:`audit.integrity.keyring`)."""
+        return Keyring(self.db_path)
+
+    def proof(self, record_id: str, output: str | Path) -> Path:
+        """Write ``record_id``'s events, blobs and inclusion proofs to ``output`` (JSON)."""
+        return export_proof(self.db_path, record_id, Path(output))
+
+    @staticmethod
+    def verify_proof(proof_file: str | Path, *, key: str | Path | None = None) -> ProofResult:
+        """Check a proof file offline against ``key`` (else the key it embeds); no database needed."""
+        doc = read_proof(Path(proof_file))
+        return verify_proof_document(doc, *load_trusted(Path(key) if key else None, doc))

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from ..clock import normalise_time, utc_iso
 from ..errors import UserError
+from ..integrity.origin import log_identity
 from ..integrity.record_check import RecordIntegrity, SignedLeaves, check_record
 from ..integrity.trust import Pins, resolve_pins
 from ..privacy.guard import PrivacyGuard, is_sealed
@@ -197,7 +198,11 @@ class ReviewPages:
             )
 
     def _pins(self) -> Pins:
-        return resolve_pins(self.db_path, [self.trusted_key] if self.trusted_key is not None else [])
+        """The pins of this database's log (its origin), as ``verify`` resolves them."""
+        if self.trusted_key is not None:
+            return resolve_pins(self.db_path, [self.trusted_key])
+        with AuditStore.open(self.db_path) as store:
+            return resolve_pins(self.db_path, (), None, log_identity(store)) if store.events.exists() else Pins()
 
     def _verify(self):
         from ..integrity.verify import verify_database

@@ -31,6 +31,7 @@ CHECKS = (
     "stored-json",
     "derived",
     "event-signature",
+    "derived-index",
 )
 
 

@@ -29,6 +29,7 @@ from ..store.findings import Finding
 from ..store.review_index import IndexRow, RecordFilter
 from ..store.reviews import SignOff
 from .errors import BadRequest, Conflict, Forbidden
+from .index_check import rebuild_if_edited
 from .jobs import Job
 from .queue import Page, QueuePage, queue_page, records_page, refresh
 from .roles import READ, Principal, permissions, require
@@ -80,17 +81,34 @@ class ReviewPages:
         self.jobs = jobs
         self.trusted_key: Path | None = None
         self._signed = SignedLeaves()  # the log's signed prefix, checked once per checkpoint
+        self._index_checked = False  # the review index checked against the evidence (once per process)
+        self.index_notice: str | None = None  # said on the queue page when it had to be rebuilt
+
+    def _refresh(self, store: AuditStore) -> None:
+        """Bring the index up to date; when the workspace first opens the database (or the index claims more of the
+        log than there is), check it against the evidence and rebuild it from the evidence if it was edited."""
+        if not self._index_checked or int(store.review_index.meta("event_seq") or 0) > store.review_index.last_event():
+            problems = rebuild_if_edited(store)
+            self._index_checked = True
+            if problems:
+                self.index_notice = (
+                    f"The review index did not match the evidence ({problems[0]}; {len(problems)} problem(s)): it was "
+                    "rebuilt from the verified evidence. Run `llm-audit verify`: someone edited the database."
+                )
+        refresh(store)
 
     def queue(self, principal: Principal, reason: str | None = None, page: int = 1) -> QueuePage:
         require(principal, READ)
         with writable(self.db_path) as store:
-            refresh(store)
-            return queue_page(store, reason, page)
+            self._refresh(store)
+            shown = queue_page(store, reason, page)
+            shown.notice = self.index_notice
+            return shown
 
     def records(self, principal: Principal, filters: RecordFilter, page: int = 1) -> tuple[Page, dict[str, list[str]]]:
         require(principal, READ)
         with writable(self.db_path) as store:
-            refresh(store)
+            self._refresh(store)
             return records_page(store, filters, page), store.review_index.choices()
 
     def record(self, principal: Principal, record_id: str, *, clear: bool = False) -> RecordView:
@@ -103,7 +121,7 @@ class ReviewPages:
                 + (", ".join(self.policy.clear_roles) if self.policy and self.policy.clear_roles else "no role")
             )
         with writable(self.db_path) as store:
-            refresh(store)
+            self._refresh(store)
             record = stored_record(store, record_id)
             sealed = is_sealed(record)
             evidence = gather(store, record)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import io
 import json
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -174,9 +174,55 @@ COVERAGE: dict[str, Coverage] = {
 }
 
 
+def _key(table: str) -> str:
+    return "sha256" if table == "blobs" else "id"
+
+
+def json_texts(db: Any, table: str, row_id: str | None = None) -> Iterator[tuple[str, str, str, Any]]:
+    """(row id, column, stored text, its encoding) of every declared JSON column of ``table`` (of one row, or all)."""
+    coverage = coverage_of(table)
+    present = db[table].columns_dict if db[table].exists() else {}
+    wanted = [c for c in coverage.json if c in present]
+    if not wanted:
+        return
+    key = _key(table)
+    sql = f"SELECT {key}, {', '.join(wanted)} FROM {table}"
+    rows = db.execute(sql + f" WHERE {key} = ?", [row_id]) if row_id is not None else db.execute(sql)
+    for found_id, *texts in rows:
+        for column, text in zip(wanted, texts):
+            if text is not None:
+                yield str(found_id), column, text, coverage.json[column]
+
+
+def derived_values(db: Any, table: str) -> Iterator[tuple[str, str, Any, Any, Derived]]:
+    """(row id, column, stored value, the value derived from its sources or SKIP, rule) of every derived column."""
+    coverage = coverage_of(table)
+    if not db[table].exists():
+        return
+    present = db[table].columns_dict
+    computed = {
+        column: rule
+        for column, rule in coverage.derived.items()
+        if rule.value is not None and column in present and all(s in present for s in rule.sources)
+    }
+    if not computed:
+        return
+    key = _key(table)
+    sources = sorted({s for rule in computed.values() for s in rule.sources})
+    selected = [key, *computed, *sources]
+    for row in db.execute(f"SELECT {', '.join(selected)} FROM {table}"):
+        values = dict(zip(selected, row))
+        for column, rule in computed.items():
+            try:
+                expected = rule.value(*(values[s] for s in rule.sources))
+            except (ValueError, KeyError, TypeError, AttributeError):
+                expected = SKIP  # the source itself is malformed: its own check names it
+            yield str(values[key]), column, values[column], expected, rule
+
+
 def coverage_of(table: str) -> Coverage:
     """How ``table``'s columns are covered (a table not named here: every column is in the payload)."""
     return COVERAGE.get(table, _ROW)
 
 
-__all__ = ["SKIP", "COVERAGE", "Coverage", "Derived", "blob_header", "coverage_of"]
+__all__ = ["SKIP", "COVERAGE", "Coverage", "Derived", "blob_header", "coverage_of", "derived_values", "json_texts"]

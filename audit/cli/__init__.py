@@ -15,6 +15,7 @@ from . import (  # noqa: F401,E402 - registers the commands
     generate,
     integrity,
     merge,
+    monitor,
     privacy,
     records,
     replay,
@@ -22,6 +23,7 @@ from . import (  # noqa: F401,E402 - registers the commands
     review,
     serve,
     spool,
+    telemetry,
 )
 from .app import main
 

@@ -150,6 +150,7 @@ COVERAGE: dict[str, Coverage] = {
     ),
     "counterfactuals": _DOCUMENT,
     "fairness_reports": _DOCUMENT,
+    "alerts": _DOCUMENT,
     "checkpoints": Coverage(
         derived={
             "id": Derived("the subject of the checkpoint's event", "tables"),

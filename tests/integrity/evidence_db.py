@@ -3,7 +3,7 @@
 Built by the package itself on the tiny seeded model: generations (plain, templated with a decision, one with
 privacy tags), explanations (token and decision), an attention analysis, a replay, a counterfactual run, a fairness
 run, an issued report, users, a sign-off, a finding, an API key, a hold and its release, merged provenance rows,
-automatic and manual checkpoints. Nothing in it is hand-written SQL.
+a monitoring alert, automatic and manual checkpoints. Nothing in it is hand-written SQL.
 """
 
 from __future__ import annotations
@@ -62,6 +62,22 @@ def _build(loaded, folder: Path) -> dict[str, str]:
     auditor.hold(record_id=plain.id, reason="litigation 42")
     auditor.hold(record_id=plain.id, reason="settled", release=True)
     auditor.merge([shard], hosts=["host-2"])
+    from audit.monitor.result import AlertResult
+    from audit.store import AuditStore
+
+    alert = AlertResult(
+        rule={"name": "approval-rate", "use_case": "credit-decision", "metric": "approval_rate", "min": 0.5},
+        severity="high",
+        window={"since": "2026-11-01T00:00:00Z", "until": "2026-11-08T00:00:00Z"},
+        reference=None,
+        text="approval rate 0.00 below 0.50",
+        value=0.0,
+        test=None,
+        records=1,
+        record_ids=[decided.id],
+    )
+    with AuditStore.open(db, write=True) as store:  # a monitoring rule that fired, stored as `monitor` stores it
+        store.alerts.append(alert)
     auditor.checkpoint()
     auditor.signing.write_public(folder / "every.pub.pem")
     return {"db": str(db), "decided": decided.id, "plain": plain.id, "shard": str(shard)}

@@ -84,9 +84,15 @@ def evidence_status(check: Verification | None, evidence: Evidence) -> Integrity
     if failed is not None:
         return failed
     result = check.result  # type: ignore[union-attr]
-    items = [(item.label, statement(result, item.seq)) for item in evidence.logged_items]
+    items = [
+        (
+            item.label,
+            statement(result, item.seq) + (f"; but it was {item.caveat}, so it is not verified" if item.caveat else ""),
+        )
+        for item in evidence.logged_items
+    ]
     proven = [
-        result.key_pinned and item.seq is not None and result.cover_of(item.seq) is not None
+        result.key_pinned and item.seq is not None and result.cover_of(item.seq) is not None and not item.caveat
         for item in evidence.logged_items
     ]
     if proven and all(proven):
@@ -96,8 +102,13 @@ def evidence_status(check: Verification | None, evidence: Evidence) -> Integrity
             f"audit log verified intact when this report was generated ({result.pin_source}).",
             items,
         )
+    caveats = [item for item in evidence.logged_items if item.caveat]
     why = (
-        "no signing key is pinned" if not result.key_pinned else "some of it is not yet covered by a pinned checkpoint"
+        "no signing key is pinned"
+        if not result.key_pinned
+        else f"it was {caveats[0].caveat}"
+        if caveats
+        else "some of it is not yet covered by a pinned checkpoint"
     )
     return IntegrityStatus(
         "unverified",

@@ -144,6 +144,14 @@ def test_untrusted_or_unsigned_shards_are_refused_unless_allowed_and_then_record
         record_id = next(e.subject_id for e in store.events.iter(kind="generation") if e.seq > 4)
         origin = store.provenance.of(record_id)
     assert origin.source_trust == "unsigned (--allow-unsigned)" and origin.source_key_id is None
+    # The dossier of the merged record says where it came from and never calls it verified.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LLM_AUDIT_CHECKPOINT_EVERY", "0")
+        out = Auditor(db=archive).report([record_id], tmp_path / "d.html", generated_at="2026-03-06T10:00:00Z")
+    html = out.path.read_text()
+    assert "Audit log integrity: verified" not in html and "Audit log integrity: unverified" in html
+    assert "Provenance (merged from unsigned: unsigned (--allow-unsigned))" in html
+    assert "under --allow-unsigned: no checkpoint of a trusted key covered it there" in html
 
 
 def test_shard_whose_checkpoints_switch_key_is_refused(shards, tmp_path):

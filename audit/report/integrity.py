@@ -78,6 +78,16 @@ def statement(result: Any, seq: int | None) -> str:
     return f"recorded at seq {seq}, but not yet covered by a signed checkpoint, so it is not verified"
 
 
+def _unwitnessed(result: Any) -> str:
+    """What a writer of the database could still do when no copy of a checkpoint kept elsewhere was checked."""
+    if any(getattr(a, "ok", False) for a in getattr(result, "against", ()) or ()):
+        return ""
+    return (
+        " No copy of a checkpoint kept elsewhere was checked, so whoever can write the database could still have "
+        "removed the newest checkpoints together with the events after an earlier one (truncation)."
+    )
+
+
 def evidence_status(check: Verification | None, evidence: Evidence) -> IntegrityStatus:
     """The dossier's integrity box: one line per piece of evidence, "verified" only if every one is."""
     failed = _not_verified(check)
@@ -99,7 +109,7 @@ def evidence_status(check: Verification | None, evidence: Evidence) -> Integrity
         return IntegrityStatus(
             "verified",
             "Every piece of evidence in this dossier is covered by a checkpoint signed by a pinned key, and the whole "
-            f"audit log verified intact when this report was generated ({result.pin_source}).",
+            f"audit log verified intact when this report was generated ({result.pin_source})." + _unwitnessed(result),
             items,
         )
     caveats = [item for item in evidence.logged_items if item.caveat]

@@ -16,6 +16,7 @@ from . import (  # noqa: F401,E402 - registers the commands
     integrity,
     merge,
     monitor,
+    pack,
     privacy,
     records,
     replay,

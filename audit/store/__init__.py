@@ -24,6 +24,7 @@ from .database import atomic, check_writable, default_db_path, open_for_read, op
 from .events import EventLog
 from .evidence import EvidenceRepository
 from .explanations import ExplanationRepository
+from .exports import ExportLog
 from .fairness import FairnessRepository
 from .findings import FindingRepository
 from .monitoring import MonitoringQueries
@@ -64,6 +65,7 @@ class AuditStore:
         self.findings = FindingRepository(db, self.events)
         self.users = UserRepository(db, self.events)
         self.access = AccessLog(db, self.events)
+        self.exports = ExportLog(self.events)  # evidence packs handed out (audit/pack/)
         self.review_index = ReviewIndexRepository(db)
 
     @property

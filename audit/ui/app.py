@@ -17,7 +17,7 @@ from ..monitor.prometheus import DecisionMetrics
 from ..review.accounts import LoginThrottle
 from ..review.service import Reviews
 from . import refusals
-from .routers import api, monitoring, pages, session, users
+from .routers import api, exports, monitoring, pages, session, users
 from .security import HEADERS, Sessions
 from .views import Views
 
@@ -50,6 +50,6 @@ def create_app(reviews: Reviews, *, sessions: Sessions | None = None, throttle: 
         return response
 
     refusals.install(app)
-    for router in (session.router, pages.router, users.router, api.router, monitoring.router):
+    for router in (session.router, pages.router, users.router, api.router, monitoring.router, exports.router):
         app.include_router(router)
     return app

@@ -81,7 +81,13 @@ def build_synthetic(db: Path, n: int, every: int) -> float:
                 "params": {"baseline": "pad", "n_steps": 50},
             }
             event = seal(
-                seq, prev, "explanation-bench", payload["record_id"], "2026-01-01T00:00:00.000000Z", payload, signed=True
+                seq,
+                prev,
+                "explanation-bench",
+                payload["record_id"],
+                "2026-01-01T00:00:00.000000Z",
+                payload,
+                signed=True,
             )
             events.append(event)
             prev = bytes.fromhex(event.leaf_hash)

@@ -11,11 +11,15 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .environment import Environment
+from .token_pack import is_packed, unpack
 
 # 2: records gain ``decision`` (None for a record without one). A version-1 record is read as it was
 # written, with ``decision = None``; its logged payload has no ``decision`` key, and neither has the
 # payload of a later record without a decision, so both verify unchanged.
-SCHEMA_VERSION = 2
+# 3: ``token_logprobs`` and ``top_logprobs`` are stored packed (:mod:`audit.token_pack`), about a tenth of
+# their JSON; versions 1 and 2 keep their JSON lists. In memory every version holds the lists.
+SCHEMA_VERSION = 3
+PACKED_FROM = 3
 
 
 @dataclass
@@ -141,7 +145,12 @@ class GenerationRecord:
         data = dict(data)
         data["model"] = ModelIdentity.from_dict(data["model"])
         data["environment"] = Environment.from_dict(data["environment"])
-        data["top_logprobs"] = [[TopAlternative(**alt) for alt in step] for step in data["top_logprobs"]]
+        if is_packed(data["token_logprobs"]):  # version 3: the one decoder of the packed form
+            data["token_logprobs"] = unpack(data["token_logprobs"])
+        if is_packed(data["top_logprobs"]):
+            data["top_logprobs"] = [[TopAlternative(*alt) for alt in step] for step in unpack(data["top_logprobs"])]
+        else:
+            data["top_logprobs"] = [[TopAlternative(**alt) for alt in step] for step in data["top_logprobs"]]
         decision = data.get("decision")
         data["decision"] = DecisionRecord.from_dict(decision) if isinstance(decision, dict) else None
         return cls(**data)

@@ -43,9 +43,11 @@ def run(app: Any, host: str = "127.0.0.1", port: int = 8000, log_level: str = "i
 class BackgroundServer:
     """``with BackgroundServer(app) as server: ... server.url``: uvicorn on a free loopback port, on a thread."""
 
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, start_timeout: float = 60.0) -> None:
+    def __init__(
+        self, app: Any, host: str = "127.0.0.1", port: int = 0, start_timeout: float = 60.0, **options: Any
+    ) -> None:
         self.app = app
-        self.server = uvicorn.Server(_config(app, host, port, "warning"))
+        self.server = uvicorn.Server(_config(app, host, port, "warning", **options))
         self.host = host
         self.start_timeout = start_timeout
         self.thread = threading.Thread(target=self.server.run, name="llm-audit-uvicorn", daemon=True)

@@ -17,6 +17,7 @@ import pytest
 
 from audit import Auditor
 from audit.decision.labels import label_token_ids, stated_label
+from audit.record import SCHEMA_VERSION
 from audit.scoring import teacher_forced
 from audit.store import AuditStore
 from tests.forge import opened
@@ -140,7 +141,8 @@ def test_legacy_records_read_without_a_decision_and_take_new_ones(tiny_loaded, t
     old = auditor.list()
     assert old and all(r.decision is None and r.schema_version == 1 for r in old)
     added = auditor.generate(**CREDIT, decision=DECISION)  # migrates (records v3) and appends
-    assert added.schema_version == 2 and auditor.get(added.id).decision == added.decision
+    assert added.schema_version == SCHEMA_VERSION and auditor.get(added.id).decision == added.decision
+    assert auditor.get(added.id).top_logprobs == added.top_logprobs  # packed (records v3) and read back whole
     assert all(r.decision is None for r in auditor.list()[:-1])
     assert auditor.verify(key=DATA / "legacy-0.1.pub.pem").ok  # old rows by the fast path, the new one too
 

@@ -46,7 +46,9 @@ class BackgroundServer:
     def __init__(
         self, app: Any, host: str = "127.0.0.1", port: int = 0, start_timeout: float = 60.0, **options: Any
     ) -> None:
+        """``options`` go to uvicorn (``ssl_certfile``, ``proxy_headers``, ``forwarded_allow_ips``, ...)."""
         self.app = app
+        self.scheme = "https" if options.get("ssl_certfile") else "http"
         self.server = uvicorn.Server(_config(app, host, port, "warning", **options))
         self.host = host
         self.start_timeout = start_timeout
@@ -58,7 +60,7 @@ class BackgroundServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     def start(self) -> BackgroundServer:
         self.thread.start()

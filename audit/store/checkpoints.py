@@ -253,6 +253,7 @@ class CheckpointRepository(EvidenceRepository):
             if found is not None and found[0] == leaf:
                 return acc.copy(), acc.size
         return MerkleAccumulator(), 0
+
     def _signatures_checked(self, key: SigningKey) -> None:
         """Every event the checkpoint is about to cover for the first time carries a valid signature by ``key`` (the
         log's key): an event appended without the key (a forged sign-off, tombstone or release at the tail) is named

@@ -59,6 +59,9 @@ class TopAlternative:
     logprob: float
 
 
+OPTIONAL_DECISION_KEYS = ("min_label_mass", "frame", "label_tokens")
+
+
 @dataclass
 class DecisionRecord:
     """What was decided, scored at generation time (see :mod:`audit.decision`).
@@ -83,6 +86,11 @@ class DecisionRecord:
     agrees: bool
     reasons: dict[str, str] = field(default_factory=dict)
     protected: list[str] = field(default_factory=list)  # fields holding a protected attribute (prohibited basis)
+    # Later keys, left out of the payload when None so records written before them verify unchanged
+    # (:data:`OPTIONAL_DECISION_KEYS`); the label mass itself is derived from ``label_logprobs``.
+    min_label_mass: float | None = None  # below it the decision is not one the model made (None: the default)
+    frame: str | None = None  # the regulatory frame of the wording (None: from the use case)
+    label_tokens: dict[str, list[str]] | None = None  # label -> each scored token id's text, for readers
 
     @property
     def adverse(self) -> bool:
@@ -90,7 +98,11 @@ class DecisionRecord:
         return self.chosen != self.favourable
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        for key in OPTIONAL_DECISION_KEYS:
+            if data.get(key) is None:
+                data.pop(key, None)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DecisionRecord:
@@ -138,7 +150,10 @@ class GenerationRecord:
         return len(self.output_ids)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if self.decision is not None:
+            data["decision"] = self.decision.to_dict()
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GenerationRecord:

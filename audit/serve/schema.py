@@ -37,6 +37,8 @@ class DecisionSpec(_Strict):
     mode: Literal["free", "constrained"] = "free"
     reasons: dict[str, str] | None = None
     protected: list[str] | None = None
+    min_label_mass: float | None = Field(default=None, ge=0.0, le=1.0)  # below it: not a decision the model made
+    frame: Literal["consumer-credit", "commercial-credit", "insurance", "eu-ai-act", "none"] | None = None
 
     @model_validator(mode="after")
     def _labels_make_sense(self) -> DecisionSpec:

@@ -51,6 +51,8 @@ class RecordFacts:
     decision_stated: str | None = None  # the label the text states first (None: none)
     decision_agrees: bool | None = None
     unreadable: str | None = None  # a stored JSON value that is not one value (edited outside llm-audit)
+    decision_label_logprobs: dict[str, float] | None = None  # the recorded ones: the label mass derives from them
+    decision_min_label_mass: float | None = None  # as recorded (None: a record written before it; the default)
     alerts: list[tuple[str, str, int]] = field(default_factory=list)  # (severity, text, event seq) naming it
 
 
@@ -112,6 +114,8 @@ def _facts_where(db: sqlite_utils.Database, where: str, params: list[str]) -> It
             )
             f.decision_margin, f.decision_stated = d.get("margin"), d.get("stated")
             f.decision_agrees = bool(d.get("agrees"))
+            f.decision_label_logprobs = d.get("label_logprobs") or None
+            f.decision_min_label_mass = d.get("min_label_mass")
     if not facts:
         return
     for (subject,) in db.execute(

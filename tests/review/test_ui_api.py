@@ -102,6 +102,13 @@ def ws(tiny_loaded, tmp_path_factory):
             max_new_tokens=3,
             use_case="credit-decision",
         )
+        decided = auditor.generate(
+            template="Income {income}, score {score}. Approve?",
+            variables={"income": "42000", "score": "580"},
+            max_new_tokens=3,
+            use_case="credit-decision",
+            decision={"labels": ["APPROVE", "DECLINE"], "favourable": "APPROVE"},
+        )
         by_rita = auditor.with_model(tiny_loaded)
         by_rita.operator = "rita"
         own = by_rita.generate(prompt="Summarise: rates rose.", max_new_tokens=3, use_case="news")
@@ -113,7 +120,14 @@ def ws(tiny_loaded, tmp_path_factory):
     )
     app = create_app(auditor.reviews, sessions=Sessions(lifetime=3600, clock=clock))
     with BackgroundServer(app) as server:
-        yield Workspace(db, server.url, auditor, {"main": main.id, "sealed": sealed.id, "own": own.id}, clock, app)
+        yield Workspace(
+            db,
+            server.url,
+            auditor,
+            {"main": main.id, "sealed": sealed.id, "own": own.id, "decided": decided.id},
+            clock,
+            app,
+        )
 
 
 def test_anonymous_requests_get_401_or_the_login_page_and_every_response_has_the_csp(ws):
@@ -405,3 +419,21 @@ def test_the_page_and_the_api_refuse_the_same_requests_with_the_same_status_and_
         assert events() == logged, request  # nothing stored by either
         refused += 1
     assert refused >= 8
+
+
+def test_the_record_page_headline_says_when_the_labels_hold_too_little_probability(ws):
+    """The workspace's headline, above the dossier, states the label mass as the dossier does, and the queue says why."""
+    import html as entities
+    import math
+
+    from audit.decision.mass import share_text
+
+    client, _ = ws.session("val")
+    rid = ws.ids["decided"]
+    d = ws.auditor.get(rid).decision
+    mass = sum(math.exp(lp) for lp in d.label_logprobs.values())  # the tiny random model: far below 0.5
+    page = entities.unescape(client.get(f"/records/{rid}").text)
+    headline = f"Not a decision the model made: the model put only {share_text(mass)} of its probability on the labels"
+    assert mass < 0.5 and headline in page
+    assert page.index(headline) < page.index('class="live-dossier"')  # in the record bar, before the dossier
+    assert "label-mass" in page and f"label mass {share_text(mass)}" in page  # the queue's reason

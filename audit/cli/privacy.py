@@ -105,7 +105,7 @@ def hold(
     if list_holds:
         holds = auditor.holds()
         if as_json:
-            echo_json([h.__dict__ for h in holds])
+            echo_json({"holds": [h.__dict__ for h in holds]})
         else:
             for h in holds:
                 click.echo(f"{h.scope:7} {h.target}  since {h.at[:19]}  by {h.operator}: {h.reason}")

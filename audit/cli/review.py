@@ -100,7 +100,7 @@ def users_list(db: Path, as_json: bool) -> None:
     """
     accounts = make_auditor(db=db).reviews.accounts.list()
     if as_json:
-        echo_json([a.to_dict() for a in accounts])
+        echo_json({"users": [a.to_dict() for a in accounts]})
         return
     if not accounts:
         click.echo("No users yet: add the first admin with `llm-audit users add NAME --role admin`.")

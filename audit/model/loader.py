@@ -80,7 +80,15 @@ def _revision_of(folder: Path) -> str | None:
 
 
 def load_model(spec: str | None = None, *, device: str | None = None, dtype: str | None = None) -> LoadedModel:
-    """Load ``spec`` (default model name, local folder or hub id) onto ``device`` in ``dtype``."""
+    """Load ``spec`` (default model name, local folder or hub id) onto ``device`` in ``dtype``; the 10-15 s a
+    model takes is announced (:func:`audit.progress.step`), so a command is not silent while it loads."""
+    from ..progress import step
+
+    with step(f"loading model {spec or DEFAULT_MODEL_NAME}"):
+        return _load_model(spec, device=device, dtype=dtype)
+
+
+def _load_model(spec: str | None, *, device: str | None, dtype: str | None) -> LoadedModel:
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 

@@ -42,12 +42,16 @@ from audit import Auditor  # noqa: E402
 from audit.clock import utc_iso  # noqa: E402
 from audit.ids import uuid7  # noqa: E402
 from audit.integrity import merkle  # noqa: E402
-from audit.integrity.chain import GENESIS, header_sha256, leaf_hash, seal  # noqa: E402
+from audit.integrity.chain import GENESIS, seal  # noqa: E402
 from audit.integrity.signing import create_key  # noqa: E402
 from audit.integrity.trust import Pins  # noqa: E402
 from audit.integrity.verify import verify_database  # noqa: E402
 from audit.store import AuditStore  # noqa: E402
 from audit.store.records import generation_payload  # noqa: E402
+
+# The logs are built as the tests forge them, sealed rows written as they are: 100,000 records through the
+# normal path would take days, and verify reads them exactly as it reads what the store wrote.
+from tests.forge import insert_events, link  # noqa: E402
 
 KEYS: dict[Path, object] = {}
 
@@ -64,7 +68,7 @@ def build_synthetic(db: Path, n: int, every: int) -> float:
         conn = store.db.conn
         prev = GENESIS
         conn.execute("BEGIN IMMEDIATE")
-        rows = []
+        events = []
         seq = 0
         for _ in range(1, n + 1):
             seq += 1
@@ -76,22 +80,11 @@ def build_synthetic(db: Path, n: int, every: int) -> float:
                 "params": {"baseline": "pad", "n_steps": 50},
             }
             event = seal(seq, prev, "explanation-bench", payload["record_id"], "2026-01-01T00:00:00.000000Z", payload)
-            rows.append(
-                (
-                    event.seq,
-                    event.kind,
-                    event.subject_id,
-                    event.created_at,
-                    event.payload,
-                    event.payload_sha256,
-                    event.prev_hash,
-                    event.leaf_hash,
-                )
-            )
+            events.append(event)
             prev = bytes.fromhex(event.leaf_hash)
-            if len(rows) == every or _ == n:
-                conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
-                rows = []
+            if len(events) == every or _ == n:
+                insert_events(conn, events)
+                events = []
                 made = store.checkpoints.sign(key)  # its own event: the chain continues after it
                 seq = made.tree_size
                 prev = bytes.fromhex(store.events.at(seq).leaf_hash)
@@ -153,7 +146,7 @@ def build_generations(db: Path, template, explanation, g: int) -> float:
         seq = 2
         for start in range(2, g + 1, 5000):
             conn.execute("BEGIN IMMEDIATE")
-            rows = []
+            events = []
             for _ in range(start, min(g, start + 4999) + 1):
                 record_id, explanation_id = uuid7(), uuid7()
                 conn.execute(copy_gen, [record_id, template.id])
@@ -167,12 +160,9 @@ def build_generations(db: Path, template, explanation, g: int) -> float:
                     ),
                 ):
                     seq += 1
-                    digest = hashlib.sha256(payload.encode()).digest()
-                    created = utc_iso()
-                    leaf = leaf_hash(seq, prev, digest, header_sha256(kind, subject, created))
-                    rows.append((seq, kind, subject, created, payload, digest.hex(), prev.hex(), leaf.hex()))
-                    prev = leaf
-            conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                    events.append(link(seq, prev, kind, subject, utc_iso(), payload))
+                    prev = bytes.fromhex(events[-1].leaf_hash)
+            insert_events(conn, events)
             conn.execute("COMMIT")
         store.checkpoints.sign(key)
     return time.perf_counter() - started
@@ -259,8 +249,7 @@ def main() -> None:
     )
 
     if args.no_model:
-        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-        from conftest import build_tiny_model  # noqa: E402
+        from tests.conftest import build_tiny_model
 
         model = str(build_tiny_model(folder / "tiny"))
         label = "tiny Llama"

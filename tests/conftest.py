@@ -123,7 +123,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def planted_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny model trained to decide by the applicant's name (tests/planted.py), trained once per session."""
-    from planted import build_planted_model
+    from tests.planted import build_planted_model
 
     return build_planted_model(tmp_path_factory.mktemp("planted") / "model")
 
@@ -136,40 +136,6 @@ def tiny_loaded(tiny_model_dir: Path) -> LoadedModel:
 @pytest.fixture(scope="session")
 def default_loaded() -> LoadedModel:
     return load_model(None, device="cpu")
-
-
-@pytest.fixture(scope="module")
-def cases_db(
-    request: pytest.FixtureRequest, tiny_loaded: LoadedModel, tmp_path_factory: pytest.TempPathFactory
-) -> Path:
-    """A database holding the test module's ``CASES`` (``generate`` keyword lists), 3 tokens each.
-
-    Recorded once per module; tests take a private copy through ``cases_db_copy``.
-    """
-    from audit import Auditor
-
-    db = tmp_path_factory.mktemp("cases") / "source.db"
-    auditor = Auditor(db=db, model=tiny_loaded)
-    for case in request.module.CASES:
-        auditor.generate(**case, max_new_tokens=3, use_case="credit-decision")
-    return db
-
-
-@pytest.fixture
-def cases_db_copy(cases_db: Path, tmp_path: Path) -> Path:
-    import shutil
-
-    copy = tmp_path / "audit.db"
-    shutil.copy(cases_db, copy)
-    return copy
-
-
-@pytest.fixture(scope="session")
-def report_case(tiny_loaded, tiny_model_dir, tmp_path_factory):
-    """A database with a credit record (every dossier section filled) and a plain one: see report_evidence."""
-    from report_evidence import build_report_case
-
-    return build_report_case(tiny_loaded, tiny_model_dir, tmp_path_factory)
 
 
 @pytest.fixture

@@ -23,10 +23,10 @@ DECISION = {"labels": LABELS, "favourable": "APPROVE"}
 
 
 def build_planted_model(folder: Path, seed: int = 0, steps: int = 40) -> Path:
-    from conftest import default_tokenizer, tiny_config
     from transformers import GenerationConfig, LlamaForCausalLM
 
     from audit.decision.labels import label_token_ids
+    from tests.conftest import default_tokenizer, tiny_config
 
     tokenizer = default_tokenizer()
     config = tiny_config(tokenizer)

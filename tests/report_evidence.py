@@ -12,8 +12,6 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from conftest import one_torch_thread
-
 from audit import Auditor
 from audit.attention.analyse import analyse_attention
 from audit.attention.result import AttentionResult
@@ -24,6 +22,7 @@ from audit.replay.result import Divergence, ReplayResult
 from audit.report import Evidence
 from audit.report.evidence import logged_record
 from audit.store import AuditStore
+from tests.conftest import one_torch_thread
 
 
 def token_attribution(loaded, record: GenerationRecord) -> AttributionResult:

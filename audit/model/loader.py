@@ -82,6 +82,8 @@ def _revision_of(folder: Path) -> str | None:
 def load_model(spec: str | None = None, *, device: str | None = None, dtype: str | None = None) -> LoadedModel:
     """Load ``spec`` (default model name, local folder or hub id) onto ``device`` in ``dtype``; the 10-15 s a
     model takes is announced (:func:`audit.progress.step`), so a command is not silent while it loads."""
+    import transformers  # noqa: F401 - imported before the clock starts: a refused folder stays one line
+
     from ..progress import step
 
     with step(f"loading model {spec or DEFAULT_MODEL_NAME}"):

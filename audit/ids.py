@@ -13,6 +13,7 @@ import time
 import uuid
 
 from .clock import utc_iso
+from .errors import UserError
 
 
 def uuid7(unix_ms: int | None = None) -> str:
@@ -34,6 +35,10 @@ def uuid7(unix_ms: int | None = None) -> str:
 UUID7 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\Z")
 ID_PREFIX = re.compile(r"[0-9a-f][0-9a-f-]{7,35}\Z", re.IGNORECASE)
 AMBIGUOUS_SHOWN = 10  # candidates an "ambiguous prefix" message names
+
+
+class AmbiguousId(UserError):
+    """An id prefix that starts several ids: the message names them (a 400 in the workspace, not "not found")."""
 
 
 def normalise_id(value: str) -> str:

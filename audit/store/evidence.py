@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 import sqlite_utils
 
 from ..errors import UserError
-from ..ids import AMBIGUOUS_SHOWN, ID_PREFIX, assign_identity, normalise_id
+from ..ids import AMBIGUOUS_SHOWN, ID_PREFIX, AmbiguousId, assign_identity, normalise_id
 from ..integrity.canonical import canonical_scalar
 from .database import atomic
 from .events import TABLE as EVENTS
@@ -68,7 +68,7 @@ def row_by_id(db: sqlite_utils.Database, table: str, value: str, what: str, hint
         raise UserError(f"no {what} with id {value!r} in this database: {hint}")
     count = f"more than {AMBIGUOUS_SHOWN}" if len(matches) > AMBIGUOUS_SHOWN else str(len(matches))
     named = ", ".join(row["id"] for row in matches[:AMBIGUOUS_SHOWN])
-    raise UserError(f"id prefix {value!r} is ambiguous: it starts {count} {what} ids ({named}): give more characters")
+    raise AmbiguousId(f"id prefix {value!r} is ambiguous: it starts {count} {what} ids ({named}): give more characters")
 
 
 class CanonicalRow:

@@ -1,0 +1,61 @@
+"""One environment name per key meaning: $LLM_AUDIT_SIGNING_KEY signs, $LLM_AUDIT_TRUSTED_KEY pins.
+
+The deprecated $LLM_AUDIT_KEY meant both; it is read as a pin only when it holds a public key, and
+a private key there (a signing key) never pins verification to itself.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+PRIVATE_NOT_PIN = "holds a private key (a signing key), so it is not read as the pinned key"
+
+
+@pytest.fixture
+def signed(tmp_path: Path, cli_fast) -> tuple[Path, Path, Path, str]:
+    """A log with one checkpoint, its private key (moved out of the key directory) and public key."""
+    db, key, public = tmp_path / "audit.db", tmp_path / "signing.key", tmp_path / "signing.pub.pem"
+    made = cli_fast("checkpoint", "--db", str(db), "--signing-key", str(key), "--json")
+    assert made.returncode == 0, made.stderr
+    shown = cli_fast("key", "--db", str(db), "--signing-key", str(key), "--public-key", str(public), "--json")
+    return db, key, public, json.loads(shown.stdout)["key_id"]
+
+
+def verify(cli_fast, db: Path) -> tuple[dict, str]:
+    done = cli_fast("verify", "--db", str(db), "--json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout), done.stderr
+
+
+def test_trusted_key_pins(signed, cli_fast, monkeypatch) -> None:
+    db, _, public, key_id = signed
+    unpinned, _ = verify(cli_fast, db)
+    assert unpinned["key_pinned"] is False
+    monkeypatch.setenv("LLM_AUDIT_TRUSTED_KEY", str(public))
+    pinned, warnings = verify(cli_fast, db)
+    assert (pinned["key_pinned"], pinned["key_id"], warnings) == (True, key_id, "")
+
+
+def test_old_name_pins_only_a_public_key(signed, cli_fast, monkeypatch) -> None:
+    db, key, public, key_id = signed
+    monkeypatch.setenv("LLM_AUDIT_KEY", str(key))  # a shell set up to sign
+    result, warnings = verify(cli_fast, db)
+    assert result["key_pinned"] is False and PRIVATE_NOT_PIN in warnings
+    monkeypatch.setenv("LLM_AUDIT_KEY", str(public))
+    result, warnings = verify(cli_fast, db)
+    assert result["key_pinned"] is True and "rename it $LLM_AUDIT_TRUSTED_KEY" in warnings
+
+
+def test_old_name_still_signs_with_a_warning(signed, cli_fast, monkeypatch) -> None:
+    db, key, _, key_id = signed
+    monkeypatch.setenv("LLM_AUDIT_KEY", str(key))
+    made = cli_fast("checkpoint", "--db", str(db), "--json")
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["key_id"] == key_id and "rename it $LLM_AUDIT_SIGNING_KEY" in made.stderr
+    monkeypatch.delenv("LLM_AUDIT_KEY")
+    monkeypatch.setenv("LLM_AUDIT_SIGNING_KEY", str(key))
+    again = cli_fast("checkpoint", "--db", str(db), "--json")
+    assert json.loads(again.stdout)["key_id"] == key_id and again.stderr == ""

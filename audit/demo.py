@@ -165,7 +165,9 @@ def fairness_stage(auditor: Auditor, cases: list[ExampleCase], result: DemoResul
     for changes in bar(APPLICATIONS, desc="applications", unit="record"):
         variables = {**base["variables"], **changes}
         auditor.generate(**{**base, "variables": variables, "max_new_tokens": 8, "tags": {"demo": "fairness"}})
-    report = auditor.fairness(example=case.path, use_case=case.use_case, since=result.records[0].started_at)
+    report = auditor.fairness(
+        example=case.path, use_case=case.use_case, since=result.records[0].started_at, progress=True
+    )
     for line in fairness_table(report).splitlines():
         say(f"  {line}")
     worst = max(report.attributes, key=lambda a: a.flip_rate)

@@ -18,6 +18,8 @@ from .attribution.request import check_request
 from .credentials import ApiKeys
 from .integrity.facade import IntegrityFacade
 from .model import LoadedModel, load_model
+from .monitor.facade import MonitorFacade
+from .pack.facade import PackFacade
 from .privacy.facade import PrivacyFacade
 from .privacy.guard import PrivacyGuard
 from .privacy.keystore import default_key_store_path
@@ -43,7 +45,7 @@ if TYPE_CHECKING:
     from .fairness import FairnessResult
 
 
-class Auditor(ReadFacade, IntegrityFacade, PrivacyFacade):
+class Auditor(ReadFacade, IntegrityFacade, PrivacyFacade, MonitorFacade, PackFacade):
     """Record, explain, replay, report and verify generations in one audit database (``db``, default
     ``$LLM_AUDIT_DB`` or ``./llm-audit.db``). ``model``: the default model's name, a local folder, a hub id
     or a :class:`~audit.model.LoadedModel`; ``policy``: a privacy policy; ``key_store``: its key store file."""

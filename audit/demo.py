@@ -191,6 +191,24 @@ def report_stage(auditor: Auditor, cases: list[ExampleCase], result: DemoResult,
     result.outputs["report"] = f"{dossiers[0].path.resolve()} and {summary.path.resolve()}"
 
 
+def monitor_stage(auditor: Auditor, cases: list[ExampleCase], result: DemoResult, say: Say) -> None:
+    """The demo's decisions as `llm-audit monitor` shows them: one window, since the demo's first record."""
+    from .monitor.text import report_text
+
+    decided = [r for r in result.records if r.decision is not None]
+    if not decided:
+        say("  no decided record: skipped")
+        return
+    report = auditor.monitor(window="1d", since=result.records[0].started_at)
+    for line in report_text(report).splitlines():
+        say(f"  {line}")
+    groups = report.windows[-1].groups
+    result.outputs["monitor"] = (
+        f"{sum(g.n for g in groups)} decisions in {len(groups)} use cases; alert rules: "
+        "llm-audit monitor --rules examples/monitoring/rules.toml"
+    )
+
+
 STAGES: list[tuple[str, Callable[[Auditor, list[ExampleCase], DemoResult, Say], None]]] = [
     ("trust", trust_stage),
     ("record", record_stage),
@@ -201,6 +219,7 @@ STAGES: list[tuple[str, Callable[[Auditor, list[ExampleCase], DemoResult, Say], 
     ("fairness", fairness_stage),
     ("report", report_stage),
     ("verify", verify_stage),
+    ("monitor", monitor_stage),
 ]
 
 

@@ -15,6 +15,8 @@ from . import (  # noqa: F401,E402 - registers the commands
     generate,
     integrity,
     merge,
+    monitor,
+    pack,
     privacy,
     records,
     replay,
@@ -22,6 +24,7 @@ from . import (  # noqa: F401,E402 - registers the commands
     review,
     serve,
     spool,
+    telemetry,
 )
 from .app import main
 

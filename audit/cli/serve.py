@@ -18,6 +18,17 @@ from .options import policy_option
 
 def _listen_options(func):
     func = click.option(
+        "--otlp-content",
+        is_flag=True,
+        help="With --otlp-endpoint: include prompts and completions (never under a privacy policy).",
+    )(func)
+    func = click.option(
+        "--otlp-endpoint",
+        default=None,
+        metavar="URL",
+        help="Send a span per record (GenAI conventions) to this OTLP/HTTP endpoint, e.g. http://127.0.0.1:4318.",
+    )(func)
+    func = click.option(
         "--queue-size",
         type=click.IntRange(1, 10_000),
         default=32,
@@ -45,6 +56,8 @@ def serve(
     port: int,
     use_case: str,
     queue_size: int,
+    otlp_endpoint: str | None,
+    otlp_content: bool,
     policy: Path | None,
     key_store: Path | None,
     db: Path,
@@ -68,7 +81,10 @@ def serve(
 
     auditor = make_auditor(db=db, model=model, device=device, dtype=dtype, policy=policy, key_store=key_store)
     check_keys(auditor)
-    app = server_app(auditor, model_name=served_model_name, queue_size=queue_size, use_case=use_case)
+    app = server_app(
+        auditor, model_name=served_model_name, queue_size=queue_size, use_case=use_case,
+        otlp_endpoint=otlp_endpoint, otlp_content=otlp_content,
+    )  # fmt: skip
     click.echo(f"serving {auditor.loaded.identity.name} on http://{host}:{port}/v1, recording to {db}", err=True)
     run(app, host, port)
 
@@ -101,6 +117,8 @@ def proxy(
     port: int,
     use_case: str,
     queue_size: int,
+    otlp_endpoint: str | None,
+    otlp_content: bool,
     policy: Path | None,
     key_store: Path | None,
     db: Path,
@@ -122,7 +140,7 @@ def proxy(
     check_keys(auditor)
     app = proxy_app(
         auditor, upstream, upstream_key=upstream_key, model_path=model_path, timeout=timeout,
-        queue_size=queue_size, use_case=use_case,
+        queue_size=queue_size, use_case=use_case, otlp_endpoint=otlp_endpoint, otlp_content=otlp_content,
     )  # fmt: skip
     click.echo(f"proxying {upstream} on http://{host}:{port}/v1, recording to {db}", err=True)
     run(app, host, port)

@@ -28,6 +28,7 @@ from .oversight import build_oversight
 from .pdf import html_to_pdf
 from .render import render_dossiers, render_summary, sha256_html
 from .summary import DOSSIER_LINK, build_summary
+from .trends import trends_of
 
 
 @dataclass
@@ -129,6 +130,7 @@ def issue_report(
             summary = build_summary(
                 listed, generated, log_status(check, seqs), shown, oversight=oversight, fairness=store.fairness.iter()
             )
+            summary.monitoring = trends_of(store, use_case, since_n, until_n, lambda *_: None)
             ids = [row.record_id for row in summary.index]
             html, kind = render_summary(summary), "summary"
             filters = {"use_case": use_case, "since": since_n, "until": until_n}

@@ -19,6 +19,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..decision.outcome import SMALL_MARGIN
 from ..decision.reasons import toward_decision
@@ -30,6 +31,9 @@ from .evidence import Evidence, IntegrityStatus, mean_logprob
 from .oversight import Oversight
 from .reasons import field_words, text_influences
 from .reliance import Reliance, build_reliance
+
+if TYPE_CHECKING:
+    from .trends import Trends
 
 MAX_LISTED = 2000
 DOSSIER_LINK = "dossier-{id}.html"
@@ -188,6 +192,7 @@ class Summary:
     reliance: Reliance | None = None  # protected-attribute runs bearing on these records (None: not read)
     live: bool = False  # shown in the review workspace: links are pages, not dossier files
     small_margin: float = SMALL_MARGIN  # log-odds under which a decision is listed as needing attention
+    monitoring: Trends | None = None  # decisions over time (section 7; None: no decided record)
 
 
 def replay_problem(verdict: str | None, divergence_step: int | None) -> str | None:

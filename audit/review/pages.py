@@ -23,6 +23,7 @@ from ..report.evidence import Evidence, IntegrityStatus, gather
 from ..report.integrity import log_status, run_verification
 from ..report.oversight import build_oversight
 from ..report.summary import Summary, build_summary
+from ..report.trends import trends_of
 from ..store import AuditStore
 from ..store.findings import Finding
 from ..store.review_index import IndexRow, RecordFilter
@@ -31,6 +32,7 @@ from .errors import BadRequest, Conflict, Forbidden
 from .jobs import Job
 from .queue import Page, QueuePage, queue_page, records_page, refresh
 from .roles import READ, Principal, permissions, require
+from .trends import records_link
 from .validate import check_id, stored_record, writable
 
 if TYPE_CHECKING:
@@ -185,7 +187,7 @@ class ReviewPages:
                 ("Until", until_n or "the last record"),
             ]
             records = store.records.iter(use_case=use_case, since=since_n, until=until_n)
-            return build_summary(
+            summary = build_summary(
                 (gather(store, r, full=False) for r in records),
                 utc_iso()[:19] + "Z",
                 integrity,
@@ -195,6 +197,8 @@ class ReviewPages:
                 live=True,
                 fairness=store.fairness.iter(),
             )
+            summary.monitoring = trends_of(store, use_case, since_n, until_n, records_link)
+            return summary
 
     def _pins(self) -> Pins:
         return resolve_pins(self.db_path, [self.trusted_key] if self.trusted_key is not None else [])

@@ -2,7 +2,8 @@
 
 - viewer: reads the queue, the records, the dossiers and the summary.
 - reviewer: also signs off records (accept or override) and adds findings.
-- validator: also requests explanations, attention passes and replays, and resolves findings.
+- validator: also requests explanations, attention passes and replays, resolves findings, and exports the
+  records list as an evidence pack.
 - admin: also manages users.
 
 Who may see sealed content in clear is the privacy policy's decision (``[access] clear_roles``),
@@ -24,6 +25,7 @@ ADD_FINDING = "add-finding"
 RESOLVE_FINDING = "resolve-finding"
 REQUEST_JOB = "request-job"
 MANAGE_USERS = "manage-users"
+EXPORT_PACK = "export-pack"
 
 MINIMUM_ROLE = {
     READ: VIEWER,
@@ -32,6 +34,7 @@ MINIMUM_ROLE = {
     RESOLVE_FINDING: VALIDATOR,
     REQUEST_JOB: VALIDATOR,
     MANAGE_USERS: ADMIN,
+    EXPORT_PACK: VALIDATOR,
 }
 ACTIONS = tuple(MINIMUM_ROLE)
 _WORDS = {
@@ -41,6 +44,7 @@ _WORDS = {
     RESOLVE_FINDING: "resolve findings",
     REQUEST_JOB: "request explanations, attention passes or replays",
     MANAGE_USERS: "manage users",
+    EXPORT_PACK: "export evidence packs",
 }
 
 

@@ -17,6 +17,10 @@ Three rules read the recorded decision (``GenerationRecord.decision``): an *adve
 is told), a text that *disagrees* with the scored decision (rank 15, ``free`` mode only), and a
 *small margin* (rank 35: a near-tie, below :data:`audit.decision.outcome.SMALL_MARGIN` log-odds,
 the threshold the summary report uses). Each stops needing a human at the record's first sign-off.
+
+A fired monitoring alert (:mod:`audit.monitor`, rank 25) names the records of the group and window it
+fired on; each needs a human until somebody signs it off after the alert was logged (that sign-off
+is the alert's acknowledgement for that record, in the log like every sign-off).
 """
 
 from __future__ import annotations
@@ -66,6 +70,16 @@ def open_finding(facts: RecordFacts) -> str | None:
     return f"open finding, {severity or 'no'} severity: {text[:80]}{'…' if len(text) > 80 else ''}{more}"
 
 
+def monitoring_alert(facts: RecordFacts) -> str | None:
+    """A monitoring rule fired on a window this record is part of, and nobody signed the record off since."""
+    pending = [(severity, text) for severity, text, seq in facts.alerts if not _signed_off_after(facts, seq)]
+    if not pending:
+        return None
+    severity, text = pending[-1]
+    more = f" (+{len(pending) - 1} more)" if len(pending) > 1 else ""
+    return f"monitoring alert, {severity} severity: {text[:120]}{'…' if len(text) > 120 else ''}{more}"
+
+
 def not_reviewed(facts: RecordFacts) -> str | None:
     """Nobody has signed the record off yet."""
     return None if facts.review_action is not None else "no sign-off yet"
@@ -97,6 +111,7 @@ RULES: tuple[Rule, ...] = (
     Rule("adverse-decision", "Adverse decision", 10, adverse_decision),
     Rule("decision-disagrees", "Text disagrees with the scored decision", 15, decision_disagrees),
     Rule("replay", "Replay did not reproduce the output", 20, replay_not_identical),
+    Rule("alert", "Part of a window a monitoring alert fired on", 25, monitoring_alert),
     Rule("attribution-check", "Failed attribution check", 30, failed_attribution_check),
     Rule("small-margin", "Small decision margin", 35, small_margin),
     Rule("finding", "Flagged with an open finding", 40, open_finding),

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..pack import ExportResult
 from ..privacy.guard import PrivacyGuard
 from ..privacy.policy import Policy
 from ..report.summary import Summary
@@ -20,6 +21,7 @@ from ..store.review_index import RecordFilter
 from ..store.reviews import SignOff
 from .accounts import Accounts, LoginPolicy
 from .actions import ReviewActions
+from .exports import ReviewExports
 from .identity import Identity, LocalAdmin
 from .jobs import Job, JobQueue, ReviewJobs
 from .pages import FindingView, RecordView, ReviewPages
@@ -53,6 +55,7 @@ class Reviews:
         self.job_requests = ReviewJobs(self.db_path, runner)
         self.pages = ReviewPages(self.db_path, privacy, policy, self.job_requests)
         self.actions = ReviewActions(self.db_path)
+        self.exports = ReviewExports(self.db_path, runner, lambda: self.pages.trusted_key)
 
     @staticmethod
     def on(auditor: Any) -> Reviews:
@@ -113,6 +116,14 @@ class Reviews:
 
     def resolve_finding(self, principal: Principal, finding_id: str, text: str | None) -> Finding:
         return self.actions.resolve_finding(principal, finding_id, text)
+
+    # -- evidence packs ------------------------------------------------------------------------------
+    def export_list(self, principal: Principal, filters: RecordFilter) -> ExportResult:
+        """The records list of ``filters`` as a zipped evidence pack (validator and admin; logged as an event)."""
+        return self.exports.export(principal, filters)
+
+    def export_file(self, principal: Principal, pack_id: str) -> Path:
+        return self.exports.file(principal, pack_id)
 
     # -- jobs ----------------------------------------------------------------------------------------
     @property

@@ -26,20 +26,34 @@ def check_keys(auditor: Auditor) -> None:
         )
 
 
-def server_app(auditor: Auditor, **options: Any):
+def _followers(auditor: Auditor, backend: Any, otlp_endpoint: str | None, otlp_content: bool) -> tuple:
+    """The OTLP follower of ``--otlp-endpoint`` (its counters on the backend's /metrics), or none."""
+    if not otlp_endpoint:
+        return ()
+    from ..telemetry.follow import Follower
+
+    content = otlp_content and auditor.policy is None  # a privacy policy governs content: it never leaves
+    return (Follower(auditor.db_path, otlp_endpoint, backend.metrics.registry, content=content),)
+
+
+def server_app(auditor: Auditor, *, otlp_endpoint: str | None = None, otlp_content: bool = False, **options: Any):
     """The ASGI app serving ``auditor``'s model (``options``: :class:`.service.LocalBackend`'s)."""
     from .app import create_app
     from .service import LocalBackend
 
-    return create_app(LocalBackend(auditor, **options), auditor.api_keys)
+    backend = LocalBackend(auditor, **options)
+    return create_app(backend, auditor.api_keys, _followers(auditor, backend, otlp_endpoint, otlp_content))
 
 
-def proxy_app(auditor: Auditor, upstream: str, **options: Any):
+def proxy_app(
+    auditor: Auditor, upstream: str, *, otlp_endpoint: str | None = None, otlp_content: bool = False, **options: Any
+):
     """The ASGI app recording what it forwards to ``upstream`` (``options``: :class:`.proxy.ProxyBackend`'s)."""
     from .app import create_app
     from .proxy import ProxyBackend
 
-    return create_app(ProxyBackend(auditor, upstream, **options), auditor.api_keys)
+    backend = ProxyBackend(auditor, upstream, **options)
+    return create_app(backend, auditor.api_keys, _followers(auditor, backend, otlp_endpoint, otlp_content))
 
 
 __all__ = ["check_keys", "proxy_app", "server_app"]

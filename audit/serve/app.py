@@ -56,15 +56,20 @@ async def authenticate(request: Request, keys: ApiKeys) -> str:
     return name
 
 
-def create_app(backend: Backend, keys: ApiKeys) -> FastAPI:
-    """The ASGI app over ``backend``; starts and stops its threads with the server."""
+def create_app(backend: Backend, keys: ApiKeys, companions: tuple = ()) -> FastAPI:
+    """The ASGI app over ``backend``; starts and stops its threads with the server (and ``companions``': the
+    OTLP follower, which starts after the backend and stops before it)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         backend.start()
+        for companion in companions:
+            companion.start()
         try:
             yield
         finally:
+            for companion in companions:
+                await asyncio.to_thread(companion.stop)
             await asyncio.to_thread(backend.stop)
             if hasattr(backend, "aclose"):
                 await backend.aclose()

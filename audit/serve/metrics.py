@@ -3,7 +3,8 @@
 ``llm_audit_requests_total{endpoint,status}``, ``llm_audit_request_seconds{endpoint}`` (until the
 last byte, streams included), ``llm_audit_queue_depth``, ``llm_audit_records_written_total``,
 ``llm_audit_records_failed_total`` and ``llm_audit_checkpoint_lag_events`` (events not yet covered
-by a signed checkpoint, read from the database at scrape time).
+by a signed checkpoint, read from the database at scrape time); and the decision counters and
+histograms of :mod:`audit.monitor.prometheus`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from ..monitor.prometheus import DecisionMetrics
 from ..store import AuditStore
 
 ENDPOINTS = ("/v1/chat/completions", "/v1/completions", "/v1/models", "/healthz", "/metrics")
@@ -45,6 +47,7 @@ class Metrics:
         self.checkpoint_lag = Gauge(
             "llm_audit_checkpoint_lag_events", "Events not yet covered by a signed checkpoint", registry=self.registry
         )
+        self.decisions = DecisionMetrics(db_path, self.registry)
 
     def observe(self, path: str, status: int, started: float) -> None:
         endpoint = path if path in ENDPOINTS else "other"
@@ -53,6 +56,7 @@ class Metrics:
 
     def render(self) -> bytes:
         self.checkpoint_lag.set(checkpoint_lag(self.db_path))
+        self.decisions.update()
         return generate_latest(self.registry)
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import sqlite_utils
 
 from .access import AccessLog
+from .alerts import AlertRepository
 from .api_keys import ApiKeyRepository
 from .attention import AttentionRepository
 from .blobs import BlobRepository
@@ -23,8 +24,10 @@ from .database import atomic, check_writable, default_db_path, open_for_read, op
 from .events import EventLog
 from .evidence import EvidenceRepository
 from .explanations import ExplanationRepository
+from .exports import ExportLog
 from .fairness import FairnessRepository
 from .findings import FindingRepository
+from .monitoring import MonitoringQueries
 from .privacy import PrivacyRepository
 from .provenance import ProvenanceRepository
 from .records import RecordRepository
@@ -51,6 +54,8 @@ class AuditStore:
         self.replays = ReplayRepository(db, self.events)
         self.counterfactuals = CounterfactualRepository(db, self.events)
         self.fairness = FairnessRepository(db, self.events)
+        self.alerts = AlertRepository(db, self.events)  # monitoring rules that fired (audit/monitor/)
+        self.monitoring = MonitoringQueries(db)
         self.reports = ReportRepository(db, self.events)
         self.provenance = ProvenanceRepository(db, self.events)
         self.privacy = PrivacyRepository(db, self.events)
@@ -59,6 +64,7 @@ class AuditStore:
         self.findings = FindingRepository(db, self.events)
         self.users = UserRepository(db, self.events)
         self.access = AccessLog(db, self.events)
+        self.exports = ExportLog(self.events)  # evidence packs handed out (audit/pack/)
         self.review_index = ReviewIndexRepository(db)
 
     @property
@@ -66,7 +72,7 @@ class AuditStore:
         """Event kind -> the repository whose table holds that event's row: what verification checks."""
         repositories = (self.records, self.explanations, self.attention, self.replays, self.reports, self.provenance)
         repositories += (self.checkpoints, self.api_keys, self.reviews, self.findings, self.users)
-        repositories += (self.counterfactuals, self.fairness)
+        repositories += (self.counterfactuals, self.fairness, self.alerts)
         return {repository.kind: repository for repository in repositories}
 
     @classmethod

@@ -227,6 +227,13 @@ class RecordRepository(EvidenceRepository):
             sql += f" LIMIT {int(limit)}"
         return (_from_row(row) for row in self.db.query(sql, params))
 
+    def after(self, seq: int, limit: int = 256) -> list[GenerationRecord]:
+        """Records stored after position ``seq``, oldest first, at most ``limit`` (a follower's next batch)."""
+        if not self.exists():
+            return []
+        rows = self.db.query(f"SELECT * FROM {TABLE} WHERE seq > ? ORDER BY seq LIMIT ?", [seq, int(limit)])
+        return [_from_row(row) for row in rows]
+
     def count(self, *, use_case: str | None = None, since: str | None = None, until: str | None = None) -> int:
         if not self.exists():
             return 0

@@ -2,7 +2,7 @@
 
 The review index (:mod:`.review_index`) is derived from these facts: which records the events
 since its high-water mark touched, and, for those, the generation, erasure, latest replay, latest
-field attribution, sign-offs and open findings, read in chunks of ``_CHUNK`` ids.
+field attribution, sign-offs, open findings and the monitoring alerts that name it, read in chunks of ``_CHUNK`` ids.
 """
 
 from __future__ import annotations
@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlite_utils
+
+from .alerts import AlertRepository
+from .events import EventLog
 
 _RECORD_TABLES = {"explanation": "explanations", "replay": "replays", "review": "reviews", "finding": "findings"}
 _CHUNK = 500
@@ -47,16 +50,20 @@ class RecordFacts:
     decision_margin: float | None = None  # log-odds of the chosen label over the runner-up
     decision_stated: str | None = None  # the label the text states first (None: none)
     decision_agrees: bool | None = None
+    alerts: list[tuple[str, str, int]] = field(default_factory=list)  # (severity, text, event seq) naming it
 
 
 def touched_since(db: sqlite_utils.Database, seq: int) -> list[str]:
     """Ids of the records an event after ``seq`` is about (their state may have changed)."""
     rows = db.execute(
         "SELECT kind, subject_id FROM events WHERE seq > ? AND kind IN "
-        "('generation', 'erasure', 'explanation', 'replay', 'review', 'finding')",
+        "('generation', 'erasure', 'explanation', 'replay', 'review', 'finding', 'alert')",
         [seq],
     ).fetchall()
     ids: set[str] = {subject for kind, subject in rows if kind in ("generation", "erasure")}
+    alerts = {subject for kind, subject in rows if kind == "alert"}
+    if alerts:  # the records a new alert names (they enter the queue with it)
+        ids.update(record_id for record_id, *_ in AlertRepository(db, EventLog(db)).named_records(alerts))
     by_kind: dict[str, list[str]] = {}
     for kind, subject in rows:
         if kind in _RECORD_TABLES:
@@ -155,6 +162,10 @@ def _facts_where(db: sqlite_utils.Database, where: str, params: list[str]) -> It
             f = facts.get(record_id)
             if f is not None:
                 f.open_findings.append((severity or "", text))
+    for record_id, severity, text, seq in AlertRepository(db, EventLog(db)).named_records():
+        f = facts.get(record_id)
+        if f is not None:
+            f.alerts.append((severity, text, seq))
     yield from facts.values()
 
 

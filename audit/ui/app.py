@@ -11,11 +11,13 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from prometheus_client import CollectorRegistry
 
+from ..monitor.prometheus import DecisionMetrics
 from ..review.accounts import LoginThrottle
 from ..review.service import Reviews
 from . import refusals
-from .routers import api, pages, session, users
+from .routers import api, exports, monitoring, pages, session, users
 from .security import HEADERS, Sessions
 from .views import Views
 
@@ -35,6 +37,8 @@ def create_app(reviews: Reviews, *, sessions: Sessions | None = None, throttle: 
     app.state.sessions = sessions or Sessions()
     app.state.throttle = throttle or LoginThrottle()
     app.state.views = Views()
+    app.state.metrics_registry = CollectorRegistry()  # /metrics: decisions counted from the workspace's start
+    app.state.decision_metrics = DecisionMetrics(reviews.db_path, app.state.metrics_registry)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):
@@ -46,6 +50,6 @@ def create_app(reviews: Reviews, *, sessions: Sessions | None = None, throttle: 
         return response
 
     refusals.install(app)
-    for router in (session.router, pages.router, users.router, api.router):
+    for router in (session.router, pages.router, users.router, api.router, monitoring.router, exports.router):
         app.include_router(router)
     return app

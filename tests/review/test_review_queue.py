@@ -68,6 +68,7 @@ def test_reasons_urgency_and_counts(queue_db):
         "decision-disagrees": 0,
         "small-margin": 0,
         "replay": 1,
+        "alert": 0,
         "attribution-check": 1,
         "finding": 1,
         "unreviewed": 4,

@@ -1,0 +1,1 @@
+"""Tests of audit/telemetry/: OpenTelemetry export received by an in-process OTLP/HTTP receiver."""

@@ -97,6 +97,10 @@ def produce(folder: Path, model: Path, loaded, run: Callable[..., object]) -> li
         ("merge", ["merge", str(db), "-o", str(folder / "archive.db")]),
         ("rotate-key", ["rotate-key", *d]),
         ("check", ["check", "--suite", str(folder / "suite.toml"), "--baseline", str(folder / "baseline.json")]),
+        ("monitor", ["monitor", "--since", decided[0].started_at[:10], *d]),
+        ("pack-check", ["verify-pack", str(folder / "pack"), "--key", str(folder / "audit.pub.pem")]),
+        ("pack-check-refused", ["verify-pack", str(folder / "no-pack")]),
+        ("otel-export", ["otel-export", "--since", decided[0].started_at[:10], "--otlp-endpoint", "OTLP", *d]),
     ]
     produced = []
     for shape, args in plan:
@@ -106,13 +110,22 @@ def produce(folder: Path, model: Path, loaded, run: Callable[..., object]) -> li
             produced.append(("proof-check", plan_proof, _json(run, plan_proof)))
         if args[0] == "merge":
             run("trust", "add", str(folder / "audit.pub.pem"))
+        if args[0] == "verify-pack" and shape == "pack-check":
+            run("export", *d, "-o", str(folder / "pack"))
+        if args[0] == "otel-export":
+            from tests.telemetry.otlp_receiver import Receiver
+
+            with Receiver() as receiver:
+                args = [receiver.url if a == "OTLP" else a for a in args]
+                produced.append((shape, args, _json(run, args)))
+            continue
         produced.append((shape, args, _json(run, args)))
     return produced
 
 
 def _json(run: Callable[..., object], args: list[str]) -> object:
     done = run(*args, "--json")
-    assert done.returncode in (0, 1), (args, done.stdout, done.stderr)  # type: ignore[attr-defined]
+    assert done.returncode in (0, 1, 2) and done.stdout, (args, done.stdout, done.stderr)  # type: ignore[attr-defined]
     return json.loads(done.stdout)  # type: ignore[attr-defined]
 
 
@@ -120,8 +133,8 @@ if __name__ == "__main__":  # print each output's fields and their types, to wri
     import sys
     import tempfile
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from conftest import build_tiny_model, run_cli_in_process
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from tests.conftest import build_tiny_model, run_cli_in_process
 
     from audit.model import load_model
 

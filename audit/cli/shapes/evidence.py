@@ -266,4 +266,20 @@ SHAPES: tuple[Shape, ...] = (
             ),
         ),
     ),
+    Shape(
+        "monitor",
+        ("monitor",),
+        "Decisions over time: per window and group the label counts, margins, reasons, replay verdicts, "
+        "sign-offs and flips, the changes tested against the reference, and the alerts; `format` names this "
+        "layout, which `monitor --baseline` reads back.",
+        fields(
+            format=STRING,
+            tests=fields(alpha=NUMBER, psi_max=NUMBER),
+            reference=OBJECT,
+            windows=array(fields(since=STRING, until=STRING, groups=array(OBJECT), changes=array(OBJECT))),
+            rules=INTEGER,
+            alerts=array(OBJECT),
+            notes=array(STRING),
+        ),
+    ),
 )

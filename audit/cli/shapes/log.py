@@ -201,4 +201,28 @@ SHAPES: tuple[Shape, ...] = (
         ),
     ),
     Shape("erasure", ("erase",), "The records whose keys were destroyed.", fields(erased=array(STRING), reason=STRING)),
+    Shape(
+        "pack-check",
+        ("verify-pack",),
+        "What an offline evidence-pack check proved and what it did not (exit 0 proven, 1 tampered or incomplete).",
+        fields(
+            pack=STRING,
+            ok=BOOLEAN,
+            problems=array(fields(check=STRING, problem=STRING)),
+            proven=array(STRING),
+            not_proven=array(STRING),
+        ),
+    ),
+    Shape(
+        "pack-check-refused",
+        ("verify-pack",),
+        "A pack that could not be checked at all (exit 2): `ok` is null and `cannot_check` says why.",
+        fields(ok={"type": "null"}, cannot_check=STRING),
+    ),
+    Shape(
+        "otel-export",
+        ("otel-export",),
+        "Spans sent to the OTLP endpoint, one per record and per fairness run (exit 1 when some were dropped).",
+        fields(endpoint=STRING, records=INTEGER, fairness_runs=INTEGER, sent=INTEGER, dropped=INTEGER),
+    ),
 )

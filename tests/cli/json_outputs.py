@@ -6,7 +6,6 @@ Shared by the shape test and by whoever regenerates a shape (``python tests/cli/
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -129,38 +128,16 @@ def _json(run: Callable[..., object], args: list[str]) -> object:
     return json.loads(done.stdout)  # type: ignore[attr-defined]
 
 
-if __name__ == "__main__":  # print each output's fields and their types, to write or check a shape
+if __name__ == "__main__":  # print every output, to write or update a shape in audit/cli/shapes/
     import sys
     import tempfile
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from tests.conftest import build_tiny_model, run_cli_in_process
-
     from audit.model import load_model
+    from tests.conftest import build_tiny_model, run_cli_in_process
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         model = build_tiny_model(folder / "tiny")
         for shape, args, value in produce(folder, model, load_model(str(model), device="cpu"), run_cli_in_process):
-
-            def types(v):
-                if isinstance(v, dict):
-                    return {
-                        k: (
-                            type(x).__name__
-                            if not isinstance(x, (dict, list)) or not x
-                            else types(x)
-                            if isinstance(x, dict) and len(str(x)) < 400
-                            else type(x).__name__
-                            + (
-                                "[" + (json.dumps(types(x[0])) if isinstance(x[0], dict) else type(x[0]).__name__) + "]"
-                                if isinstance(x, list)
-                                else ""
-                            )
-                        )
-                        for k, x in v.items()
-                    }
-                return type(v).__name__
-
-            print(shape, args[0], json.dumps(types(value)))
-        shutil.rmtree(folder, ignore_errors=True)
+            print(f"## {shape}: llm-audit {' '.join(args[:2])}\n{json.dumps(value, indent=2)[:4000]}\n")

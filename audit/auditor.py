@@ -135,11 +135,12 @@ class Auditor(ReadFacade, IntegrityFacade, PrivacyFacade, MonitorFacade, PackFac
         ``params``: the method's (``n_steps``, ``n_samples``, ``baseline_token``, ...; ``None``: default)."""
         from .attribution.explain import explain_loaded
 
+        allow = bool(params.pop("allow_model_mismatch", False))  # stored marked as on another model
         request = check_request(method, granularity, params)
         record = self.get(record_id, clear=True)
         request.check_record(record)
         check_writable(self.db_path)
-        result = explain_loaded(self.loaded, record, request)
+        result = explain_loaded(self.loaded, record, request, allow)
         spool.store_or_keep(self.db_path, "explanation", self.privacy.for_storage(record, result))
         return result
 

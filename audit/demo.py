@@ -95,10 +95,28 @@ def explain_stage(auditor: Auditor, cases: list[ExampleCase], result: DemoResult
         target = attr.target
         what = f"{target.label} vs {target.contrast}" if target.kind == "decision" else "text"
         say(f"  {attr.record_id}  {case.name:30}  {attr.granularity:5}  {what:18}  {attr.seconds:5.1f} s  top: {top}")
+        record = next(r for r in result.records if r.id == attr.record_id)
+        line = reasons_line(record, attr)
+        if line:
+            say(f"  {'':36}  {'':30}  {line}")
     decided = sum(a.target.kind == "decision" for a in explained)
     result.outputs["explain"] = (
         f"{len(explained)} feature-ablation explanations stored ({decided} of decisions, {len(explained) - decided} of texts)"
     )
+
+
+def reasons_line(record: GenerationRecord, attr) -> str | None:
+    """Whether an adverse decision's explanation may be worded as principal reasons (the dossier's reasons gate,
+    before any counterfactual run), with the failed checks named."""
+    from .report.reasons_gate import reasons_gate
+
+    d = record.decision
+    if d is None or not d.adverse or attr.target.kind != "decision" or attr.target.contrast != d.favourable:
+        return None
+    gate = reasons_gate(record, attr)
+    if gate.passed:
+        return "principal reasons: given (every check of the reasons gate passes)"
+    return f"principal reasons: NONE can be given (failed: {', '.join(c.name.lower() for c in gate.failed)})"
 
 
 def replay_stage(auditor: Auditor, cases: list[ExampleCase], result: DemoResult, say: Say) -> None:
@@ -129,11 +147,13 @@ APPLICATIONS = [
 
 
 def _counterfactual_case(cases: list[ExampleCase], result: DemoResult) -> tuple[ExampleCase, GenerationRecord] | None:
-    """The first decided case whose example lists [counterfactuals] (the credit decision)."""
+    """The first decided case whose example lists [counterfactuals] and [fairness] swaps (the credit decision; the
+    covenant test lists counterfactuals only, and the fairness stage's applications are credit applications)."""
     import tomllib
 
     for case, record in zip(cases, result.records):
-        if record.decision is not None and "counterfactuals" in tomllib.loads(case.path.read_text(encoding="utf-8")):
+        tables = tomllib.loads(case.path.read_text(encoding="utf-8"))
+        if record.decision is not None and "counterfactuals" in tables and "fairness" in tables:
             return case, record
     return None
 

@@ -11,11 +11,15 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .environment import Environment
+from .token_pack import is_packed, unpack
 
 # 2: records gain ``decision`` (None for a record without one). A version-1 record is read as it was
 # written, with ``decision = None``; its logged payload has no ``decision`` key, and neither has the
 # payload of a later record without a decision, so both verify unchanged.
-SCHEMA_VERSION = 2
+# 3: ``token_logprobs`` and ``top_logprobs`` are stored packed (:mod:`audit.token_pack`), about a tenth of
+# their JSON; versions 1 and 2 keep their JSON lists. In memory every version holds the lists.
+SCHEMA_VERSION = 3
+PACKED_FROM = 3
 
 
 @dataclass
@@ -55,6 +59,9 @@ class TopAlternative:
     logprob: float
 
 
+OPTIONAL_DECISION_KEYS = ("min_label_mass", "frame", "label_tokens")
+
+
 @dataclass
 class DecisionRecord:
     """What was decided, scored at generation time (see :mod:`audit.decision`).
@@ -79,6 +86,11 @@ class DecisionRecord:
     agrees: bool
     reasons: dict[str, str] = field(default_factory=dict)
     protected: list[str] = field(default_factory=list)  # fields holding a protected attribute (prohibited basis)
+    # Later keys, left out of the payload when None so records written before them verify unchanged
+    # (:data:`OPTIONAL_DECISION_KEYS`); the label mass itself is derived from ``label_logprobs``.
+    min_label_mass: float | None = None  # below it the decision is not one the model made (None: the default)
+    frame: str | None = None  # the regulatory frame of the wording (None: from the use case)
+    label_tokens: dict[str, list[str]] | None = None  # label -> each scored token id's text, for readers
 
     @property
     def adverse(self) -> bool:
@@ -86,7 +98,11 @@ class DecisionRecord:
         return self.chosen != self.favourable
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        for key in OPTIONAL_DECISION_KEYS:
+            if data.get(key) is None:
+                data.pop(key, None)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DecisionRecord:
@@ -134,14 +150,22 @@ class GenerationRecord:
         return len(self.output_ids)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if self.decision is not None:
+            data["decision"] = self.decision.to_dict()
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GenerationRecord:
         data = dict(data)
         data["model"] = ModelIdentity.from_dict(data["model"])
         data["environment"] = Environment.from_dict(data["environment"])
-        data["top_logprobs"] = [[TopAlternative(**alt) for alt in step] for step in data["top_logprobs"]]
+        if is_packed(data["token_logprobs"]):  # version 3: the one decoder of the packed form
+            data["token_logprobs"] = unpack(data["token_logprobs"])
+        if is_packed(data["top_logprobs"]):
+            data["top_logprobs"] = [[TopAlternative(*alt) for alt in step] for step in unpack(data["top_logprobs"])]
+        else:
+            data["top_logprobs"] = [[TopAlternative(**alt) for alt in step] for step in data["top_logprobs"]]
         decision = data.get("decision")
         data["decision"] = DecisionRecord.from_dict(decision) if isinstance(decision, dict) else None
         return cls(**data)

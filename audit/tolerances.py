@@ -12,7 +12,9 @@ different questions:
 
 How the reports judge and word an explanation (``audit/report/``): when its figures add up
 (``COMPLETENESS_*``), when integrated gradients converged (``CONVERGENCE_DELTA``), when a field's
-share of the effect is a reason at all and how strongly it is worded (``*_SHARE``).
+share of the effect is a reason at all and how strongly it is worded (``*_SHARE``). The reasons
+gate's fractions (``REASONS_*``) say when an explanation of an adverse decision is faithful enough
+to be worded as an adverse-action notice's principal reasons.
 
 Kept free of heavy imports so the CLI can show them in ``--help`` without loading torch.
 """
@@ -54,3 +56,15 @@ def check_tolerance(tolerance: float) -> float:
     if not value >= 0:  # also refuses NaN
         raise UserError(f"tolerance must be >= 0 (got {tolerance!r}): pass e.g. --tolerance {REPLAY_TOLERANCE:g}")
     return value
+
+
+# The reasons gate (:mod:`audit.report.reasons_gate`): what an explanation of an adverse decision must meet
+# before its figures are offered as the principal reasons on an adverse-action notice.
+#: completeness: the attributions' sum within this fraction of the score change they explain
+REASONS_COMPLETENESS = 0.2
+#: deletion: removing the stated reasons together moves the score by the claimed amount, within this fraction
+REASONS_DELETION = 0.25
+#: materiality: removing every field must move the log-odds by at least this much, or no field is a reason
+REASONS_MIN_CHANGE = 0.1
+#: materiality: ... and by at least this share of the log-odds they are to explain
+REASONS_MIN_SHARE = 0.1

@@ -22,7 +22,42 @@ LABELS = ["APPROVE", "DECLINE"]
 DECISION = {"labels": LABELS, "favourable": "APPROVE"}
 
 
-def build_planted_model(folder: Path, seed: int = 0, steps: int = 40) -> Path:
+def by_name(name: str, age: str, score: str) -> str:
+    """The fairness checks' control: the decision follows the applicant's name."""
+    return LABELS[0] if name in FAVOURED else LABELS[1]
+
+
+# The reasons gate's planted models read a worded field (the tiny model tells words apart far more easily
+# than digit strings such as 580 and 720).
+GATE_TEMPLATE = "Applicant {applicant_name}, age {age}, repayment history {history}. Decision:"
+HISTORIES = ["clean", "defaulted"]
+
+
+def by_history(name: str, age: str, history: str) -> str:
+    """The reasons gate's control: the decision follows the repayment history alone (defaulted: declined)."""
+    return LABELS[1] if history == "defaulted" else LABELS[0]
+
+
+def by_nothing(name: str, age: str, history: str) -> str:
+    """A decision that depends on no field: every application is declined."""
+    return LABELS[1]
+
+
+def build_planted_model(
+    folder: Path,
+    seed: int = 0,
+    steps: int = 40,
+    rule=by_name,
+    blanks: bool = False,
+    stop_loss: float = 0.0,
+    gate: bool = False,
+    lr: float = 3e-2,
+) -> Path:
+    """``rule(name, age, score)``: the label the model is trained to give (default: by the applicant's name).
+    ``blanks``: also train on every application with fields left empty (as a field explanation removes them), so
+    the model's answer to a removed field is the rule's, not whatever an unseen prompt happens to give.
+    ``stop_loss``: stop once the loss is below it (a model that is sure, not saturated: log-odds of a few units).
+    ``gate``: :data:`GATE_TEMPLATE` with :data:`HISTORIES` in place of the credit score."""
     from transformers import GenerationConfig, LlamaForCausalLM
 
     from audit.decision.labels import label_token_ids
@@ -33,10 +68,15 @@ def build_planted_model(folder: Path, seed: int = 0, steps: int = 40) -> Path:
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config)
     examples = []
-    for name, age, score in itertools.product(FAVOURED + DISFAVOURED, AGES, SCORES):
-        text = TEMPLATE.format(applicant_name=name, age=age, credit_score=score)
+    extra = [""] if blanks else []
+    third = HISTORIES if gate else SCORES
+    for name, age, score in itertools.product(FAVOURED + DISFAVOURED + extra, AGES + extra, third + extra):
+        if gate:
+            text = GATE_TEMPLATE.format(applicant_name=name, age=age, history=score)
+        else:
+            text = TEMPLATE.format(applicant_name=name, age=age, credit_score=score)
         ids = tokenizer(text, add_special_tokens=True)["input_ids"]
-        label = LABELS[0] if name in FAVOURED else LABELS[1]
+        label = rule(name, age, score)
         examples.append((ids, label_token_ids(tokenizer, text, ids, True, label)))
     # One padded batch of every example, trained full-batch: the loss is read at the label positions only.
     width = max(len(ids) + len(label) for ids, label in examples)
@@ -52,7 +92,7 @@ def build_planted_model(folder: Path, seed: int = 0, steps: int = 40) -> Path:
             positions.append(len(ids) - 1 + k)
             targets.append(token)
     rows_t, positions_t, targets_t = torch.tensor(rows), torch.tensor(positions), torch.tensor(targets)
-    optimiser = torch.optim.Adam(model.parameters(), lr=3e-2)
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     model.train()
     before = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -61,6 +101,8 @@ def build_planted_model(folder: Path, seed: int = 0, steps: int = 40) -> Path:
             hidden = model.model(input_ids=inputs, attention_mask=mask).last_hidden_state
             logits = model.lm_head(hidden[rows_t, positions_t])
             loss = torch.nn.functional.cross_entropy(logits, targets_t)
+            if float(loss.detach()) < stop_loss:
+                break
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()

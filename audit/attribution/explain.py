@@ -26,6 +26,7 @@ from ..record import GenerationRecord
 from ..scoring import teacher_forced
 from ..tolerances import EXPLAIN_TOLERANCE
 from .base import DEFAULT_METHOD, Context
+from .deletion import deletion_check
 from .inputs import build_features
 from .request import ExplainRequest, check_request
 from .result import AttributionResult
@@ -44,11 +45,21 @@ def explain_record(
     return run_explanation(model, tokenizer, record, check_request(method, granularity, params, record))
 
 
-def explain_loaded(loaded: LoadedModel, record: GenerationRecord, request: ExplainRequest) -> AttributionResult:
-    """:func:`run_explanation` on a loaded model, labelled with the model that computed it."""
+def explain_loaded(
+    loaded: LoadedModel, record: GenerationRecord, request: ExplainRequest, allow_model_mismatch: bool = False
+) -> AttributionResult:
+    """:func:`run_explanation` on a loaded model, labelled with the model that computed it.
+
+    Refused (UserError, nothing computed) unless ``loaded`` is the record's model by content; with
+    ``allow_model_mismatch`` the result is stored marked ``extra["model_mismatch"]`` (the mismatch in words)."""
+    from ..replay.model_check import require_recorded_model
+
+    mismatch = require_recorded_model(record, loaded.identity, "explain", allow_model_mismatch)
     result = run_explanation(loaded.model, loaded.tokenizer, record, request)
     result.extra["model"] = loaded.identity.name
     result.extra["weights_sha256"] = dict(loaded.identity.weights_sha256)
+    if mismatch is not None:
+        result.extra["model_mismatch"] = mismatch
     return result
 
 
@@ -106,6 +117,7 @@ def run_explanation(model, tokenizer, record: GenerationRecord, request: Explain
     context = Context(model=model, features=features, output_ids=list(record.output_ids), params=params, target=target)
     out = cls().attribute(context)
     seconds = time.perf_counter() - started
+    deletion = deletion_check(context, out.seq_attr)  # after the timing: a check, not the method's cost
     score = None
     if request.target == "decision":
         decision = record.decision
@@ -133,6 +145,7 @@ def run_explanation(model, tokenizer, record: GenerationRecord, request: Explain
             "feature_positions": features.groups,
             "seed": params.get("perturbation_seed"),
             **({"completeness": out.completeness} if out.completeness is not None else {}),
+            **({"deletion": deletion} if deletion is not None else {}),
         },
     )
 

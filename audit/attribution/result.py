@@ -87,6 +87,13 @@ class AttributionResult:
         value = (self.extra or {}).get("completeness")
         return value if isinstance(value, dict) else None
 
+    @property
+    def deletion(self) -> dict[str, Any] | None:
+        """A decision explanation's deletion check (:func:`audit.attribution.deletion.deletion_check`): its
+        stated reasons removed together; None for other targets and for explanations stored before it."""
+        value = (self.extra or {}).get("deletion")
+        return value if isinstance(value, dict) else None
+
     def to_json_dict(self) -> dict[str, Any]:
         """Exactly the keys ``llm-audit explain --json`` prints."""
         return {

@@ -125,6 +125,42 @@ def output_message(entry: dict[str, Any], run: CaseRun) -> str | None:
     )
 
 
+def mass_messages(run: CaseRun) -> list[str]:
+    """A case whose [decision] states ``min_label_mass`` fails when the labels hold less of the model's probability:
+    the decision compared would not be one the model made. (Cases that state none are not gated on it.)"""
+    from ..decision.mass import label_mass
+
+    decision = run.record.decision
+    if decision is None or (run.case.decision or {}).get("min_label_mass") is None:
+        return []
+    mass = label_mass(decision)
+    if not mass.below:
+        return []
+    return [
+        f"label mass {mass.text} is below the case's min_label_mass {mass.minimum:g}: the model put only {mass.text} "
+        f"of its probability on the labels, so {decision.chosen} is not a decision the model made"
+    ]
+
+
+def gain_metric(name: str, gain: float, threshold: float | None, detail: str, sd: float, orders: int) -> Metric:
+    """A faithfulness gain gated against ``threshold`` less two standard errors of its random reference.
+
+    The random reference is a mean over ``orders`` seeded random orders (deterministic for a seed, but an
+    estimate): a gain within two of its standard errors (``2 sd / sqrt(orders)``) of the threshold is not
+    distinguishable from it, and failing the gate on it would measure the draw of orders, not the model. The
+    detail says which side of the threshold the gain is, and the margin the gate allowed."""
+    noise = 2 * sd / math.sqrt(orders) if orders > 1 and sd is not None and math.isfinite(sd) else 0.0
+    if threshold is None:
+        return Metric(name, gain, None, "min", detail)
+    below = gain is not None and math.isfinite(gain) and gain < threshold
+    detail += (
+        f"; gated at {threshold:g} less 2 standard errors of the random reference ({noise:.3f}, from its spread over "
+        f"{orders} orders)"
+        + (": below the threshold, but not distinguishable from it" if below and gain >= threshold - noise else "")
+    )
+    return Metric(name, gain, threshold - noise, "min", detail)
+
+
 def decision_messages(entry: dict[str, Any], run: CaseRun) -> list[str]:
     """A flipped decision, and (decision target) principal reasons that changed or were reordered."""
     from .baseline import decision_entry
@@ -132,7 +168,7 @@ def decision_messages(entry: dict[str, Any], run: CaseRun) -> list[str]:
     base, now = entry.get("decision"), decision_entry(run)
     if base is None or now is None:
         return [] if base is None else ["the baseline recorded a decision, this run has none: re-create the baseline"]
-    messages = []
+    messages = mass_messages(run)
     if base["chosen"] != now["chosen"]:
         messages.append(
             f"decision changed: baseline {base['chosen']} (p {base['probabilities'].get(base['chosen'], float('nan')):.3f}), "
@@ -275,24 +311,38 @@ def compare_case(run: CaseRun, baseline: Baseline) -> CaseResult:
     if run.faithfulness is not None:
         f = run.faithfulness
         result.metrics.append(
-            Metric(
+            gain_metric(
                 "comprehensiveness_gain",
                 f.comprehensiveness_gain,
                 case.thresholds.comprehensiveness_gain,
-                "min",
                 f"comprehensiveness {f.comprehensiveness:.3f} vs random {f.random_comprehensiveness:.3f} nats",
+                f.random_comprehensiveness_sd,
+                f.random_orders,
             )
         )
         result.metrics.append(
-            Metric(
+            gain_metric(
                 "sufficiency_gain",
                 f.sufficiency_gain,
                 case.thresholds.sufficiency_gain,
-                "min",
                 f"sufficiency {f.sufficiency:.3f} vs random {f.random_sufficiency:.3f} nats",
+                f.random_sufficiency_sd,
+                f.random_orders,
             )
         )
     if run.fairness is not None and case.fairness is not None:
         result.metrics += fairness_metrics(run.fairness, case.fairness)
     result.failures += [m.describe() for m in result.metrics if not m.passed]
+    result.notes = [absorbed(note, bool(result.failures)) for note in result.notes]
     return result
+
+
+def absorbed(note: str, failed: bool) -> str:
+    """A library-change note says what the case's result means for it: absorbed by the thresholds, or a suspect."""
+    if not note.startswith("library versions differ"):
+        return note
+    if failed:
+        return (
+            note + " (a suspect for the failures above: re-run on the baseline's versions, pinned in constraints.txt)"
+        )
+    return note + " (absorbed: every metric stayed within its threshold with these versions)"

@@ -98,6 +98,11 @@ def attribution_summary(result: AttributionResult, top: int = 10) -> str:
     default=None,
     help="Perturbations scored per batch (perturbation methods) [16].",
 )
+@click.option(
+    "--allow-model-mismatch",
+    is_flag=True,
+    help="Explain on a model other than the record's; stored marked as computed on another model.",
+)
 @db_option
 @model_options
 @json_option
@@ -120,6 +125,7 @@ def explain(
     baseline_token: int | None,
     perturbation_seed: int | None,
     perturbations_per_eval: int | None,
+    allow_model_mismatch: bool,
     db: Path,
     model: str | None,
     device: str | None,
@@ -146,6 +152,8 @@ def explain(
         raise UserError(
             "pass either one RECORD_ID or --all: e.g. `llm-audit explain 01a2259f` or `llm-audit explain --all`"
         )
+    if explain_all and allow_model_mismatch:
+        raise UserError("--allow-model-mismatch applies to one RECORD_ID, not to --all")
     if not explain_all and (use_case or since or until or executor != "in-process" or address or workers):
         raise UserError("--use-case, --since, --until, --executor, --address and --workers only apply with --all")
     params = {
@@ -178,7 +186,11 @@ def explain(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = auditor.explain(
-            record_id, method=method, granularity=granularity, **{k: v for k, v in params.items() if v is not None}
+            record_id,
+            method=method,
+            granularity=granularity,
+            allow_model_mismatch=allow_model_mismatch,
+            **{k: v for k, v in params.items() if v is not None},
         )
     for warning in caught:
         if "log-probabilities" in str(warning.message):

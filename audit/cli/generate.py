@@ -47,13 +47,19 @@ def _variables(pairs: tuple[str, ...], as_json: str | None) -> dict[str, Any] | 
 
 
 def _decision(
-    labels: str | None, favourable: str | None, mode: str | None, reasons: tuple[str, ...], protected: str | None
+    labels: str | None,
+    favourable: str | None,
+    mode: str | None,
+    reasons: tuple[str, ...],
+    protected: str | None,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any] | None:
+    extra = {k: v for k, v in (extra or {}).items() if v is not None}
     if labels is None:
-        if favourable is not None or mode is not None or reasons or protected:
+        if favourable is not None or mode is not None or reasons or protected or extra:
             raise UserError(
-                "--favourable, --decision-mode, --decision-reason and --protected need --decision-labels, "
-                "e.g. APPROVE,DECLINE"
+                "--favourable, --decision-mode, --decision-reason, --protected, --min-label-mass and --frame need "
+                "--decision-labels, e.g. APPROVE,DECLINE"
             )
         return None
     mapping = {}
@@ -66,7 +72,14 @@ def _decision(
         name, reason = pair.split("=", 1)
         mapping[name.strip()] = reason
     fields = [name.strip() for name in protected.split(",") if name.strip()] if protected else None
-    return {"labels": labels, "favourable": favourable, "mode": mode, "reasons": mapping or None, "protected": fields}
+    return {
+        "labels": labels,
+        "favourable": favourable,
+        "mode": mode,
+        "reasons": mapping or None,
+        "protected": fields,
+        **extra,
+    }
 
 
 @main.command()
@@ -125,6 +138,19 @@ def _decision(
     metavar="FIELD[,FIELD]",
     help="Template fields holding a protected attribute (a prohibited basis: never an adverse-action reason).",
 )
+@click.option(
+    "--min-label-mass",
+    type=float,
+    default=None,
+    help="With --decision-labels: the least share of the model's probability the labels must hold for the "
+    "decision to count as one the model made [0.5].",
+)
+@click.option(
+    "--frame",
+    type=click.Choice(["consumer-credit", "commercial-credit", "insurance", "eu-ai-act", "none"]),
+    default=None,
+    help="With --decision-labels: the regulatory frame of the report's wording [from the use case].",
+)
 @policy_option
 @key_store_option
 @db_option
@@ -148,6 +174,8 @@ def generate(
     decision_mode: str | None,
     decision_reasons: tuple[str, ...],
     protected: str | None,
+    min_label_mass: float | None,
+    frame: str | None,
     policy: Path | None,
     key_store: Path | None,
     db: Path,
@@ -178,7 +206,14 @@ def generate(
     variables = _variables(var_pairs, vars_json)
     if variables and template is None:
         raise UserError("--var/--vars need a --template")
-    decision = _decision(decision_labels, favourable, decision_mode, decision_reasons, protected)
+    decision = _decision(
+        decision_labels,
+        favourable,
+        decision_mode,
+        decision_reasons,
+        protected,
+        {"min_label_mass": min_label_mass, "frame": frame},
+    )
     auditor = make_auditor(
         db=db, model=model, device=device, dtype=dtype, operator=operator, policy=policy, key_store=key_store
     )

@@ -19,16 +19,32 @@ from .options import policy_option, trusted_key_option
 @click.option("--override", "override", default=None, metavar="DECISION", help="Override it with this decision.")
 @click.option("--rationale", default="", help="Why (required for an override).")
 @click.option("--operator", default=None, help="Who signs off [$LLM_AUDIT_OPERATOR or the login name].")
+@click.option(
+    "--based-on",
+    default=None,
+    metavar="REVIEW_ID",
+    help="The record's latest sign-off you read (leave out when it has none); refused if another came since.",
+)
 @db_option
 @json_option
 def review(
-    record_id: str, accept: bool, override: str | None, rationale: str, operator: str | None, db: Path, as_json: bool
+    record_id: str,
+    accept: bool,
+    override: str | None,
+    rationale: str,
+    operator: str | None,
+    based_on: str | None,
+    db: Path,
+    as_json: bool,
 ) -> None:
     """Sign off a record: accept the model's output, or override it with your own decision.
 
     The sign-off is logged like one made in the workspace, attributed to the operator (who must be
     an enabled workspace user with the reviewer role or higher) and marked as made from the CLI.
-    Four eyes: nobody signs off a record they recorded.
+    Four eyes: nobody signs off a record they recorded. A record already signed off is signed
+    again only by naming the latest sign-off read (--based-on, its id in `llm-audit show`), so
+    nobody replaces a sign-off they have not seen. An override of a record with a scored decision
+    chooses one of its other labels, or "no decision possible".
 
     \b
     Example:
@@ -40,7 +56,7 @@ def review(
     auditor = make_auditor(db=db, operator=operator)
     reviews = auditor.reviews
     signed = reviews.sign_off(
-        reviews.cli_user(auditor.operator), record_id, "accept" if accept else "override", override, rationale
+        reviews.cli_user(auditor.operator), record_id, "accept" if accept else "override", override, rationale, based_on
     )
     if as_json:
         echo_json(signed.payload())
@@ -105,17 +121,18 @@ def users_list(db: Path, as_json: bool) -> None:
     if not accounts:
         click.echo("No users yet: add the first admin with `llm-audit users add NAME --role admin`.")
         return
-    click.echo(f"{'name':24}  {'role':9}  {'state':8}  {'token':5}  since")
+    click.echo(f"{'name':24}  {'role':9}  {'state':8}  {'token':5}  {'since':19}  locked")
     for a in accounts:
         state = "disabled" if a.disabled else "enabled"
-        click.echo(f"{a.name:24}  {a.role:9}  {state:8}  {'yes' if a.has_token else 'no':5}  {a.since[:19]}")
+        lock = f"until {a.locked_until[:19]}Z from {a.locked_where}" if a.locked_until else "no"
+        click.echo(f"{a.name:24}  {a.role:9}  {state:8}  {'yes' if a.has_token else 'no':5}  {a.since[:19]:19}  {lock}")
 
 
 @users.command("disable")
 @click.argument("name")
 @db_option
 def users_disable(name: str, db: Path) -> None:
-    """Disable a user: their sessions and token stop working at once.
+    """Disable a user: their sessions end and their API token is deleted, at once (enabling does not revive them).
 
     \b
     Example:
@@ -139,12 +156,28 @@ def users_enable(name: str, db: Path) -> None:
     click.echo(f"enabled {name}")
 
 
+@users.command("unlock")
+@click.argument("name")
+@db_option
+def users_unlock(name: str, db: Path) -> None:
+    """Let a user whose failed logins hold them back log in again at once (a running workspace included).
+
+    A new password (`users password`) and `users enable` unlock too.
+
+    \b
+    Example:
+      llm-audit users unlock bob
+    """
+    account = _admin(db).unlock(name)
+    click.echo(f"unlocked {account.name}: earlier failed logins no longer count")
+
+
 @users.command("set-role")
 @click.argument("name")
 @click.argument("role", type=click.Choice(ROLES))
 @db_option
 def users_set_role(name: str, role: str, db: Path) -> None:
-    """Change a user's role (effective on their next request).
+    """Change a user's role (their sessions end and their API token is deleted: they log in again).
 
     \b
     Example:
@@ -159,7 +192,7 @@ def users_set_role(name: str, role: str, db: Path) -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
 @db_option
 def users_password(name: str, password_stdin: bool, db: Path) -> None:
-    """Set a new password for a user.
+    """Set a new password for a user: their sessions end, their API token is deleted, failed logins no longer count.
 
     \b
     Example:
@@ -187,6 +220,21 @@ def users_token(name: str, db: Path) -> None:
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help="Port to listen on.")
 @policy_option
 @trusted_key_option("Pin record pages to this public key instead of the trust file")
+@click.option(
+    "--tls-cert",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Serve HTTPS with this PEM certificate (chain); with --tls-key. Cookies are then Secure, with HSTS.",
+)
+@click.option(
+    "--tls-key", type=click.Path(dir_okay=False, path_type=Path), default=None, help="The private key of --tls-cert."
+)
+@click.option(
+    "--forwarded-allow-ips",
+    default=None,
+    metavar="IPS",
+    help="Behind a reverse proxy: its addresses (comma-separated), whose X-Forwarded-For/-Proto are believed.",
+)
 @key_store_option
 @db_option
 @model_options
@@ -195,6 +243,9 @@ def ui(
     port: int,
     policy: Path | None,
     key: Path | None,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    forwarded_allow_ips: str | None,
     key_store: Path | None,
     db: Path,
     model: str | None,
@@ -210,8 +261,20 @@ def ui(
     Example:
       llm-audit ui --db demo.db
       llm-audit ui --db demo.db --host 127.0.0.1 --port 8080 --key signing.pub.pem
+      llm-audit ui --db demo.db --host 0.0.0.0 --port 8443 --tls-cert cert.pem --tls-key key.pem
+      llm-audit ui --db demo.db --forwarded-allow-ips 127.0.0.1
     """
-    from ..ui.server import serve  # imports the web stack: not needed for --help
+    from ..ui.server import serve, transport_options  # imports the web stack: not needed for --help
 
+    transport_options(tls_cert, tls_key, forwarded_allow_ips)  # refused before the model loads
     auditor = make_auditor(db=db, model=model, device=device, dtype=dtype, policy=policy, key_store=key_store)
-    serve(auditor, host=host, port=port, key=key, say=click.echo)
+    serve(
+        auditor,
+        host=host,
+        port=port,
+        key=key,
+        say=click.echo,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        forwarded_allow_ips=forwarded_allow_ips,
+    )

@@ -77,6 +77,7 @@ def serve(
       llm-audit serve --db llm-audit.db --port 8000
     """
     from ..serve import check_keys, server_app
+    from ..serve.http import uvicorn_options
     from ..web.background import run
 
     auditor = make_auditor(db=db, model=model, device=device, dtype=dtype, policy=policy, key_store=key_store)
@@ -86,7 +87,7 @@ def serve(
         otlp_endpoint=otlp_endpoint, otlp_content=otlp_content,
     )  # fmt: skip
     click.echo(f"serving {auditor.loaded.identity.name} on http://{host}:{port}/v1, recording to {db}", err=True)
-    run(app, host, port)
+    run(app, host, port, **uvicorn_options())
 
 
 @main.command()
@@ -134,6 +135,7 @@ def proxy(
       llm-audit proxy --upstream http://127.0.0.1:8001/v1 --db llm-audit.db --port 8000
     """
     from ..serve import check_keys, proxy_app
+    from ..serve.http import uvicorn_options
     from ..web.background import run
 
     auditor = make_auditor(db=db, policy=policy, key_store=key_store)
@@ -143,7 +145,7 @@ def proxy(
         queue_size=queue_size, use_case=use_case, otlp_endpoint=otlp_endpoint, otlp_content=otlp_content,
     )  # fmt: skip
     click.echo(f"proxying {upstream} on http://{host}:{port}/v1, recording to {db}", err=True)
-    run(app, host, port)
+    run(app, host, port, **uvicorn_options())
 
 
 @main.group()

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from ..record import DecisionRecord
 from .labels import stated_label
+from .mass import DEFAULT_MIN_LABEL_MASS, label_mass
 
 # A decision whose log-odds over the runner-up are below this is flagged: about 62 % against 38 % for two
 # labels, close enough that a small change to the input or to the model could flip it.
@@ -35,6 +36,9 @@ def build_decision(
     output_text: str,
     reasons: dict[str, str] | None = None,
     protected: Sequence[str] = (),
+    min_label_mass: float | None = None,
+    frame: str | None = None,
+    label_tokens: Sequence[Sequence[str]] | None = None,
 ) -> DecisionRecord:
     """The :class:`~audit.record.DecisionRecord` of one generation."""
     lps = [float(x) for x in logprobs]
@@ -56,11 +60,15 @@ def build_decision(
         agrees=stated == chosen,
         reasons=dict(reasons or {}),
         protected=list(protected),
+        min_label_mass=DEFAULT_MIN_LABEL_MASS if min_label_mass is None else float(min_label_mass),
+        frame=frame,
+        label_tokens=None if label_tokens is None else {lb: list(t) for lb, t in zip(labels, label_tokens)},
     )
 
 
 def describe_decision(d: DecisionRecord) -> str:
-    """One line: ``DECLINE (p 0.55 vs APPROVE 0.45; margin 0.20 log-odds; adverse; free: the text states no label)``."""
+    """One line: ``DECLINE (p 0.55 over the labels vs APPROVE 0.45; label mass 0.83; margin 0.20 log-odds over
+    APPROVE; adverse; free: the text states no label)``."""
     others = ", ".join(f"{label} {d.probabilities[label]:.2f}" for label in d.labels if label != d.chosen)
     if d.mode == "constrained":
         text = "constrained: the answer starts with it"
@@ -69,6 +77,11 @@ def describe_decision(d: DecisionRecord) -> str:
     else:
         text = f"free: the text states {d.stated}" + ("" if d.agrees else " (DISAGREES)")
     outcome = "adverse" if d.adverse else "favourable"
+    mass = label_mass(d)
+    held = f"label mass {mass.text}" + (
+        f", BELOW the minimum {mass.minimum:g}: not a decision the model made" if mass.below else ""
+    )
     return (
-        f"{d.chosen} (p {d.probabilities[d.chosen]:.2f} vs {others}; margin {d.margin:.2f} log-odds; {outcome}; {text})"
+        f"{d.chosen} (p {d.probabilities[d.chosen]:.2f} over the labels vs {others}; {held}; "
+        f"margin {d.margin:.2f} log-odds over {d.runner_up}; {outcome}; {text})"
     )

@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import UserError
+from .mass import check_min_label_mass
 
 MODES = ("free", "constrained")
-KEYS = ("labels", "favourable", "mode", "reasons", "protected")
+FRAMES = ("consumer-credit", "commercial-credit", "insurance", "eu-ai-act", "none")
+KEYS = ("labels", "favourable", "mode", "reasons", "protected", "min_label_mass", "frame")
 EXAMPLE = "e.g. decision={'labels': ['APPROVE', 'DECLINE'], 'favourable': 'APPROVE'} (CLI: --decision-labels APPROVE,DECLINE --favourable APPROVE)"
 
 
@@ -36,6 +38,8 @@ class DecisionSpec:
     mode: str = "free"
     reasons: dict[str, str] = field(default_factory=dict)
     protected: tuple[str, ...] = ()  # template fields holding a protected attribute (a prohibited basis)
+    min_label_mass: float | None = None  # None: audit.decision.mass.DEFAULT_MIN_LABEL_MASS
+    frame: str | None = None  # the regulatory frame of the wording; None: from the use case
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -44,6 +48,8 @@ class DecisionSpec:
             "mode": self.mode,
             "reasons": dict(self.reasons),
             **({"protected": list(self.protected)} if self.protected else {}),
+            **({"min_label_mass": self.min_label_mass} if self.min_label_mass is not None else {}),
+            **({"frame": self.frame} if self.frame is not None else {}),
         }
 
 
@@ -127,7 +133,11 @@ def check_spec(value: Any, fields: list[str] | None = None) -> DecisionSpec | No
         raise UserError(f"unknown decision mode {mode!r}: use free or constrained")
     reasons = _reasons(value.get("reasons"), fields)
     protected = _protected(value.get("protected"), fields, reasons)
-    return DecisionSpec(tuple(labels), str(favourable), str(mode), reasons, protected)
+    frame = value.get("frame")
+    if frame is not None and frame not in FRAMES:
+        raise UserError(f"unknown decision frame {frame!r}: use one of {', '.join(FRAMES)}")
+    minimum = check_min_label_mass(value.get("min_label_mass"))
+    return DecisionSpec(tuple(labels), str(favourable), str(mode), reasons, protected, minimum, frame)
 
 
 def _protected(value: Any, fields: list[str] | None, reasons: dict[str, str]) -> tuple[str, ...]:

@@ -132,13 +132,13 @@ def _attribute(swap: Swap, scored: Sequence[RecordSwaps]) -> AttributeReport:
         )
         for group, values in swap.groups.items()
     ]
-    gap, pair = 0.0, [groups[0].name, groups[0].name] if groups else ["", ""]
+    gap, pair = 0.0, []  # no gap: no pair (a group is never compared with itself)
     for a, b in itertools.combinations(groups, 2):
         high, low = (a, b) if a.favourable_rate >= b.favourable_rate else (b, a)
         if high.favourable_rate - low.favourable_rate > gap:
             gap, pair = high.favourable_rate - low.favourable_rate, [high.name, low.name]
-    better = sum(x > y for x, y in zip(shares[pair[0]], shares[pair[1]]))
-    worse = sum(x < y for x, y in zip(shares[pair[0]], shares[pair[1]]))
+    better = sum(x > y for x, y in zip(shares[pair[0]], shares[pair[1]])) if pair else 0
+    worse = sum(x < y for x, y in zip(shares[pair[0]], shares[pair[1]])) if pair else 0
     test = {
         "name": "exact sign test, paired by record (McNemar's exact test for one value per group)",
         "groups": pair,

@@ -79,6 +79,44 @@ def _revision_of(folder: Path) -> str | None:
     return None
 
 
+# What a saved causal LM's config names as its architecture (Llama/Qwen/...ForCausalLM, GPT2LMHeadModel).
+CAUSAL_SUFFIXES = ("ForCausalLM", "LMHeadModel")
+# Any one of these in a folder is a saved tokenizer.
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json", "vocab.txt")
+
+
+def check_causal(spec: str, config) -> None:
+    """Refuse a folder whose saved architecture is not a causal LM (a BERT encoder loads as BertLMHeadModel, but
+    it was trained to fill in masks, not to write: its "generations" are empty or noise)."""
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+    if config.model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
+        raise UserError(
+            f"{spec} is not a causal language model (model type {config.model_type} has no causal LM class): "
+            "pass a model with a *ForCausalLM architecture"
+        )
+    architectures = list(getattr(config, "architectures", None) or [])
+    decoder = bool(getattr(config, "is_decoder", False))
+    if architectures and not any(a.endswith(CAUSAL_SUFFIXES) for a in architectures) and not decoder:
+        raise UserError(
+            f"{spec} is not a causal language model (its config names {', '.join(architectures)}, "
+            f"model type {config.model_type}): pass a model with a *ForCausalLM architecture"
+        )
+    if getattr(config, "is_encoder_decoder", False):
+        raise UserError(
+            f"{spec} is an encoder-decoder model ({config.model_type}), not a causal language model: pass a model "
+            "with a *ForCausalLM architecture"
+        )
+
+
+def check_tokenizer_files(spec: str, folder: Path) -> None:
+    if folder.is_dir() and not any((folder / name).is_file() for name in TOKENIZER_FILES):
+        raise UserError(
+            f"{spec} has no tokenizer files ({', '.join(TOKENIZER_FILES[:2])}, ...): save the tokenizer with the model "
+            "(tokenizer.save_pretrained into the same folder)"
+        )
+
+
 def load_model(spec: str | None = None, *, device: str | None = None, dtype: str | None = None) -> LoadedModel:
     """Load ``spec`` (default model name, local folder or hub id) onto ``device`` in ``dtype``; the 10-15 s a
     model takes is announced (:func:`audit.progress.step`), so a command is not silent while it loads."""
@@ -129,6 +167,8 @@ def _load_model(spec: str | None, *, device: str | None, dtype: str | None) -> L
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             config = AutoConfig.from_pretrained(folder)
+            check_causal(spec, config)
+            check_tokenizer_files(spec, folder)
             try:
                 model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch_dtype)
             except ValueError as exc:
@@ -140,7 +180,13 @@ def _load_model(spec: str | None, *, device: str | None, dtype: str | None) -> L
                 raise UserError(
                     f"could not load weights from {spec}: {exc}".splitlines()[0] + " - check the folder is complete"
                 ) from None
-            tokenizer = AutoTokenizer.from_pretrained(folder)
+            try:
+                tokenizer = AutoTokenizer.from_pretrained(folder)
+            except (OSError, ValueError, TypeError, KeyError) as exc:
+                raise UserError(
+                    f"could not load the tokenizer of {spec} ({exc.__class__.__name__}): save the tokenizer with the "
+                    "model (tokenizer.save_pretrained into the same folder)"
+                ) from None
     finally:
         hf_logging.set_verbosity(verbosity)
         if bars:

@@ -82,6 +82,16 @@ def generate(
     )
     output_text = loaded.tokenizer.decode(out.output_ids, skip_special_tokens=True)
     decision = build_decision(
-        spec.labels, spec.favourable, spec.mode, label_ids, label_logprobs, output_text, spec.reasons, spec.protected
+        spec.labels,
+        spec.favourable,
+        spec.mode,
+        label_ids,
+        label_logprobs,
+        output_text,
+        spec.reasons,
+        spec.protected,
+        spec.min_label_mass,
+        spec.frame,
+        [[loaded.tokenizer.decode([t]) for t in ids] for ids in label_ids],
     )
     return Generated(out, output_text, decision)

@@ -57,3 +57,20 @@ def describe_mismatch(comparison: dict[str, Any]) -> str:
         else:
             parts.append(f"{name} recorded {_short(entry['recorded'])} now {_short(entry['current'])}")
     return "; ".join(parts)
+
+
+def require_recorded_model(record, current: ModelIdentity, what: str, allow_mismatch: bool = False) -> str | None:
+    """None where ``current`` is the record's model (by content); else the mismatch in words where it is allowed
+    (the caller marks its result as computed on another model), else a one-line UserError naming it."""
+    from ..errors import UserError
+
+    comparison = compare_models(record.model, current)
+    if not mismatched_fields(comparison):
+        return None
+    described = f"{current.name} instead of the recorded {record.model.name}: {describe_mismatch(comparison)}"
+    if allow_mismatch:
+        return described
+    raise UserError(
+        f"{what} of record {record.id} must run on the recorded model, and the loaded model is {described}; pass the "
+        "record's model with --model, or --allow-model-mismatch to store the result marked as computed on another model"
+    )

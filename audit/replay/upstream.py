@@ -21,7 +21,7 @@ from ..errors import UserError
 from ..ids import uuid7
 from ..record import GenerationRecord, TopAlternative
 from ..tolerances import REPLAY_TOLERANCE, check_tolerance
-from ..traffic.answer import Answer, StandIns
+from ..traffic.answer import Answer, StandIns, served_model
 from ..traffic.proxied import proxy_facts
 from .compare import compare_outputs
 from .result import ReplayResult
@@ -64,6 +64,18 @@ def _keys(record: GenerationRecord, strings: list[str]) -> tuple[list[Any], list
     ]
 
 
+def _served_now(httpx: Any, upstream: str, headers: dict[str, str], body: dict[str, Any], answer: Answer) -> str | None:
+    """The model the upstream serves now, read as the proxy read it when recording: from its ``/v1/models``
+    (:func:`audit.upstream.served_model`), not from the answer, which may echo the request (llama.cpp)."""
+    try:
+        listing = httpx.get(upstream.rstrip("/") + "/models", headers=headers, timeout=30.0)
+        listing.raise_for_status()
+        listed = [str(m["id"]) for m in listing.json().get("data", []) if isinstance(m, dict) and m.get("id")]
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return answer.model
+    return served_model(listed, body.get("model"))
+
+
 def replay_upstream(
     record: GenerationRecord,
     upstream: str,
@@ -92,7 +104,7 @@ def replay_upstream(
     answer.add_chunk(response.json(), chat)
     seconds = time.perf_counter() - started
     model_match = {
-        "upstream_model": _entry(facts.get("upstream_model"), answer.model),
+        "upstream_model": _entry(facts.get("upstream_model"), _served_now(httpx, upstream, headers, body, answer)),
         "system_fingerprint": _entry(facts.get("system_fingerprint"), answer.system_fingerprint),
     }
     matches = all(entry["match"] for entry in model_match.values())

@@ -23,6 +23,7 @@ from ..fairness.result import AttributeReport, FairnessResult
 from ..record import GenerationRecord
 from ..tolerances import REPLAY_TOLERANCE
 from .evidence import Evidence, FairnessStanding
+from .frames import frame_of
 from .reasons import field_words
 
 MAX_ALTERNATIVES = 200  # rows of the alternatives table; the rest are counted
@@ -62,6 +63,7 @@ class CounterfactualView:
     check_ok: bool
     model: str
     model_matches: bool
+    subject: str = "applicant"  # the frame's word for whom the decision is about
 
 
 @dataclass
@@ -92,8 +94,21 @@ class RelianceRun:
 
 
 @dataclass
+class RunRow:
+    """One stored run of the record, in the list of every run (newest first)."""
+
+    date: str
+    run: str  # its id
+    fields: str  # the fields (attributes) it varied
+    found: str  # "14 alternatives tried, 0 flip the decision" / "flipped" / "scored, no flip"
+    check: str  # its reference check in words
+    check_ok: bool
+
+
+@dataclass
 class RecordReliance:
     runs: list[RelianceRun] = field(default_factory=list)  # runs in which this record flipped
+    every: list[RunRow] = field(default_factory=list)  # every run that selected this record, newest first
     line: str | None = None  # one line where nothing flipped (or about the newest run, if it did not flip there)
     missing: str | None = None  # no run at all: how to run one
 
@@ -105,6 +120,8 @@ class WhatIf:
     counterfactual: CounterfactualView | None
     counterfactual_missing: str | None
     reliance: RecordReliance
+    runs: list[RunRow] = field(default_factory=list)  # every counterfactual run of the record, newest first
+    subject: str = "applicant"  # the frame's word for whom the decision is about
 
 
 def pct(x: float) -> str:
@@ -136,6 +153,34 @@ def _named(values: list[str]) -> str:
 
 def _recorded_model(record: GenerationRecord) -> str:
     return record.model.weights_text
+
+
+def _check(difference: float) -> tuple[str, bool]:
+    ok = difference <= REPLAY_TOLERANCE
+    return (
+        f"{'pass' if ok else 'FAIL'}: recorded prompt re-scored within {difference:.1e} (tolerance {REPLAY_TOLERANCE:g})",
+        ok,
+    )
+
+
+def counterfactual_rows(results: list[CounterfactualResult]) -> list[RunRow]:
+    """Every counterfactual run of a record as one row each (``results`` newest first)."""
+    rows = []
+    for result in results:
+        flips = len(result.flips)
+        check, ok = _check(result.logprob_max_diff)
+        rows.append(
+            RunRow(
+                date=(result.created_at or "—")[:19].replace("T", " "),
+                run=result.id or "—",
+                fields=", ".join(field_words(name) for name in result.fields)
+                + (" (and pairs)" if result.pairs else ""),
+                found=f"{len(result.alternatives)} tried, {flips} flip{'s' if flips == 1 else ''} the decision",
+                check=check,
+                check_ok=ok,
+            )
+        )
+    return rows
 
 
 def counterfactual_view(result: CounterfactualResult, record: GenerationRecord) -> CounterfactualView:
@@ -206,6 +251,7 @@ def counterfactual_view(result: CounterfactualResult, record: GenerationRecord) 
         check_ok=ok,
         model=model,
         model_matches=matches,
+        subject=frame_of(record).subject,
     )
 
 
@@ -249,6 +295,7 @@ def record_reliance(evidence: Evidence) -> RecordReliance:
             f"Run: llm-audit fairness --use-case {use_case} {swaps or '--swap FIELD=VALUES'}"
         )
     runs = [_reliance_run(s, record) for s in reversed(evidence.fairness_flips)]  # newest first
+    every = [_standing_row(s) for s in evidence.fairness_standings]
     latest = evidence.fairness_latest
     line = None
     if latest is not None and latest.state != "flipped":
@@ -266,7 +313,21 @@ def record_reliance(evidence: Evidence) -> RecordReliance:
                 f"{count} protected-attribute run{'s are' if count != 1 else ' is'} stored and in none did this "
                 f"record's decision flip; in the newest, {where}, {said}."
             )
-    return RecordReliance(runs=runs, line=line)
+    return RecordReliance(runs=runs, line=line, every=every)
+
+
+def _standing_row(standing: FairnessStanding) -> RunRow:
+    run = standing.run
+    words = {"flipped": "this decision flipped", "scored": "scored, no flip", "skipped": f"skipped ({standing.detail})"}
+    check, ok = _check(run.logprob_max_diff)
+    return RunRow(
+        date=(run.created_at or "—")[:19].replace("T", " "),
+        run=run.id or "—",
+        fields=", ".join(field_words(name) for name in run.swaps),
+        found=words.get(standing.state, standing.state),
+        check=check.replace("recorded prompt", "recorded prompts"),
+        check_ok=ok,
+    )
 
 
 def what_if(evidence: Evidence) -> WhatIf:
@@ -299,4 +360,5 @@ def what_if(evidence: Evidence) -> WhatIf:
             "No counterfactual has been computed for this record. "
             f"Run: llm-audit counterfactual {record.id} --vary FIELD=VALUES (this template's fields: {fields})"
         )
-    return WhatIf(True, None, view, missing, record_reliance(evidence))
+    runs = counterfactual_rows(evidence.counterfactuals)
+    return WhatIf(True, None, view, missing, record_reliance(evidence), runs, frame_of(record).subject)

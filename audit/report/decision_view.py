@@ -13,19 +13,24 @@ itself (log p(chosen) - log p(contrast)) on the recorded model; nothing weaker i
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ..attribution.result import AttributionResult
+from ..counterfactual.result import CounterfactualResult
+from ..decision.mass import label_mass, mass_headline, share_text
 from ..decision.outcome import SMALL_MARGIN
 from ..decision.reasons import toward_decision
 from ..record import GenerationRecord
 from .colors import fmt
 from .completeness import Completeness, completeness_of
+from .frames import Frame, frame_of
 from .heatmap import TokenHeatmap, token_heatmap
 from .reasons import field_words
+from .reasons_gate import reasons_gate
 
 Rows = list[tuple[str, str]]
 
@@ -50,9 +55,13 @@ class DecisionOutcome:
     stated: str  # what the text states, and whether it agrees
     agrees: bool
     mode: str  # free / constrained, in words
-    margin: str  # "0.20 log-odds over APPROVE"
+    margin: str  # "0.20 log-odds of DECLINE over the runner-up APPROVE"
     small_margin: str | None  # a warning when the margin is small
-    rows: list[tuple[str, str, str, str]]  # (label, probability, log-probability, tokens)
+    rows: list[tuple[str, str, str, str, str]]  # (label, renormalised, raw probability, log-probability, tokens)
+    mass: str = ""  # "The labels hold 0.83 of the model's probability (minimum 0.5)."
+    below_mass: bool = False  # the labels hold less than the minimum: not a decision the model made
+    unexplainable: str | None = None  # set from section 3: no faithful reasons for the frame's notice
+    unexplainable_flag: str = "Unexplainable for an adverse-action notice"  # the frame's words for it
 
 
 @dataclass
@@ -88,21 +97,55 @@ class DecisionWhy:
     tokens_caption: str = ""
     tokens_missing: str | None = None
     basis: str = "fields"
+    gate: list[tuple[str, str, str]] = field(default_factory=list)  # (check, "pass" | "fail" | "n/a", sentence)
+    unexplainable: str | None = None  # why no faithful reasons can be given (the failed checks' figures)
+    frame: Frame | None = None  # the regulatory frame: the wording of the titles, the notice, protected fields
 
 
-def decision_outcome(record: GenerationRecord) -> DecisionOutcome | None:
+def known_tokens(record: GenerationRecord) -> dict[int, str]:
+    """Token id -> text, from the labels' recorded token texts and the alternatives recorded at each output step
+    (no tokenizer needed; a record written before label texts were kept names fewer)."""
+    known = {alt.token_id: alt.token for step in record.top_logprobs for alt in step}
+    d = record.decision
+    for label, texts in ((d.label_tokens or {}) if d is not None else {}).items():
+        known.update(zip(d.label_token_ids.get(label, []), texts))
+    return known
+
+
+def token_text(ids: list[int], tokens: dict[int, str] | None) -> str:
+    """Token ids with their text where known: ``32878 "DEC", 22056 "LINE"``."""
+    if not ids:
+        return "[]"
+    return ", ".join(
+        f"{i} {json.dumps(tokens[i], ensure_ascii=False)}" if tokens and i in tokens else str(i) for i in ids
+    )
+
+
+def decision_outcome(record: GenerationRecord, tokens: dict[int, str] | None = None) -> DecisionOutcome | None:
+    """``tokens``: token id -> text for the label ids (default: what the record's own top alternatives name)."""
     d = record.decision
     if d is None:
         return None
+    frame = frame_of(record)
+    tokens = known_tokens(record) if tokens is None else tokens
     others = ", ".join(f"{label} {d.probabilities[label]:.2f}" for label in d.labels if label != d.chosen)
-    headline = f"{d.chosen}: probability {d.probabilities[d.chosen]:.2f} against {others}"
+    mass = label_mass(d)
+    headline = (
+        mass_headline(mass, list(d.labels))
+        if mass.below
+        else f"{d.chosen}: probability {d.probabilities[d.chosen]:.2f} over the labels against {others}; "
+        f"the labels hold {mass.text} of the model's probability"
+    )
     outcome = (
-        f"Adverse to the applicant: the favourable outcome is {d.favourable}."
+        f"Adverse to the {frame.subject}: the favourable outcome is {d.favourable}."
         if d.adverse
-        else "Favourable to the applicant."
+        else f"Favourable to the {frame.subject}."
     )
     if d.mode == "constrained":
-        stated = f"The text states {d.chosen}: the answer was made to start with the chosen label."
+        stated = (
+            f"The text states {d.chosen} by construction: the answer was made to start with the chosen label, so this "
+            "agreement says nothing about what the model would have written."
+        )
     elif d.stated is None:
         stated = f"The text does NOT state a decision: none of {', '.join(d.labels)} appears in it as a label."
     elif d.agrees:
@@ -125,11 +168,16 @@ def decision_outcome(record: GenerationRecord) -> DecisionOutcome | None:
         (
             label,
             f"{d.probabilities[label]:.4f}",
+            share_text(mass.raw[label]),
             f"{d.label_logprobs[label]:.4f}",
-            json.dumps(d.label_token_ids.get(label, [])),
+            token_text(d.label_token_ids.get(label, []), tokens),
         )
         for label in d.labels
     ]
+    held = (
+        f"The labels together hold {mass.text} of the model's probability at the start of the answer (the sum of "
+        f"their raw probabilities; minimum {mass.minimum:g}{'' if mass.stated_minimum else ', the default'})."
+    )
     return DecisionOutcome(
         chosen=d.chosen,
         headline=headline,
@@ -138,9 +186,12 @@ def decision_outcome(record: GenerationRecord) -> DecisionOutcome | None:
         stated=stated,
         agrees=d.agrees,
         mode=mode,
-        margin=f"{d.margin:.2f} log-odds over {d.runner_up}",
+        margin=f"{d.margin:.2f} log-odds of {d.chosen} over the runner-up {d.runner_up}",
         small_margin=small,
         rows=rows,
+        mass=held,
+        below_mass=mass.below,
+        unexplainable_flag=frame.unexplainable,
     )
 
 
@@ -156,25 +207,32 @@ def _unit(granularity: str) -> tuple[str, str]:
 
 
 def decision_why(
-    record: GenerationRecord, result: AttributionResult | None, tokens: AttributionResult | None = None
+    record: GenerationRecord,
+    result: AttributionResult | None,
+    tokens: AttributionResult | None = None,
+    counterfactuals: Sequence[CounterfactualResult] = (),
+    fairness_flips: Sequence = (),
 ) -> DecisionWhy | None:
-    """Section 3 of a record with a decision; ``result``: its field (or segment) decision explanation."""
+    """Section 3 of a record with a decision; ``result``: its field (or segment) decision explanation;
+    ``counterfactuals`` and ``fairness_flips``: the record's stored runs, which the reasons gate compares with."""
     d = record.decision
     if d is None:
         return None
     rid = record.id
     adverse = d.adverse
-    title = "Principal reasons for the adverse action" if adverse else "No adverse-action reasons are required"
-    why = DecisionWhy(title=title, adverse=adverse, intro="")
+    frame = frame_of(record)
+    due = frame.notice or "statement of reasons"
+    title = frame.reasons_title if adverse else f"No {due} is required"
+    why = DecisionWhy(title=title, adverse=adverse, intro="", frame=frame)
     why.tokens, why.tokens_caption, why.tokens_missing = _tokens(record, tokens)
     if result is None:
         command = f"llm-audit explain {rid} --granularity field" if record.template else f"llm-audit explain {rid}"
         if adverse:
             command += f" --contrast {d.favourable}"
         why.intro = (
-            f"The decision is {d.chosen}, adverse to the applicant (the favourable outcome is {d.favourable})."
+            f"The decision is {d.chosen}, adverse to the {frame.subject} (the favourable outcome is {d.favourable})."
             if adverse
-            else f"The decision, {d.chosen}, is the favourable outcome, so no adverse-action notice is due."
+            else f"The decision, {d.chosen}, is the favourable outcome, so no {due} is due."
         )
         what = "fields" if record.template else "prompt segments"
         why.missing = (
@@ -203,27 +261,49 @@ def decision_why(
         )
         for name, v in zip(result.features, values)
     ]
+    mismatch = (result.extra or {}).get("model_mismatch")
     computed = f"Computed by {result.method} on the recorded model: {how}."
+    if mismatch:
+        why.title = "Computed on another model: not evidence about the recorded decision"
+        computed = (
+            f"Computed by {result.method} on ANOTHER model than the recorded one ({mismatch}; stored with "
+            f"--allow-model-mismatch), so its figures say nothing about the recorded decision: {how}."
+        )
     if adverse and contrast != d.favourable:
         why.title = f"Why {chosen} rather than {contrast}"
         why.intro = (
-            f"The decision is {chosen}, adverse to the applicant (the favourable outcome is {d.favourable}). {computed}"
+            f"The decision is {chosen}, adverse to the {frame.subject} (the favourable outcome is {d.favourable}). "
+            f"{computed}"
         )
         why.contrast_note = (
             f"This explanation contrasts {chosen} with {contrast}, not with the favourable outcome {d.favourable}, so its "
-            f"figures are not the principal reasons for the adverse action. Run: llm-audit explain {rid} "
+            f"figures are not the principal reasons for the adverse outcome. Run: llm-audit explain {rid} "
             f"--granularity {result.granularity} --contrast {d.favourable}"
         )
         return why
     if adverse:
+        gate = reasons_gate(record, result, counterfactuals, fairness_flips)
+        verdict = {True: "pass", False: "fail", None: "n/a"}
+        why.gate = [(c.name, verdict[c.passed], c.sentence) for c in gate.checks]
+        if not gate.passed:
+            why.title = why.title if mismatch else "No faithful reasons can be given for the adverse outcome"
+            why.unexplainable = gate.why_not
+            offered = f", and no {frame.notice} wording is offered" if frame.notice else ""
+            why.intro = (
+                f"The decision, {chosen}, is adverse to the {frame.subject} (the favourable outcome is {d.favourable}). "
+                f"{computed} Its figures fail the checks below, so none of them is stated as a principal reason"
+                f"{offered}: this decision cannot be explained from this evidence."
+            )
+            return why
         why.intro = (
-            f"The decision, {chosen}, is adverse to the applicant (the favourable outcome is {d.favourable}). These are "
-            f"the {units} that moved the decision most toward {chosen} rather than {contrast}, strongest first (at most "
-            f"four), as an adverse-action notice states them. {computed}"
+            f"The decision, {chosen}, is adverse to the {frame.subject} (the favourable outcome is {d.favourable}). "
+            f"These are the {units} that moved the decision most toward {chosen} rather than {contrast}, strongest "
+            f"first (at most four){', as the ' + frame.notice + ' states them' if frame.notice else ''}; the "
+            f"explanation passes every check below. {computed}"
         )
     else:
         why.intro = (
-            f"The decision, {chosen}, is the favourable outcome, so no adverse-action notice is due. The {units} below "
+            f"The decision, {chosen}, is the favourable outcome, so no {due} is due. The {units} below "
             f"weighed toward {chosen} rather than {contrast} (positive) or toward {contrast} (negative). {computed}"
         )
     for rank, j in enumerate(toward_decision(values), 1):
@@ -233,9 +313,10 @@ def decision_why(
         label = f"{words[:1].upper()}{words[1:]}" + (f" ({value})" if value is not None else "")
         notice = d.reasons.get(name) if result.granularity == "field" else None
         sentence = f"{label} weighed toward {chosen} rather than {contrast}: " + (
-            f"{values[j]:.2f} of the {score:.2f} log-odds margin."
+            f"{values[j]:.2f} of the {score:.2f} log-odds of {chosen} over {contrast}."
             if values[j] <= score
-            else f"{values[j]:.2f} log-odds, more than the whole {score:.2f} log-odds margin (see Completeness)."
+            else f"{values[j]:.2f} log-odds, more than the whole {score:.2f} log-odds of {chosen} over {contrast} "
+            "(see Completeness)."
         )
         why.reasons.append(
             DecisionReason(
@@ -264,6 +345,23 @@ def decision_why(
                 "principal reason can be stated from this explanation: read the table below and the completeness note."
             )
     return why
+
+
+def mark_unexplainable(decision, why):
+    """Section 2's box says what section 3 found: the decision cannot be explained for an adverse-action notice."""
+    outcome = getattr(decision, "outcome", None)
+    reasons = getattr(why, "decision", None)
+    if outcome is not None and reasons is not None and reasons.unexplainable:
+        notice = reasons.frame.notice if reasons.frame is not None else ""
+        outcome.unexplainable = (
+            "No faithful principal reasons can be given from the stored evidence (section 3 says why)"
+            + (
+                f"; do not send {'an' if notice[0] in 'aeiou' else 'a'} {notice} worded from these figures."
+                if notice
+                else "."
+            )
+        )
+    return decision
 
 
 def _tokens(record: GenerationRecord, result: AttributionResult | None) -> tuple[TokenHeatmap | None, str, str | None]:

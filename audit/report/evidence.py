@@ -81,9 +81,11 @@ class Evidence:
     decision_attribution: AttributionResult | None = None  # field (or segment) explanation of the decision
     decision_token_attribution: AttributionResult | None = None  # token explanation of the decision
     counterfactual: CounterfactualResult | None = None  # the latest counterfactual run of the decision (full only)
+    counterfactuals: list[CounterfactualResult] = field(default_factory=list)  # every run of the record, newest first
     fairness_flips: list[FairnessStanding] = field(default_factory=list)  # runs in which the decision flipped (full)
     fairness_latest: FairnessStanding | None = None  # the newest protected-attribute run, flipped or not (full)
     fairness_runs: int = 0  # protected-attribute runs stored in the database (full)
+    fairness_standings: list[FairnessStanding] = field(default_factory=list)  # every run that selected it, newest first
 
 
 @dataclass
@@ -168,7 +170,8 @@ def gather(store: AuditStore, record: GenerationRecord, *, full: bool = True) ->
         decision_token_attribution=_decision_explanation(store, record, "token") if full else None,
     )
     if full:
-        evidence.counterfactual = store.counterfactuals.latest(record.id)
+        evidence.counterfactuals = list(store.counterfactuals.iter(record.id))[::-1]
+        evidence.counterfactual = evidence.counterfactuals[0] if evidence.counterfactuals else None
         _fairness(store, evidence)
         evidence.logged_items = logged_items(store, evidence)
     return evidence
@@ -177,8 +180,9 @@ def gather(store: AuditStore, record: GenerationRecord, *, full: bool = True) ->
 def _fairness(store: AuditStore, evidence: Evidence) -> None:
     """The protected-attribute runs in which the record's decision flipped, and the newest run's standing.
 
-    Only runs whose stored body names the record are read whole (a flipped record is named in its
-    run's flips), so a dossier never parses every run in the database.
+    The flips come from the runs whose stored body names the record (a flipped record is named in its
+    run's flips); the list of every run that selected the record reads each run's body (runs are few and
+    hold aggregates, not per-record scores).
     """
     record = evidence.record
     if record.decision is None:
@@ -195,6 +199,8 @@ def _fairness(store: AuditStore, evidence: Evidence) -> None:
     latest = repository.latest()
     if latest is not None:
         evidence.fairness_latest = fairness_standing(store, latest, record, mine)
+    every = (fairness_standing(store, run, record, mine) for run in repository.iter())
+    evidence.fairness_standings = [s for s in every if s.state != "outside"][::-1]
 
 
 def fairness_standing(

@@ -120,26 +120,33 @@ def log_status(check: Verification | None, seqs: list[int | None] | None = None)
             f"only against the key the database records about itself ({PIN_HINT}).",
         )
     listed = seqs or []
-    if listed and all(seq is not None and result.cover_of(seq) is not None for seq in listed):
-        tail = (
-            f"; the {result.unsigned_events} newest events of the log, after them, are not yet covered"
-            if result.unsigned_events
-            else ""
-        )
+    covered = sum(1 for seq in listed if seq is not None and result.cover_of(seq) is not None)
+    later = result.unsigned_events
+    after = (
+        f" The {later} events logged after seq {result.covered_size} (later logins, sign-offs, findings and other "
+        f"records{', none of them one of these records' if covered == len(listed) else ''}) are not yet covered "
+        "by a checkpoint, so they are not verified."
+        if later
+        else ""
+    )
+    upto = f"the audit log verified intact against the pinned key up to seq {result.pinned_size} when this report was generated ({result.pin_source})"
+    if not listed:
+        if later == 0:
+            return IntegrityStatus(
+                "verified",
+                f"The whole audit log ({result.events} events) is covered by checkpoints signed by a pinned key and verified "
+                f"intact when this report was generated ({result.pin_source}).",
+            )
+        return IntegrityStatus("unverified", f"This summary lists no records; {upto}.{after}")
+    if covered == len(listed):
         return IntegrityStatus(
             "verified",
-            f"Every record in this summary is covered by a checkpoint signed by a pinned key, and the audit log verified "
-            f"intact up to seq {result.pinned_size} when this report was generated ({result.pin_source}){tail}.",
+            f"Every record in this summary is covered by a checkpoint signed by a pinned key ({covered} of "
+            f"{len(listed)}), and {upto}.{after}",
         )
-    if not listed and result.unsigned_events == 0:
-        return IntegrityStatus(
-            "verified",
-            f"The whole audit log ({result.events} events) is covered by checkpoints signed by a pinned key and verified "
-            f"intact when this report was generated ({result.pin_source}).",
-        )
-    uncovered = sum(1 for seq in listed if seq is None or result.cover_of(seq) is None)
     return IntegrityStatus(
         "unverified",
-        f"The audit log verified intact against the pinned key up to seq {result.pinned_size}, but {uncovered} of the "
-        f"records in this summary are recorded and not yet covered by a signed checkpoint, so they are not verified.",
+        f"{covered} of the {len(listed)} records in this summary are covered by a checkpoint signed by a pinned key "
+        f"({upto}); the other {len(listed) - covered} are recorded but not yet covered by a signed checkpoint, so they "
+        f"are not verified.{after}",
     )

@@ -20,9 +20,16 @@ from .summary import Summary
 TEMPLATES = Path(__file__).resolve().parents[2] / "reports" / "templates"
 
 
+def upfirst(text: str) -> str:
+    """The first letter upper-cased and the rest as written: "LTV ratio" stays "LTV ratio" (Jinja's ``capitalize``
+    would print "Ltv ratio", a field name the template never had)."""
+    text = str(text)
+    return text[:1].upper() + text[1:]
+
+
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
         autoescape=True,  # every template, whatever its file name
         undefined=jinja2.StrictUndefined,
@@ -30,6 +37,8 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    env.filters["upfirst"] = upfirst
+    return env
 
 
 def _common() -> dict:

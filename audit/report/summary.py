@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ..decision.mass import label_mass, mass_problem
 from ..decision.outcome import SMALL_MARGIN
 from ..decision.reasons import toward_decision
 from ..fairness.result import FairnessResult
@@ -76,12 +77,13 @@ class UseCaseView:
     small_margins: int
     disagreements: int
     reasons: list[
-        tuple[str, int, str, str]
-    ]  # (field in words, adverse records, share of explained ones, notice reason)
+        tuple[str, int, str, str, bool]
+    ]  # (field in words, adverse records, share of explained ones, notice reason, a protected attribute)
     adverse: int
     adverse_explained: int
     influences: list[tuple[str, str, int, str]]  # (field in words, direction, records, share of explained records)
     influence_explained: int
+    low_mass: int = 0  # decisions whose labels held less than their minimum share of the model's probability
 
 
 @dataclass
@@ -93,6 +95,8 @@ class _UseCaseTally:
     margins: list[float] = field(default_factory=list)
     small: int = 0
     disagree: int = 0
+    low_mass: int = 0
+    protected: set = field(default_factory=set)
     adverse: int = 0
     adverse_explained: int = 0
     reasons: Counter = field(default_factory=Counter)
@@ -110,6 +114,8 @@ class _UseCaseTally:
         self.margins.append(d.margin)
         self.small += d.margin < SMALL_MARGIN
         self.disagree += not d.agrees
+        self.low_mass += label_mass(d).below
+        self.protected.update(d.protected)
         if not d.adverse:
             return
         self.adverse += 1
@@ -142,6 +148,7 @@ class _UseCaseTally:
                 n,
                 share(n, self.adverse_explained),
                 self.notices[name].most_common(1)[0][0] if name in self.notices else "—",
+                name in self.protected,
             )
             for name, n in sorted(self.reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
         ]
@@ -163,6 +170,7 @@ class _UseCaseTally:
                 for (name, direction), n in sorted(self.influences.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
             ],
             influence_explained=self.influence_explained,
+            low_mass=self.low_mass,
         )
 
 
@@ -230,7 +238,9 @@ def decision_problems(decision: DecisionRecord | None) -> list[str]:
     """What needs a person's eye in a scored decision: text that does not state it, a small margin."""
     if decision is None:
         return []
+    mass = label_mass(decision)
     found = (
+        mass_problem(decision.chosen, mass.total, mass.minimum),
         disagreement_problem(decision.chosen, decision.stated, decision.agrees),
         margin_problem(decision.chosen, decision.runner_up, decision.margin),
     )

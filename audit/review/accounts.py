@@ -1,11 +1,9 @@
-"""Workspace accounts: adding and changing users, passwords (Argon2id), API tokens, logins and lockout.
+"""Workspace accounts: adding and changing users, passwords (Argon2id), API tokens, unlocking.
 
-Every change to an account is a ``user`` row and event (:mod:`audit.store.users`); every login
-and failed login is an event (:mod:`audit.store.access`). The lockout is read back from those
-events, so it holds across restarts of the server and is itself part of the record:
-``lockout_after`` wrong passwords in a row (since the last successful login) lock the account
-for ``lockout_seconds`` from the last of them. Attempts while locked are refused without
-checking the password, logged, and do not extend the lock.
+Every change to an account is a ``user`` row and event (:mod:`audit.store.users`); every login,
+failed login and unlock is an event (:mod:`audit.store.access`). Logging in and its back-off live
+in :mod:`audit.review.logins`. Names are stored and looked up normalised
+(:func:`audit.review.names.person`), so ``'Rita '`` and ``rita`` are one account.
 """
 
 from __future__ import annotations
@@ -13,41 +11,24 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-import threading
-import time
-from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-
-from argon2 import PasswordHasher, Type
-from argon2.exceptions import InvalidHashError, VerificationError
 
 from ..clock import utc_iso
 from ..errors import UserError
 from ..ids import uuid7
 from ..store import AuditStore, check_writable
 from ..store.users import UserChange
-from .errors import Forbidden, Locked, NotFound, Unauthenticated
+from .errors import Forbidden, NotFound, Unauthenticated
+from .logins import HASHER, WRONG, Hold, LoginPolicy, Logins
+from .names import current_user, person
 from .roles import ADMIN, MANAGE_USERS, Principal, check_role, require
 
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+__all__ = ["WRONG", "Account", "Accounts", "LoginPolicy", "check_name", "check_password", "hash_password"]
+
+NAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
 MIN_PASSWORD, MAX_PASSWORD = 12, 1024
 TOKEN_PREFIX = "lla_"
-WRONG = "wrong user name or password"
-
-# Argon2id with the library's defaults (RFC 9106's second recommended option: 64 MiB, t=3, p=4).
-_HASHER = PasswordHasher(type=Type.ID)
-# Compared against when the name is unknown, so a wrong name costs as long as a wrong password.
-_DUMMY_HASH = _HASHER.hash("llm-audit: no such user")
-
-
-@dataclass(frozen=True)
-class LoginPolicy:
-    lockout_after: int = 5  # wrong passwords in a row
-    lockout_seconds: int = 15 * 60
-    clock: Callable[[], float] = time.time  # seconds since the epoch; tests move it
 
 
 @dataclass
@@ -58,6 +39,14 @@ class Account:
     since: str  # when the account was added
     changed: str  # when it last changed
     has_token: bool = False
+    locked_until: str | None = None  # failed logins hold the name back until then (UTC)
+    locked_from: tuple[str, ...] = ()  # from these addresses ("*": every address but the usual one)
+
+    @property
+    def locked_where(self) -> str:
+        return ", ".join(
+            "every address but the one it last logged in from" if c == "*" else c or "?" for c in self.locked_from
+        )
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -67,15 +56,20 @@ class Account:
             "since": self.since,
             "changed": self.changed,
             "has_token": self.has_token,
+            "locked_until": self.locked_until,
+            "locked_from": list(self.locked_from),
         }
 
 
 def check_name(name: str) -> str:
-    if not isinstance(name, str) or not NAME.match(name):
+    """``name`` normalised (NFKC, trimmed, case-folded), or refused if it is not a user name."""
+    key = person(name)
+    if not NAME.match(key):
         raise UserError(
-            f"user name {name!r} is not allowed: use 1 to 64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit"
+            f"user name {str(name)[:80]!r} is not allowed: use 1 to 64 letters, digits, '.', '_', '@' or '-', "
+            "starting with a letter or digit"
         )
-    return name
+    return key
 
 
 def check_password(password: str) -> str:
@@ -85,7 +79,7 @@ def check_password(password: str) -> str:
 
 
 def hash_password(password: str) -> str:
-    return _HASHER.hash(check_password(password))
+    return HASHER.hash(check_password(password))
 
 
 def token_digest(token: str) -> str:
@@ -98,7 +92,15 @@ class Accounts:
 
     def __init__(self, db_path: Path, policy: LoginPolicy | None = None) -> None:
         self.db_path = db_path
-        self.policy = policy or LoginPolicy()
+        self.logins = Logins(policy or LoginPolicy())
+
+    @property
+    def policy(self) -> LoginPolicy:
+        return self.logins.policy
+
+    @policy.setter
+    def policy(self, policy: LoginPolicy) -> None:
+        self.logins.policy = policy
 
     # -- changes ------------------------------------------------------------------------------
     def _change(self, actor: Principal, name: str, action: str, role: str, disabled: bool) -> UserChange:
@@ -108,37 +110,44 @@ class Accounts:
         if actor.via != "cli":  # the CLI is whoever holds the database file: it may create the first admin
             require(actor, MANAGE_USERS)
 
+    def _unlock(self, store: AuditStore, actor: Principal, name: str, why: str) -> None:
+        store.access.unlock(
+            name, {"at": utc_iso(self.policy.clock()), "actor": actor.name, "via": actor.via, "why": why}
+        )
+
     def add(self, actor: Principal, name: str, role: str, password: str) -> Account:
         self._admin(actor)
-        check_name(name)
+        name = check_name(name)
         check_role(role)
         digest = hash_password(password)
         check_writable(self.db_path)
         with AuditStore.open(self.db_path, write=True) as store, store.transaction():
-            if store.users.current(name) is not None:
+            if current_user(store, name) is not None:
                 raise UserError(f"user {name} already exists: change them with `llm-audit users set-role` or `enable`")
             store.users.append(self._change(actor, name, "add", role, False), password_hash=digest)
         return self.get(name)
 
     def _update(self, actor: Principal, name: str, action: str, *, role: str | None = None, disabled=None) -> Account:
         self._admin(actor)
-        check_name(name)
+        name = check_name(name)
         if role is not None:
             check_role(role)
         check_writable(self.db_path)
         with AuditStore.open(self.db_path, write=True) as store, store.transaction():
-            now = store.users.current(name)
+            now = current_user(store, name)
             if now is None:
                 raise NotFound(f"no user {name}: run `llm-audit users list` to see the users")
             new_role = role if role is not None else now.role
             new_disabled = now.disabled if disabled is None else disabled
-            if actor.name == name and (new_disabled or new_role != ADMIN) and now.role == ADMIN:
+            if person(actor.name) == name and (new_disabled or new_role != ADMIN) and now.role == ADMIN:
                 raise Forbidden(f"{name} cannot remove their own admin rights: ask another admin")
             if (new_role, new_disabled) == (now.role, now.disabled):
                 raise UserError(
                     f"user {name} is already {'disabled' if now.disabled else 'enabled'} with the role {now.role}"
                 )
-            store.users.append(self._change(actor, name, action, new_role, new_disabled))
+            store.users.append(self._change(actor, now.name, action, new_role, new_disabled))
+            if action == "enable":  # enabling an account lets its owner in again: earlier failures no longer count
+                self._unlock(store, actor, now.name, "enabled")
         return self.get(name)
 
     def set_role(self, actor: Principal, name: str, role: str) -> Account:
@@ -151,12 +160,22 @@ class Accounts:
         return self._update(actor, name, "enable", disabled=False)
 
     def set_password(self, actor: Principal, name: str, password: str) -> Account:
+        """A new password: every session and the API token end, and failed logins no longer hold the name back."""
         self._admin(actor)
         digest = hash_password(password)
         with AuditStore.open(self.db_path, write=True) as store, store.transaction():
             now = self._existing(store, name)
-            store.users.append(self._change(actor, name, "password", now.role, now.disabled), password_hash=digest)
-        return self.get(name)
+            store.users.append(self._change(actor, now.name, "password", now.role, now.disabled), password_hash=digest)
+            self._unlock(store, actor, now.name, "new password")
+        return self.get(now.name)
+
+    def unlock(self, actor: Principal, name: str) -> Account:
+        """Let ``name`` log in again at once from everywhere (failed logins so far no longer count); logged."""
+        self._admin(actor)
+        with AuditStore.open(self.db_path, write=True) as store, store.transaction():
+            now = self._existing(store, name)
+            self._unlock(store, actor, now.name, "unlocked")
+        return self.get(now.name)
 
     def issue_token(self, actor: Principal, name: str) -> str:
         """A new personal API token for ``name`` (replacing any earlier one); shown once, stored as SHA-256."""
@@ -165,15 +184,16 @@ class Accounts:
         with AuditStore.open(self.db_path, write=True) as store, store.transaction():
             now = self._existing(store, name)
             store.users.set_token(
-                self._change(actor, name, "token", now.role, now.disabled), uuid7(), token_digest(token)
+                self._change(actor, now.name, "token", now.role, now.disabled), uuid7(), token_digest(token)
             )
         return token
 
     @staticmethod
     def _existing(store: AuditStore, name: str) -> UserChange:
-        now = store.users.current(check_name(name))
+        key = check_name(name)
+        now = current_user(store, key)
         if now is None:
-            raise NotFound(f"no user {name}: run `llm-audit users list` to see the users")
+            raise NotFound(f"no user {key}: run `llm-audit users list` to see the users")
         return now
 
     # -- reading ---------------------------------------------------------------------------------
@@ -189,9 +209,9 @@ class Accounts:
         with AuditStore.open(self.db_path) as store:
             return self._account(store, self._existing(store, name))
 
-    @staticmethod
-    def _account(store: AuditStore, change: UserChange) -> Account:
+    def _account(self, store: AuditStore, change: UserChange) -> Account:
         first = store.users.first(change.name)
+        held: Hold | None = self.logins.held(store, change.name)
         return Account(
             change.name,
             change.role,
@@ -199,16 +219,25 @@ class Accounts:
             first.created_at if first else change.created_at,
             change.created_at,
             store.users.has_token(change.name),
+            utc_iso(held.until) if held else None,
+            tuple(held.clients) if held else (),
         )
 
-    def principal(self, store: AuditStore, name: str, via: str) -> Principal:
-        """The user ``name`` as they are now; 401 if there is no such enabled account."""
+    def principal(self, store: AuditStore, name: str, via: str, generation: str | None = None) -> Principal:
+        """The user ``name`` as they are now; 401 if there is no such enabled account, or (``generation``
+        given: a web session's) if the account changed since that session began."""
         if not store.users.exists():
             raise Unauthenticated("no such user: log in again")
-        now = store.users.current(name)
+        key = person(name)
+        now = current_user(store, key)
         if now is None or now.disabled:
-            raise Unauthenticated(f"the account {name} is disabled or gone: ask an admin")
-        return Principal(now.name, now.role, via)
+            raise Unauthenticated(f"the account {key} is disabled or gone: ask an admin")
+        current = store.users.generation(now.name)
+        if generation is not None and generation != current:
+            raise Unauthenticated(
+                f"the session ended: the account {key}'s password, role or state changed since it began; log in again"
+            )
+        return Principal(now.name, now.role, via, current)
 
     def by_token(self, store: AuditStore, token: str) -> Principal:
         name = store.users.by_token(token_digest(token)) if token.startswith(TOKEN_PREFIX) else None
@@ -218,90 +247,12 @@ class Accounts:
 
     # -- logging in ------------------------------------------------------------------------------
     def login(self, name: str, password: str, *, client: str = "", via: str = "web") -> Principal:
-        """Check ``name``'s password, log the login or the failure, refuse (401, or 429 when locked)."""
-        known = isinstance(name, str) and NAME.match(name) is not None
-        now = self.policy.clock()
-        at = utc_iso(now)
-        with AuditStore.open(self.db_path, write=True) as store:
-            change = store.users.current(name) if known and store.users.exists() else None
-            if change is None:
-                _verify(_DUMMY_HASH, password)
-                store.access.login_failed(None, {"at": at, "reason": "unknown user", "client": client, "via": via})
-                raise Unauthenticated(WRONG)
-            locked_until = self._locked_until(store, name, now)
-            if locked_until is not None:
-                store.access.login_failed(name, {"at": at, "reason": "locked", "client": client, "via": via})
-                raise _locked(locked_until, now)
-            stored = store.users.password_hash(name) or _DUMMY_HASH
-            if not _verify(stored, password):
-                store.access.login_failed(name, {"at": at, "reason": "password", "client": client, "via": via})
-                locked_until = self._locked_until(store, name, now)
-                if locked_until is not None:
-                    raise _locked(locked_until, now)
-                raise Unauthenticated(WRONG)
-            if change.disabled:
-                store.access.login_failed(name, {"at": at, "reason": "disabled", "client": client, "via": via})
-                raise Unauthenticated(f"the account {name} is disabled: ask an admin to enable it")
-            if _HASHER.check_needs_rehash(stored):
-                store.users.rehash(name, _HASHER.hash(password), at)
-            store.access.login(name, {"at": at, "role": change.role, "client": client, "via": via})
-            return Principal(name, change.role, via)
+        """Check ``name``'s password, log the login or the failure; refuse with one answer for every name
+        (401, or 429 while failed logins hold the name back) until the password is right."""
+        key = person(name)
+        with AuditStore.open(self.db_path, write=True) as store:  # no transaction: Argon2 must not block writers
+            return self.logins.login(store, key, NAME.match(key) is not None, password, client, via)
 
     def logout(self, principal: Principal, *, client: str = "") -> None:
         with AuditStore.open(self.db_path, write=True) as store:
             store.access.logout(principal.name, {"at": utc_iso(self.policy.clock()), "client": client})
-
-    def _locked_until(self, store: AuditStore, name: str, now: float) -> float | None:
-        wrong: list[float] = []
-        for kind, _, payload in store.access.recent_logins(name, 20 * self.policy.lockout_after):
-            if kind == "login":
-                break
-            if payload.get("reason") == "password":
-                wrong.append(_epoch(str(payload.get("at"))))
-        if len(wrong) < self.policy.lockout_after:
-            return None
-        until = wrong[0] + self.policy.lockout_seconds
-        return until if until > now else None
-
-
-def _verify(stored: str, password: str) -> bool:
-    try:
-        return _HASHER.verify(stored, password if isinstance(password, str) else "")
-    except (VerificationError, InvalidHashError):
-        return False
-
-
-def _epoch(iso: str) -> float:
-    return datetime.strptime(iso, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
-
-
-def _locked(until: float, now: float) -> Locked:
-    wait = max(1, int(until - now + 0.999))
-    return Locked(
-        f"too many wrong passwords: this account is locked until {utc_iso(until)[:19]}Z UTC ({wait // 60 + 1} min); "
-        "try again then or ask an admin",
-        wait,
-    )
-
-
-class LoginThrottle:
-    """At most ``limit`` failed logins per client address per ``window`` seconds (in memory, per server)."""
-
-    def __init__(self, limit: int = 20, window: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self.limit, self.window, self.clock = limit, window, clock
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def check(self, client: str) -> None:
-        with self._lock:
-            now = self.clock()
-            recent = self._failures.get(client)
-            while recent and recent[0] <= now - self.window:
-                recent.popleft()
-            if recent and len(recent) >= self.limit:
-                wait = max(1, int(recent[0] + self.window - now + 0.999))
-                raise Locked(f"too many failed logins from this address: wait {wait} s and try again", wait)
-
-    def failed(self, client: str) -> None:
-        with self._lock:
-            self._failures.setdefault(client, deque()).append(self.clock())

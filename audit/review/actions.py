@@ -2,6 +2,14 @@
 
 Checked in a fixed order (the id's form, then the role, then the request's content, then what
 is stored, then four eyes) before anything is written, so a refused request stores nothing.
+
+A sign-off names the review state it was made on (``based_on``: the id of the record's latest
+sign-off the reviewer saw, None for "no sign-off yet"). It is checked and written in one write
+transaction, so of two reviewers signing on the same state one is stored and the other refused
+(409, naming who signed meanwhile): nobody silently replaces a sign-off they have not read. An
+override chooses one of the record's decision labels other than the model's, or
+:data:`~audit.review.validate.NO_DECISION` (a rationale is required either way); a record
+without a scored decision has no labels, so its override is the reviewer's own words.
 """
 
 from __future__ import annotations
@@ -10,11 +18,61 @@ from pathlib import Path
 
 from ..clock import utc_iso
 from ..ids import uuid7
+from ..record import GenerationRecord
 from ..store.findings import Finding
 from ..store.reviews import ACCEPT, OVERRIDE, SignOff
 from .errors import BadRequest, Conflict, Forbidden, NotFound
+from .names import same_person
 from .roles import ADD_FINDING, RESOLVE_FINDING, SIGN_OFF, Principal, require
-from .validate import AREAS, MAX_DECISION, SEVERITIES, check_id, choice, stored_record, text, writable
+from .validate import (
+    AREAS,
+    MAX_DECISION,
+    NO_DECISION,
+    SEVERITIES,
+    check_id,
+    choice,
+    stored_record,
+    text,
+    writable,
+)
+
+
+def override_choices(record: GenerationRecord) -> list[str]:
+    """What an override of ``record`` may choose: its labels other than the model's, or no decision (None: free)."""
+    if record.decision is None:
+        return []
+    return [label for label in record.decision.labels if label != record.decision.chosen] + [NO_DECISION]
+
+
+def _overriding(record: GenerationRecord, decision: str) -> str:
+    """The override's decision as one of ``record``'s choices (case-insensitive), or refused."""
+    allowed = override_choices(record)
+    if not allowed:
+        return decision
+    for label in allowed:
+        if label.casefold() == decision.casefold():
+            return label
+    model = record.decision.chosen if record.decision else ""
+    raise BadRequest(
+        f"an override of this record chooses one of {', '.join(allowed)}: {decision[:40]!r} is "
+        + (
+            "the model's own decision (accept it instead)"
+            if decision.casefold() == model.casefold()
+            else "not one of them"
+        )
+    )
+
+
+def _stale(latest: SignOff | None) -> Conflict:
+    if latest is None:
+        return Conflict(
+            "this record's sign-off you based yours on is no longer the latest: reload the record and sign again"
+        )
+    what = "accepted the model's output" if latest.action == ACCEPT else f"overrode it with {latest.decision}"
+    return Conflict(
+        f"{latest.reviewer} ({latest.role}) {what} at {latest.created_at[:19]}Z, after the state you signed on: "
+        f"read their sign-off (id {latest.id}) and sign again, naming it, if you still disagree; nothing was stored"
+    )
 
 
 class ReviewActions:
@@ -24,7 +82,13 @@ class ReviewActions:
         self.db_path = db_path
 
     def sign_off(
-        self, principal: Principal, record_id: str, action: str, decision: str | None = None, rationale: str | None = ""
+        self,
+        principal: Principal,
+        record_id: str,
+        action: str,
+        decision: str | None = None,
+        rationale: str | None = "",
+        based_on: str | None = None,
     ) -> SignOff:
         check_id(record_id)
         require(principal, SIGN_OFF)
@@ -33,13 +97,21 @@ class ReviewActions:
         if action == ACCEPT and decision_text:
             raise BadRequest("an accept keeps the model's decision: leave out the decision, or override instead")
         why = text(rationale, "a rationale (required for an override)", required=action == OVERRIDE)
-        with writable(self.db_path) as store:
+        if based_on is not None:
+            check_id(based_on)
+        with writable(self.db_path) as store, store.transaction():
             record = stored_record(store, record_id)
-            if principal.name.casefold() == record.operator.casefold():
+            if action == OVERRIDE:
+                decision_text = _overriding(record, decision_text)
+            if same_person(principal.name, record.operator):
                 raise Forbidden(
                     f"four eyes: {principal.name} recorded this decision (operator {record.operator}), "
                     "so someone else must sign it off"
                 )
+            earlier = store.reviews.of_record(record.id)
+            latest = earlier[-1] if earlier else None
+            if (latest.id if latest else None) != based_on:
+                raise _stale(latest)
             logged = store.events.logged("generation", record.id)
             if logged is None:
                 raise Conflict(f"record {record.id} has no generation event in the log: run `llm-audit verify`")

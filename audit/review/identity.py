@@ -25,9 +25,10 @@ class Identity:
         self.db_path = db_path
         self.accounts = accounts
 
-    def session_user(self, name: str, via: str = "web") -> Principal:
+    def session_user(self, name: str, via: str = "web", generation: str | None = None) -> Principal:
+        """``generation``: a web session's (the account's when it logged in); refused once the account changed."""
         with AuditStore.open(self.db_path) as store:
-            return self.accounts.principal(store, name, via)
+            return self.accounts.principal(store, name, via, generation)
 
     def token_user(self, token: str) -> Principal:
         with AuditStore.open(self.db_path) as store:
@@ -68,6 +69,9 @@ class LocalAdmin:
 
     def set_password(self, name: str, password: str) -> Account:
         return self.accounts.set_password(self.actor, name, password)
+
+    def unlock(self, name: str) -> Account:
+        return self.accounts.unlock(self.actor, name)
 
     def issue_token(self, name: str) -> str:
         return self.accounts.issue_token(self.actor, name)

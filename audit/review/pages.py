@@ -28,8 +28,10 @@ from ..store import AuditStore
 from ..store.findings import Finding
 from ..store.review_index import IndexRow, RecordFilter
 from ..store.reviews import SignOff
+from .actions import override_choices
 from .errors import BadRequest, Conflict, Forbidden
 from .jobs import Job
+from .names import same_person
 from .queue import Page, QueuePage, queue_page, records_page, refresh
 from .roles import READ, Principal, permissions, require
 from .trends import records_link
@@ -69,6 +71,12 @@ class RecordView:
     clear_shown: bool
     default_granularity: str
     reviews: list[SignOff] = field(default_factory=list)
+    override_choices: list[str] = field(default_factory=list)  # empty: the override is free text (no labels)
+
+    @property
+    def based_on(self) -> str:
+        """The review state this page shows, which its sign-off form names ('' for no sign-off yet)."""
+        return self.reviews[-1].id if self.reviews else ""
 
 
 class ReviewPages:
@@ -124,7 +132,7 @@ class ReviewPages:
             row = store.review_index.get(record.id)
             reviews = store.reviews.of_record(record.id)
         four_eyes = None
-        if principal.name.casefold() == record.operator.casefold():
+        if same_person(principal.name, record.operator):
             four_eyes = (
                 f"You recorded this decision (operator {record.operator}): four eyes, someone else must sign it off."
             )
@@ -142,6 +150,7 @@ class ReviewPages:
             shown,
             "field" if record.template else "token",
             reviews,
+            override_choices(record),
         )
 
     def _opened(self, store: AuditStore, evidence: Evidence) -> Evidence:
@@ -174,8 +183,13 @@ class ReviewPages:
                     f"{count:,} records match: narrow the period or the use case to at most {SUMMARY_MAX_RECORDS:,} "
                     "(or write the full summary with `llm-audit report`)"
                 )
-            if store.events.count() <= VERIFY_MAX_EVENTS:
-                integrity = log_status(run_verification(self._verify))
+            records = [
+                gather(store, r, full=False)
+                for r in store.records.iter(use_case=use_case, since=since_n, until=until_n)
+            ]
+            if store.events.count() <= VERIFY_MAX_EVENTS:  # said of exactly these records (their generation events)
+                seqs = [e.logged.seq if e.logged else None for e in records]
+                integrity = log_status(run_verification(self._verify), seqs)
             else:
                 integrity = IntegrityStatus(
                     "unavailable",
@@ -186,9 +200,8 @@ class ReviewPages:
                 ("Since", since_n or "the first record"),
                 ("Until", until_n or "the last record"),
             ]
-            records = store.records.iter(use_case=use_case, since=since_n, until=until_n)
             summary = build_summary(
-                (gather(store, r, full=False) for r in records),
+                records,
                 utc_iso()[:19] + "Z",
                 integrity,
                 shown,

@@ -12,7 +12,7 @@ not the role ladder's: by default nobody.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .errors import Forbidden
 
@@ -55,6 +55,9 @@ class Principal:
     name: str
     role: str
     via: str  # "web" | "api" | "cli"
+    # The account's session generation when this was read (see ``UserRepository.generation``): a web
+    # session carries the one of its login, and stops working when the account's changes this.
+    generation: str = field(default="", compare=False)
 
 
 def check_role(role: str) -> str:

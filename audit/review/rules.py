@@ -16,7 +16,9 @@ Three rules read the recorded decision (``GenerationRecord.decision``): an *adve
 (rank 10: the chosen label is not the favourable one, so a person must look before the applicant
 is told), a text that *disagrees* with the scored decision (rank 15, ``free`` mode only), and a
 *small margin* (rank 35: a near-tie, below :data:`audit.decision.outcome.SMALL_MARGIN` log-odds,
-the threshold the summary report uses). Each stops needing a human at the record's first sign-off.
+the threshold the summary report uses). A fourth, *label mass* (rank 12), fires where the labels held less
+than the record's minimum share of the model's probability (:mod:`audit.decision.mass`): the decision is
+not one the model made. Each stops needing a human at the record's first sign-off.
 
 A fired monitoring alert (:mod:`audit.monitor`, rank 25) names the records of the group and window it
 fired on; each needs a human until somebody signs it off after the alert was logged (that sign-off
@@ -29,6 +31,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..decision.mass import label_mass_of, mass_problem
 from ..report.summary import attribution_problems, disagreement_problem, margin_problem, replay_problem
 from ..store.review_index import IndexEntry, RecordFacts
 
@@ -99,6 +102,14 @@ def decision_disagrees(facts: RecordFacts) -> str | None:
     return disagreement_problem(facts.decision, facts.decision_stated, bool(facts.decision_agrees))
 
 
+def low_label_mass(facts: RecordFacts) -> str | None:
+    """The labels held less than the record's minimum share of the model's probability, not signed off yet."""
+    if facts.decision is None or not facts.decision_label_logprobs or facts.review_action is not None:
+        return None
+    mass = label_mass_of(facts.decision_label_logprobs, facts.decision_min_label_mass)
+    return mass_problem(facts.decision, mass.total, mass.minimum)
+
+
 def small_margin(facts: RecordFacts) -> str | None:
     """The decision was a near-tie, and nobody has signed it off yet."""
     if facts.decision is None or facts.decision_margin is None or facts.review_action is not None:
@@ -109,6 +120,7 @@ def small_margin(facts: RecordFacts) -> str | None:
 # Most urgent first.
 RULES: tuple[Rule, ...] = (
     Rule("adverse-decision", "Adverse decision", 10, adverse_decision),
+    Rule("label-mass", "Labels hold too little of the model's probability", 12, low_label_mass),
     Rule("decision-disagrees", "Text disagrees with the scored decision", 15, decision_disagrees),
     Rule("replay", "Replay did not reproduce the output", 20, replay_not_identical),
     Rule("alert", "Part of a window a monitoring alert fired on", 25, monitoring_alert),

@@ -72,8 +72,8 @@ class Reviews:
         self.pages.trusted_key = key
 
     # -- who is acting ---------------------------------------------------------------------------
-    def session_user(self, name: str, via: str = "web") -> Principal:
-        return self.identity.session_user(name, via)
+    def session_user(self, name: str, via: str = "web", generation: str | None = None) -> Principal:
+        return self.identity.session_user(name, via, generation)
 
     def token_user(self, token: str) -> Principal:
         return self.identity.token_user(token)
@@ -106,10 +106,17 @@ class Reviews:
 
     # -- acting ------------------------------------------------------------------------------------
     def sign_off(
-        self, principal: Principal, record_id: str, action: str, decision: str | None = None, rationale: str | None = ""
+        self,
+        principal: Principal,
+        record_id: str,
+        action: str,
+        decision: str | None = None,
+        rationale: str | None = "",
+        based_on: str | None = None,
     ) -> SignOff:
-        """Accept the model's output, or override it with ``decision`` (a ``rationale`` is then required)."""
-        return self.actions.sign_off(principal, record_id, action, decision, rationale)
+        """Accept the model's output, or override it with ``decision`` (a ``rationale`` is then required).
+        ``based_on``: the id of the record's latest sign-off the reviewer saw (None: none yet); 409 if stale."""
+        return self.actions.sign_off(principal, record_id, action, decision, rationale, based_on)
 
     def add_finding(self, principal: Principal, record_id: str, severity: str, area: str, text: str | None) -> Finding:
         return self.actions.add_finding(principal, record_id, severity, area, text)

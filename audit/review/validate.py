@@ -20,6 +20,7 @@ SEVERITIES = ("low", "medium", "high", "critical")
 AREAS = ("conceptual-soundness", "data", "outcome", "implementation", "monitoring", "other")
 REVIEW_STATES = ("unreviewed", "accepted", "overridden")
 MAX_TEXT, MAX_DECISION = 4000, 200
+NO_DECISION = "no decision possible"  # an override that names no label: the record does not allow one
 
 
 def check_id(value: str) -> str:

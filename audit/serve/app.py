@@ -10,18 +10,24 @@ cannot be stored). Every error is OpenAI-shaped and nothing is stored for any of
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
+from ..errors import UserError
+from ..store.database import describe_write_error
+from .auth import KeyCheck
 from .errors import ApiError
 from .metrics import Metrics, MetricsMiddleware
 from .responses import json_response
 from .schema import ChatRequest, CompletionRequest, parse
+from .writable import public_reason, unwritable_reason
 
 if TYPE_CHECKING:
     from ..credentials import ApiKeys
@@ -37,10 +43,10 @@ class Backend(Protocol):
     def stop(self) -> None: ...
     async def models(self) -> list[dict[str, Any]]: ...
     def health(self) -> tuple[int, dict[str, Any]]: ...
-    async def complete(self, path: str, request: Any, operator: str) -> Response: ...
+    async def complete(self, path: str, request: Any, operator: str, disconnected: Any = None) -> Response: ...
 
 
-async def authenticate(request: Request, keys: ApiKeys) -> str:
+async def authenticate(request: Request, keys: KeyCheck) -> str:
     """The name of the key in ``Authorization: Bearer``; 401 without one in force."""
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
@@ -50,15 +56,16 @@ async def authenticate(request: Request, keys: ApiKeys) -> str:
             "no API key: send Authorization: Bearer <key> (an operator issues one with `llm-audit keys add NAME`)",
             code="invalid_api_key",
         )
-    name = await asyncio.to_thread(keys.authenticate, key.strip())
+    name = await asyncio.to_thread(keys.holder, key.strip())
     if name is None:
         raise ApiError(401, "the API key is not valid (unknown or revoked): ask for a new key", code="invalid_api_key")
     return name
 
 
-def create_app(backend: Backend, keys: ApiKeys, companions: tuple = ()) -> FastAPI:
+def create_app(backend: Backend, api_keys: ApiKeys, companions: tuple = ()) -> FastAPI:
     """The ASGI app over ``backend``; starts and stops its threads with the server (and ``companions``': the
     OTLP follower, which starts after the backend and stops before it)."""
+    keys = KeyCheck(api_keys.db_path)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -71,6 +78,7 @@ def create_app(backend: Backend, keys: ApiKeys, companions: tuple = ()) -> FastA
             for companion in companions:
                 await asyncio.to_thread(companion.stop)
             await asyncio.to_thread(backend.stop)
+            keys.close()
             if hasattr(backend, "aclose"):
                 await backend.aclose()
 
@@ -98,11 +106,25 @@ def create_app(backend: Backend, keys: ApiKeys, companions: tuple = ()) -> FastA
 
     async def completion(request: Request) -> Response:
         operator = await authenticate(request, keys)
-        if int(request.headers.get("content-length") or 0) > MAX_BODY:
+        media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+        if media_type != "application/json":
+            raise ApiError(
+                415,
+                f"the request body must be JSON, sent with Content-Type: application/json (got {media_type or 'none'!r})",
+                param="Content-Type",
+                code="unsupported_media_type",
+            )
+        length = request.headers.get("content-length") or "0"
+        if not length.isdigit():
+            raise ApiError(400, "the Content-Length header is not a number", param="Content-Length")
+        if int(length) > MAX_BODY:
             raise ApiError(413, f"the request body is larger than {MAX_BODY} bytes")
-        body = await request.body()
+        try:
+            body = await request.body()
+        except ClientDisconnect:  # the body ended before its Content-Length: nobody is left to answer
+            raise ApiError(400, "the request body ended before its Content-Length: send the whole body") from None
         parsed = parse(KINDS[request.url.path], body)
-        return await backend.complete(request.url.path, parsed, operator)
+        return await backend.complete(request.url.path, parsed, operator, request.is_disconnected)
 
     app.add_api_route("/v1/chat/completions", completion, methods=["POST"])
     app.add_api_route("/v1/completions", completion, methods=["POST"])
@@ -119,7 +141,14 @@ def create_app(backend: Backend, keys: ApiKeys, companions: tuple = ()) -> FastA
 
     @app.get("/metrics")
     async def metrics() -> Response:
-        text = await asyncio.to_thread(backend.metrics.render)
+        try:
+            text = await asyncio.to_thread(backend.metrics.render)
+        except (sqlite3.Error, OSError, UserError) as exc:
+            db = backend.metrics.db_path
+            reason = unwritable_reason(db) or public_reason(describe_write_error(exc, db), db)
+            raise ApiError(
+                503, f"metrics cannot be read from the database: {reason}", code="database_unavailable"
+            ) from None
         return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     app.add_middleware(MetricsMiddleware, metrics=backend.metrics)

@@ -19,6 +19,7 @@ from .errors import ApiError, bad_request
 MAX_STOP = 4  # OpenAI's limit on stop sequences
 TOP_LOGPROBS = 5  # what every record keeps per step (audit.scoring.TOP_K)
 METADATA_PREFIX = "llm_audit."
+MAX_TOKENS = 2**31 - 1  # a larger budget is no budget (2**64 passed through to upstreams and into records)
 METADATA_KEYS = ("use_case", "template", "variables", "decision")
 
 
@@ -36,6 +37,8 @@ class DecisionSpec(_Strict):
     mode: Literal["free", "constrained"] = "free"
     reasons: dict[str, str] | None = None
     protected: list[str] | None = None
+    min_label_mass: float | None = Field(default=None, ge=0.0, le=1.0)  # below it: not a decision the model made
+    frame: Literal["consumer-credit", "commercial-credit", "insurance", "eu-ai-act", "none"] | None = None
 
     @model_validator(mode="after")
     def _labels_make_sense(self) -> DecisionSpec:
@@ -93,7 +96,7 @@ class _Common(_Strict):
     """The fields both endpoints share."""
 
     model: str
-    max_tokens: int | None = Field(default=None, ge=1)
+    max_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, gt=0, le=1)
     seed: int | None = Field(default=None, ge=0, lt=2**32)
@@ -183,7 +186,7 @@ class _Common(_Strict):
 
 class ChatRequest(_Common):
     messages: list[Message] = Field(min_length=1)
-    max_completion_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
     logprobs: bool | None = None
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
     # sent by some clients and gateways with neutral values; anything else is refused
@@ -208,15 +211,23 @@ class ChatRequest(_Common):
     def _text_only(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
         return _neutral(value, "response_format (other than text)", (None, {"type": "text"}))
 
-    @model_validator(mode="after")
-    def _consistent(self) -> ChatRequest:
-        if self.max_tokens and self.max_completion_tokens and self.max_tokens != self.max_completion_tokens:
-            raise ValueError("max_tokens and max_completion_tokens differ: send one of them")
-        if self.top_logprobs and not self.logprobs:
-            raise ValueError("top_logprobs needs logprobs: true")
-        if self.top_logprobs is not None and self.top_logprobs > TOP_LOGPROBS:
+    @field_validator("top_logprobs")
+    @classmethod
+    def _top_kept(cls, value: int | None, info) -> int | None:
+        """A field validator (not a model one), so the error names ``top_logprobs`` as its param."""
+        if value is not None and value > TOP_LOGPROBS:
             raise ValueError(f"top_logprobs is at most {TOP_LOGPROBS} here: each record keeps the top {TOP_LOGPROBS}")
-        return self
+        if value and not info.data.get("logprobs"):
+            raise ValueError("top_logprobs needs logprobs: true")
+        return value
+
+    @field_validator("max_completion_tokens")
+    @classmethod
+    def _one_budget(cls, value: int | None, info) -> int | None:
+        given = info.data.get("max_tokens")
+        if value and given and value != given:
+            raise ValueError("max_tokens and max_completion_tokens differ: send one of them")
+        return value
 
     def token_budget(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens

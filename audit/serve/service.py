@@ -10,9 +10,12 @@ privacy guard. The response is built from the committed record.
 from __future__ import annotations
 
 import asyncio
+import copy
 import secrets
+import threading
 import time
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from starlette.responses import Response, StreamingResponse
@@ -20,14 +23,15 @@ from starlette.responses import Response, StreamingResponse
 from .. import recording
 from ..errors import UserError
 from ..ids import uuid7
-from ..store import check_writable
 from .context import client_content, generation_request
 from .errors import bad_request, not_stored
+from .group_commit import GroupWriter
 from .metrics import Metrics
 from .render import Served, sse, stream_head, system_fingerprint, text_chunk, visible_text
 from .responses import RECORD_HEADER, json_response
 from .schema import AuditContext, ChatRequest, CompletionRequest
-from .worker import Job, ModelWorker, RecordWriter, StreamText
+from .worker import Job, ModelWorker, StreamText, request_error
+from .writable import next_write_fails, unwritable_reason
 
 if TYPE_CHECKING:
     from ..auditor import Auditor
@@ -67,8 +71,15 @@ class LocalBackend:
         dtype = str(self.loaded.dtype).replace("torch.", "")
         self.fingerprint = system_fingerprint(identity, dtype, str(self.loaded.device))
         self.metrics = Metrics(self.db_path)
-        self.writer = RecordWriter(self.db_path, auditor.privacy, self.metrics)
+        self.writer = GroupWriter(self.db_path, auditor.privacy, self.metrics)
         self.worker = ModelWorker(self.loaded, self.writer, self._render, self.metrics, queue_size)
+        loaded = self.loaded  # what prepare() reads: the generation defaults, a tokenizer, the context length
+        self._checker = SimpleNamespace(
+            model=SimpleNamespace(generation_config=loaded.model.generation_config),
+            tokenizer=copy.deepcopy(loaded.tokenizer),
+            identity=loaded.identity,
+        )
+        self._check_lock = threading.Lock()
 
     # -- lifecycle ------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -92,16 +103,17 @@ class LocalBackend:
             "system_fingerprint": self.fingerprint,
             "queue_depth": self.worker.depth(),
             "queue_size": self.worker.queue_size,
-            "database": str(self.db_path),
+            "database": self.db_path.name,
         }
-        try:
-            check_writable(self.db_path)
-        except UserError as exc:
-            return 503, {**body, "status": "unavailable", "reason": str(exc)}
+        reason = next_write_fails(self.db_path, self.writer)
+        if reason is not None:
+            return 503, {**body, "status": "not writable", "reason": reason}
         return 200, body
 
     # -- a completion -----------------------------------------------------------------------------------
-    async def complete(self, path: str, request: ChatRequest | CompletionRequest, operator: str) -> Response:
+    async def complete(
+        self, path: str, request: ChatRequest | CompletionRequest, operator: str, disconnected: Any = None
+    ) -> Response:
         if request.model not in self.names:
             raise bad_request(
                 f"model {request.model!r} is not served here: use {self.name!r} (GET /v1/models)",
@@ -128,23 +140,27 @@ class LocalBackend:
         generation = generation_request(
             request, context, seed=seed, use_case=use_case, operator=operator, tags=tags, record_id=uuid7()
         )
-        try:
-            check_writable(self.db_path)
+        prompt_param = "messages" if path == CHAT else "prompt"
+        try:  # the prompt against the context, before the queue: a 400 now, not after the requests ahead of it
+            await asyncio.to_thread(self._fits, generation)
         except UserError as exc:
-            raise not_stored(str(exc)) from None
+            raise request_error(exc, prompt_param) from None
+        refused = unwritable_reason(self.db_path)
+        if refused is not None:
+            raise not_stored(refused)
         top, ids = request.top_requested(), bool(request.return_token_ids)
         meta = {
             "stops": request.stops(),
             "completion_id": completion_id,
             "created": int(time.time()),
             "offsets": path == COMPLETION and top is not None,
-            "prompt_param": "messages" if path == CHAT else "prompt",  # text_offset: only the legacy endpoint has it
+            "prompt_param": prompt_param,  # text_offset: only the legacy endpoint has it
         }
         job = Job(generation, asyncio.get_running_loop(), stream=bool(request.stream), meta=meta)
         self.worker.submit(job)
         headers = {RECORD_HEADER: generation.record_id}
         if not request.stream:
-            served = await _stored(job)
+            served = await _stored(job, disconnected)
             body = served.chat(top, ids) if path == CHAT else served.completion(top, ids)
             return json_response(body, headers=headers)
         first = await job.events.get()
@@ -184,6 +200,12 @@ class LocalBackend:
         finally:
             job.settle({"client_disconnected": True, "chunks_sent": sent})
 
+    def _fits(self, generation: Any) -> None:
+        """:func:`audit.recording.prepare`'s context check, on a copy of the tokenizer of its own (the model
+        thread uses the original meanwhile; fast tokenizers must not be shared across threads)."""
+        with self._check_lock:
+            recording.prepare(self._checker, generation)
+
     def _render(self, job: Job, record: GenerationRecord, text: StreamText | None) -> Served:
         """What the client will receive of ``record`` (runs in the model thread, which owns the tokenizer)."""
         tokenizer = self.loaded.tokenizer
@@ -207,10 +229,17 @@ class LocalBackend:
         )
 
 
-async def _stored(job: Job) -> Served:
-    while True:
-        kind, value = await job.events.get()
-        if kind == "stored":
-            return value
-        if kind == "error":
-            raise value
+async def _stored(job: Job, disconnected: Any) -> Served:
+    """A whole response's record, committed once the generation is done and the client's presence known."""
+    try:
+        while True:
+            kind, value = await job.events.get()
+            if kind == "generated":
+                gone = disconnected is not None and await disconnected()
+                job.settle({"client_disconnected": bool(gone)})
+            elif kind == "stored":
+                return value
+            elif kind == "error":
+                raise value
+    finally:
+        job.settle({"client_disconnected": True})  # no-op once settled; else the request is gone (cancelled)

@@ -4,10 +4,10 @@ Requests wait in a bounded queue for the model thread; a full queue is refused a
 with ``Retry-After``) instead of queueing without limit. The model thread generates one request
 at a time, exactly as :func:`audit.recording.record_generation` does for ``Auditor.generate``
 (batch size 1 is what keeps a replay exact), streaming tokens to the request as they come, and
-hands the finished record to the writer thread, which is the only one that writes the
-database. It stores with :func:`audit.recording.append_record` (the privacy policy applied as
-for ``Auditor.generate``) and only then answers the request: no completion without a record.
-Writing happens while the model thread already runs the next request.
+hands the finished record to the writer thread (:mod:`.group_commit`), which is the only one
+that writes the database (the privacy policy applied as for ``Auditor.generate``) and only then
+answers the request: no completion without a record. Writing happens while the model thread
+already runs the next request.
 """
 
 from __future__ import annotations
@@ -19,18 +19,17 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import recording
 from ..errors import UserError
-from .errors import ApiError, bad_request, not_stored
+from .errors import ApiError, bad_request
 
 if TYPE_CHECKING:
     from ..model import LoadedModel
-    from ..privacy.guard import PrivacyGuard
     from ..record import GenerationRecord
     from ..recording import GenerationRequest
+    from .group_commit import GroupWriter
     from .metrics import Metrics
     from .render import Served
 
@@ -58,7 +57,7 @@ class Job:
         self.started: float | None = None
         self._lock = threading.Lock()
         self._served: Served | None = None
-        self._delivery: dict[str, Any] | None = None if stream else {}
+        self._delivery: dict[str, Any] | None = None  # set by settle(): how the answer is being delivered
         self._submit: Callable[[Job], None] | None = None
 
     def post(self, kind: str, value: Any) -> None:
@@ -93,10 +92,30 @@ class Job:
 
     def serve_tags(self) -> dict[str, Any]:
         """How the request was served, added to the record's ``tags.serve`` before it is stored."""
-        tags = {"queue_wait_s": round((self.started or self.received) - self.received, 6)}
+        tags: dict[str, Any] = {"queue_wait_s": round((self.started or self.received) - self.received, 6)}
         if self.stream:
             tags["stream"] = dict(self._delivery or {})
+        tags["delivery"] = delivery_of(self._delivery or {}, self.stream)
         return tags
+
+
+def delivery_of(settled: dict[str, Any], stream: bool) -> dict[str, Any]:
+    """``tags.serve.delivery`` of a served record as it is committed (see docs/serving.md, "Delivery").
+
+    A whole response is answered once the record is committed, unless its client had already gone when
+    the generation finished; a stream has sent ``chunks`` chunks of text before the commit, and either its
+    client is still there (the receipt and ``[DONE]`` follow the commit) or it left at that chunk. A record
+    refused by the database is marked ``refused`` instead (:func:`.group_commit.mark_refused`), in the
+    journal it is kept in.
+    """
+    if not stream:
+        gone = settled.get("client_disconnected")
+        return {"state": "client_disconnected_before_answer" if gone else "answered_after_commit"}
+    stream_state = settled
+    chunks = int(stream_state.get("chunks_sent", stream_state.get("chunks", 0)))
+    if stream_state.get("client_disconnected"):
+        return {"state": "client_disconnected", "chunks": chunks}
+    return {"state": "streamed", "chunks": chunks}
 
 
 class StreamText:
@@ -136,37 +155,7 @@ class StreamText:
         return final[len(self.sent) :] if final.startswith(self.sent) else ""
 
 
-class RecordWriter(threading.Thread):
-    """The one thread that writes the database: records in the order they are finished."""
-
-    def __init__(self, db_path: Path, guard: PrivacyGuard, metrics: Metrics) -> None:
-        super().__init__(name="llm-audit-writer", daemon=True)
-        self.db_path = db_path
-        self.guard = guard
-        self.metrics = metrics
-        self.pending: queue.Queue = queue.Queue()
-
-    def submit(self, record: GenerationRecord, done: Callable[[str | None, ApiError | None], None]) -> None:
-        self.pending.put((record, done))
-
-    def stop(self) -> None:
-        self.pending.put(None)
-
-    def run(self) -> None:
-        while (item := self.pending.get()) is not None:
-            record, done = item
-            try:
-                record_hash = recording.append_record(self.db_path, record, self.guard)
-            except Exception as exc:  # noqa: BLE001 - whatever the cause, this completion has no record
-                log.error("record %s not stored: %s", record.id, exc)
-                self.metrics.records_failed.inc()
-                done(None, not_stored(_reason(exc)))
-            else:
-                self.metrics.records_written.inc()
-                done(record_hash, None)
-
-
-def _request_error(exc: UserError, prompt_param: str) -> ApiError:
+def request_error(exc: UserError, prompt_param: str) -> ApiError:
     """What only the model can refuse (the prompt against its context, decision labels against its tokenizer),
     worded for an HTTP client."""
     message = (
@@ -191,7 +180,7 @@ class ModelWorker(threading.Thread):
     def __init__(
         self,
         loaded: LoadedModel,
-        writer: RecordWriter,
+        writer: GroupWriter,
         render: Callable[[Job, GenerationRecord, StreamText | None], Served],
         metrics: Metrics,
         queue_size: int = 32,
@@ -260,7 +249,7 @@ class ModelWorker(threading.Thread):
                 record = recording.record_generation(self.loaded, job.request, on_token if job.stream else None)
                 served = self.render(job, record, text)
         except UserError as exc:
-            job.post("error", _request_error(exc, job.meta.get("prompt_param", "messages")))
+            job.post("error", request_error(exc, job.meta.get("prompt_param", "messages")))
             return
         except Exception as exc:  # noqa: BLE001 - a bug: the client gets a 500, the server keeps serving
             log.exception("generation failed")

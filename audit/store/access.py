@@ -1,9 +1,10 @@
-"""Workspace actions that have no table: logins, failed logins, logouts, views of sealed content, job requests.
+"""Workspace actions that have no table: logins, failed logins, logouts, unlocks, views of sealed content, job requests.
 
 They are events in the hash chain and nothing else: the log is where an auditor looks for who
 did what, and none of these facts needs a row a report reads back. Login events have the subject
 ``user:NAME``; a failed login for a name that is no account is logged under ``user:?`` without
-the name (it may be a password typed in the wrong box). The lockout rule reads these events back.
+the name (it may be a password typed in the wrong box). The login back-off reads these events back;
+an ``unlock`` event (an admin's unlock, a new password, an enable) starts its count afresh.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sqlite_utils
 
 from .events import EventLog
 
-LOGIN, LOGIN_FAILED, LOGOUT = "login", "login-failed", "logout"
+LOGIN, LOGIN_FAILED, LOGOUT, UNLOCK = "login", "login-failed", "logout", "unlock"
 CLEAR_VIEW = "clear-view"
 JOB_REQUESTED, JOB_FINISHED = "job-requested", "job-finished"
 UNKNOWN_USER = "user:?"
@@ -39,6 +40,10 @@ class AccessLog:
     def logout(self, name: str, payload: dict[str, Any]) -> int:
         return self.events.append(LOGOUT, user_subject(name), payload)
 
+    def unlock(self, name: str, payload: dict[str, Any]) -> int:
+        """Log that ``name``'s failed logins no longer count (an admin's unlock, a new password, an enable)."""
+        return self.events.append(UNLOCK, user_subject(name), payload)
+
     def clear_view(self, record_id: str, payload: dict[str, Any]) -> int:
         """Log that a user was shown ``record_id``'s sealed content in clear."""
         return self.events.append(CLEAR_VIEW, record_id, payload)
@@ -50,15 +55,15 @@ class AccessLog:
         return self.events.append(JOB_FINISHED, job_id, payload)
 
     def recent_logins(self, name: str, limit: int) -> list[tuple[str, str, dict[str, Any]]]:
-        """(kind, created_at, payload) of ``name``'s latest logins and failed logins, newest first."""
+        """(kind, created_at, payload) of ``name``'s latest logins, failed logins and unlocks, newest first."""
         if not self.events.exists():
             return []
         import json
 
         rows = self.db.execute(
-            "SELECT kind, created_at, payload FROM events WHERE subject_id = ? AND kind IN (?, ?) "
+            "SELECT kind, created_at, payload FROM events WHERE subject_id = ? AND kind IN (?, ?, ?) "
             f"ORDER BY seq DESC LIMIT {int(limit)}",
-            [user_subject(name), LOGIN, LOGIN_FAILED],
+            [user_subject(name), LOGIN, LOGIN_FAILED, UNLOCK],
         ).fetchall()
         return [(kind, at, json.loads(payload)) for kind, at, payload in rows]
 

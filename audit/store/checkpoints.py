@@ -13,7 +13,10 @@ last transition's new key, else the key of its checkpoints.
 
 Before signing, the log's root is recomputed at the size of every earlier checkpoint and
 compared with what was signed: a log edited since is refused, so automatic checkpoints can
-never sign (launder) a rewritten history.
+never sign (launder) a rewritten history. A long-lived writer (``serve``, ``proxy``) keeps the leaves
+it has checked or signed and reads only the newer ones: an event edited below that point is then not
+refused at signing, but not laundered either, since the new root is computed from the leaves as they
+were checked, and ``verify`` finds the edit.
 """
 
 from __future__ import annotations
@@ -87,6 +90,7 @@ class CheckpointRepository(EvidenceRepository):
 
     def __init__(self, db: sqlite_utils.Database, events: EventLog) -> None:
         super().__init__(db, events)
+        self._checked: tuple[MerkleAccumulator, str] | None = None  # leaves checked so far, and the last one
 
     # -- evidence ---------------------------------------------------------------------------
     def payload(self, subject_id: str) -> dict[str, Any]:
@@ -179,7 +183,9 @@ class CheckpointRepository(EvidenceRepository):
             seq = self.events.append(KIND, str(next_id), checkpoint_payload(row), auto_checkpoint=False)
             if seq != row["tree_size"]:
                 raise RuntimeError(f"checkpoint event landed at seq {seq}, expected {row['tree_size']}")
-            acc.add(bytes.fromhex(self.events.at(seq).leaf_hash))
+            leaf = self.events.at(seq).leaf_hash
+            acc.add(bytes.fromhex(leaf))
+            self._checked = (acc.copy(), leaf)
             root = acc.root().hex()
             signature = key.sign(checkpoint_message(seq, root, row["signed_at"]))
             made = Checkpoint(next_id, seq, root, row["signed_at"], key.key_id, row["public_key"], signature)
@@ -188,9 +194,19 @@ class CheckpointRepository(EvidenceRepository):
 
     def _leaves_checked(self) -> MerkleAccumulator:
         """The log's leaves so far, with the root at every earlier checkpoint's size compared to what was signed."""
-        signed = {cp.tree_size: cp for cp in self.all()}
-        acc = MerkleAccumulator()
-        for (leaf,) in self.db.execute(f"SELECT leaf_hash FROM {EVENTS} ORDER BY seq"):
+        acc, start = self._resume()
+        signed = (
+            {
+                cp.tree_size: cp
+                for cp in (
+                    Checkpoint(*row)
+                    for row in self.db.execute(f"SELECT {_SELECT} FROM {TABLE} WHERE tree_size > ?", [start])
+                )
+            }
+            if self.exists()
+            else {}
+        )
+        for (leaf,) in self.db.execute(f"SELECT leaf_hash FROM {EVENTS} WHERE seq > ? ORDER BY seq", [start]):
             acc.add(bytes.fromhex(leaf))
             cp = signed.get(acc.size)
             if cp is not None and acc.root().hex() != cp.root_hash:
@@ -205,6 +221,15 @@ class CheckpointRepository(EvidenceRepository):
                 "signed; run `llm-audit verify`"
             )
         return acc
+
+    def _resume(self) -> tuple[MerkleAccumulator, int]:
+        """The leaves this repository already checked, if the log still ends them the same way; else none."""
+        if self._checked is not None:
+            acc, leaf = self._checked
+            found = self.db.execute(f"SELECT leaf_hash FROM {EVENTS} WHERE seq = ?", [acc.size]).fetchone()
+            if found is not None and found[0] == leaf:
+                return acc.copy(), acc.size
+        return MerkleAccumulator(), 0
 
     def sign_if_due(self, seq: int) -> Checkpoint | None:
         """The automatic rule, after each append: sign when ``checkpoint_every()`` events, or events older than

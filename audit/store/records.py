@@ -1,20 +1,23 @@
 """The ``generations`` table: one row per recorded generation, append-only.
 
-Small arrays (token ids, log-probabilities) are JSON columns so the record stays
-readable with any SQLite client; large arrays belong in :mod:`audit.store.blobs`.
+Small arrays (token ids) are JSON columns so the record stays readable with any SQLite client;
+from records version 3 the per-token log-probabilities and top-k alternatives are packed
+(:mod:`audit.token_pack`, canonical JSON around base64); large arrays belong in :mod:`audit.store.blobs`.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import fields
 from typing import Any
 
 import sqlite_utils
 
 from ..clock import normalise_time
 from ..integrity.canonical import canonical_flat, strict_canonical
-from ..record import GenerationRecord
+from ..record import PACKED_FROM, GenerationRecord
+from ..token_pack import pack_logprobs, pack_top
 from .append_only import append_only
 from .evidence import CanonicalRow, EvidenceRepository, row_by_id
 from .schema import register
@@ -76,8 +79,22 @@ register("records", 2, "append-only guard on generations", *append_only(TABLE))
 register("records", 3, "decision column on generations", f"ALTER TABLE {TABLE} ADD COLUMN decision TEXT")
 
 
-def _to_row(record: GenerationRecord) -> dict[str, Any]:
-    row = record.to_dict()
+def stored_dict(record: GenerationRecord) -> dict[str, Any]:
+    """The record as stored: ``to_dict()``, with the token columns packed from records version 3 on
+    (:mod:`audit.token_pack`; built field by field, since ``asdict`` over every alternative cost more than the write)."""
+    if record.schema_version < PACKED_FROM:
+        return record.to_dict()
+    data = {f.name: getattr(record, f.name) for f in fields(record)}
+    data["model"] = record.model.to_dict()
+    data["environment"] = record.environment.to_dict()
+    data["decision"] = record.decision.to_dict() if record.decision is not None else None
+    data["token_logprobs"] = pack_logprobs(record.token_logprobs)
+    data["top_logprobs"] = pack_top(record.top_logprobs)
+    return data
+
+
+def _to_row(record: GenerationRecord, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    row = dict(data if data is not None else stored_dict(record))
     row.pop("seq")
     for column in _JSON_COLUMNS:
         row[column] = _json_text(row[column], canonical=column not in _ORDERED_COLUMNS)
@@ -109,10 +126,10 @@ _NOT_IN_PAYLOAD = ("seq", "model_name", "weights_sha256")
 _OMITTED_WHEN_NULL = ("decision",)
 
 
-def generation_payload(record: GenerationRecord) -> dict[str, Any]:
-    """The logged content of a generation event: the whole record except its store position (and
+def generation_payload(record: GenerationRecord, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The logged content of a generation event: the whole record as stored except its store position (and
     except ``decision`` when there is none)."""
-    payload = record.to_dict()
+    payload = dict(data if data is not None else stored_dict(record))
     payload.pop("seq")
     for key in _OMITTED_WHEN_NULL:
         if payload.get(key) is None:
@@ -180,11 +197,12 @@ class RecordRepository(EvidenceRepository):
 
     def append(self, record: GenerationRecord) -> int:
         """Store ``record`` and log its event; sets ``record.seq`` (its row, 1-based, gap-free) and returns the event's seq."""
-        return self._append(record.id, lambda: self._insert_row(record), generation_payload(record))
+        data = stored_dict(record)
+        return self._append(record.id, lambda: self._insert_row(record, data), generation_payload(record, data))
 
-    def _insert_row(self, record: GenerationRecord) -> int:
+    def _insert_row(self, record: GenerationRecord, data: dict[str, Any] | None = None) -> int:
         """The row alone, without its event: for :meth:`append`, and for tests that forge what an attacker would."""
-        record.seq = self._insert(_to_row(record))
+        record.seq = self._insert(_to_row(record, data))
         return record.seq
 
     def payload(self, subject_id: str) -> dict[str, Any]:

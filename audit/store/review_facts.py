@@ -50,6 +50,8 @@ class RecordFacts:
     decision_margin: float | None = None  # log-odds of the chosen label over the runner-up
     decision_stated: str | None = None  # the label the text states first (None: none)
     decision_agrees: bool | None = None
+    decision_label_logprobs: dict[str, float] | None = None  # the recorded ones: the label mass derives from them
+    decision_min_label_mass: float | None = None  # as recorded (None: a record written before it; the default)
     alerts: list[tuple[str, str, int]] = field(default_factory=list)  # (severity, text, event seq) naming it
 
 
@@ -93,9 +95,10 @@ def _facts_where(db: sqlite_utils.Database, where: str, params: list[str]) -> It
         ", ".join(
             f"json_extract(decision, '$.{key}')" for key in ("chosen", "favourable", "runner_up", "margin", "stated")
         )
-        + ", json_extract(decision, '$.agrees')"
+        + ", json_extract(decision, '$.agrees'), json_extract(decision, '$.label_logprobs')"
+        + ", json_extract(decision, '$.min_label_mass')"
         if decided
-        else "NULL, NULL, NULL, NULL, NULL, NULL"
+        else "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
     )
     for seq, record_id, started, use_case, operator, sealed, *d in db.execute(
         f"SELECT seq, id, started_at, use_case, operator, json_extract(tags, '$.privacy.sealed'), {decision} "
@@ -106,6 +109,8 @@ def _facts_where(db: sqlite_utils.Database, where: str, params: list[str]) -> It
         if d[0] is not None:
             f.decision, f.decision_favourable, f.decision_runner_up, f.decision_margin, f.decision_stated = d[:5]
             f.decision_agrees = bool(d[5])
+            f.decision_label_logprobs = json.loads(d[6]) if d[6] else None
+            f.decision_min_label_mass = d[7]
     if not facts:
         return
     for (subject,) in db.execute(

@@ -9,6 +9,11 @@ current state is their latest row in the chain's order.
 is deliberately *not* evidence and not append-only: a secret must be replaceable, and a hash
 written into the log could never be removed. Its changes are logged (as ``user`` rows) without
 the secret itself.
+
+A change that alters what the account may do or how it proves who it is (``REVOKING``: added,
+password, disabled, enabled, role) starts a new *session generation*: the id of that change.
+A web session carries the generation of its login and is refused once it differs, and the same
+change deletes the personal API token, so neither outlives it (disable-then-enable included).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from .schema import register
 
 TABLE = "user_changes"
 CREDENTIALS = "credentials"
+REVOKING = ("add", "password", "disable", "enable", "set-role")
 
 register(
     "users",
@@ -89,6 +95,10 @@ class UserRepository(EvidenceRepository):
 
         def write() -> None:
             self._insert(row)
+            if change.action in REVOKING and self.db[CREDENTIALS].exists():
+                self.db.execute(
+                    f"UPDATE {CREDENTIALS} SET token_id = NULL, token_sha256 = NULL WHERE name = ?", [change.name]
+                )
             if password_hash is not None:
                 self.db.execute(
                     f"INSERT INTO {CREDENTIALS} (name, password_hash, updated_at) VALUES (?, ?, ?) "
@@ -115,10 +125,20 @@ class UserRepository(EvidenceRepository):
             raise KeyError(subject_id)
         return _change(rows[0]).payload()
 
-    def current(self, name: str) -> UserChange | None:
-        """The latest change of ``name`` in the chain's order: the account's state now (None: no such user)."""
-        rows = list(self._chain_ordered("t.name = ?", [name], newest_first=True, limit=1))
+    def current(self, name: str, *, any_case: bool = False) -> UserChange | None:
+        """The latest change of ``name`` in the chain's order: the account's state now (None: no such user).
+        ``any_case``: ``name`` in lower case names an account stored in any case (ASCII names only)."""
+        where = "lower(t.name) = ?" if any_case else "t.name = ?"
+        rows = list(self._chain_ordered(where, [name], newest_first=True, limit=1))
         return _change(rows[0]) if rows else None
+
+    def generation(self, name: str) -> str:
+        """The id of ``name``'s latest change in ``REVOKING``: sessions of an older generation are over."""
+        marks = ", ".join("?" for _ in REVOKING)
+        rows = list(
+            self._chain_ordered(f"t.name = ? AND t.action IN ({marks})", [name, *REVOKING], newest_first=True, limit=1)
+        )
+        return str(rows[0]["id"]) if rows else ""
 
     def first(self, name: str) -> UserChange | None:
         rows = list(self._chain_ordered("t.name = ?", [name], limit=1))

@@ -22,12 +22,16 @@ FIRST_STAND_IN = -2  # -1 is a sealed id (audit.privacy.guard.SEALED_ID)
 
 @dataclass
 class Step:
-    """One generated token: its text, id (None: not returned), log-probability and alternatives."""
+    """One generated token: its text, id (None: not returned), log-probability, alternatives, and its bytes
+    when the server gave them (OpenAI's ``bytes``: a token that is part of a multi-byte character reads as
+    ``\ufffd`` in text, so only its bytes tell it from another such token)."""
 
     token: str
     token_id: int | None
     logprob: float
     top: list[tuple[str, int | None, float]]
+    raw: bytes | None = None
+    top_raw: list[bytes | None] = field(default_factory=list)
 
 
 @dataclass
@@ -89,16 +93,28 @@ def _number(value: Any) -> float:
     return float(value) if value is not None else -math.inf
 
 
+def _bytes_of(entry: dict[str, Any]) -> bytes | None:
+    value = entry.get("bytes")
+    if isinstance(value, list) and all(isinstance(b, int) and 0 <= b < 256 for b in value):
+        return bytes(value)
+    return None
+
+
 def _chat_steps(logprobs: dict[str, Any]) -> list[Step]:
-    return [
-        Step(
-            str(entry.get("token", "")),
-            _id_of(entry),
-            _number(entry.get("logprob")),
-            [(str(a.get("token", "")), _id_of(a), _number(a.get("logprob"))) for a in entry.get("top_logprobs") or []],
+    steps = []
+    for entry in logprobs.get("content") or []:
+        alternatives = [a for a in entry.get("top_logprobs") or [] if isinstance(a, dict)]
+        steps.append(
+            Step(
+                str(entry.get("token", "")),
+                _id_of(entry),
+                _number(entry.get("logprob")),
+                [(str(a.get("token", "")), _id_of(a), _number(a.get("logprob"))) for a in alternatives],
+                _bytes_of(entry),
+                [_bytes_of(a) for a in alternatives],
+            )
         )
-        for entry in logprobs.get("content") or []
-    ]
+    return steps
 
 
 def _completion_steps(logprobs: dict[str, Any]) -> list[Step]:
@@ -120,19 +136,40 @@ def _completion_steps(logprobs: dict[str, Any]) -> list[Step]:
 
 
 class StandIns:
-    """Negative ids for tokens known by their text only: the same text, the same stand-in."""
+    """Negative ids for tokens known by their text (and bytes, when given) only: the same token, the same
+    stand-in. Tokens whose text is the same but whose bytes differ (pieces of multi-byte characters, which
+    read as ``\ufffd``) get distinct stand-ins, and their bytes are kept (:attr:`raw`, hex by stand-in)."""
 
     def __init__(self) -> None:
         self.strings: list[str] = []
-        self._index: dict[str, int] = {}
+        self.raw: dict[
+            str, str
+        ] = {}  # stand-in index (as text) -> the token's bytes in hex, where not its text's UTF-8
+        self._index: dict[tuple[str, bytes | None], int] = {}
 
-    def id(self, token: str, token_id: int | None) -> int:
+    def id(self, token: str, token_id: int | None, raw: bytes | None = None) -> int:
         if token_id is not None:
             return token_id
-        if token not in self._index:
-            self._index[token] = len(self.strings)
+        if raw is not None and raw == token.encode("utf-8", "surrogatepass"):
+            raw = None  # the text says it all
+        key = (token, raw)
+        if key not in self._index:
+            self._index[key] = len(self.strings)
+            if raw is not None:
+                self.raw[str(len(self.strings))] = raw.hex()
             self.strings.append(token)
-        return FIRST_STAND_IN - self._index[token]
+        return FIRST_STAND_IN - self._index[key]
+
+
+def served_model(listed: list[str], requested: str | None) -> str | None:
+    """The model an upstream serves for a request, from its ``/v1/models`` list, never from its answer.
+
+    The requested name when the upstream lists it (vLLM, several models); the one model listed when there
+    is only one (llama.cpp serves it whatever name is sent, and echoes the name back); else None: unknown.
+    """
+    if requested is not None and requested in listed:
+        return requested
+    return listed[0] if len(listed) == 1 else None
 
 
 def strip_for_client(chunk: dict[str, Any], top: int | None, token_ids: bool, chat: bool) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from ..environment import remote_environment
+from ..environment import Environment, remote_environment
 from ..errors import UserError
 from ..ids import uuid7
 from ..params import config_to_record, effective_config
@@ -159,19 +159,35 @@ def proxied_record(
     upstream: str,
     sent: dict[str, Any],
     weights: ServedWeights | None,
+    host: Environment | None = None,
+    model_name: str | None = None,
+    requested_model: str | None = None,
 ) -> GenerationRecord:
-    """The record of one proxied completion; ``sent``: the parameters forwarded (no content)."""
+    """The record of one proxied completion; ``sent``: the parameters forwarded (no content).
+
+    ``host``: the recording host's :func:`~audit.environment.remote_environment`, read once per process by the
+    proxy (package versions and the CPU name do not change under a running process; reading them again for
+    every request cost half of the proxy's event loop). ``model_name``: the model the upstream serves as its
+    ``/v1/models`` lists it (:func:`audit.traffic.answer.served_model`), never the name an answer echoes back
+    (llama.cpp repeats whatever the client sent); ``requested_model``: the name the client asked for.
+    """
     stand_ins = StandIns()
     resolved = {"by_vocabulary": 0}
 
-    def token_id(text: str, given: int | None) -> int:
-        if given is None and weights is not None:
+    def token_id(text: str, given: int | None, raw: bytes | None) -> int:
+        if given is None and weights is not None and "\ufffd" not in text:  # a piece of a character: not by text
             given = weights.id_of(text)
             resolved["by_vocabulary"] += given is not None
-        return stand_ins.id(text, given)
+        return stand_ins.id(text, given, raw)
 
-    output_ids = [token_id(step.token, given) for step, given in zip(answer.steps, answer.ids())]
-    top = [[TopAlternative(token_id(t, i), t, lp) for t, i, lp in step.top] for step in answer.steps]
+    output_ids = [token_id(step.token, given, step.raw) for step, given in zip(answer.steps, answer.ids())]
+    top = [
+        [
+            TopAlternative(token_id(t, i, step.top_raw[n] if n < len(step.top_raw) else None), t, lp)
+            for n, (t, i, lp) in enumerate(step.top)
+        ]
+        for step in answer.steps
+    ]
     prepared, known = _prompt(request.prompt_inputs(), answer, weights)
     params, tags = request.params, request.tags
     if weights is not None:
@@ -194,15 +210,20 @@ def proxied_record(
         logprobs="upstream" if answer.steps else "none returned",
         model="hashes of --model-path (the operator's statement of what the upstream serves)"
         if weights is not None
-        else "the upstream's model name only",
+        else "the upstream's model name (as its /v1/models lists it) only"
+        if model_name
+        else "unknown: the upstream's /v1/models did not name the model it served",
         environment="the proxy host; the upstream's hardware and software are known by its system_fingerprint only",
     )
     content = dict(tags.get("content") or {})
     if stand_ins.strings:
         content["token_strings"] = stand_ins.strings  # text of the stand-in ids -2, -3, ...
+    if stand_ins.raw:
+        content["token_bytes"] = stand_ins.raw  # stand-in index -> bytes (hex) of tokens their text cannot tell apart
     proxy = {
         "upstream": upstream,
-        "upstream_model": answer.model,
+        "upstream_model": model_name,
+        "requested_model": requested_model,
         "system_fingerprint": answer.system_fingerprint,
         "upstream_completion_id": answer.completion_id,
         "upstream_receipt": answer.receipt,
@@ -223,8 +244,10 @@ def proxied_record(
         token_logprobs=[step.logprob for step in answer.steps],
         top_logprobs=top,
         generation_config={**config, **RUN_UNKNOWN},
-        model=weights.identity if weights is not None else unknown_identity(answer.model, upstream),
-        environment=remote_environment("upstream", f"{upstream} ({fingerprint})"),
+        model=weights.identity if weights is not None else unknown_identity(model_name, upstream),
+        environment=dataclasses.replace(
+            host or remote_environment("upstream", upstream), device_name=f"{upstream} ({fingerprint})"
+        ),
         tags={**tags, **({"content": content} if content else {}), PROXY_TAG: proxy},
     )
 

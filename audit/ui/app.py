@@ -14,16 +14,18 @@ from fastapi import FastAPI, Request
 from prometheus_client import CollectorRegistry
 
 from ..monitor.prometheus import DecisionMetrics
-from ..review.accounts import LoginThrottle
 from ..review.service import Reviews
 from . import refusals
+from .deps import MAX_BODY
+from .limits import BodyLimit
 from .routers import api, exports, monitoring, pages, session, users
-from .security import HEADERS, Sessions
+from .security import HEADERS, HSTS, Sessions, is_https
 from .views import Views
 
 
-def create_app(reviews: Reviews, *, sessions: Sessions | None = None, throttle: LoginThrottle | None = None) -> FastAPI:
-    """The workspace over ``reviews``; ``sessions``/``throttle`` are given by tests to control time."""
+def create_app(reviews: Reviews, *, sessions: Sessions | None = None) -> FastAPI:
+    """The workspace over ``reviews``; ``sessions`` is given by tests to control time (logins are throttled
+    by ``reviews.accounts``, whose policy holds the clock)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -35,7 +37,6 @@ def create_app(reviews: Reviews, *, sessions: Sessions | None = None, throttle: 
     )
     app.state.reviews = reviews
     app.state.sessions = sessions or Sessions()
-    app.state.throttle = throttle or LoginThrottle()
     app.state.views = Views()
     app.state.metrics_registry = CollectorRegistry()  # /metrics: decisions counted from the workspace's start
     app.state.decision_metrics = DecisionMetrics(reviews.db_path, app.state.metrics_registry)
@@ -47,8 +48,11 @@ def create_app(reviews: Reviews, *, sessions: Sessions | None = None, throttle: 
             response.headers.setdefault(name, value)
         if not request.url.path.startswith("/static/"):
             response.headers["Cache-Control"] = "no-store"
+        if is_https(request):
+            response.headers["Strict-Transport-Security"] = HSTS
         return response
 
+    app.add_middleware(BodyLimit, limit=MAX_BODY)  # outermost: refuses before anything reads the body
     refusals.install(app)
     for router in (session.router, pages.router, users.router, api.router, monitoring.router, exports.router):
         app.include_router(router)

@@ -63,7 +63,7 @@ def actor(request: Request) -> Actor:
         if not cookie:
             raise Unauthenticated("log in first (or send a personal API token as Authorization: Bearer)")
         session = get_sessions(request).read(cookie)
-        who = Actor(reviews.session_user(session.name), session)
+        who = Actor(reviews.session_user(session.name, generation=session.generation), session)
     request.state.actor = who  # the error page shows who is logged in
     return who
 

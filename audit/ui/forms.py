@@ -41,16 +41,25 @@ def _text(fields: Fields, name: str) -> str | None:
 
 @dataclass(frozen=True)
 class SignOffForm:
+    """A sign-off and the review state it was made on (``based_on``: the latest sign-off's id the reviewer
+    saw; missing or empty: "no sign-off yet", so a client that names nothing cannot replace one unread)."""
+
     action: str
     decision: str | None
     rationale: str
+    based_on: str | None
 
     @classmethod
     def read(cls, fields: Fields) -> SignOffForm:
-        return cls(_text(fields, "action") or "", _text(fields, "decision"), _text(fields, "rationale") or "")
+        return cls(
+            _text(fields, "action") or "",
+            _text(fields, "decision"),
+            _text(fields, "rationale") or "",
+            _text(fields, "based_on"),
+        )
 
     def submit(self, reviews: Reviews, principal: Principal, record_id: str) -> SignOff:
-        return reviews.sign_off(principal, record_id, self.action, self.decision, self.rationale)
+        return reviews.sign_off(principal, record_id, self.action, self.decision, self.rationale, self.based_on)
 
 
 @dataclass(frozen=True)
@@ -116,7 +125,9 @@ class UserChangeForm:
             return accounts.disable(principal, self.name)
         if self.op == "enable":
             return accounts.enable(principal, self.name)
-        raise BadRequest(f"unknown user change {self.op[:20]!r}: use add, set-role, disable or enable")
+        if self.op == "unlock":
+            return accounts.unlock(principal, self.name)
+        raise BadRequest(f"unknown user change {self.op[:20]!r}: use add, set-role, disable, enable or unlock")
 
 
 # -- query parameters --------------------------------------------------------------------------------

@@ -65,6 +65,8 @@ def record(view: RecordView) -> dict[str, Any]:
         "review_state": view.row.review_state if view.row else "unreviewed",
         "reasons": [{"reason": r, "detail": t} for r, t in (view.row.reasons if view.row else [])],
         "reviews": [r.payload() for r in view.reviews],
+        "based_on": view.based_on or None,  # what a sign-off made on this state names
+        "override_choices": view.override_choices,
         "findings": [
             {**f.finding.payload(), "open": f.open, "resolution": f.resolution.payload() if f.resolution else None}
             for f in view.findings

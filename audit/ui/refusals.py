@@ -15,7 +15,6 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from ..errors import UserError
 from ..review.errors import Locked, Unauthenticated, status_of
-from .security import SESSION_COOKIE
 
 
 def api_error(exc: UserError) -> JSONResponse:
@@ -28,9 +27,9 @@ def api_error(exc: UserError) -> JSONResponse:
 def page_error(request: Request, exc: UserError) -> Response:
     if isinstance(exc, Unauthenticated):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        response = RedirectResponse("/login?" + urlencode({"next": target}), status_code=303)
-        response.delete_cookie(SESSION_COOKIE, path="/")
-        return response
+        # The session cookie is left alone: a cookie the browser did not send (another site's link, under
+        # an older SameSite rule) must not be deleted, and one that is no longer valid harms nobody.
+        return RedirectResponse("/login?" + urlencode({"next": target}), status_code=303)
     who = getattr(request.state, "actor", None)
     views = request.app.state.views
     return views.page(request, "error.html.j2", who, status_of(exc), message=str(exc), code=status_of(exc))

@@ -43,9 +43,13 @@ def run(app: Any, host: str = "127.0.0.1", port: int = 8000, log_level: str = "i
 class BackgroundServer:
     """``with BackgroundServer(app) as server: ... server.url``: uvicorn on a free loopback port, on a thread."""
 
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, start_timeout: float = 60.0) -> None:
+    def __init__(
+        self, app: Any, host: str = "127.0.0.1", port: int = 0, start_timeout: float = 60.0, **options: Any
+    ) -> None:
+        """``options`` go to uvicorn (``ssl_certfile``, ``proxy_headers``, ``forwarded_allow_ips``, ...)."""
         self.app = app
-        self.server = uvicorn.Server(_config(app, host, port, "warning"))
+        self.scheme = "https" if options.get("ssl_certfile") else "http"
+        self.server = uvicorn.Server(_config(app, host, port, "warning", **options))
         self.host = host
         self.start_timeout = start_timeout
         self.thread = threading.Thread(target=self.server.run, name="llm-audit-uvicorn", daemon=True)
@@ -56,7 +60,7 @@ class BackgroundServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     def start(self) -> BackgroundServer:
         self.thread.start()

@@ -17,6 +17,8 @@ import pytest
 
 from audit import Auditor
 from audit.decision.labels import label_token_ids, stated_label
+from audit.decision.mass import label_mass, share_text
+from audit.record import SCHEMA_VERSION
 from audit.scoring import teacher_forced
 from audit.store import AuditStore
 from tests.forge import opened
@@ -140,9 +142,56 @@ def test_legacy_records_read_without_a_decision_and_take_new_ones(tiny_loaded, t
     old = auditor.list()
     assert old and all(r.decision is None and r.schema_version == 1 for r in old)
     added = auditor.generate(**CREDIT, decision=DECISION)  # migrates (records v3) and appends
-    assert added.schema_version == 2 and auditor.get(added.id).decision == added.decision
+    assert added.schema_version == SCHEMA_VERSION and auditor.get(added.id).decision == added.decision
+    assert auditor.get(added.id).top_logprobs == added.top_logprobs  # packed (records v3) and read back whole
     assert all(r.decision is None for r in auditor.list()[:-1])
     assert auditor.verify(key=DATA / "legacy-0.1.pub.pem").ok  # old rows by the fast path, the new one too
+
+
+def test_label_mass_is_the_teacher_forced_probability_of_the_label_set(tiny_loaded, recorded):
+    """Per label raw probability, their sum and the threshold, against a teacher-forced pass on the recorded ids."""
+    _, _, free, constrained = recorded
+    for record in (free, constrained):
+        d = record.decision
+        raw = {
+            label: math.exp(sum(teacher_forced(tiny_loaded.model, record.input_ids, ids).token_logprobs))
+            for label, ids in d.label_token_ids.items()
+        }
+        mass = label_mass(d)
+        assert mass.raw == pytest.approx(raw, rel=1e-3) and mass.total == pytest.approx(sum(raw.values()), rel=1e-3)
+        assert d.min_label_mass == 0.5 and mass.minimum == 0.5 and mass.stated_minimum
+        assert mass.below == (sum(raw.values()) < 0.5)
+
+
+def test_a_record_written_before_label_mass_verifies_and_renders_with_the_default(tiny_loaded, recorded, tmp_path):
+    """A decision logged without ``min_label_mass`` (as before it existed): the mass derives from its log-probs."""
+    import dataclasses
+
+    from audit.ids import uuid7
+    from audit.report import IntegrityStatus, build_dossier, gather, render_dossiers
+
+    auditor, _, free, _ = recorded
+    db = tmp_path / "older.db"
+    older = Auditor(db=db, model=tiny_loaded)
+    record = older.generate(**CREDIT, decision=DECISION)
+    legacy = dataclasses.replace(
+        record, id=uuid7(), seq=None, decision=dataclasses.replace(record.decision, min_label_mass=None)
+    )
+    with AuditStore.open(db, write=True) as store:
+        store.records.append(legacy)
+        assert "min_label_mass" not in store.records.payload(legacy.id)["decision"]
+    older.generate(**CREDIT)  # a later record: the log is checkpointed past the older one
+    with AuditStore.open(db) as store:
+        evidence = gather(store, store.records.get(legacy.id))
+    assert older.verify().ok
+    back = older.get(legacy.id).decision
+    assert back.min_label_mass is None and label_mass(back).minimum == 0.5 and not label_mass(back).stated_minimum
+    import html as entities
+
+    page = render_dossiers([build_dossier(evidence, "2026-01-01T00:00:00Z", IntegrityStatus("verified", "ok"))], "x")
+    html = entities.unescape(page)
+    mass = sum(math.exp(lp) for lp in back.label_logprobs.values())
+    assert f"hold {share_text(mass)} of the model's probability" in html and "minimum 0.5, the default" in html
 
 
 @pytest.fixture(scope="module")
@@ -166,6 +215,8 @@ def refusal_db(recorded, tmp_path_factory):
         (["--decision-labels", "APPROVE,DECLINE"], "name the label favourable to the applicant"),
         (["--decision-labels", "LOW,LOWER", "--favourable", "LOW"], "'LOW' is a token prefix of 'LOWER'"),
         (["--favourable", "APPROVE"], "need --decision-labels"),
+        (["--min-label-mass", "0.4"], "need --decision-labels"),
+        (["--decision-labels", "A,B", "--favourable", "A", "--min-label-mass", "1.5"], "between 0 and 1"),
         (["--decision-labels", "A,B", "--favourable", "A", "--decision-reason", "salary=Income"], "no field 'salary'"),
     ],
 )

@@ -9,11 +9,13 @@ page against the numbers, not against a copy of the template's wording alone.
 from __future__ import annotations
 
 import json
+import math
 import re
 
 import pytest
 
 from audit import Auditor
+from audit.decision.mass import share_text
 from audit.decision.reasons import toward_decision
 from audit.report import IntegrityStatus, build_dossier, build_summary, gather, render_dossiers, render_summary
 from audit.report.reasons import field_words
@@ -76,40 +78,47 @@ def test_adverse_decision_leads_section_2_and_gives_notice_reasons(case):
     html = _dossier(ev)
     text = _text(html)
     section2 = text[text.index("2 Decision") : text.index("3 Why")]
-    assert section2.index(f"{d.chosen}: probability {d.probabilities[d.chosen]:.2f} against") < section2.index(
-        "Application fields"
-    )
+    # The label mass, against an independent sum of the recorded raw probabilities: the tiny random model
+    # spreads its probability over the vocabulary, so the labels hold far less than the default minimum.
+    mass = sum(math.exp(lp) for lp in d.label_logprobs.values())
+    assert mass < 0.5
+    assert section2.index(
+        f"Not a decision the model made: the model put only {share_text(mass)} of its probability on the labels"
+    ) < section2.index("Application fields")
+    assert f"The labels together hold {share_text(mass)} of the model's probability" in section2
     assert f"Adverse to the applicant: the favourable outcome is {d.favourable}." in section2
-    assert f"Margin: {d.margin:.2f} log-odds over {d.runner_up}." in section2
+    assert f"Margin: {d.margin:.2f} log-odds of {d.chosen} over the runner-up {d.runner_up}." in section2
     assert "Mode free" in section2 and (
         "The text does NOT state a decision" in section2 or "The text states" in section2
     )
     section3 = text[text.index("3 Why") : text.index("4 What would have changed")]
-    assert (
-        "Why: principal reasons for the decision" in section3 and "Principal reasons for the adverse action" in section3
+    # The tiny random model holds almost none of its probability on the labels, and its field figures do not
+    # add up: the reasons gate gives no reasons and no notice wording, and says why with the figures.
+    assert "Why: principal reasons for the decision" in section3
+    assert "No faithful reasons can be given for the adverse outcome" in section3
+    assert "Principal reasons for the adverse action" not in section3
+    assert "Reason on the notice" not in section3 and "As an adverse-action notice would state them" not in section3
+    assert "Unexplainable for an adverse-action notice. No faithful reasons could be given:" in section3
+    assert "Unexplainable for an adverse-action notice." in section2
+    assert f"The labels hold {share_text(mass)} of the model's probability (minimum 0.5): the decision is not one" in (
+        section3
     )
     result = ev.decision_attribution
-    expected = toward_decision(result.seq_attr)
-    assert expected, "the tiny model's credit case has no field toward the decision: the test needs one"
-    score = result.target.score
-    for j in expected:
-        name = result.features[j]
-        words = field_words(name)
-        value = adverse.variables[name]
-        v = float(result.seq_attr[j])
-        share = (
-            f"{v:.2f} of the {score:.2f} log-odds margin."
-            if v <= score
-            else (f"{v:.2f} log-odds, more than the whole {score:.2f} log-odds margin (see Completeness).")
-        )
-        sentence = (
-            f"{words[:1].upper()}{words[1:]} ({value}) weighed toward {d.chosen} rather than {d.favourable}: {share}"
-        )
-        assert sentence in section3
-        assert f"Reason on the notice: “{REASONS[name]}”" in section3
-    assert "As an adverse-action notice would state them" in section3
-    assert "Completeness. The field attributions add up to" in section3
     complete = result.completeness
+    change, attributed = complete["score_change"], complete["attributed"]
+    assert (
+        f"The field attributions add up to {attributed:+.3f}, against the {change:+.3f} change in the log-odds of "
+        f"{d.chosen} over {d.favourable} they explain: a gap of {attributed - change:+.3f}"
+    ) in section3
+    deletion = result.deletion
+    assert deletion["features"] == [result.features[j] for j in toward_decision(result.seq_attr)]
+    if deletion["features"]:
+        assert f"moves the log-odds of {d.chosen} over {d.favourable} by {deletion['observed']:+.3f}" in section3
+    assert "Counterfactuals n/a No counterfactual run of this record" in section3
+    # the figures are still shown, as figures, each naming its contrast
+    for name in result.features:
+        assert field_words(name) in section3
+    assert "Completeness. The field attributions add up to" in section3
     assert f"{complete['gap']:+.3f}" in section3
     assert "Input text coloured by attribution to the decision" in section3 and "toward the decision" in section3
     assert "Influence on the recorded text" not in section3  # no explanation of the text was computed
@@ -123,7 +132,7 @@ def test_favourable_decision_says_no_reasons_are_required_and_shows_a_bad_integr
     text = _text(_dossier(evidence[favourable.id]))
     section3 = text[text.index("3 Why") : text.index("4 What would have changed")]
     d = favourable.decision
-    assert "No adverse-action reasons are required" in section3
+    assert "No adverse-action notice is required" in section3
     assert f"The decision, {d.chosen}, is the favourable outcome, so no adverse-action notice is due." in section3
     assert "Principal reasons for the adverse action" not in section3 and "Reason on the notice" not in section3
     assert all(field_words(f) in section3 for f in ("income", "debt", "score"))  # the attributions still shown
@@ -160,6 +169,15 @@ def test_summary_counts_decisions_per_use_case_and_never_mixes_reasons(case):
     expected = []
     for record in (adverse, favourable):
         d = record.decision
+        mass = sum(math.exp(lp) for lp in d.label_logprobs.values())
+        if mass < 0.5:
+            expected.append(
+                (
+                    record.id,
+                    f"label mass {share_text(mass)}: the model put only {share_text(mass)} of its probability on the "
+                    f"labels (minimum 0.5), so {d.chosen} is not a decision the model made",
+                )
+            )
         if not d.agrees:
             expected.append(
                 (
@@ -172,7 +190,9 @@ def test_summary_counts_decisions_per_use_case_and_never_mixes_reasons(case):
                 (record.id, f"small decision margin: {d.chosen} by {d.margin:.2f} log-odds over {d.runner_up}")
             )
     assert [(f.record_id, f.problem) for f in summary.flags] == expected
+    assert credit.low_mass == 2  # both credit records: the tiny random model puts almost nothing on the labels
     page = _text(render_summary(summary))
+    assert "Not decisions the model made (the labels held less than the minimum share of its probability): 2." in page
     assert "Decisions and reasons, by use case" in page and "Principal reasons for adverse decisions" in page
     assert f"{adverse.decision.chosen} ({adverse.decision.probabilities[adverse.decision.chosen]:.2f})" in page
 

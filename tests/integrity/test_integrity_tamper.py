@@ -259,21 +259,30 @@ def test_verification_rebuilds_each_generation_payload_byte_for_byte(copy):
 
 
 def test_record_that_json_canonicalisation_cannot_write_verifies_the_slow_way(copy):
-    """A -inf log-probability is outside I-JSON: its column is plain JSON, and verification
-    falls back to comparing parsed values, which still catches an edit."""
+    """A -inf log-probability is outside I-JSON: in a record of version 2 or older its column is plain JSON, and
+    verification falls back to comparing parsed values, which still catches an edit. From version 3 the value
+    is inside the packed column (audit.token_pack), which is canonical: the fast path."""
     from dataclasses import replace
 
     from audit.ids import uuid7
 
     with AuditStore.open(copy, write=True) as store:
         template = next(store.records.iter())
-        record = replace(template, id=uuid7(), seq=None, token_logprobs=[float("-inf")] + template.token_logprobs[1:])
+        logprobs = [float("-inf")] + template.token_logprobs[1:]
+        record = replace(template, id=uuid7(), seq=None, token_logprobs=logprobs, schema_version=2)
+        packed = replace(template, id=uuid7(), seq=None, token_logprobs=logprobs, schema_version=3)
         store.records.append(record)
+        store.records.append(packed)
         assert (
             store.evidence["generation"].payload_text(record.id)
             != next(store.events.iter_chain(subject_id=record.id)).payload
         )
+        assert (
+            store.evidence["generation"].payload_text(packed.id)
+            == next(store.events.iter_chain(subject_id=packed.id)).payload
+        )
         assert store.records.get(record.id).token_logprobs[0] == float("-inf")
+        assert store.records.get(packed.id).token_logprobs == logprobs
     assert Auditor(db=copy).verify().ok
     attack(copy, "UPDATE generations SET seed = seed + 1 WHERE id = ?", params=[record.id])
     problem = first(copy)

@@ -428,8 +428,11 @@ def test_sign_offs_give_the_override_rate_and_acknowledge_an_alert(shifted, tmp_
         week = list(store.monitoring.decisions(WEEK.since, WEEK.until))
     named = alert.record_ids
     for k, record_id in enumerate(named[:10]):  # 6 overrides, 4 accepts, all in the current week
-        if k < 6:
-            auditor.reviews.sign_off(rita, record_id, "override", "APPROVE", "income verified")
+        if k < 6:  # an override chooses a label other than the model's (#29)
+            with AuditStore.open(db) as store:
+                decision = store.records.get(record_id).decision
+            other = next(label for label in decision.labels if label != decision.chosen)
+            auditor.reviews.sign_off(rita, record_id, "override", other, "income verified")
         else:
             auditor.reviews.sign_off(rita, record_id, "accept")
     with AuditStore.open(db, write=True) as store:

@@ -183,7 +183,8 @@ def test_demo_with_the_policy_leaves_no_planted_pii(tmp_path, tiny_loaded, monke
     for case in cases:
         case.generation["max_new_tokens"] = 6
     result = run_demo(auditor, cases, lambda line: None)
-    assert len(result.records) == 6 and result.outputs["replay"].startswith("6/6")
+    n = len(cases)  # every example plus the policy's demo case
+    assert len(result.records) == n and result.outputs["replay"].startswith(f"{n}/{n}")
     assert leaks(tmp_path / "demo.db") == [] and result.outputs["verify"].startswith("OK")
     assert "verified against the pinned key" in result.outputs["verify"]  # the demo pins its key in the trust file
     assert (tmp_path / "demo.db.pub.pem").exists() and "pinned in" in result.outputs["trust"]

@@ -168,6 +168,12 @@ def test_a_flipped_record_lists_its_flips_and_the_runs_rate(case, dossiers):
         # the newest run is the age-only one over every use case: it scored the record, nothing flipped
         assert f"In the newest protected-attribute run, run {case.age_run.id}" in text
         assert "this record was scored and its decision did not flip under any value substituted" in text
+        # every run that selected the record, newest first, with what it substituted and its reference check
+        listing = text[text.index("Every protected-attribute run that selected this record, newest first") :]
+        age_at, names_at = (r.created_at[:19].replace("T", " ") for r in (case.age_run, case.names_run))
+        assert f"{age_at} {case.age_run.id} age scored, no flip pass: recorded prompts re-scored within" in listing
+        assert f"{names_at} {run.id} applicant name, age this decision flipped pass:" in listing
+        assert listing.index(case.age_run.id) < listing.index(run.id)
 
 
 def test_records_that_did_not_flip_say_so_in_one_line(case, dossiers):

@@ -8,10 +8,12 @@ a sign-off *after* the evidence clears the evidence's reason, a newer problem br
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import pytest
 
 from audit import Auditor
+from audit.decision.mass import share_text
 from audit.review.queue import refresh
 from audit.review.roles import Principal
 from audit.review.rules import RULES_VERSION
@@ -65,6 +67,7 @@ def test_reasons_urgency_and_counts(queue_db):
     assert reasons[plain] == [("unreviewed", "no sign-off yet")]
     assert {reason: n for reason, _, n in q.counts} == {
         "adverse-decision": 0,
+        "label-mass": 0,
         "decision-disagrees": 0,
         "small-margin": 0,
         "replay": 1,
@@ -156,9 +159,20 @@ def test_decision_rules_read_the_recorded_decision(tiny_loaded, tmp_path):
             use_case="credit-decision",
             decision={**spec, "favourable": chosen, "mode": "constrained"},
         )
+        trusting = auditor.generate(
+            prompt=PROMPTS[0], max_new_tokens=3, use_case="credit-decision", decision={**spec, "min_label_mass": 0.0}
+        )
     d = adverse.decision
     assert d.chosen == chosen and d.favourable != chosen and constrained.decision.agrees
     reasons = {row.record_id: dict(row.reasons) for row in queue(auditor).rows}
+    # Label mass, from an independent sum of the recorded raw label probabilities (the tiny random model's are tiny).
+    mass = sum(math.exp(lp) for lp in d.label_logprobs.values())
+    assert mass < 0.5 and d.min_label_mass == 0.5  # the default is recorded with the decision
+    assert reasons[adverse.id]["label-mass"] == (
+        f"label mass {share_text(mass)}: the model put only {share_text(mass)} of its probability on the labels "
+        f"(minimum 0.5), so {chosen} is not a decision the model made"
+    )
+    assert trusting.decision.min_label_mass == 0.0 and "label-mass" not in reasons[trusting.id]
     assert reasons[adverse.id]["adverse-decision"] == f"adverse decision: {chosen} (favourable: {d.favourable})"
     assert "adverse-decision" not in reasons[favourable.id] and "adverse-decision" not in reasons[constrained.id]
     stated = f"states {d.stated}" if d.stated else "states no decision"

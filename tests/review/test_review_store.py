@@ -61,8 +61,8 @@ def reviewed(tiny_loaded, tmp_path_factory) -> tuple[Path, list[str]]:
     reviews.accounts.add(CLI, "rita", "reviewer", PASSWORD)
     reviews.accounts.add(CLI, "val", "validator", PASSWORD)
     rita, val = reviews.session_user("rita"), reviews.session_user("val")
-    reviews.sign_off(rita, ids[0], "accept", rationale="reasons read, consistent with policy")
-    reviews.sign_off(val, ids[0], "override", "DECLINE", "income not verified")
+    first = reviews.sign_off(rita, ids[0], "accept", rationale="reasons read, consistent with policy")
+    reviews.sign_off(val, ids[0], "override", "DECLINE", "income not verified", based_on=first.id)
     finding = reviews.add_finding(rita, ids[1], "high", "outcome", "summary omits the rate level")
     reviews.resolve_finding(val, finding.id, "accepted as a known limit")
     auditor.checkpoint()
@@ -195,7 +195,9 @@ def test_record_integrity_is_verified_only_when_checkpointed_against_a_pinned_ke
     assert "1 generation, 2 sign-offs" in found.message
     assert unpinned.state == "unverified" and "no trusted key is pinned" in unpinned.message
     auditor = Auditor(db=db, model=tiny_loaded, operator="ops")
-    auditor.reviews.sign_off(auditor.reviews.session_user("rita"), ids[0], "accept")
+    with AuditStore.open(db) as store:
+        latest = store.reviews.of_record(ids[0])[-1].id
+    auditor.reviews.sign_off(auditor.reviews.session_user("rita"), ids[0], "accept", based_on=latest)
     with AuditStore.open(db) as store:
         newer = check_record(store, ids[0], _pins(db))
     assert newer.state == "unverified" and (newer.events, newer.covered) == (4, 3)
@@ -212,7 +214,9 @@ def test_the_signed_prefix_is_checked_once_extended_by_new_checkpoints_and_tampe
         assert check_record(store, ids[0], key, signed).state == "verified"
     size = len(signed.leaves)
     auditor = Auditor(db=db, model=tiny_loaded, operator="ops")
-    auditor.reviews.sign_off(auditor.reviews.session_user("rita"), ids[0], "accept")
+    with AuditStore.open(db) as store:
+        latest = store.reviews.of_record(ids[0])[-1].id
+    auditor.reviews.sign_off(auditor.reviews.session_user("rita"), ids[0], "accept", based_on=latest)
     auditor.checkpoint()
     with AuditStore.open(db) as store:
         found = check_record(store, ids[0], key, signed)

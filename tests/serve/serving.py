@@ -16,6 +16,7 @@ import httpx
 
 from audit import Auditor
 from audit.serve.app import create_app
+from audit.serve.http import uvicorn_options
 from audit.serve.proxy import ProxyBackend
 from audit.serve.service import LocalBackend
 from audit.web.background import BackgroundServer
@@ -68,7 +69,7 @@ class Running:
 def running(backend_of: Callable[[Auditor], Any], auditor: Auditor, key_name: str = "loan-app") -> Iterator[Running]:
     key = auditor.api_keys.add(key_name)
     backend = backend_of(auditor)
-    with BackgroundServer(create_app(backend, auditor.api_keys)) as server:
+    with BackgroundServer(create_app(backend, auditor.api_keys), **uvicorn_options()) as server:
         yield Running(server, backend, auditor, key)
 
 

@@ -129,7 +129,7 @@ def test_without_model_path_the_record_says_what_is_unknown_and_refuses_local_wo
         record = bare.auditor.get(response.model_extra["llm_audit"]["record_id"])
         known = record.tags["proxy"]["known"]
         assert record.model.weights_sha256 == {} and record.model.name == "tiny"
-        assert known["model"] == "the upstream's model name only"
+        assert known["model"] == "the upstream's model name (as its /v1/models lists it) only"
         assert known["prompt"].startswith("unknown") and record.prompt == "" and record.messages == CHAT
         assert record.input_ids == upstream.auditor.get(record.tags["proxy"]["upstream_receipt"]["record_id"]).input_ids
         with pytest.raises(Exception, match="without --model-path"):

@@ -6,6 +6,7 @@ completion), a full queue (429 with Retry-After, no partial record) and the API 
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 
@@ -13,8 +14,9 @@ import httpx
 import openai
 import pytest
 
-from audit import recording
+from audit import spool
 from audit.store import AuditStore
+from audit.store.records import RecordRepository
 from tests.serve.serving import TIMEOUT, serve, snapshot, sse_events, wait_for
 
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -56,10 +58,11 @@ BAD_REQUESTS = [
     ("unknown parameter", {**OK, "best_guess": True}, "best_guess"),
     ("unhonoured penalty", {**OK, "frequency_penalty": 0.5}, "frequency_penalty"),
     ("unhonoured tools", {**OK, "tools": [{"type": "function", "function": {"name": "f"}}]}, "tools"),
-    ("more alternatives than recorded", {**OK, "logprobs": True, "top_logprobs": 10}, None),
-    ("top_logprobs without logprobs", {**OK, "top_logprobs": 2}, None),
+    ("more alternatives than recorded", {**OK, "logprobs": True, "top_logprobs": 6}, "top_logprobs"),
+    ("top_logprobs without logprobs", {**OK, "top_logprobs": 2}, "top_logprobs"),
+    ("a budget beyond any context", {**OK, "max_tokens": 2**64}, "max_tokens"),
     ("five stop sequences", {**OK, "stop": ["a", "b", "c", "d", "e"]}, "stop"),
-    ("two different budgets", {**OK, "max_tokens": 2, "max_completion_tokens": 3}, None),
+    ("two different budgets", {**OK, "max_tokens": 2, "max_completion_tokens": 3}, "max_completion_tokens"),
     ("variables without a template", {**OK, "llm_audit": {"variables": {"a": "1"}}}, "llm_audit"),
     (
         "template not matching the message",
@@ -176,9 +179,10 @@ def test_a_failing_write_after_generation_gives_503_or_a_stream_error_and_nothin
         raise sqlite3.OperationalError("disk I/O error")
 
     before = snapshot(server.db)
-    monkeypatch.setattr(recording, "append_record", broken)
+    kept = set(spool.entries(server.db))
+    monkeypatch.setattr(RecordRepository, "append", broken)
     error = refusal(server.post("/v1/chat/completions", OK), 503)
-    assert "disk I/O error" in error["message"]
+    assert "disk I/O error" in error["message"] and str(server.db.parent) not in error["message"]
     with httpx.stream(
         "POST",
         server.url + "/v1/chat/completions",
@@ -193,6 +197,11 @@ def test_a_failing_write_after_generation_gives_503_or_a_stream_error_and_nothin
         list(server.openai().chat.completions.create(model="tiny", messages=CHAT, max_tokens=2, stream=True))
     monkeypatch.undo()
     assert snapshot(server.db) == before
+    # each computed record is kept in the pending journal, saying its client was refused
+    refused = [json.loads(p.read_text())["item"] for p in set(spool.entries(server.db)) - kept]
+    assert len(refused) == 3 and all(r["tags"]["serve"]["delivery"]["state"] == "refused" for r in refused)
+    for path in set(spool.entries(server.db)) - kept:
+        path.unlink()
 
 
 def test_a_full_queue_answers_429_with_retry_after_and_leaves_no_partial_record(tiny_loaded, tmp_path):
@@ -221,3 +230,30 @@ def test_a_full_queue_answers_429_with_retry_after_and_leaves_no_partial_record(
         stored = small.auditor.list()
         assert sorted(r.id for r in stored) == sorted(r.json()["llm_audit"]["record_id"] for r in results)
         assert small.auditor.verify().ok
+
+
+@pytest.mark.parametrize("body", [{"messages": [{"role": "user", "content": LONG}]}, {"max_tokens": 5000}])
+def test_context_checks_answer_before_the_queue_while_the_model_is_busy(server, body):
+    """Held model lock: a request that reached the model queue would wait behind it; the context check does not."""
+    before = snapshot(server.db)
+    with server.backend.worker.model_lock:
+        error = refusal(server.post("/v1/chat/completions", {**OK, **body}), 400)
+    assert error["param"] == ("messages" if "messages" in body else "max_tokens")
+    assert snapshot(server.db) == before
+
+
+def test_every_served_record_says_how_its_answer_was_delivered(server):
+    whole = server.post("/v1/chat/completions", OK).json()["llm_audit"]["record_id"]
+    with httpx.stream(
+        "POST",
+        server.url + "/v1/chat/completions",
+        json={**OK, "stream": True},
+        headers=server.headers(),
+        timeout=TIMEOUT,
+    ) as response:
+        events = sse_events(response)
+    streamed = next(e["llm_audit"]["record_id"] for e in events if isinstance(e, dict) and e.get("llm_audit"))
+    texts = [e for e in events if isinstance(e, dict) and e.get("choices") and e["choices"][0]["delta"].get("content")]
+    assert server.auditor.get(whole).tags["serve"]["delivery"] == {"state": "answered_after_commit"}
+    delivery = server.auditor.get(streamed).tags["serve"]["delivery"]
+    assert delivery["state"] == "streamed" and delivery["chunks"] <= len(texts)

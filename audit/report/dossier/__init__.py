@@ -13,7 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..counterfactual_view import WhatIf, what_if
+from ..decision_view import mark_unexplainable
 from ..evidence import Evidence, IntegrityStatus, Review
+from ..frames import frame_of, framed_map, framed_notes
 from ..regulatory import DOSSIER_MAP, NOT_CLAIMED, Requirement
 from .attention import Attention, attention_section, rollout_without_first
 from .cover import Cover, cover_section
@@ -43,18 +45,20 @@ class Dossier:
 def build_dossier(evidence: Evidence, generated_at: str, integrity: IntegrityStatus, index: int = 0) -> Dossier:
     """The whole dossier for one record; ``index`` keeps element ids unique in a multi-record file."""
     record = evidence.record
+    why = why_section(evidence)
+    frame = frame_of(record) if record.decision is not None else None
     return Dossier(
         anchor=f"d{index}",
         title=f"Decision dossier · {record.use_case}",
         cover=cover_section(evidence, generated_at, integrity),
-        decision=decision_section(record, evidence.privacy),
-        why=why_section(evidence),
+        decision=mark_unexplainable(decision_section(record, evidence.privacy), why),
+        why=why,
         what_if=what_if(evidence),
         attention=attention_section(evidence.attention, record),
         method=method_section(evidence),
         reproducibility=reproducibility_section(evidence),
-        regulatory=DOSSIER_MAP,
-        regulatory_notes=NOT_CLAIMED,
+        regulatory=framed_map(DOSSIER_MAP, frame),
+        regulatory_notes=framed_notes(NOT_CLAIMED, frame),
         reviews=list(evidence.reviews),
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..evidence import Evidence, IntegrityStatus
+from ..frames import frame_of
 
 
 @dataclass
@@ -21,6 +22,7 @@ class Cover:
     hash_method: str
     integrity: IntegrityStatus
     model: str
+    frame: str = ""  # the regulatory frame of a decision's wording ("" for a record without a decision)
 
 
 def cover_section(evidence: Evidence, generated_at: str, integrity: IntegrityStatus) -> Cover:
@@ -44,4 +46,5 @@ def cover_section(evidence: Evidence, generated_at: str, integrity: IntegritySta
         hash_method=how,
         integrity=integrity,
         model=f"{record.model.name} ({record.model.architecture}, {record.model.parameter_count:,} parameters)",
+        frame=frame_of(record).cover if record.decision is not None else "",
     )

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 
 from ...record import GenerationRecord
-from ..decision_view import DecisionOutcome, decision_outcome
+from ..decision_view import DecisionOutcome, decision_outcome, known_tokens
 from ..evidence import mean_logprob
 from ..prompt_view import Segment, prompt_segments
 from ..reasons import field_words
@@ -33,12 +33,10 @@ class Decision:
 def decision_section(record: GenerationRecord, privacy: str | None = None) -> Decision:
     mean = mean_logprob(record)
     steps = sorted(range(len(record.token_logprobs)), key=lambda i: (record.token_logprobs[i], i))[:3]
-    tokens = record.top_logprobs
+    known = known_tokens(record)
     low = []
     for i in sorted(steps):
-        chosen = (
-            next((a.token for a in tokens[i] if a.token_id == record.output_ids[i]), None) if i < len(tokens) else None
-        )
+        chosen = known.get(record.output_ids[i])
         low.append(
             (
                 str(i + 1),

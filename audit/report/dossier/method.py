@@ -52,6 +52,8 @@ def method_section(evidence: Evidence) -> Method:
         if result.granularity == "segment":
             title = title.replace("fields", "segments").replace("Field", "Segment")
         attributions.append((title, _attribution_rows(result)))
+        if (result.extra or {}).get("model_mismatch"):
+            checks.append((f"{title}: computed on the recorded model", f"no: {result.extra['model_mismatch']}", "warn"))
         complete = completeness_of(result, "score")
         if complete is not None:
             checks.append(

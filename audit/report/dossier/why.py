@@ -38,7 +38,13 @@ def why_section(evidence: Evidence) -> Why:
     record = evidence.record
     if record.decision is None:
         return Why("Why: influence on the text", None, _text_influence(evidence))
-    decision = decision_why(record, evidence.decision_attribution, evidence.decision_token_attribution)
+    decision = decision_why(
+        record,
+        evidence.decision_attribution,
+        evidence.decision_token_attribution,
+        evidence.counterfactuals,
+        evidence.fairness_flips,
+    )
     text = _text_influence(evidence) if evidence.field_attribution or evidence.token_attribution else None
     return Why("Why: principal reasons for the decision", decision, text)
 

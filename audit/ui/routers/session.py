@@ -9,18 +9,13 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from ...errors import UserError
-from ...review.accounts import LoginThrottle
-from ...review.errors import Locked, Unauthenticated, status_of
+from ...review.errors import Locked, status_of
 from ..deps import FormWho, ReviewsDep, ViewsDep, client_address, form_body, get_sessions
-from ..security import CSRF_FIELD, LOGIN_COOKIE, SESSION_COOKIE, Sessions, local_path
+from ..security import CSRF_FIELD, LOGIN_COOKIE, SESSION_COOKIE, Sessions, cookie_options, local_path
 from ..views import Views
 
 router = APIRouter()
 SessionsDep = Annotated[Sessions, Depends(get_sessions)]
-
-
-def get_throttle(request: Request) -> LoginThrottle:
-    return request.app.state.throttle
 
 
 @router.get("/static/{name}")
@@ -48,9 +43,7 @@ def login_page(
         message=message,
         next=local_path(request.query_params.get("next")),
     )
-    response.set_cookie(
-        LOGIN_COOKIE, cookie, httponly=True, samesite="strict", path="/login", secure=request.url.scheme == "https"
-    )
+    response.set_cookie(LOGIN_COOKIE, cookie, **{**cookie_options(request, path="/login"), "samesite": "strict"})
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
@@ -62,40 +55,28 @@ def login_form(request: Request, views: ViewsDep, sessions: SessionsDep) -> Resp
 
 
 @router.post("/login")
-async def login(
-    request: Request,
-    views: ViewsDep,
-    sessions: SessionsDep,
-    reviews: ReviewsDep,
-    throttle: Annotated[LoginThrottle, Depends(get_throttle)],
-) -> Response:
-    """A refused login shows the login form again, with the reason (and Retry-After when locked)."""
+async def login(request: Request, views: ViewsDep, sessions: SessionsDep, reviews: ReviewsDep) -> Response:
+    """A refused login shows the login form again, with the reason (and Retry-After while the name is held
+    back); the form's token is spent either way. A login ends the session this browser had (one per login)."""
     address = client_address(request)
     try:
         fields = await form_body(request)
         sessions.check_login_token(request.cookies.get(LOGIN_COOKIE), fields.get(CSRF_FIELD))
-        throttle.check(address)
-        try:
-            principal = await run_in_threadpool(
-                reviews.accounts.login, fields.get("name", ""), fields.get("password", ""), client=address
-            )
-        except (Unauthenticated, Locked):
-            throttle.failed(address)
-            raise
+        principal = await run_in_threadpool(
+            reviews.accounts.login, fields.get("name", ""), fields.get("password", ""), client=address
+        )
     except UserError as exc:
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Locked) else None
         return login_page(request, views, sessions, status_of(exc), str(exc), headers)
-    cookie, _ = sessions.issue(principal.name)
+    earlier = request.cookies.get(SESSION_COOKIE)
+    if earlier:
+        try:
+            sessions.revoke(sessions.read(earlier))
+        except UserError:
+            pass  # already over
+    cookie, _ = sessions.issue(principal.name, principal.generation)
     response = RedirectResponse(local_path(fields.get("next")), status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        cookie,
-        max_age=sessions.lifetime,
-        httponly=True,
-        samesite="strict",
-        path="/",
-        secure=request.url.scheme == "https",
-    )
+    response.set_cookie(SESSION_COOKIE, cookie, max_age=sessions.lifetime, **cookie_options(request))
     response.delete_cookie(LOGIN_COOKIE, path="/login")
     return response
 

@@ -149,7 +149,16 @@ SHAPES: tuple[Shape, ...] = (
         "The workspace's users (never a password or token).",
         fields(
             users=array(
-                fields(name=STRING, role=STRING, disabled=BOOLEAN, since=STRING, changed=STRING, has_token=BOOLEAN)
+                fields(
+                    name=STRING,
+                    role=STRING,
+                    disabled=BOOLEAN,
+                    since=STRING,
+                    changed=STRING,
+                    has_token=BOOLEAN,
+                    locked_until=nullable(STRING),
+                    locked_from=array(STRING),
+                )
             )
         ),
     ),

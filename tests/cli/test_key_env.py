@@ -59,3 +59,36 @@ def test_old_name_still_signs_with_a_warning(signed, cli_fast, monkeypatch) -> N
     monkeypatch.setenv("LLM_AUDIT_SIGNING_KEY", str(key))
     again = cli_fast("checkpoint", "--db", str(db), "--json")
     assert json.loads(again.stdout)["key_id"] == key_id and again.stderr == ""
+
+
+def test_every_pinning_option_reads_the_names_alike(signed, monkeypatch) -> None:
+    """Generated over the commands whose --key pins (verify, ui): parsed only, nothing started."""
+    import warnings
+
+    from audit.cli import main
+    from audit.cli.options import TRUSTED_KEY_ENV, KeyEnvironmentWarning
+
+    _, key, public, _ = signed
+    pinning = {
+        name: param
+        for name, command in main.commands.items()
+        for param in command.params
+        if param.envvar == TRUSTED_KEY_ENV
+    }
+    assert sorted(pinning) == ["ui", "verify"]
+    for name, param in pinning.items():
+        for env, expected, warned in (
+            ({TRUSTED_KEY_ENV: str(public)}, public, False),
+            ({"LLM_AUDIT_KEY": str(public)}, public, True),
+            ({"LLM_AUDIT_KEY": str(key)}, None, True),
+        ):
+            for variable in (TRUSTED_KEY_ENV, "LLM_AUDIT_KEY"):
+                monkeypatch.delenv(variable, raising=False)
+            for variable, value in env.items():
+                monkeypatch.setenv(variable, value)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                ctx = main.commands[name].make_context(name, [])
+            given = ctx.params[param.name]
+            got = (given[0] if given else None) if param.multiple else given
+            assert (got, any(w.category is KeyEnvironmentWarning for w in caught)) == (expected, warned), (name, env)

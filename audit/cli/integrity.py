@@ -11,19 +11,9 @@ from ..auditor import Auditor
 from ..integrity.verify import verify_junit
 from ..junit import write_junit
 from .app import db_option, echo_json, json_option, main, make_auditor
+from .options import signing_key_option, trusted_key_option
 
 FILE = click.Path(dir_okay=False, path_type=Path)
-
-
-def signing_key_option(func):
-    return click.option(
-        "--signing-key",
-        "--key",
-        "signing_key",
-        type=FILE,
-        default=None,
-        help="Private signing key [$LLM_AUDIT_SIGNING_KEY, else this database's key in ~/.config/llm-audit/keys/].",
-    )(func)
 
 
 def trust_file_option(func):
@@ -38,13 +28,8 @@ def trust_file_option(func):
 
 @main.command()
 @db_option
-@click.option(
-    "--key",
-    "keys",
-    type=FILE,
-    multiple=True,
-    envvar="LLM_AUDIT_KEY",
-    help="Pin to this public (or private) key instead of the trust file; repeatable (env LLM_AUDIT_KEY).",
+@trusted_key_option(
+    "Pin to this public (or private) key instead of the trust file; repeatable", multiple=True, name="keys"
 )
 @trust_file_option
 @click.option(

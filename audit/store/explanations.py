@@ -15,14 +15,13 @@ from typing import Any
 import sqlite_utils
 
 from ..attribution.result import AttributionResult
-from ..errors import UserError
 from ..integrity.canonical import strict_canonical
 from ..integrity.canonical_check import read_json
 from .append_only import append_only
 from .blobs import BlobRepository
 from .database import atomic
 from .events import EventLog
-from .evidence import CanonicalRow, EvidenceRepository, assign_identity, id_prefix
+from .evidence import CanonicalRow, EvidenceRepository, assign_identity, row_by_id
 from .schema import register
 
 TABLE = "explanations"
@@ -190,16 +189,9 @@ class ExplanationRepository(EvidenceRepository):
         )
 
     def get(self, explanation_id: str) -> AttributionResult:
-        """One explanation by id (or an unambiguous prefix of 8+ characters)."""
-        rows = list(self.db.query(f"SELECT * FROM {TABLE} WHERE id = ?", [explanation_id])) if self.exists() else []
+        """One explanation by id (either case) or an unambiguous prefix of 8+ characters (:func:`row_by_id`)."""
         hint = "run `llm-audit explain RECORD_ID` first"
-        if not rows and self.exists():
-            where, params = id_prefix(explanation_id, "explanation", hint)
-            matches = list(self.db.query(f"SELECT * FROM {TABLE} WHERE {where} LIMIT 2", params))
-            rows = matches if len(matches) == 1 else []
-        if not rows:
-            raise UserError(f"no explanation with id {explanation_id!r} in this database: {hint}")
-        return self._result(rows[0])
+        return self._result(row_by_id(self.db, TABLE, explanation_id, "explanation", hint))
 
     def iter(
         self,

@@ -14,13 +14,12 @@ from typing import Any
 import sqlite_utils
 
 from ..clock import normalise_time
-from ..errors import UserError
 from ..integrity.canonical import canonical_flat, strict_canonical
 from ..integrity.canonical_check import check_text, encode_json, read_json
 from ..record import PACKED_FROM, GenerationRecord
 from ..token_pack import pack_logprobs, pack_top
 from .append_only import append_only
-from .evidence import CanonicalRow, EvidenceRepository, id_prefix
+from .evidence import CanonicalRow, EvidenceRepository, row_by_id
 from .schema import register
 
 TABLE = "generations"
@@ -232,17 +231,8 @@ class RecordRepository(EvidenceRepository):
         return ((values[at], plan.text(values)) for values in cursor)
 
     def get(self, record_id: str) -> GenerationRecord:
-        rows = list(self.db.query(f"SELECT * FROM {TABLE} WHERE id = ?", [record_id])) if self.exists() else []
-        if not rows:
-            hint = "run `llm-audit list` to see the ids"
-            where, params = id_prefix(record_id, "record", hint)
-            matches = (
-                list(self.db.query(f"SELECT * FROM {TABLE} WHERE {where} LIMIT 2", params)) if self.exists() else []
-            )
-            if len(matches) != 1:
-                raise UserError(f"no record with id {record_id!r} in this database: {hint}")
-            rows = matches
-        return _from_row(rows[0])
+        """The record ``record_id`` names: its id (either case) or an unambiguous prefix (:func:`row_by_id`)."""
+        return _from_row(row_by_id(self.db, TABLE, record_id, "record", "run `llm-audit list` to see the ids"))
 
     def iter(
         self,

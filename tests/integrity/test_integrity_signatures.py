@@ -95,6 +95,6 @@ def test_a_forged_or_altered_spool_entry_is_refused_and_nothing_is_appended(logg
     refused(unsigned)
     kept.write_text(genuine)
     done = cli("append-pending", "--db", str(auditor.db_path), "--json")
-    assert done.returncode == 0 and json.loads(done.stdout)[0]["status"] == "appended", done.stderr
+    assert done.returncode == 0 and json.loads(done.stdout)["appended"][0]["status"] == "appended", done.stderr
     assert entries(auditor.db_path) == [] and auditor.verify(require_signed=True).ok
     assert Path(kept).exists() is False

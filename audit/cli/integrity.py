@@ -215,18 +215,27 @@ def trust() -> None:
 @trust.command("add")
 @click.argument("key_file", type=FILE)
 @click.option("--name", default=None, help="A label for the key [the file name].")
+@click.option(
+    "--db",
+    "for_db",
+    type=FILE,
+    default=None,
+    help="Pin the key for this database's log only (its origin) [every log the key signs].",
+)
 @trust_file_option
-def trust_add(key_file: Path, name: str | None, trust_file: Path | None) -> None:
-    """Pin the public key in KEY_FILE (a public or private PEM).
+def trust_add(key_file: Path, name: str | None, for_db: Path | None, trust_file: Path | None) -> None:
+    """Pin the public key in KEY_FILE (a public or private PEM), for one log (--db) or the logs it signs.
 
     \b
     Example:
-      llm-audit trust add signing.pub.pem --name "pricing-1 2026"
+      llm-audit trust add signing.pub.pem --db demo.db --name "pricing-1 2026"
     """
-    keyring = make_auditor().signing.with_trust_file(trust_file)
-    entry, added = keyring.trust_add(key_file, name)
+    keyring = make_auditor(db=for_db).signing.with_trust_file(trust_file) if for_db else None
+    keyring = keyring or make_auditor().signing.with_trust_file(trust_file)
+    entry, added = keyring.trust_add(key_file, name, for_log=for_db is not None)
     state = "trusted" if added else "already trusted"
-    click.echo(f"{state}: key {entry.key_id} ({entry.name}) in {keyring.trust.path}")
+    scope = f" for log {entry.origin}" if entry.origin else ""
+    click.echo(f"{state}: key {entry.key_id} ({entry.name}){scope} in {keyring.trust.path}")
 
 
 @trust.command("list")
@@ -249,7 +258,7 @@ def trust_list(trust_file: Path | None, as_json: bool) -> None:
             f"no trusted key in {keyring.trust.path}: verification is unpinned (add one with `llm-audit trust add`)"
         )
     for entry in entries:
-        click.echo(f"{entry.key_id}  {entry.name}")
+        click.echo(f"{entry.key_id}  {entry.origin or 'every log it signs'}  {entry.name}")
 
 
 @trust.command("remove")

@@ -42,6 +42,7 @@ class Page:
 class QueuePage(Page):
     counts: list[tuple[str, str, int]]  # (reason, title, records), in urgency order
     reason: str | None
+    notice: str | None = None  # the index had to be rebuilt from the evidence (edited outside llm-audit)
 
 
 def _page(page: int) -> int:

@@ -124,6 +124,8 @@ class EvidenceRepository:
 
     kind: ClassVar[str]  # the event kind logged with each row
     table: ClassVar[str]
+    # Payload fields held by a column of another name ("blobs.rollout" -> "rollout_sha256"), for naming it.
+    columns_of_fields: ClassVar[dict[str, str]] = {}
 
     def __init__(self, db: sqlite_utils.Database, events: EventLog) -> None:
         self.db = db

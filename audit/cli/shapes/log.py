@@ -31,6 +31,7 @@ SHAPES: tuple[Shape, ...] = (
             key_pinned=BOOLEAN,
             pin_source=STRING,
             pin_warning=nullable(STRING),
+            unpinned_because=nullable(STRING),
             require_signed=BOOLEAN,
             problems=array(fields(check=STRING, seq=nullable(INTEGER), what=STRING)),
             covers=array(
@@ -86,7 +87,10 @@ SHAPES: tuple[Shape, ...] = (
         "trust-list",
         ("trust list",),
         "The trust file and the public keys pinned in it.",
-        fields(trust_file=STRING, keys=array(fields(key_id=STRING, public_hex=STRING, name=STRING))),
+        fields(
+            trust_file=STRING,
+            keys=array(fields(key_id=STRING, public_hex=STRING, name=STRING, origin=nullable(STRING))),
+        ),
     ),
     Shape(
         "proof-check",

@@ -206,10 +206,11 @@ class Auditor(ReadFacade, IntegrityFacade, PrivacyFacade, MonitorFacade, PackFac
         """Re-score the record's decision with fields changed (``vary``: ``["credit_score=620,680"]`` or a dict;
         ``example``: a TOML's ``[counterfactuals]``): which changes flip it, the smallest per field; stored."""
         from .counterfactual import variations_for
-        from .counterfactual.analyse import counterfactuals
+        from .counterfactual.analyse import counterfactuals, plan
 
         variations = variations_for(vary, example)
         record = self.get(record_id, clear=True)
+        plan(record, variations, pairs)  # refused before the model loads
         check_writable(self.db_path)
         result = counterfactuals(self.loaded, record, variations, pairs=pairs)
         spool.store_or_keep(self.db_path, "counterfactual", result)

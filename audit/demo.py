@@ -12,11 +12,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from tqdm import tqdm
-
 from .auditor import Auditor
 from .decision.outcome import describe_decision
 from .examples import ExampleCase
+from .progress import bar
 from .record import GenerationRecord
 
 Say = Callable[[str], None]
@@ -31,7 +30,7 @@ class DemoResult:
 
 def record_stage(auditor: Auditor, cases: list[ExampleCase], result: DemoResult, say: Say) -> None:
     _ = auditor.loaded  # load (and on first use convert) the model before the progress bar starts
-    for case in tqdm(cases, desc="recording", unit="case", disable=None):
+    for case in bar(cases, desc="recording", unit="case"):
         result.records.append(auditor.generate(**case.generate_kwargs()))
     for case, record in zip(cases, result.records):
         text = " ".join(record.output_text.split())
@@ -67,7 +66,7 @@ def verify_stage(auditor: Auditor, cases: list[ExampleCase], result: DemoResult,
 def attention_stage(auditor: Auditor, cases: list[ExampleCase], result: DemoResult, say: Say) -> None:
     """Attention maps, rollout and head importance for every demo record, stored (no per-head maps)."""
     total = 0
-    for record in tqdm(result.records, desc="attention", unit="record", disable=None):
+    for record in bar(result.records, desc="attention", unit="record"):
         attention = auditor.attention(record.id)
         total += attention.stored_bytes or 0
         layer, head, value = attention.top_heads(1)[0]
@@ -83,7 +82,7 @@ def explain_stage(auditor: Auditor, cases: list[ExampleCase], result: DemoResult
     where a record has one (an adverse one against the favourable label, which gives adverse-action reasons),
     of the text otherwise."""
     explained = []
-    for record in tqdm(result.records, desc="explaining", unit="record", disable=None):
+    for record in bar(result.records, desc="explaining", unit="record"):
         granularity = "field" if record.prompt_kind == "template" and record.template else "token"
         decision = record.decision
         contrast = {"contrast": decision.favourable} if decision is not None and decision.adverse else {}
@@ -183,10 +182,12 @@ def fairness_stage(auditor: Auditor, cases: list[ExampleCase], result: DemoResul
         return
     case, record = found
     base = case.generate_kwargs()
-    for changes in tqdm(APPLICATIONS, desc="applications", unit="record", disable=None):
+    for changes in bar(APPLICATIONS, desc="applications", unit="record"):
         variables = {**base["variables"], **changes}
         auditor.generate(**{**base, "variables": variables, "max_new_tokens": 8, "tags": {"demo": "fairness"}})
-    report = auditor.fairness(example=case.path, use_case=case.use_case, since=result.records[0].started_at)
+    report = auditor.fairness(
+        example=case.path, use_case=case.use_case, since=result.records[0].started_at, progress=True
+    )
     for line in fairness_table(report).splitlines():
         say(f"  {line}")
     worst = max(report.attributes, key=lambda a: a.flip_rate)

@@ -13,6 +13,7 @@ import time
 import uuid
 
 from .clock import utc_iso
+from .errors import UserError
 
 
 def uuid7(unix_ms: int | None = None) -> str:
@@ -29,9 +30,20 @@ def uuid7(unix_ms: int | None = None) -> str:
 
 # The one place ids are described: a full UUIDv7 as :func:`uuid7` writes it, and what may name one
 # (its first 8 to 36 characters: hex digits and dashes, starting with a digit), which the commands,
-# the store's id lookups and the review workspace accept.
+# the store's id lookups and the review workspace accept. A UUID is the same UUID in either case
+# (RFC 9562 reads hex digits case-insensitively), so an id is matched after :func:`normalise_id`.
 UUID7 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\Z")
-ID_PREFIX = re.compile(r"[0-9a-f][0-9a-f-]{7,35}\Z")
+ID_PREFIX = re.compile(r"[0-9a-f][0-9a-f-]{7,35}\Z", re.IGNORECASE)
+AMBIGUOUS_SHOWN = 10  # candidates an "ambiguous prefix" message names
+
+
+class AmbiguousId(UserError):
+    """An id prefix that starts several ids: the message names them (a 400 in the workspace, not "not found")."""
+
+
+def normalise_id(value: str) -> str:
+    """The id (or prefix) as ids are stored: lower-case, surrounding blanks dropped (pasted ids carry them)."""
+    return value.strip().lower()
 
 
 def is_uuid7(value: object) -> bool:

@@ -171,6 +171,34 @@ def full_template(tokenizer, template: str, system: str | None, chat: bool) -> s
     return escaped.replace(_SENTINEL, template)
 
 
+def check_prompt(
+    *,
+    prompt: str | None = None,
+    template: str | None = None,
+    variables: dict[str, Any] | None = None,
+    messages: list[dict[str, str]] | None = None,
+    system: str | None = None,
+) -> None:
+    """Every check of the prompt that needs no tokenizer, so a request is refused before a model loads."""
+    given = [x is not None for x in (prompt, template, messages)]
+    if sum(given) != 1:
+        raise UserError("give exactly one of a prompt, a template (with variables) or chat messages")
+    if prompt is not None:
+        if system is not None:
+            raise UserError("a system message needs a template or messages, not plain --prompt text")
+        if not prompt.strip():
+            raise UserError("the prompt is empty: pass the text to send to the model")
+    elif template is not None:
+        if not template.strip():
+            raise UserError("the template is empty: pass the template text")
+        render_template(template, dict(variables or {}))
+    else:
+        if not messages:
+            raise UserError("the message list is empty: pass at least one user message")
+        if not any(str(m.get("content", "")).strip() for m in messages if isinstance(m, dict)):
+            raise UserError("every message is empty: pass the text to send to the model")
+
+
 def build_prompt(
     tokenizer,
     *,
@@ -181,18 +209,10 @@ def build_prompt(
     system: str | None = None,
     chat: bool | None = None,
 ) -> PromptInput:
-    given = [x is not None for x in (prompt, template, messages)]
-    if sum(given) != 1:
-        raise UserError("give exactly one of a prompt, a template (with variables) or chat messages")
+    check_prompt(prompt=prompt, template=template, variables=variables, messages=messages, system=system)
     if prompt is not None:
-        if system is not None:
-            raise UserError("a system message needs a template or messages, not plain --prompt text")
-        if not prompt.strip():
-            raise UserError("the prompt is empty: pass the text to send to the model")
         kind, text, add_special = "text", prompt, True
     elif template is not None:
-        if not template.strip():
-            raise UserError("the template is empty: pass the template text")
         variables = dict(variables or {})
         rendered = render_template(template, variables)
         use_chat = bool(system) if chat is None else chat
@@ -202,10 +222,7 @@ def build_prompt(
         else:
             kind, text, add_special = "template", rendered, True
     else:
-        if not messages:
-            raise UserError("the message list is empty: pass at least one user message")
-        if not any(str(m.get("content", "")).strip() for m in messages if isinstance(m, dict)):
-            raise UserError("every message is empty: pass the text to send to the model")
+        assert messages is not None
         kind, text, add_special = "messages", _chat(tokenizer, messages), False
     ids = tokenizer(text, add_special_tokens=add_special)["input_ids"]
     if not ids:

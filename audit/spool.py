@@ -32,6 +32,7 @@ import numpy as np
 
 from .clock import utc_iso
 from .errors import UserError
+from .integrity.canonical import canonical_bytes
 from .integrity.key_location import key_file_name
 from .store import AuditStore
 from .store.database import describe_write_error
@@ -143,6 +144,9 @@ def keep(db_path: Path, kind: str, item: Any, reason: str) -> Path:
         "reason": reason,
         "item": to_json(kind, item),
     }
+    signature = _sign(db_path, document)
+    if signature is not None:
+        document["signature"] = signature
     name = f"{utc_iso().replace(':', '')}-{kind}-{item_id}.json"
     failures = []
     for folder in (spool_dir(db_path), fallback_dir(db_path)):
@@ -154,6 +158,42 @@ def keep(db_path: Path, kind: str, item: Any, reason: str) -> Path:
         f"cannot store the {kind} ({reason}) and cannot keep it in a pending journal either ({'; '.join(failures)}): "
         "free disk space and run the command again"
     )
+
+
+def _signed_text(document: dict[str, Any]) -> bytes:
+    """What the writer signs: the entry (without its signature) in RFC 8785, with a context string."""
+    body = {k: v for k, v in document.items() if k != "signature"}
+    return b"llm-audit/pending-entry/v1\n" + canonical_bytes(body)
+
+
+def _sign(db_path: Path, document: dict[str, Any]) -> dict[str, str] | None:
+    """The writer's signature of a spool entry with the log's key (None where this process has no key for it: such
+    an entry is appended only to a log whose events are not signed, as before 0.3)."""
+    from .integrity.keys import signing_key
+
+    try:
+        key, _ = signing_key(db_path)
+    except (UserError, sqlite3.Error, OSError):
+        return None
+    return {"key_id": key.key_id, "public_key": key.raw.hex(), "signature": key.sign(_signed_text(document))}
+
+
+def _check_signature(path: Path, document: dict[str, Any], key: Any) -> None:
+    """Refuse an entry the log's key did not sign (a forged file: a backdated sign-off, a fake "identical" replay)."""
+    if key is None:
+        return  # a log whose events are not signed (its key is not here): entries are taken as before 0.3
+    signed = document.get("signature")
+    from .integrity.signing import VerifyKey
+
+    valid = isinstance(signed, dict) and signed.get("key_id") == key.key_id
+    if valid:
+        verifier = VerifyKey.from_raw_hex(key.raw.hex(), "the log's key")
+        valid = verifier.verify(str(signed.get("signature")), _signed_text(document))
+    if not valid:
+        raise UserError(
+            f"pending journal file {path} is not signed by this log's key {key.key_id}: it was not written by an "
+            "llm-audit process holding the key, so nothing was appended; move it out of the journal folder"
+        )
 
 
 def store_or_keep(db_path: Path, kind: str, item: Any, write: Callable[[AuditStore], Any] | None = None) -> Any:
@@ -213,12 +253,13 @@ def append_pending(db_path: Path) -> list[Appended]:
     """Append every journaled item to the database (each with its event), removing each file once committed."""
     files = entries(db_path)
     if not files:
-        raise UserError(
-            f"no pending journal for {db_path} (looked in {spool_dir(db_path)} and {fallback_dir(db_path)})"
-        )
+        return []  # nothing to do is not an error: a cron job running this after every outage exits 0
     documents = [(path, _read(path)) for path in files]  # every file read and checked before anything is written
     done = []
     with AuditStore.open(db_path, write=True) as store:
+        key = store.checkpoints.event_key()
+        for path, document in documents:  # every signature checked before anything is written
+            _check_signature(path, document, key)
         for path, document in documents:
             kind = document["kind"]
             item = from_json(kind, document["item"])

@@ -58,6 +58,7 @@ KEYS: dict[Path, object] = {}
 
 def _key(db: Path):
     KEYS[db] = KEYS.get(db) or create_key(db.with_name(db.name + ".bench-key"))
+    os.environ["LLM_AUDIT_SIGNING_KEY"] = str(db.with_name(db.name + ".bench-key"))  # the store signs events with it
     return KEYS[db]
 
 
@@ -79,11 +80,19 @@ def build_synthetic(db: Path, n: int, every: int) -> float:
                 "top_tokens": [["income", 0.4123 + seq % 7 / 100], ["score", -0.2231], ["580", 0.1172]],
                 "params": {"baseline": "pad", "n_steps": 50},
             }
-            event = seal(seq, prev, "explanation-bench", payload["record_id"], "2026-01-01T00:00:00.000000Z", payload)
+            event = seal(
+                seq,
+                prev,
+                "explanation-bench",
+                payload["record_id"],
+                "2026-01-01T00:00:00.000000Z",
+                payload,
+                signed=True,
+            )
             events.append(event)
             prev = bytes.fromhex(event.leaf_hash)
             if len(events) == every or _ == n:
-                insert_events(conn, events)
+                insert_events(conn, events, key)  # each signed by the log's key, as the store writes it
                 events = []
                 made = store.checkpoints.sign(key)  # its own event: the chain continues after it
                 seq = made.tree_size
@@ -160,9 +169,9 @@ def build_generations(db: Path, template, explanation, g: int) -> float:
                     ),
                 ):
                     seq += 1
-                    events.append(link(seq, prev, kind, subject, utc_iso(), payload))
+                    events.append(link(seq, prev, kind, subject, utc_iso(), payload, signed=True))
                     prev = bytes.fromhex(events[-1].leaf_hash)
-            insert_events(conn, events)
+            insert_events(conn, events, key)  # each signed by the log's key, as the store writes it
             conn.execute("COMMIT")
         store.checkpoints.sign(key)
     return time.perf_counter() - started

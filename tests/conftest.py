@@ -83,7 +83,10 @@ def private_config(tmp_path_factory: pytest.TempPathFactory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("XDG_CONFIG_HOME", str(base / "config"))
         patch.setenv("XDG_STATE_HOME", str(base / "state"))
-        for name in ("LLM_AUDIT_SIGNING_KEY", "LLM_AUDIT_KEY", "LLM_AUDIT_TRUST_FILE"):
+        # No progress lines: a one-line error must not depend on how long a load took on a busy machine
+        # (tests/cli/test_progress.py turns them on).
+        patch.setenv("LLM_AUDIT_PROGRESS_SECONDS", "off")
+        for name in ("LLM_AUDIT_SIGNING_KEY", "LLM_AUDIT_KEY", "LLM_AUDIT_TRUSTED_KEY", "LLM_AUDIT_TRUST_FILE"):
             patch.delenv(name, raising=False)
         yield base
 

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from audit.integrity import merkle
-from audit.integrity.chain import GENESIS, ChainedEvent, header_sha256, leaf_hash, seal
+from audit.integrity.chain import GENESIS, ChainedEvent, event_message, header_sha256, leaf_hash, seal
 from audit.integrity.signing import checkpoint_message
 
 FORGED_AT = "2026-03-05T09:00:00.000000Z"  # the created_at of forged events unless a test names one
@@ -115,12 +115,14 @@ def rechain(db: Path, start: int = 1) -> None:
     """The strongest attacker without the key: recompute every hash from seq ``start`` on."""
     with opened(db) as conn:
         events = conn.execute(
-            "SELECT seq, kind, subject_id, created_at, payload FROM events WHERE seq >= ? ORDER BY seq", [start]
+            "SELECT seq, kind, subject_id, created_at, payload, signature IS NOT NULL FROM events WHERE seq >= ? "
+            "ORDER BY seq",
+            [start],
         ).fetchall()
         before = conn.execute("SELECT leaf_hash FROM events WHERE seq = ?", [start - 1]).fetchone()
         prev = bytes.fromhex(before[0]) if before else GENESIS
-        for seq, kind, subject, created, payload in events:
-            event = seal(seq, prev, kind, subject, created, json.loads(payload))
+        for seq, kind, subject, created, payload, signed in events:  # the writers' signatures stay: no key to redo them
+            event = seal(seq, prev, kind, subject, created, json.loads(payload), signed=bool(signed))
             conn.execute(
                 "UPDATE events SET payload=?, payload_sha256=?, prev_hash=?, leaf_hash=? WHERE seq=?",
                 [event.payload, event.payload_sha256, event.prev_hash, event.leaf_hash, seq],
@@ -128,28 +130,41 @@ def rechain(db: Path, start: int = 1) -> None:
             prev = bytes.fromhex(event.leaf_hash)
 
 
-def link(seq: int, prev: bytes, kind: str, subject_id: str, created_at: str, payload: str) -> ChainedEvent:
+def link(
+    seq: int, prev: bytes, kind: str, subject_id: str, created_at: str, payload: str, signed: bool = False
+) -> ChainedEvent:
     """The event at ``seq`` after leaf ``prev`` for ``payload`` text that is already canonical (RFC 8785): what
-    :func:`audit.integrity.chain.seal` gives for its parsed value, without canonicalising it again."""
+    :func:`audit.integrity.chain.seal` gives for its parsed value, without canonicalising it again (``signed``: the
+    leaf of an event that carries its writer's signature, :func:`signature_of`)."""
     digest = hashlib.sha256(payload.encode()).digest()
-    leaf = leaf_hash(seq, prev, digest, header_sha256(kind, subject_id, created_at))
+    leaf = leaf_hash(seq, prev, digest, header_sha256(kind, subject_id, created_at), signed)
     return ChainedEvent(seq, kind, subject_id, created_at, payload, digest.hex(), prev.hex(), leaf.hex())
 
 
-def insert_events(target: Path | sqlite3.Connection, events: Iterable[ChainedEvent]) -> None:
-    """Write sealed events as rows, as they are (a connection: inside the caller's transaction, not committed)."""
-    sql = f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' for _ in EVENT_COLUMNS)})"
+def signature_of(event: ChainedEvent, key) -> str:
+    """The writer's signature of ``event`` with ``key`` (what the store writes with the log's key on append)."""
+    return key.sign(event_message(event.leaf_hash))
+
+
+def insert_events(target: Path | sqlite3.Connection, events: Iterable[ChainedEvent], key=None) -> None:
+    """Write sealed events as rows, as they are (a connection: inside the caller's transaction, not committed);
+    ``key``: each signed by it, as the writer holding the log's key does (seal them with ``signed=True``)."""
+    columns = [*EVENT_COLUMNS, "signature"] if key is not None else list(EVENT_COLUMNS)
+    sql = f"INSERT INTO events ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
+    rows_ = ((*e, signature_of(e, key)) for e in events) if key is not None else events
     if isinstance(target, sqlite3.Connection):
-        target.executemany(sql, events)
+        target.executemany(sql, rows_)
         return
     with opened(target, guards=True) as conn:  # inserting is what the guards allow
-        conn.executemany(sql, events)
+        conn.executemany(sql, rows_)
 
 
-def append_event(db: Path, kind: str, subject_id: str, payload: dict, created_at: str = FORGED_AT) -> int:
-    """A well-formed event linked to the chain's tail, as the attacker can compute it; returns its seq."""
+def append_event(db: Path, kind: str, subject_id: str, payload: dict, created_at: str = FORGED_AT, key=None) -> int:
+    """A well-formed event linked to the chain's tail, as the attacker can compute it (without the log's key; with
+    ``key``: as its writer, signed); returns its seq."""
     ((seq, last),) = rows(db, "SELECT seq, leaf_hash FROM events ORDER BY seq DESC LIMIT 1")
-    insert_events(db, [seal(seq + 1, bytes.fromhex(last), kind, subject_id, created_at, payload)])
+    event = seal(seq + 1, bytes.fromhex(last), kind, subject_id, created_at, payload, signed=key is not None)
+    insert_events(db, [event], key)
     return seq + 1
 
 

@@ -34,6 +34,8 @@ FENCE = re.compile(r"^\s*(```+|~~~+)\s*([\w+-]*)")
 ENV_VARS = (
     "LLM_AUDIT_DB",
     "LLM_AUDIT_KEY",
+    "LLM_AUDIT_SIGNING_KEY",
+    "LLM_AUDIT_TRUSTED_KEY",
     "LLM_AUDIT_KEY_STORE",
     "LLM_AUDIT_KEYS",
     "LLM_AUDIT_POLICY",

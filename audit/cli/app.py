@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import warnings
 from collections.abc import Callable
@@ -21,10 +22,22 @@ def _one_line_warning(message: Any, category: Any, *args: Any, **kwargs: Any) ->
     click.echo(f"Warning: {message}", err=True)
 
 
+class _ProgressLines(logging.Handler):
+    """The ``audit.progress`` messages (:mod:`audit.progress`) as lines on stderr, while a command runs."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(self.format(record), err=True)
+
+
 class AuditGroup(click.Group):
-    """Turns :class:`UserError` into one line on stderr and exit code 2, never a traceback; warnings into one line."""
+    """Turns :class:`UserError` into one line on stderr and exit code 2, never a traceback; warnings into one line;
+    shows progress on stderr (a bar on a terminal, plain lines elsewhere)."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        progress, handler = logging.getLogger("audit.progress"), _ProgressLines()
+        level = progress.level
+        progress.addHandler(handler)
+        progress.setLevel(logging.INFO)
         with warnings.catch_warnings():
             warnings.showwarning = _one_line_warning
             try:
@@ -35,6 +48,9 @@ class AuditGroup(click.Group):
             except KeyboardInterrupt:
                 click.echo("Interrupted: nothing partial was stored.", err=True)
                 sys.exit(130)
+            finally:
+                progress.removeHandler(handler)
+                progress.setLevel(level)
 
 
 def _check_key_store(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:

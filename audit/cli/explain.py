@@ -175,7 +175,7 @@ def explain(
             method=method,
             granularity=granularity,
             executor=chosen,
-            progress=not as_json,
+            progress=True,
             **params,
         )
         if as_json:

@@ -117,7 +117,7 @@ def fairness(
     auditor = make_auditor(db=db, model=model, device=device, dtype=dtype)
     chosen = make_executor(auditor, executor, address, workers, cpus_per_worker)
     result = auditor.fairness(
-        list(swap), example=example, executor=chosen, use_case=use_case, since=since, until=until, progress=not as_json
+        list(swap), example=example, executor=chosen, use_case=use_case, since=since, until=until, progress=True
     )
     if as_json:
         echo_json(result.to_dict())

@@ -11,19 +11,9 @@ from ..auditor import Auditor
 from ..integrity.verify import verify_junit
 from ..junit import write_junit
 from .app import db_option, echo_json, json_option, main, make_auditor
+from .options import signing_key_option, trusted_key_option
 
 FILE = click.Path(dir_okay=False, path_type=Path)
-
-
-def signing_key_option(func):
-    return click.option(
-        "--signing-key",
-        "--key",
-        "signing_key",
-        type=FILE,
-        default=None,
-        help="Private signing key [$LLM_AUDIT_SIGNING_KEY, else this database's key in ~/.config/llm-audit/keys/].",
-    )(func)
 
 
 def trust_file_option(func):
@@ -38,13 +28,8 @@ def trust_file_option(func):
 
 @main.command()
 @db_option
-@click.option(
-    "--key",
-    "keys",
-    type=FILE,
-    multiple=True,
-    envvar="LLM_AUDIT_KEY",
-    help="Pin to this public (or private) key instead of the trust file; repeatable (env LLM_AUDIT_KEY).",
+@trusted_key_option(
+    "Pin to this public (or private) key instead of the trust file; repeatable", multiple=True, name="keys"
 )
 @trust_file_option
 @click.option(
@@ -230,18 +215,27 @@ def trust() -> None:
 @trust.command("add")
 @click.argument("key_file", type=FILE)
 @click.option("--name", default=None, help="A label for the key [the file name].")
+@click.option(
+    "--db",
+    "for_db",
+    type=FILE,
+    default=None,
+    help="Pin the key for this database's log only (its origin) [every log the key signs].",
+)
 @trust_file_option
-def trust_add(key_file: Path, name: str | None, trust_file: Path | None) -> None:
-    """Pin the public key in KEY_FILE (a public or private PEM).
+def trust_add(key_file: Path, name: str | None, for_db: Path | None, trust_file: Path | None) -> None:
+    """Pin the public key in KEY_FILE (a public or private PEM), for one log (--db) or the logs it signs.
 
     \b
     Example:
-      llm-audit trust add signing.pub.pem --name "pricing-1 2026"
+      llm-audit trust add signing.pub.pem --db demo.db --name "pricing-1 2026"
     """
-    keyring = make_auditor().signing.with_trust_file(trust_file)
-    entry, added = keyring.trust_add(key_file, name)
+    keyring = make_auditor(db=for_db).signing.with_trust_file(trust_file) if for_db else None
+    keyring = keyring or make_auditor().signing.with_trust_file(trust_file)
+    entry, added = keyring.trust_add(key_file, name, for_log=for_db is not None)
     state = "trusted" if added else "already trusted"
-    click.echo(f"{state}: key {entry.key_id} ({entry.name}) in {keyring.trust.path}")
+    scope = f" for log {entry.origin}" if entry.origin else ""
+    click.echo(f"{state}: key {entry.key_id} ({entry.name}){scope} in {keyring.trust.path}")
 
 
 @trust.command("list")
@@ -264,7 +258,7 @@ def trust_list(trust_file: Path | None, as_json: bool) -> None:
             f"no trusted key in {keyring.trust.path}: verification is unpinned (add one with `llm-audit trust add`)"
         )
     for entry in entries:
-        click.echo(f"{entry.key_id}  {entry.name}")
+        click.echo(f"{entry.key_id}  {entry.origin or 'every log it signs'}  {entry.name}")
 
 
 @trust.command("remove")

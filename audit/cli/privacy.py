@@ -40,6 +40,8 @@ def erase(
     erased = make_auditor(db=db, key_store=key_store).erase(subject=subject, record_id=record_id, reason=reason)
     if as_json:
         echo_json({"erased": erased, "reason": reason})
+    elif not erased:
+        click.echo("nothing to erase: every record named is already erased")
     else:
         click.echo(f"erased {len(erased)} record(s) by destroying their keys: {', '.join(erased)}")
 
@@ -105,7 +107,7 @@ def hold(
     if list_holds:
         holds = auditor.holds()
         if as_json:
-            echo_json([h.__dict__ for h in holds])
+            echo_json({"holds": [h.__dict__ for h in holds]})
         else:
             for h in holds:
                 click.echo(f"{h.scope:7} {h.target}  since {h.at[:19]}  by {h.operator}: {h.reason}")

@@ -28,20 +28,22 @@ def list_records(
     records = make_auditor(db=db).list(use_case=use_case, since=since, until=until, limit=limit)
     if as_json:
         echo_json(
-            [
-                {
-                    "seq": r.seq,
-                    "id": r.id,
-                    "started_at": r.started_at,
-                    "use_case": r.use_case,
-                    "model": r.model.name,
-                    "input_tokens": r.input_tokens,
-                    "output_tokens": r.output_tokens,
-                    "output_text": r.output_text,
-                    "decision": r.decision.chosen if r.decision else None,
-                }
-                for r in records
-            ]
+            {
+                "records": [
+                    {
+                        "seq": r.seq,
+                        "id": r.id,
+                        "started_at": r.started_at,
+                        "use_case": r.use_case,
+                        "model": r.model.name,
+                        "input_tokens": r.input_tokens,
+                        "output_tokens": r.output_tokens,
+                        "output_text": r.output_text,
+                        "decision": r.decision.chosen if r.decision else None,
+                    }
+                    for r in records
+                ]
+            }
         )
         return
     if not records:

@@ -164,9 +164,7 @@ def replay(
             click.echo(replay_detail(result))
         sys.exit(0 if result.verdict == "identical" and result.model_matches else 1)
     chosen = make_executor(auditor, executor, address, workers, cpus_per_worker)
-    summary = auditor.replay_all(
-        use_case=use_case, since=since, until=until, executor=chosen, progress=not as_json, **options
-    )
+    summary = auditor.replay_all(use_case=use_case, since=since, until=until, executor=chosen, progress=True, **options)
     results = auditor.replays(summary.stored_ids)
     counts = Counter(r.verdict for r in results)
     if as_json:

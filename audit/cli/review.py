@@ -10,7 +10,7 @@ import click
 from ..review.identity import LocalAdmin
 from ..review.roles import ROLES
 from .app import db_option, echo_json, json_option, key_store_option, main, make_auditor, model_options
-from .options import policy_option
+from .options import policy_option, trusted_key_option
 
 
 @main.command()
@@ -116,7 +116,7 @@ def users_list(db: Path, as_json: bool) -> None:
     """
     accounts = make_auditor(db=db).reviews.accounts.list()
     if as_json:
-        echo_json([a.to_dict() for a in accounts])
+        echo_json({"users": [a.to_dict() for a in accounts]})
         return
     if not accounts:
         click.echo("No users yet: add the first admin with `llm-audit users add NAME --role admin`.")
@@ -219,13 +219,7 @@ def users_token(name: str, db: Path) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help="Port to listen on.")
 @policy_option
-@click.option(
-    "--key",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar="LLM_AUDIT_KEY",
-    default=None,
-    help="Pin record pages to this public key instead of the trust file (env LLM_AUDIT_KEY).",
-)
+@trusted_key_option("Pin record pages to this public key instead of the trust file")
 @click.option(
     "--tls-cert",
     type=click.Path(dir_okay=False, path_type=Path),

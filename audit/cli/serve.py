@@ -195,7 +195,7 @@ def keys_list(db: Path, as_json: bool) -> None:
     """
     found = make_auditor(db=db).api_keys.list()
     if as_json:
-        echo_json([vars(info) for info in found])
+        echo_json({"keys": [vars(info) for info in found]})
         return
     if not found:
         click.echo("no API keys: add one with `llm-audit keys add NAME`")

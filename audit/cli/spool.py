@@ -25,7 +25,9 @@ def append_pending(db: Path, as_json: bool) -> None:
     """
     done = make_auditor(db=db).append_pending()
     if as_json:
-        echo_json([d.to_dict() for d in done])
+        echo_json({"appended": [d.to_dict() for d in done]})
         return
+    if not done:
+        click.echo(f"nothing pending for {db}: every result is stored")
     for item in done:
         click.echo(f"{item.status}: {item.kind} {item.id} (from {item.file})")

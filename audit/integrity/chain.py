@@ -11,6 +11,11 @@
 
 The ``0x00`` prefix is RFC 6962's leaf prefix, so these leaf hashes are directly the
 leaves of the Merkle tree in :mod:`.merkle`.
+
+Since 0.3 every event is signed by the log's key when it is appended (Ed25519 over
+:func:`event_message` of its leaf hash). A signed event's leaf uses the domain
+``llm-audit/event/v2``, so the leaf itself commits to the event being signed: removing a
+signature changes the leaf, and an unsigned event cannot pass for a signed one.
 """
 
 from __future__ import annotations
@@ -21,15 +26,23 @@ from typing import Any, NamedTuple
 from .canonical import canonical_bytes, canonical_header
 
 DOMAIN = b"llm-audit/event/v1"
+DOMAIN_SIGNED = b"llm-audit/event/v2"  # the event carries the writer's signature (since 0.3)
+SIGNATURE_CONTEXT = b"llm-audit/event-signature/v1\n"
 GENESIS = bytes(32)
+
+
+def event_message(leaf_hex: str) -> bytes:
+    """What the writer signs when it appends an event: a context string and the event's leaf hash."""
+    return SIGNATURE_CONTEXT + bytes.fromhex(leaf_hex)
 
 
 def header_sha256(kind: str, subject_id: str, created_at: str) -> bytes:
     return hashlib.sha256(canonical_header(created_at, kind, subject_id)).digest()
 
 
-def leaf_hash(seq: int, prev_hash: bytes, payload_sha256: bytes, header: bytes) -> bytes:
-    return hashlib.sha256(b"\x00" + DOMAIN + header + seq.to_bytes(8, "big") + prev_hash + payload_sha256).digest()
+def leaf_hash(seq: int, prev_hash: bytes, payload_sha256: bytes, header: bytes, signed: bool = False) -> bytes:
+    domain = DOMAIN_SIGNED if signed else DOMAIN
+    return hashlib.sha256(b"\x00" + domain + header + seq.to_bytes(8, "big") + prev_hash + payload_sha256).digest()
 
 
 class ChainedEvent(NamedTuple):
@@ -46,21 +59,25 @@ class ChainedEvent(NamedTuple):
     leaf_hash: str
 
 
-def seal(seq: int, prev_hash: bytes, kind: str, subject_id: str, created_at: str, payload: Any) -> ChainedEvent:
-    """Canonicalise ``payload`` and compute the event's hashes for position ``seq``."""
+def seal(
+    seq: int, prev_hash: bytes, kind: str, subject_id: str, created_at: str, payload: Any, signed: bool = False
+) -> ChainedEvent:
+    """Canonicalise ``payload`` and compute the event's hashes for position ``seq`` (``signed``: the v2 leaf of an
+    event that will carry its writer's signature)."""
     text = canonical_bytes(payload)
     digest = hashlib.sha256(text).digest()
-    leaf = leaf_hash(seq, prev_hash, digest, header_sha256(kind, subject_id, created_at))
+    leaf = leaf_hash(seq, prev_hash, digest, header_sha256(kind, subject_id, created_at), signed)
     return ChainedEvent(
         seq, kind, subject_id, created_at, text.decode("utf-8"), digest.hex(), prev_hash.hex(), leaf.hex()
     )
 
 
-def recompute_leaf(event: ChainedEvent) -> str:
-    """The leaf hash ``event`` should have, from its stored fields."""
+def recompute_leaf(event: ChainedEvent, signed: bool = False) -> str:
+    """The leaf hash ``event`` should have, from its stored fields (``signed``: it carries a signature)."""
     return leaf_hash(
         event.seq,
         bytes.fromhex(event.prev_hash),
         bytes.fromhex(event.payload_sha256),
         header_sha256(event.kind, event.subject_id, event.created_at),
+        signed,
     ).hex()

@@ -21,6 +21,7 @@ from ..store import AuditStore
 from ..store.checkpoints import TRANSITION
 from .chain import GENESIS, recompute_leaf
 from .consistency import check_against
+from .event_signatures import EventSignatures
 from .evidence_check import EvidenceCheck
 from .evidence_process import PARALLEL_FROM_CORES, PARALLEL_FROM_EVENTS, evidence_in_a_process
 from .merkle import MerkleAccumulator
@@ -47,6 +48,7 @@ def verify_store(
         key_pinned=pins.pinned,
         pin_source=pins.source,
         pin_warning=pins.warning,
+        unpinned_because=pins.unpinned_because,
         require_signed=require_signed,
     )
     report = ProblemLog(result)
@@ -81,7 +83,8 @@ def verify_store(
     leaves: list[bytes] = []
     prev_leaf = GENESIS.hex()
     expected = 1
-    for event in store.events.iter_chain():
+    signatures = EventSignatures(report)
+    for event, signature in store.events.iter_chain_signed():
         seq = event.seq
         if seq != expected:
             report.add(
@@ -103,13 +106,15 @@ def verify_store(
                 seq,
                 "prev_hash does not link to the previous event's leaf hash (rows deleted, inserted or swapped)",
             )
-        if recompute_leaf(event) != event.leaf_hash:
+        if recompute_leaf(event, signature is not None) != event.leaf_hash:
             report.add(
                 "leaf-hash", seq, f"{event.kind} {event.subject_id}: leaf_hash does not match the event's fields"
             )
+        signatures.add(event, signature)
         if evidence is not None:  # in step with the chain (one pass), unless a second process does it
             evidence.projected += evidence.event(seq, event.kind, event.subject_id, event.payload)
         if event.kind == TRANSITION:
+            signatures.check(keys.log_key)  # written with the key it retires
             keys.transition(seq, event.subject_id, event.payload, prev_leaf)
         leaf = bytes.fromhex(event.leaf_hash)
         acc.add(leaf)
@@ -122,7 +127,9 @@ def verify_store(
             cover = keys.check(pending[next_cp], acc.root())
             if cover is not None:
                 result.covers.append(cover)
+                signatures.covered(acc.size)  # the checkpoint's signer checked them before signing
             next_cp += 1
+    signatures.check(keys.log_key)  # the events no checkpoint covers yet: each must be the log key's
     result.events = acc.size
     result.root_hash = acc.root().hex()
     for cp in pending[next_cp:]:

@@ -18,6 +18,8 @@ from ..errors import UserError
 from ..store import AuditStore, EvidenceRepository
 from ..store.checkpoints import KIND as CHECKPOINT_KIND
 from .canonical import jcs_safe
+from .canonical_check import check_text
+from .columns import derived_problems, json_problems
 from .results import Problem, ProblemLog, VerifyResult
 
 
@@ -29,7 +31,14 @@ def _differs(logged_text: str, current: dict[str, Any]) -> str | None:
     if not isinstance(logged, dict):
         return "values differ"
     keys = sorted(k for k in set(logged) | set(current) if logged.get(k) != current.get(k))
-    return "fields differ: " + ", ".join(keys[:8]) if keys else "values differ"
+    paths = []
+    for key in keys:  # one level down in an object member, so the column can be named (attention's blobs)
+        inner, now = logged.get(key), current.get(key)
+        if isinstance(inner, dict) and isinstance(now, dict):
+            paths += [f"{key}.{k}" for k in sorted(set(inner) | set(now)) if inner.get(k) != now.get(k)]
+        else:
+            paths.append(key)
+    return "fields differ: " + ", ".join(paths[:8]) if paths else "values differ"
 
 
 def _references_blobs(repository: EvidenceRepository) -> bool:
@@ -72,6 +81,7 @@ class EvidenceCheck:
                     self.named[digest] = seq  # the first event that mentions a damaged blob, whatever its kind
         repository = self.repositories.get(kind)
         if repository is None:
+            self._logged_json(seq, kind, subject_id, payload)
             return False
         seen = self.logged[kind]
         if subject_id in seen:
@@ -86,6 +96,10 @@ class EvidenceCheck:
         table = repository.table
         try:
             exact = self._text(kind, repository, subject_id) == payload
+            if not exact and (
+                self._logged_json(seq, kind, subject_id, payload) or self._stored_json(seq, table, subject_id)
+            ):
+                return True  # named: its text is not the one encoding of one value, so there is no one value to compare
             difference = None if exact else _differs(payload, repository.payload(subject_id))
         except (UserError, KeyError):
             erased = (
@@ -94,10 +108,14 @@ class EvidenceCheck:
                 else ""
             )
             self.report.add(
-                "tables", seq, f"{kind} {subject_id} has no row in table {table}: the row was deleted{erased}"
+                "tables",
+                seq,
+                f"{kind} {subject_id} has no row in table {table}: the row was deleted or its id column changed{erased}",
             )
             return True
         if difference is not None:
+            for path, column in repository.columns_of_fields.items():
+                difference = difference.replace(path, f"{path} (column {column})")
             self.report.add(
                 "tables",
                 seq,
@@ -116,6 +134,21 @@ class EvidenceCheck:
                 seq, kind, subject_id, digests if digests is not None else repository.blob_digests(json.loads(payload))
             )
         return True
+
+    def _logged_json(self, seq: int, kind: str, subject_id: str, payload: str) -> bool:
+        """Name a logged payload that is not RFC 8785 text of one value (only a forged event can be); whether it was."""
+        _value, problem = check_text(payload, "jcs")
+        if problem is not None:
+            self.report.add("stored-json", seq, f"{kind} {subject_id}: table events column payload {problem}")
+        return problem is not None
+
+    def _stored_json(self, seq: int, table: str, subject_id: str) -> bool:
+        """Name every JSON column of the row that is not its one encoding (see :mod:`.columns`); whether any was."""
+        found = False
+        for problem in json_problems(self.store.db, table, subject_id):
+            self.report.add(problem.check, seq, str(problem))
+            found = True
+        return found
 
     def _text(self, kind: str, repository: EvidenceRepository, subject_id: str) -> str | None:
         """The row's canonical payload text: from the table walked in step with the log, else looked up by id."""
@@ -142,13 +175,15 @@ class EvidenceCheck:
             self.referenced.add(digest)
             if digest not in self.stored:
                 self.report.add(
-                    "blobs", seq, f"blob {digest[:16]}… referenced by {kind} {subject_id} is missing from table blobs"
+                    "blobs",
+                    seq,
+                    f"blob {digest[:16]}… referenced by {kind} {subject_id} is missing from table blobs (no row with that sha256)",
                 )
             elif digest in self.damaged:
                 self.report.add(
                     "blobs",
                     seq,
-                    f"blob {digest[:16]}… referenced by {kind} {subject_id}: content does not match its SHA-256",
+                    f"blob {digest[:16]}… referenced by {kind} {subject_id}: table blobs column data does not match its SHA-256 (column sha256)",
                 )
 
     def rows(self) -> int:
@@ -166,7 +201,8 @@ class EvidenceCheck:
                     self.report.add(
                         "evidence-rows",
                         None,
-                        f"table {table} row {row_id} has no {kind} event in the log: it was added outside the log",
+                        f"table {table} row {row_id} has no {kind} event in the log: it was added outside the log "
+                        "(or its id column changed)",
                     )
                 elif rowid is not None and rowid != position[row_id]:
                     misplaced += 1
@@ -177,12 +213,15 @@ class EvidenceCheck:
                             f"table {table} row {row_id} is at seq {rowid}, but its event is the {position[row_id]}th "
                             f"{kind} event of the log: the row's seq was changed or rows were moved",
                         )
+        for table in [*(r.table for r in self.repositories.values()), "blobs"]:
+            for problem in derived_problems(self.store.db, table):
+                self.report.add(problem.check, None, str(problem))
         for digest in sorted(self.damaged - self.referenced):
             where = self.named.get(digest)
             self.report.add(
                 "blobs",
                 where,
-                f"blob {digest[:16]}… content does not match its SHA-256"
+                f"blob {digest[:16]}…: table blobs column data does not match its SHA-256 (column sha256)"
                 + (f" (named by seq {where})" if where else ""),
             )
         return checked

@@ -10,9 +10,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..store import AuditStore
 from . import keys
 from .keyring import Keyring
 from .proof import export_proof, load_trusted, read_proof, verify_proof_document
+from .results import Problem
 from .verify import VerifyResult, verify_path
 
 if TYPE_CHECKING:
@@ -27,7 +29,13 @@ class IntegrityFacade:
 
     def verify(self, *, key: Any = None, **options: Any) -> VerifyResult:
         """Check all the log commits to, read-only, pinned to ``key`` or the trust file (:func:`~audit.integrity.verify.verify_path`)."""
-        return verify_path(self.db_path, key, **options)
+        result = verify_path(self.db_path, key, **options)
+        from ..review.index_check import index_problems  # the derived review index, recomputed from the evidence
+
+        with AuditStore.open(self.db_path) as store:
+            for problem in index_problems(store):
+                result.problems.append(Problem("derived-index", None, problem))
+        return result
 
     def checkpoint(self, *, key: str | Path | None = None, export: str | Path | None = None) -> Checkpoint:
         """Sign the log's current size and root now (the key is created on first use); ``export``: also write it as a C2SP note."""
@@ -45,4 +53,5 @@ class IntegrityFacade:
     @staticmethod
     def verify_proof(proof_file: str | Path, *, key: str | Path | None = None) -> ProofResult:
         """Check a proof file offline against ``key`` (else the key it embeds); no database needed."""
-        return verify_proof_document(read_proof(Path(proof_file)), load_trusted(Path(key) if key else None))
+        doc = read_proof(Path(proof_file))
+        return verify_proof_document(doc, *load_trusted(Path(key) if key else None, doc))

@@ -8,6 +8,10 @@ and the SHA-256 of its absolute path (``audit.db.3f2a9c1b7d4e.key``), so two dat
 share a key by accident. ``--signing-key`` or ``$LLM_AUDIT_SIGNING_KEY`` point elsewhere
 (``$LLM_AUDIT_KEY``, the name before 0.2, is still read).
 
+Since 0.3 a log's key is named after the log itself (``log-<32 hex of its origin>.key``), so a
+moved or copied database finds it; keys named after a database's path are linked under the
+log's name when first used.
+
 A key left beside the database by llm-audit 0.1 (``<db>.key``) is still used, so existing
 databases keep working, with a warning that names the command that moves it; it is never
 moved automatically, because a serving process may still be pointed at it.
@@ -91,28 +95,40 @@ def move_command(legacy: Path, target: Path) -> str:
     return f"mkdir -p -m 700 {folder} && mv {shlex.quote(str(legacy))} {shlex.quote(str(target))}"
 
 
-def signing_key_choice(db_path: Path | str, explicit: Path | str | None = None) -> KeyChoice:
+def log_key_path(origin: str) -> Path:
+    """The signing key of the log named ``origin`` (``llm-audit/<32 hex>``) in the key directory."""
+    return key_dir() / f"log-{origin.rsplit('/', 1)[-1]}.key"
+
+
+def signing_key_choice(db_path: Path | str, explicit: Path | str | None = None, origin: str | None = None) -> KeyChoice:
     """The signing key file for ``db_path``: explicit, else the environment, else the key directory.
 
-    A 0.1 key beside the database is used (with :class:`LegacyKeyLocationWarning`) only when
-    the key directory holds none for this database.
+    In the key directory a log's key is found by the log's identity (``origin``: its C2SP origin line), so a
+    moved or copied database finds its key; a key named after the database's path (0.2) is used while the log
+    has none of its own name. A 0.1 key beside the database is used (with :class:`LegacyKeyLocationWarning`)
+    only when the key directory holds none for this database.
     """
     if explicit is not None:
         return KeyChoice(Path(explicit), "--signing-key")
     for env in (ENV_SIGNING_KEY, ENV_KEY_ALIAS):
         if os.environ.get(env):
             return KeyChoice(Path(os.environ[env]), f"${env}")
+    by_log = log_key_path(origin) if origin else None
+    if by_log is not None and by_log.exists():
+        return KeyChoice(by_log, "key directory")
     target = default_key_path(db_path)
     legacy = legacy_key_path(db_path)
     if not target.exists() and legacy.exists():
         warnings.warn(
             f"the signing key {legacy} lies beside its database, where whoever can write the database can use "
-            f"or replace it; move it into the key directory: {move_command(legacy, target)}",
+            f"or replace it; move it into the key directory: {move_command(legacy, by_log or target)}",
             LegacyKeyLocationWarning,
             stacklevel=1,  # one place, so a process that signs many times is warned once
         )
         return KeyChoice(legacy, "beside the database (0.1)")
-    return KeyChoice(target, "key directory")
+    if target.exists() or by_log is None:
+        return KeyChoice(target, "key directory")
+    return KeyChoice(by_log, "key directory")
 
 
 def ensure_private_dir(folder: Path) -> None:
@@ -150,23 +166,34 @@ def find_key(key_id: str) -> Path | None:
 
 
 def signing_key_for(
-    db_path: Path | str, explicit: Path | str | None, expected_key_id: str | None
+    db_path: Path | str, explicit: Path | str | None, expected_key_id: str | None, origin: str | None = None
 ) -> tuple[SigningKey, KeyChoice]:
-    """The signing key of ``db_path`` (created in the key directory for a log no key signed yet) and its choice.
+    """The signing key of the log ``origin`` stored at ``db_path`` (created in the key directory for a log no key
+    signed yet) and its choice.
 
-    When the log's key is not where this database's key belongs but another file of the key
-    directory holds it (the database was moved or copied), the refusal names that file: using
-    it is a decision for a person, since two copies signed by one key can fork unnoticed.
+    The key directory names a log's key after the log (``log-<origin>.key``). A key of an earlier layout (named
+    after the database's path, or a moved or copied database's key under its original path's name) is found by
+    the key id the log expects and linked under the log's name, so every later use finds it by the log: a copy
+    of a log can then be signed (two copies that diverge are a fork, which witnesses catch).
     """
-    choice = signing_key_choice(db_path, explicit)
+    choice = signing_key_choice(db_path, explicit, origin)
     if choice.in_key_dir and not choice.path.exists():
-        if expected_key_id is not None:
-            found = find_key(expected_key_id)
-            if found is not None:
-                raise UserError(
-                    f"this log is signed by key {expected_key_id}, which is in {found}, not at {choice.path} where this "
-                    f"database's key belongs (was the database moved or copied?): if it was moved, run "
-                    f"`mv {shlex.quote(str(found))} {shlex.quote(str(choice.path))}`; else pass --signing-key"
-                )
-        ensure_private_dir(choice.path.parent)
-    return obtain_signing_key(choice.path, expected_key_id), choice
+        found = find_key(expected_key_id) if expected_key_id is not None else None
+        if found is not None:
+            choice = KeyChoice(found, "key directory")
+        else:
+            ensure_private_dir(choice.path.parent)
+    key = obtain_signing_key(choice.path, expected_key_id)
+    if choice.in_key_dir and origin:
+        _adopt(choice.path, log_key_path(origin))
+    return key, choice
+
+
+def _adopt(path: Path, by_log: Path) -> None:
+    """Link a log's key under the log's own name (a hard link: the old name keeps working for running processes)."""
+    if path == by_log or by_log.exists():
+        return
+    try:
+        os.link(path, by_log)
+    except OSError:
+        pass  # another process linked it first, or the file system has no hard links: found by key id next time

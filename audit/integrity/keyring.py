@@ -42,7 +42,11 @@ class Keyring:
 
     def info(self, key: str | Path | None = None, *, create: bool = False) -> KeyInfo:
         """Where the signing key of this database is (and its id and public key once it exists; ``create``: make it now)."""
-        choice = signing_key_choice(self.db_path, key)
+        origin = None
+        if self.db_path.exists():
+            with AuditStore.open(self.db_path) as store:
+                origin = store.events.origin()
+        choice = signing_key_choice(self.db_path, key, origin)
         if not choice.path.exists() and not create:
             return KeyInfo(choice.path, choice.origin, False, None, None, None)
         signing, _ = keys.signing_key(self.db_path, key)
@@ -62,8 +66,15 @@ class Keyring:
             raise UserError(f"cannot write {output}: {exc.strerror}") from None
         return output
 
-    def trust_add(self, key_file: Path, name: str | None = None) -> tuple[TrustedKey, bool]:
-        return self.trust.add(key_file, name)
+    def trust_add(self, key_file: Path, name: str | None = None, *, for_log: bool = False) -> tuple[TrustedKey, bool]:
+        """Pin ``key_file``; ``for_log``: for this database's log only (its origin), else for every log it signs."""
+        origin = None
+        if for_log:
+            with AuditStore.open(self.db_path) as store:
+                origin = store.events.origin()
+            if origin is None:
+                raise UserError(f"{self.db_path} has no event yet, so no log to pin: record something first")
+        return self.trust.add(key_file, name, origin)
 
     def trust_list(self) -> list[TrustedKey]:
         return self.trust.entries()

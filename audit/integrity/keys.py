@@ -16,18 +16,18 @@ from ..clock import utc_iso
 from ..errors import UserError
 from ..store import AuditStore
 from ..store.checkpoints import Checkpoint
-from .key_location import KeyChoice, signing_key_for
+from .key_location import KeyChoice, default_key_path, log_key_path, signing_key_for
 from .note import checkpoint_body, origin_of, sign_note
 from .signing import SigningKey, create_key, load_signing_key, transition_message
 
 
 def signing_key(db_path: Path, key: str | Path | None = None) -> tuple[SigningKey, KeyChoice]:
     """The log's signing key (created in the key directory on first use) and where it came from."""
-    expected = None
+    expected = origin = None
     if db_path.exists():
         with AuditStore.open(db_path) as store:
-            expected = store.checkpoints.current_key_id()
-    return signing_key_for(db_path, key, expected)
+            expected, origin = store.checkpoints.current_key_id(), store.events.origin()
+    return signing_key_for(db_path, key, expected, origin)
 
 
 def sign_checkpoint(db_path: Path, key: str | Path | None = None) -> Checkpoint:
@@ -64,6 +64,7 @@ def rotate_key(db_path: Path, key: str | Path | None = None, new_key: str | Path
     """
     old, choice = signing_key(db_path, key)
     with AuditStore.open(db_path) as store:
+        origin = store.events.origin()
         if store.checkpoints.current_key_id() is None:
             raise UserError(
                 "this log has no signing key yet: run `llm-audit checkpoint` first, there is nothing to rotate"
@@ -77,7 +78,7 @@ def rotate_key(db_path: Path, key: str | Path | None = None, new_key: str | Path
             raise UserError(
                 f"the signing key {choice.path} was given by {choice.origin}: pass --new-key FILE for its successor"
             )
-        target = choice.path
+        target = log_key_path(origin) if origin else choice.path  # the successor is found by the log's name
         retired = target.with_name(f"{target.stem}.retired-{old.key_id}.key")
         staging = target.with_name(f".{target.name}.new")
         staging.unlink(missing_ok=True)
@@ -98,9 +99,12 @@ def rotate_key(db_path: Path, key: str | Path | None = None, new_key: str | Path
             "old_signature": old.sign(message),
             "new_signature": fresh.sign(message),
         }
-        seq = store.checkpoints.append_transition(payload)
+        seq = store.checkpoints.append_transition(payload, old)  # written, like every event, with the log's key
         made = store.checkpoints.sign(fresh)
     if new_key is None:
+        for alias in {choice.path, target, default_key_path(db_path)}:  # every name the old key had in the directory
+            if alias.exists() and alias != choice.path and load_signing_key(alias).key_id == old.key_id:
+                alias.unlink()
         choice.path.rename(retired)  # type: ignore[union-attr]
         staging.rename(target)
     return Rotation(old.key_id, fresh.key_id, target, seq, made, retired)

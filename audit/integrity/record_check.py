@@ -106,7 +106,7 @@ def check_record(store: AuditStore, record_id: str, pins: Pins, signed: SignedLe
         kinds[kind] = kinds.get(kind, 0) + 1
         if hashlib.sha256(event.payload.encode("utf-8")).hexdigest() != event.payload_sha256:
             problems.append(f"seq {event.seq}: the logged payload does not match its hash (edited)")
-        if recompute_leaf(event) != event.leaf_hash:
+        if recompute_leaf(event, store.events.signature_at(event.seq) is not None) != event.leaf_hash:
             problems.append(f"seq {event.seq}: the leaf hash does not match the event (edited)")
         repository = store.evidence[kind]
         try:

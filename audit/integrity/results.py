@@ -28,6 +28,10 @@ CHECKS = (
     "pinning",
     "unsigned",
     "consistency",
+    "stored-json",
+    "derived",
+    "event-signature",
+    "derived-index",
 )
 
 
@@ -83,6 +87,7 @@ class VerifyResult:
     key_pinned: bool = False
     pin_source: str = ""
     pin_warning: str | None = None
+    unpinned_because: str | None = None  # a trust file that pins other logs, not this one
     require_signed: bool = False
     seconds: float = 0.0
     problems: list[Problem] = field(default_factory=list)
@@ -137,6 +142,8 @@ class VerifyResult:
             )
         else:
             signed = "UNPINNED: no checkpoint yet, nothing is signed (run `llm-audit checkpoint`)"
+        if not self.key_pinned and self.unpinned_because:
+            signed += f"; {self.unpinned_because}"
         tail = ""
         if self.unsigned_events > 0 and self.covered_size:
             tail = f"; {self.unsigned_events} newest events (seq {self.covered_size + 1}-{self.events}) not yet covered by a checkpoint"

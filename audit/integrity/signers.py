@@ -64,7 +64,7 @@ class LogSigners:
             report.add(
                 "checkpoint-root",
                 cp.tree_size,
-                f"{label}: Merkle root of the log differs from the signed root: events at or before seq {cp.tree_size} were changed, inserted, removed or re-chained",
+                f"{label}: Merkle root of the log differs from the signed root (table checkpoints column root_hash): events at or before seq {cp.tree_size} were changed, inserted, removed or re-chained",
             )
         try:
             key = VerifyKey.from_raw_hex(cp.public_key, f"checkpoint {cp.id}")
@@ -79,7 +79,7 @@ class LogSigners:
             report.add(
                 "checkpoint-signature",
                 cp.tree_size,
-                f"{label}: Ed25519 signature is not valid for its size, root and time",
+                f"{label}: Ed25519 signature (table checkpoints column signature) is not valid for its size, root and time",
             )
         elif self.log_key is None:
             self.log_key = key  # the log's first signer is its key until a transition says otherwise

@@ -1,6 +1,11 @@
 """The trust file: the public keys a verifier pins, kept apart from the databases (like SSH's known_hosts).
 
-One line per key: ``<key id> ed25519 <base64 of the raw 32-byte public key> <name>``; ``#``
+One line per pin. A log pin, ``<origin> <key id> ed25519 <base64 raw public key> <name>``, pins
+one log (its C2SP origin line, ``llm-audit/<32 hex>``) to a key: the log must be signed by that
+key or one it handed over to, else it is TAMPERED. A key pin (the 0.2 form, without an origin)
+pins the logs that key signs. A log the trust file says nothing about is UNPINNED, never
+TAMPERED: another log's pin says nothing about it. The first checkpoint of a new log signed on
+this machine pins it (:func:`pin_new_log`, printed once, like SSH's first connection). ``#``
 starts a comment. ``llm-audit trust add signing.pub.pem`` appends one, ``trust list`` shows
 them, ``trust remove KEY_ID`` drops one. Where: ``--trust-file``, else ``$LLM_AUDIT_TRUST_FILE``,
 else ``trusted_keys`` beside the key directory (:mod:`.key_location`). The file is written
@@ -15,6 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +30,7 @@ from .signing import VerifyKey, load_key
 
 HEADER = (
     "# llm-audit trusted signing keys: one Ed25519 public key per line (like ~/.ssh/known_hosts)\n"
-    "# <key id> ed25519 <base64 raw public key> <name>\n"
+    "# [<log origin>] <key id> ed25519 <base64 raw public key> <name>   (no origin: every log the key signs)\n"
 )
 
 
@@ -33,13 +39,15 @@ class TrustedKey:
     key_id: str
     public_hex: str
     name: str
+    origin: str | None = None  # the one log this pin is for (None: a key pin, for the logs the key signs)
 
     def verify_key(self, source: str) -> VerifyKey:
         return VerifyKey.from_raw_hex(self.public_hex, source)
 
     def line(self) -> str:
         encoded = base64.b64encode(bytes.fromhex(self.public_hex)).decode("ascii")
-        return f"{self.key_id} ed25519 {encoded} {self.name}".rstrip()
+        prefix = f"{self.origin} " if self.origin else ""
+        return f"{prefix}{self.key_id} ed25519 {encoded} {self.name}".rstrip()
 
 
 class TrustFile:
@@ -61,6 +69,9 @@ class TrustFile:
         return found
 
     def _parse(self, line: str, number: int) -> TrustedKey:
+        origin = None
+        if "/" in line.split(maxsplit=1)[0]:  # a log pin: the origin first
+            origin, line = line.split(maxsplit=1)[0], line.split(maxsplit=1)[1] if len(line.split()) > 1 else ""
         parts = line.split(maxsplit=3)
         where = f"trust file {self.path} line {number}"
         if len(parts) < 3 or parts[1] != "ed25519":
@@ -74,19 +85,27 @@ class TrustFile:
         key = VerifyKey.from_raw_hex(raw.hex(), where)
         if key.key_id != parts[0]:
             raise UserError(f"{where}: key id {parts[0]} does not match its key ({key.key_id}): fix or remove the line")
-        return TrustedKey(key.key_id, raw.hex(), parts[3].strip() if len(parts) > 3 else "")
+        return TrustedKey(key.key_id, raw.hex(), parts[3].strip() if len(parts) > 3 else "", origin)
 
-    def add(self, key_file: Path, name: str | None = None) -> tuple[TrustedKey, bool]:
-        """Trust the public key in ``key_file`` (a public or private PEM); ``(entry, added)``, False if already there."""
+    def add(self, key_file: Path, name: str | None = None, origin: str | None = None) -> tuple[TrustedKey, bool]:
+        """Trust the public key in ``key_file`` (a public or private PEM), for the log ``origin`` (None: for the logs it
+        signs); ``(entry, added)``, False if already there."""
         key = load_key(Path(key_file))
+        label = (name or Path(key_file).name).replace("\n", " ").strip()
+        return self.pin(VerifyKey.from_raw_hex(key.raw.hex(), str(key_file)), label, origin)
+
+    def pin(self, key: VerifyKey, name: str, origin: str | None = None) -> tuple[TrustedKey, bool]:
         entries = self.entries()
         for entry in entries:
-            if entry.key_id == key.key_id:
+            if entry.key_id == key.key_id and entry.origin == origin:
                 return entry, False
-        label = (name or Path(key_file).name).replace("\n", " ").strip()
-        entry = TrustedKey(key.key_id, key.raw.hex(), label)
+        entry = TrustedKey(key.key_id, key.raw.hex(), name.replace("\n", " ").strip(), origin)
         self._write([*entries, entry])
         return entry, True
+
+    def for_log(self, origin: str) -> list[TrustedKey]:
+        """The log pins of ``origin``."""
+        return [e for e in self.entries() if e.origin == origin]
 
     def remove(self, key_id: str) -> TrustedKey:
         """Stop trusting the key whose id is (or starts with, 4+ characters) ``key_id``."""
@@ -122,6 +141,7 @@ class Pins:
     keys: tuple[VerifyKey, ...] = ()
     source: str = ""  # "--key demo.pub.pem" | "trust file /home/u/.config/llm-audit/trusted_keys"
     warning: str | None = None  # e.g. the trust file sits beside the database
+    unpinned_because: str | None = None  # why a log with a trust file is still unpinned (said on every result)
 
     @property
     def pinned(self) -> bool:
@@ -132,10 +152,26 @@ class Pins:
         return {k.key_id for k in self.keys}
 
 
+@dataclass(frozen=True)
+class LogIdentity:
+    """Who a log is (its origin) and which keys its checkpoints and key transitions name: what picks its pins."""
+
+    origin: str | None
+    key_ids: frozenset[str] = frozenset()
+
+
 def resolve_pins(
-    db_path: Path | None, keys: list[Path] | tuple[Path, ...] = (), trust_file: Path | str | None = None
+    db_path: Path | None,
+    keys: list[Path] | tuple[Path, ...] = (),
+    trust_file: Path | str | None = None,
+    log: LogIdentity | None = None,
 ) -> Pins:
-    """``--key`` files when given, else the trust file's keys (a missing or empty trust file: unpinned)."""
+    """``--key`` files when given, else the trust file's pins of this log (a missing or empty trust file: unpinned).
+
+    Of the trust file, a log is pinned by its log pins (its origin), else by the key pins whose key signed it;
+    a log the trust file names neither way is unpinned, whatever other logs it pins. Without ``log`` (a caller
+    that does not know which log) every pin counts, as before 0.3.
+    """
     if keys:
         loaded = tuple(load_key(Path(k)) for k in keys)
         return Pins(loaded, "--key " + ", ".join(str(k) for k in keys))
@@ -143,6 +179,19 @@ def resolve_pins(
     entries = trust.entries()
     if not entries:
         return Pins()
+    source = f"trust file {trust.path}"
+    if log is not None:
+        by_log = [e for e in entries if log.origin is not None and e.origin == log.origin]
+        by_key = [e for e in entries if e.origin is None and e.key_id in log.key_ids]
+        if by_log:
+            entries, source = by_log, f"trust file {trust.path}, pinned for log {log.origin}"
+        elif by_key:
+            entries = by_key
+        else:
+            return Pins(
+                unpinned_because=f"{trust.path} pins other logs, not this one ({log.origin or 'an empty log'}): pin it "
+                "with `llm-audit trust add KEY.pub.pem --db DB`"
+            )
     warning = None
     if db_path is not None and shares_folder(db_path, trust.path):
         warning = (
@@ -150,4 +199,31 @@ def resolve_pins(
             "database: keep it elsewhere (the default is under ~/.config/llm-audit)"
         )
     loaded = tuple(e.verify_key(f"trusted key {e.key_id} ({e.name})") for e in entries)
-    return Pins(loaded, f"trust file {trust.path}", warning)
+    return Pins(loaded, source, warning)
+
+
+def pin_new_log(
+    origin: str, key: VerifyKey, trust_file: Path | str | None = None, *, first: bool = True
+) -> TrustedKey | None:
+    """Pin ``key`` for the new log ``origin`` unless the trust file already pins that log (first use, like SSH);
+    the entry when one was added. Printed once on stderr, so a person sees which key now vouches for the log.
+    ``first`` False (a later checkpoint): only migrates a 0.2 key pin of ``key`` to a pin of this log."""
+    trust = TrustFile(trust_file)
+    try:
+        entries = trust.entries()
+        if any(e.origin == origin for e in entries):
+            return None
+        if not first and not any(e.origin is None and e.key_id == key.key_id for e in entries):
+            return None
+        name = f"created on this machine for {origin}" if first else f"migrated from the key pin of {key.key_id}"
+        entry, added = trust.pin(key, name, origin)
+    except UserError as exc:
+        print(f"llm-audit: the new log {origin} is not pinned: {exc}", file=sys.stderr)
+        return None
+    if added:
+        print(
+            f"llm-audit: pinned key {key.key_id} for the new log {origin} in {trust.path} (first use); validators "
+            "elsewhere pin it with `llm-audit key --public-key FILE` and `llm-audit trust add FILE --db DB`",
+            file=sys.stderr,
+        )
+    return entry if added else None

@@ -39,6 +39,7 @@ from ..store import AuditStore
 from ..store.checkpoints import KIND as CHECKPOINT_KIND
 from ..store.database import describe_write_error
 from .chain_pass import verify_store
+from .origin import log_identity
 from .results import CHECKS, MAX_PROBLEMS, AgainstResult, Cover, Problem, VerifyResult, verify_junit
 from .signers import pinned_signers
 from .trust import Pins, resolve_pins
@@ -51,11 +52,16 @@ def verify_database(
     require_signed: bool = False,
     against: Sequence[Path] = (),
     parallel: bool | None = None,
+    trust_file: str | Path | None = None,
 ) -> VerifyResult:
-    """Open ``path`` read-only and verify it (``pins``: default the trust file's); a damaged file is a UserError (exit 2)."""
-    pins = pins if pins is not None else resolve_pins(Path(path))
+    """Open ``path`` read-only and verify it (``pins``: default the trust file's pins of this log, found by its
+    origin); a damaged file is a UserError (exit 2)."""
     try:
         with AuditStore.open(path) as store:
+            if pins is None:
+                pins = (
+                    resolve_pins(Path(path), (), trust_file, log_identity(store)) if store.events.exists() else Pins()
+                )
             return verify_store(store, pins, require_signed=require_signed, against=against, parallel=parallel)
     except sqlite3.DatabaseError as exc:
         if "full" in str(exc):
@@ -75,8 +81,10 @@ def verify_path(
 ) -> VerifyResult:
     """:func:`verify_database` pinned to the ``key`` file(s) when given, else to the trust file (what ``verify`` runs)."""
     files = [key] if isinstance(key, str | Path) else list(key or [])
-    pins = resolve_pins(Path(db_path), [Path(k) for k in files], trust_file)
-    return verify_database(Path(db_path), pins, require_signed=require_signed, against=[Path(a) for a in against])
+    pins = resolve_pins(Path(db_path), [Path(k) for k in files]) if files else None
+    return verify_database(
+        Path(db_path), pins, require_signed=require_signed, against=[Path(a) for a in against], trust_file=trust_file
+    )
 
 
 __all__ = [

@@ -118,7 +118,17 @@ def check_tokenizer_files(spec: str, folder: Path) -> None:
 
 
 def load_model(spec: str | None = None, *, device: str | None = None, dtype: str | None = None) -> LoadedModel:
-    """Load ``spec`` (default model name, local folder or hub id) onto ``device`` in ``dtype``."""
+    """Load ``spec`` (default model name, local folder or hub id) onto ``device`` in ``dtype``; the 10-15 s a
+    model takes is announced (:func:`audit.progress.step`), so a command is not silent while it loads."""
+    import transformers  # noqa: F401 - imported before the clock starts: a refused folder stays one line
+
+    from ..progress import step
+
+    with step(f"loading model {spec or DEFAULT_MODEL_NAME}"):
+        return _load_model(spec, device=device, dtype=dtype)
+
+
+def _load_model(spec: str | None, *, device: str | None, dtype: str | None) -> LoadedModel:
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 

@@ -36,6 +36,7 @@ class Collected:
     blobs: dict[str, bytes] = field(default_factory=dict)  # sha256 -> stored bytes
     event_blobs: dict[int, list[str]] = field(default_factory=dict)
     proofs: dict[int, list[str]] = field(default_factory=dict)  # exported seq -> its inclusion path (hex)
+    signatures: dict[int, str] = field(default_factory=dict)  # seq -> the writer's signature (events since 0.3)
 
     @property
     def tree_size(self) -> int:
@@ -44,7 +45,9 @@ class Collected:
 
 def collect(store: AuditStore, selection: Selection, checkpoint: Checkpoint) -> Collected:
     size = checkpoint.tree_size
-    events = [e for e in store.events.iter_chain() if e.seq <= size]
+    signed = [(e, sig) for e, sig in store.events.iter_chain_signed() if e.seq <= size]
+    events = [e for e, _ in signed]
+    signatures = {e.seq: sig for e, sig in signed if sig is not None}
     if len(events) != size:
         raise UserError(
             f"the log holds {len(events)} of the {size} events its checkpoint covers: run `llm-audit verify`"
@@ -69,6 +72,7 @@ def collect(store: AuditStore, selection: Selection, checkpoint: Checkpoint) -> 
         or (e.kind in ("hold", "release") and e.subject_id in subjects)
     ]
     found = Collected(selection, checkpoint, events, payloads, records, exported)
+    found.signatures = signatures
     evidence = store.evidence
     for seq in exported:
         repository = evidence.get(events[seq - 1].kind)

@@ -77,17 +77,21 @@ def _read_text(path: Path) -> str:
 
 
 def index_lines(found: Collected) -> list[dict[str, Any]]:
-    """One header per event of the log at the checkpoint: what the verifier rebuilds the chain and root from."""
-    return [
-        {
+    """One header per event of the log at the checkpoint: what the verifier rebuilds the chain and root from. An event
+    signed by its writer (since 0.3) carries its signature: its leaf uses the domain ``llm-audit/event/v2``."""
+    lines = []
+    for e in found.events:
+        line = {
             "created_at": e.created_at,
             "kind": e.kind,
             "payload_sha256": e.payload_sha256,
             "seq": e.seq,
             "subject_id": e.subject_id,
         }
-        for e in found.events
-    ]
+        if e.seq in found.signatures:
+            line["signature"] = found.signatures[e.seq]
+        lines.append(line)
+    return lines
 
 
 def tree_of(found: Collected) -> MerkleTree:

@@ -57,6 +57,7 @@ EVENTS, EXCLUDED, BLOBS, COMPLETENESS = (
 )
 MANIFEST_CONTEXT = b"llm-audit pack manifest v1\n"
 DOMAIN = b"llm-audit/event/v1"
+DOMAIN_SIGNED = b"llm-audit/event/v2"
 ORIGIN_PREFIX = "llm-audit/"
 LINKED_BY_SUBJECT = ("generation", "erasure", "hold", "release")  # kinds whose header subject is the record id
 MAX_FILES, MAX_TOTAL, MAX_RATIO = 200_000, 8 * 2**30, 200  # zip limits, checked before anything is extracted
@@ -107,8 +108,10 @@ def header_hash(created_at: str, kind: str, subject_id: str) -> bytes:
     return hashlib.sha256(text.encode("utf-8")).digest()
 
 
-def leaf(seq: int, prev: bytes, payload_sha: bytes, header: bytes) -> bytes:
-    return hashlib.sha256(b"\x00" + DOMAIN + header + seq.to_bytes(8, "big") + prev + payload_sha).digest()
+def leaf(seq: int, prev: bytes, payload_sha: bytes, header: bytes, signed: bool = False) -> bytes:
+    """An event's leaf; ``signed``: it carries its writer's signature (since 0.3), which its domain commits to."""
+    domain = DOMAIN_SIGNED if signed else DOMAIN
+    return hashlib.sha256(b"\x00" + domain + header + seq.to_bytes(8, "big") + prev + payload_sha).digest()
 
 
 def node(left: bytes, right: bytes) -> bytes:
@@ -512,7 +515,7 @@ class Verifier:
                 r.fail("index", f"the log index skips from seq {number - 1} to {entry['seq']} (an event was removed)")
                 return
             h = header_hash(entry["created_at"], entry["kind"], entry["subject_id"])
-            prev = leaf(number, prev, bytes.fromhex(entry["payload_sha256"]), h)
+            prev = leaf(number, prev, bytes.fromhex(entry["payload_sha256"]), h, bool(entry.get("signature")))
             self.leaves.append(prev)
         if len(self.leaves) != self.size or merkle_root(self.leaves) != self.root_hash:
             r.fail(

@@ -77,7 +77,7 @@ class Lifecycle:
             )
         todo = [(i.record_id, i.subject) for i in items if i.state == "due"]
         if not todo:
-            raise UserError("everything named is already erased: nothing to do")
+            return []  # everything named is already erased: nothing to do is not an error
         return self._erase(todo, "subject" if subject is not None else "record", reason.strip())
 
     def hold(

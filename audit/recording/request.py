@@ -17,7 +17,7 @@ from typing import Any
 from ..decision.spec import DecisionSpec, check_spec
 from ..errors import UserError
 from ..params import GenerationParams
-from ..prompts import check_inputs, template_fields
+from ..prompts import check_inputs, check_prompt, template_fields
 
 USE_CASES = ("credit-decision", "risk-assessment", "financial-advice", "news-summary", "legal-analysis")
 PROMPT_FIELDS = ("prompt", "template", "variables", "messages", "system", "chat")
@@ -87,6 +87,7 @@ class GenerationRequest:
         prompt_inputs.update(system=system, chat=chat)
         tags = dict(tags or {})
         check_inputs({**prompt_inputs, "operator": operator, "use case": use_case, "tags": tags})
+        check_prompt(prompt=prompt, template=template, variables=variables, messages=messages, system=system)
         return cls(
             checked,
             seed,

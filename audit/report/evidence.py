@@ -55,6 +55,7 @@ class LoggedItem:
 
     label: str  # "Generation record", "Explanation (field, feature-ablation)", ...
     seq: int | None
+    caveat: str | None = None  # why it is not verified even when covered (merged from an unsigned shard)
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,21 @@ def logged_items(store: AuditStore, evidence: Evidence) -> list[LoggedItem]:
         LoggedItem(f"Sign-off ({review.action})", seq(store.reviews.kind, review.id))
         for review in store.reviews.of_record(evidence.record.id)
     ]
+    # Every other event about the record: its erasure, legal holds and releases, each with its own coverage.
+    words = {"erasure": "Erasure", "hold": "Legal hold", "release": "Release of a legal hold"}
+    for kind, word in words.items():
+        items += [LoggedItem(word, event.seq) for event in store.events.iter(subject_id=evidence.record.id, kind=kind)]
+    merged = store.provenance.of(evidence.record.id)
+    if merged is not None:
+        trust = merged.source_trust or "merged before 0.2, trust not recorded"
+        caveat = None
+        if trust.startswith("unsigned"):
+            caveat = (
+                f"merged from host {merged.source_host}'s shard under --allow-unsigned: no checkpoint of a trusted key "
+                "covered it there, so nothing vouches that it is what that host recorded"
+            )
+        label = f"Provenance (merged from {merged.source_host}: {trust})"
+        items.append(LoggedItem(label, seq(store.provenance.kind, merged.id), caveat))
     return items
 
 

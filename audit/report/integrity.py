@@ -78,26 +78,47 @@ def statement(result: Any, seq: int | None) -> str:
     return f"recorded at seq {seq}, but not yet covered by a signed checkpoint, so it is not verified"
 
 
+def _unwitnessed(result: Any) -> str:
+    """What a writer of the database could still do when no copy of a checkpoint kept elsewhere was checked."""
+    if any(getattr(a, "ok", False) for a in getattr(result, "against", ()) or ()):
+        return ""
+    return (
+        " No copy of a checkpoint kept elsewhere was checked, so whoever can write the database could still have "
+        "removed the newest checkpoints together with the events after an earlier one (truncation)."
+    )
+
+
 def evidence_status(check: Verification | None, evidence: Evidence) -> IntegrityStatus:
     """The dossier's integrity box: one line per piece of evidence, "verified" only if every one is."""
     failed = _not_verified(check)
     if failed is not None:
         return failed
     result = check.result  # type: ignore[union-attr]
-    items = [(item.label, statement(result, item.seq)) for item in evidence.logged_items]
+    items = [
+        (
+            item.label,
+            statement(result, item.seq) + (f"; but it was {item.caveat}, so it is not verified" if item.caveat else ""),
+        )
+        for item in evidence.logged_items
+    ]
     proven = [
-        result.key_pinned and item.seq is not None and result.cover_of(item.seq) is not None
+        result.key_pinned and item.seq is not None and result.cover_of(item.seq) is not None and not item.caveat
         for item in evidence.logged_items
     ]
     if proven and all(proven):
         return IntegrityStatus(
             "verified",
             "Every piece of evidence in this dossier is covered by a checkpoint signed by a pinned key, and the whole "
-            f"audit log verified intact when this report was generated ({result.pin_source}).",
+            f"audit log verified intact when this report was generated ({result.pin_source})." + _unwitnessed(result),
             items,
         )
+    caveats = [item for item in evidence.logged_items if item.caveat]
     why = (
-        "no signing key is pinned" if not result.key_pinned else "some of it is not yet covered by a pinned checkpoint"
+        "no signing key is pinned"
+        if not result.key_pinned
+        else f"it was {caveats[0].caveat}"
+        if caveats
+        else "some of it is not yet covered by a pinned checkpoint"
     )
     return IntegrityStatus(
         "unverified",

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from ..clock import normalise_time, utc_iso
 from ..decision.mass import label_mass_of
 from ..errors import UserError
+from ..integrity.origin import log_identity
 from ..integrity.record_check import RecordIntegrity, SignedLeaves, check_record
 from ..integrity.trust import Pins, resolve_pins
 from ..privacy.guard import PrivacyGuard, is_sealed
@@ -31,6 +32,7 @@ from ..store.review_index import IndexRow, RecordFilter
 from ..store.reviews import SignOff
 from .actions import override_choices
 from .errors import BadRequest, Conflict, Forbidden
+from .index_check import rebuild_if_edited
 from .jobs import Job
 from .names import same_person
 from .queue import Page, QueuePage, queue_page, records_page, refresh
@@ -94,24 +96,41 @@ class ReviewPages:
         self.jobs = jobs
         self.trusted_key: Path | None = None
         self._signed = SignedLeaves()  # the log's signed prefix, checked once per checkpoint
+        self._index_checked = False  # the review index checked against the evidence (once per process)
+        self.index_notice: str | None = None  # said on the queue page when it had to be rebuilt
+
+    def _refresh(self, store: AuditStore) -> None:
+        """Bring the index up to date; when the workspace first opens the database (or the index claims more of the
+        log than there is), check it against the evidence and rebuild it from the evidence if it was edited."""
+        if not self._index_checked or int(store.review_index.meta("event_seq") or 0) > store.review_index.last_event():
+            problems = rebuild_if_edited(store)
+            self._index_checked = True
+            if problems:
+                self.index_notice = (
+                    f"The review index did not match the evidence ({problems[0]}; {len(problems)} problem(s)): it was "
+                    "rebuilt from the verified evidence. Run `llm-audit verify`: someone edited the database."
+                )
+        refresh(store)
 
     def queue(self, principal: Principal, reason: str | None = None, page: int = 1, mine: bool = False) -> QueuePage:
         require(principal, READ)
         with writable(self.db_path) as store:
-            refresh(store)
-            return queue_page(store, reason, page, assignee=principal.name if mine else None)
+            self._refresh(store)
+            shown = queue_page(store, reason, page, assignee=principal.name if mine else None)
+            shown.notice = self.index_notice
+            return shown
 
     def records(self, principal: Principal, filters: RecordFilter, page: int = 1) -> tuple[Page, dict[str, list[str]]]:
         require(principal, READ)
         with writable(self.db_path) as store:
-            refresh(store)
+            self._refresh(store)
             return records_page(store, filters, page), store.review_index.choices()
 
     def choices(self, principal: Principal) -> dict[str, list[str]]:
         """The values the lists' filters offer (use cases, operators, decisions, replay verdicts)."""
         require(principal, READ)
         with writable(self.db_path) as store:
-            refresh(store)
+            self._refresh(store)
             return store.review_index.choices()
 
     def record(self, principal: Principal, record_id: str, *, clear: bool = False) -> RecordView:
@@ -124,7 +143,7 @@ class ReviewPages:
                 + (", ".join(self.policy.clear_roles) if self.policy and self.policy.clear_roles else "no role")
             )
         with writable(self.db_path) as store:
-            refresh(store)
+            self._refresh(store)
             record = stored_record(store, record_id)
             sealed = is_sealed(record)
             evidence = gather(store, record)
@@ -236,7 +255,11 @@ class ReviewPages:
             return summary
 
     def _pins(self) -> Pins:
-        return resolve_pins(self.db_path, [self.trusted_key] if self.trusted_key is not None else [])
+        """The pins of this database's log (its origin), as ``verify`` resolves them."""
+        if self.trusted_key is not None:
+            return resolve_pins(self.db_path, [self.trusted_key])
+        with AuditStore.open(self.db_path) as store:
+            return resolve_pins(self.db_path, (), None, log_identity(store)) if store.events.exists() else Pins()
 
     def _verify(self):
         from ..integrity.verify import verify_database

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..decision.mass import label_mass_of
 from ..store import AuditStore
-from ..store.review_facts import RecordFacts
-from ..store.review_index import LAYOUT, IndexEntry, IndexRow, RecordFilter
+from ..store.review_index import LAYOUT, IndexRow, RecordFilter
 from .rules import REASONS, RULES, RULES_VERSION, evaluate
 
 PAGE_SIZE = 50
@@ -29,14 +27,7 @@ def refresh(store: AuditStore) -> int:
         if not rebuild and mark >= last:
             return 0
         ids = None if rebuild else index.touched_since(mark)
-        return index.write((_evaluated(facts) for facts in index.facts(ids)), last, RULES_VERSION, rebuild=rebuild)
-
-
-def _evaluated(facts: RecordFacts) -> IndexEntry:
-    """The rules' verdict on one record, with its label mass for the worklist (the decision's one reader)."""
-    if facts.decision_label_logprobs:
-        facts.label_mass = label_mass_of(facts.decision_label_logprobs).total
-    return evaluate(facts)
+        return index.write((evaluate(facts) for facts in index.facts(ids)), last, RULES_VERSION, rebuild=rebuild)
 
 
 @dataclass
@@ -53,6 +44,7 @@ class QueuePage(Page):
     reason: str | None
     requested_reason: str | None = None  # the reason asked for, known or not (an unknown one lists nothing)
     mine: bool = False
+    notice: str | None = None  # the index had to be rebuilt from the evidence (edited outside llm-audit)
 
 
 def _page(page: int) -> int:

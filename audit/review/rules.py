@@ -73,6 +73,11 @@ def open_finding(facts: RecordFacts) -> str | None:
     return f"open finding, {severity or 'no'} severity: {text[:80]}{'…' if len(text) > 80 else ''}{more}"
 
 
+def unreadable_evidence(facts: RecordFacts) -> str | None:
+    """A stored value of the record is not one JSON value (a duplicate key, say): no rule can read it safely."""
+    return f"evidence unreadable ({facts.unreadable}): run `llm-audit verify`" if facts.unreadable else None
+
+
 def monitoring_alert(facts: RecordFacts) -> str | None:
     """A monitoring rule fired on a window this record is part of, and nobody signed the record off since."""
     pending = [(severity, text) for severity, text, seq in facts.alerts if not _signed_off_after(facts, seq)]
@@ -119,6 +124,7 @@ def small_margin(facts: RecordFacts) -> str | None:
 
 # Most urgent first.
 RULES: tuple[Rule, ...] = (
+    Rule("unreadable", "Evidence unreadable (edited outside llm-audit)", 5, unreadable_evidence),
     Rule("adverse-decision", "Adverse decision", 10, adverse_decision),
     Rule("label-mass", "Labels hold too little of the model's probability", 12, low_label_mass),
     Rule("decision-disagrees", "Text disagrees with the scored decision", 15, decision_disagrees),
@@ -135,7 +141,10 @@ RULES_VERSION = hashlib.sha256(repr([(r.reason, r.rank, r.check.__name__) for r 
 
 
 def evaluate(facts: RecordFacts) -> IndexEntry:
-    """Run every rule on one record: its reasons (most urgent first) and rank (None: not in the queue)."""
+    """Run every rule on one record: its reasons (most urgent first) and rank (None: not in the queue); the
+    record's label mass is set for the worklist on the way (the decision's one reader of it)."""
+    if facts.decision_label_logprobs:
+        facts.label_mass = label_mass_of(facts.decision_label_logprobs).total
     reasons = []
     rank = None
     for rule in RULES:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
-from ..ids import ID_PREFIX
+from ..ids import ID_PREFIX, AmbiguousId
 from ..record import GenerationRecord
 from ..store import AuditStore, check_writable
 from .errors import BadRequest, NotFound
@@ -59,5 +59,7 @@ def stored_record(store: AuditStore, record_id: str) -> GenerationRecord:
         return store.records.get(check_id(record_id))
     except BadRequest:
         raise
+    except AmbiguousId as exc:
+        raise BadRequest(str(exc)) from None
     except UserError:
         raise NotFound(f"no record {record_id} in this database") from None

@@ -133,10 +133,9 @@ def fairness_batch(
     """
     import time
 
-    from tqdm import tqdm
-
     from .. import spool
     from ..fairness.analyse import aggregate, skip_reason
+    from ..progress import bar as progress_bar
 
     check_writable(db_path)
     started = time.perf_counter()
@@ -164,7 +163,7 @@ def fairness_batch(
     work = FairnessWork(tuple(swaps))
     scored = []
     failures = {}
-    with tqdm(total=len(todo), desc="fairness", unit="record", disable=not progress or None) as bar:
+    with progress_bar(total=len(todo), desc="fairness", unit="record", enabled=progress) as bar:
         outcomes = executor.run(work, todo)
         try:
             for outcome in outcomes:

@@ -42,7 +42,7 @@ def run_batch(
     Ctrl-C (KeyboardInterrupt) stops the run between two results: the summary then says
     ``interrupted`` and the same command resumes where it stopped.
     """
-    from tqdm import tqdm
+    from ..progress import bar as progress_bar
 
     summary = BatchSummary(
         kind=work.kind,
@@ -57,9 +57,7 @@ def run_batch(
     seen: set[str] = set()
     if not selection.todo:
         return summary
-    bar = tqdm(
-        total=len(selection.todo), desc=f"{work.kind}s", unit="record", disable=not progress or None, smoothing=0.1
-    )
+    bar = progress_bar(total=len(selection.todo), desc=f"{work.kind}s", unit="record", enabled=progress)
     outcomes = executor.run(work, selection.todo)
     try:
         with AuditStore.open(db_path, write=True) as store:

@@ -35,7 +35,6 @@ from ..clock import utc_iso
 from ..errors import UserError
 from ..ids import is_uuid7, uuid7
 from ..integrity.keys import sign_tail
-from ..integrity.trust import Pins, resolve_pins
 from ..integrity.verify import VerifyResult, verify_database
 from ..store import AuditStore, check_writable
 from ..store.blobs import BlobTooLarge, expanded_size
@@ -112,14 +111,14 @@ def _check_schema(path: Path) -> None:
         )
 
 
-def _verified(path: Path, pins: Pins, allow_unsigned: bool) -> tuple[VerifyResult, int, str]:
+def _verified(path: Path, trust_file: Path | str | None, allow_unsigned: bool) -> tuple[VerifyResult, int, str]:
     """The source's verification, how far it may be merged, and what vouches for that.
 
     Each host signs with its own key; the archive's trust file holds the hosts' public keys. A
     source signed by a key that is not trusted is not tampered, only untrusted: refused unless
     ``allow_unsigned``; any other problem refuses it whatever the options.
     """
-    result = verify_database(path, pins)
+    result = verify_database(path, trust_file=trust_file)  # pinned as `verify` pins it: by the source's own log
     tampering = [p for p in result.problems if p.check != "pinning"]
     if tampering:
         first = tampering[0]
@@ -134,8 +133,8 @@ def _verified(path: Path, pins: Pins, allow_unsigned: bool) -> tuple[VerifyResul
     signers = ", ".join(sorted({c.key_id for c in result.covers})) or "no key"
     raise SourceRefused(
         f"source {path} has no checkpoint signed by a trusted key (it is signed by {signers}; "
-        f"{pins.source or 'the trust file is empty'}): nothing was merged; trust its host's key with "
-        "`llm-audit trust add HOST.pub.pem`, or pass --allow-unsigned (recorded in the provenance)"
+        f"{result.pin_source or result.unpinned_because or 'the trust file is empty'}): nothing was merged; trust its "
+        "host's key with `llm-audit trust add HOST.pub.pem`, or pass --allow-unsigned (recorded in the provenance)"
     )
 
 
@@ -194,11 +193,10 @@ def merge_databases(
         if archive.exists() and source.exists() and source.resolve() == archive.resolve():
             raise UserError(f"{source} is the archive itself: pass another -o")
     check_writable(archive)
-    pins = resolve_pins(None, trust_file=trust_file)
     checked = []
     for source in sources:  # all checked before the archive is touched
         _check_schema(source)
-        result, up_to, trust = _verified(source, pins, allow_unsigned)
+        result, up_to, trust = _verified(source, trust_file, allow_unsigned)
         _check_contents(source, up_to, max_blob_bytes)
         checked.append((result, up_to, trust))
     names = hosts or [source.stem for source in sources]
@@ -211,7 +209,7 @@ def merge_databases(
             reports.append(report)
     made = sign_tail(archive)
     result = MergeResult(str(archive), reports)
-    final = verify_database(archive, Pins())
+    final = verify_database(archive, trust_file=trust_file)  # what `verify` will say of it, pinned the same way
     result.archive_verified, result.archive_events, result.archive_root_hash = final.ok, final.events, final.root_hash
     result.archive_key_id = made.key_id if made else final.key_id
     return result

@@ -49,6 +49,7 @@ class AuditStore:
         self.blobs = BlobRepository(db)
         self.checkpoints = CheckpointRepository(db, self.events)
         self.events.after_append = self.checkpoints.sign_if_due  # the automatic checkpoint rule
+        self.events.signer = self.checkpoints.event_key  # every event signed by the log's key when written
         self.records = RecordRepository(db, self.events)
         self.explanations = ExplanationRepository(db, self.events, self.blobs)
         self.attention = AttentionRepository(db, self.events, self.blobs)

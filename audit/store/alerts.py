@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
+from ..integrity.canonical_check import read_json
 from ..monitor.result import AlertResult
 from .documents import DocumentRepository, register_documents
 from .events import TABLE as EVENTS
@@ -32,6 +32,6 @@ class AlertRepository(DocumentRepository):
         for alert_id, body, seq in rows:
             if alert_ids is not None and alert_id not in alert_ids:
                 continue
-            alert = AlertResult.from_dict(json.loads(body))
+            alert = AlertResult.from_dict(read_json(body, f"{TABLE}.body of alert {alert_id}"))
             for record_id in alert.record_ids:
                 yield record_id, alert.severity, alert.text, int(seq)

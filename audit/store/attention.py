@@ -17,7 +17,7 @@ ranks. Head importance: a layers x heads table compared against Captum to 1e-6.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import sqlite_utils
@@ -98,6 +98,7 @@ class AttentionRepository(EvidenceRepository):
 
     kind = "attention"
     table = TABLE
+    columns_of_fields: ClassVar[dict[str, str]] = {f"blobs.{name}": f"{name}_sha256" for name in ARRAYS}
 
     def __init__(self, db: sqlite_utils.Database, events: EventLog, blobs: BlobRepository) -> None:
         super().__init__(db, events)

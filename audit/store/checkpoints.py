@@ -31,9 +31,11 @@ import sqlite_utils
 
 from ..clock import utc_iso
 from ..errors import UserError
+from ..integrity.chain import event_message, recompute_leaf
 from ..integrity.key_location import signing_key_for
 from ..integrity.merkle import MerkleAccumulator
-from ..integrity.signing import SigningKey, checkpoint_message
+from ..integrity.signing import SigningKey, VerifyKey, checkpoint_message
+from ..integrity.trust import pin_new_log
 from .append_only import append_only
 from .database import atomic
 from .events import TABLE as EVENTS
@@ -91,6 +93,21 @@ class CheckpointRepository(EvidenceRepository):
     def __init__(self, db: sqlite_utils.Database, events: EventLog) -> None:
         super().__init__(db, events)
         self._checked: tuple[MerkleAccumulator, str] | None = None  # leaves checked so far, and the last one
+        self._event_key: SigningKey | None = None
+
+    def event_key(self) -> SigningKey | None:
+        """The key each event is signed with when appended: the log's key (None for an in-memory database).
+
+        Read once per store and kept: a checkpoint signed here refreshes it (after a rotation, the new key).
+        """
+        if self._event_key is None and self.events.database_file() is not None:
+            try:
+                self._event_key = self.signing_key()
+            except UserError:
+                if self.events.any_signed():
+                    raise  # a log whose events are signed takes no unsigned one: kept in the pending spool instead
+                return None  # a log from before 0.3 whose key is not here: appended as before, unsigned
+        return self._event_key
 
     # -- evidence ---------------------------------------------------------------------------
     def payload(self, subject_id: str) -> dict[str, Any]:
@@ -164,7 +181,7 @@ class CheckpointRepository(EvidenceRepository):
         file = self.events.database_file()
         if file is None:
             raise UserError("an in-memory database has no signing key: pass one to sign()")
-        return signing_key_for(file, None, self.current_key_id())[0]
+        return signing_key_for(file, None, self.current_key_id(), self.events.origin())[0]
 
     def sign(self, key: SigningKey | None = None) -> Checkpoint:
         """Log a checkpoint event and sign the tree that ends with it, in one transaction (the caller's or its own)."""
@@ -177,10 +194,13 @@ class CheckpointRepository(EvidenceRepository):
                     f"key {key.source} (id {key.key_id}) is not this log's signing key (key id {expected}): "
                     "pass the right --signing-key (changing keys is `llm-audit rotate-key`)"
                 )
+            first = self.latest() is None
             acc = self._leaves_checked()
+            self._signatures_checked(key)
             next_id = int(self.db.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {TABLE}").fetchone()[0])
             row = {"tree_size": acc.size + 1, "signed_at": utc_iso(), "key_id": key.key_id, "public_key": key.raw.hex()}
-            seq = self.events.append(KIND, str(next_id), checkpoint_payload(row), auto_checkpoint=False)
+            seq = self.events.append(KIND, str(next_id), checkpoint_payload(row), auto_checkpoint=False, key=key)
+            self._event_key = key
             if seq != row["tree_size"]:
                 raise RuntimeError(f"checkpoint event landed at seq {seq}, expected {row['tree_size']}")
             leaf = self.events.at(seq).leaf_hash
@@ -190,6 +210,9 @@ class CheckpointRepository(EvidenceRepository):
             signature = key.sign(checkpoint_message(seq, root, row["signed_at"]))
             made = Checkpoint(next_id, seq, root, row["signed_at"], key.key_id, row["public_key"], signature)
             self._insert(made.to_dict())
+            if self.events.database_file() is not None:  # a new log: pinned to its first key (first use)
+                signer = VerifyKey.from_raw_hex(made.public_key, "the log's key")
+                pin_new_log(str(self.events.origin()), signer, first=first)  # later: a 0.2 key pin migrates
             return made
 
     def _leaves_checked(self) -> MerkleAccumulator:
@@ -231,6 +254,38 @@ class CheckpointRepository(EvidenceRepository):
                 return acc.copy(), acc.size
         return MerkleAccumulator(), 0
 
+    def _signatures_checked(self, key: SigningKey) -> None:
+        """Every event the checkpoint is about to cover for the first time carries a valid signature by ``key`` (the
+        log's key): an event appended without the key (a forged sign-off, tombstone or release at the tail) is named
+        and nothing is signed. Unsigned events are accepted only in a log none of whose events is signed (appended
+        before 0.3)."""
+        signed = self.signed_size()
+        legacy = not self.events.any_signed()
+        # Events up to a key transition were written with the key it retires; later ones with the signing key.
+        handovers = [
+            (event.seq, VerifyKey.from_raw_hex(json.loads(event.payload)["old_public_key"], "the retired key"))
+            for event in self.events.iter_chain(kind=TRANSITION)
+            if event.seq > signed
+        ]
+        final = VerifyKey.from_raw_hex(key.raw.hex(), "the signing key")
+        for seq, signature in self.events.signatures(after=signed):
+            if signature is None and legacy:
+                continue
+            verifier = next((old for at, old in handovers if seq <= at), final)
+            event = self.events.at(seq)
+            why = None
+            if signature is None:
+                why = "carries no signature, but the log's events are signed when they are written"
+            elif recompute_leaf(event, signed=True) != event.leaf_hash:
+                why = "does not match its leaf hash"
+            elif not verifier.verify(signature, event_message(event.leaf_hash)):
+                why = f"is not signed by the log's key {verifier.key_id}"
+            if why is not None:
+                raise UserError(
+                    f"event seq {seq} ({event.kind} {event.subject_id}) {why}: it was not written by llm-audit with this "
+                    "log's key, so nothing was signed; run `llm-audit verify`"
+                )
+
     def sign_if_due(self, seq: int) -> Checkpoint | None:
         """The automatic rule, after each append: sign when ``checkpoint_every()`` events, or events older than
         ``checkpoint_seconds()``, are not yet covered."""
@@ -256,9 +311,9 @@ class CheckpointRepository(EvidenceRepository):
         return None
 
     # -- key transitions --------------------------------------------------------------------
-    def append_transition(self, payload: dict[str, Any]) -> int:
+    def append_transition(self, payload: dict[str, Any], key: SigningKey | None = None) -> int:
         """Log a key-transition statement (built and signed by :mod:`audit.integrity.keys`); its seq."""
-        return self.events.append(TRANSITION, payload["new_key_id"], payload, auto_checkpoint=False)
+        return self.events.append(TRANSITION, payload["new_key_id"], payload, auto_checkpoint=False, key=key)
 
 
 _SELECT = "id, tree_size, root_hash, signed_at, key_id, public_key, signature"

@@ -29,7 +29,8 @@ from typing import Any
 import sqlite_utils
 
 from ..clock import utc_iso
-from ..integrity.chain import GENESIS, ChainedEvent, seal
+from ..integrity.chain import GENESIS, ChainedEvent, event_message, seal
+from ..integrity.note import origin_of
 from .append_only import append_only
 from .database import atomic
 from .schema import register
@@ -100,6 +101,14 @@ register(
 )
 
 
+register(
+    "events",
+    4,
+    "writer's signature of each event (Ed25519 over its leaf hash; NULL for events appended before 0.3)",
+    f"ALTER TABLE {TABLE} ADD COLUMN signature TEXT",
+)
+
+
 @dataclass
 class Event:
     seq: int
@@ -109,20 +118,11 @@ class Event:
     payload: dict[str, Any]
 
 
-def _insert(conn: sqlite3.Connection, event: ChainedEvent) -> None:
-    conn.execute(
-        f"INSERT INTO {TABLE} ({_CHAIN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            event.seq,
-            event.kind,
-            event.subject_id,
-            event.created_at,
-            event.payload,
-            event.payload_sha256,
-            event.prev_hash,
-            event.leaf_hash,
-        ],
-    )
+def _insert(conn: sqlite3.Connection, event: ChainedEvent, signature: str | None = None) -> None:
+    columns, values = _CHAIN_COLUMNS, list(event)
+    if signature is not None:
+        columns, values = columns + ", signature", [*values, signature]
+    conn.execute(f"INSERT INTO {TABLE} ({columns}) VALUES ({', '.join('?' for _ in values)})", values)
 
 
 # Events whose payload names a record (``record_id``), indexed by it (partial expression index).
@@ -158,21 +158,35 @@ class EventLog:
     def __init__(self, db: sqlite_utils.Database, after_append: Callable[[int], Any] | None = None) -> None:
         self.db = db
         self.after_append = after_append
+        self.signer: Callable[[], Any] | None = None  # the log's signing key, for each append (set by AuditStore)
 
     # -- writing -----------------------------------------------------------------------
-    def append(self, kind: str, subject_id: str, payload: dict[str, Any], *, auto_checkpoint: bool = True) -> int:
-        """Append one event; call inside the transaction that stores the subject.
+    def append(
+        self, kind: str, subject_id: str, payload: dict[str, Any], *, auto_checkpoint: bool = True, key: Any = None
+    ) -> int:
+        """Append one event, signed by the log's key (``key``, else the store's signer); call inside the transaction
+        that stores the subject.
 
         Called outside a transaction it opens its own ``BEGIN IMMEDIATE``, so reading the
         chain's tail and writing the next link can never interleave with another writer.
         """
         with atomic(self.db.conn) as conn:
+            key = key if key is not None else (self.signer() if self.signer is not None else None)
             last = conn.execute(f"SELECT seq, leaf_hash FROM {TABLE} ORDER BY seq DESC LIMIT 1").fetchone()
             seq, prev = (1, GENESIS) if last is None else (int(last[0]) + 1, bytes.fromhex(last[1]))
-            _insert(conn, seal(seq, prev, kind, subject_id, utc_iso(), payload))
+            event = seal(seq, prev, kind, subject_id, utc_iso(), payload, signed=key is not None)
+            signature = key.sign(event_message(event.leaf_hash)) if key is not None else None
+            _insert(conn, event, signature)
             if auto_checkpoint and self.after_append is not None:
                 self.after_append(seq)
         return seq
+
+    def origin(self) -> str | None:
+        """The log's identity, its C2SP origin line (``llm-audit/`` + 32 hex of its first leaf); None while empty."""
+        if not self.is_chained():
+            return None
+        row = self.db.execute(f"SELECT leaf_hash FROM {TABLE} WHERE seq = 1").fetchone()
+        return origin_of(row[0]) if row else None
 
     def database_file(self) -> Path | None:
         for _, name, file in self.db.conn.execute("PRAGMA database_list"):
@@ -204,6 +218,41 @@ class EventLog:
         params = [v for _, v in clauses]
         rows = self.db.execute(f"SELECT {_CHAIN_COLUMNS} FROM {TABLE}{where} ORDER BY seq", params)
         return (ChainedEvent(*row) for row in rows)
+
+    def has_signatures(self) -> bool:
+        return self.exists() and "signature" in self.db[TABLE].columns_dict
+
+    def signatures(self, after: int = 0) -> Iterator[tuple[int, str | None]]:
+        """(seq, signature) of every event after seq ``after``, in order (signature None: unsigned, before 0.3)."""
+        if not self.has_signatures():
+            return (
+                (int(row[0]), None)
+                for row in self.db.execute(f"SELECT seq FROM {TABLE} WHERE seq > ? ORDER BY seq", [after])
+            )
+        return (
+            (int(r[0]), r[1])
+            for r in self.db.execute(f"SELECT seq, signature FROM {TABLE} WHERE seq > ? ORDER BY seq", [after])
+        )
+
+    def signature_at(self, seq: int) -> str | None:
+        if not self.has_signatures():
+            return None
+        row = self.db.execute(f"SELECT signature FROM {TABLE} WHERE seq = ?", [seq]).fetchone()
+        return row[0] if row else None
+
+    def any_signed(self, up_to: int | None = None) -> bool:
+        """Whether any event (up to seq ``up_to``) carries a signature: from then on every event must."""
+        if not self.has_signatures():
+            return False
+        sql = f"SELECT 1 FROM {TABLE} WHERE signature IS NOT NULL" + (" AND seq <= ?" if up_to is not None else "")
+        return self.db.execute(sql + " LIMIT 1", [up_to] if up_to is not None else []).fetchone() is not None
+
+    def iter_chain_signed(self) -> Iterator[tuple[ChainedEvent, str | None]]:
+        """(event as stored, its writer's signature or None), oldest first: what verification streams over."""
+        if not self.has_signatures():
+            return ((event, None) for event in self.iter_chain())
+        rows = self.db.execute(f"SELECT {_CHAIN_COLUMNS}, signature FROM {TABLE} ORDER BY seq")
+        return ((ChainedEvent(*row[:8]), row[8]) for row in rows)
 
     def at(self, seq: int) -> ChainedEvent:
         """The event at position ``seq`` as stored."""

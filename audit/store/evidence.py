@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 import sqlite_utils
 
 from ..errors import UserError
-from ..ids import ID_PREFIX, assign_identity
+from ..ids import AMBIGUOUS_SHOWN, ID_PREFIX, AmbiguousId, assign_identity, normalise_id
 from ..integrity.canonical import canonical_scalar
 from .database import atomic
 from .events import TABLE as EVENTS
@@ -42,9 +42,33 @@ def id_prefix(value: str, what: str, hint: str) -> tuple[str, list[Any]]:
     ``%`` and ``_`` would be LIKE wildcards and match the middle of ids; anything but hex digits
     and dashes cannot start an id, so it is refused with the usual "no such id" message.
     """
-    if not ID_PREFIX.match(value):
+    if not isinstance(value, str) or not ID_PREFIX.match(normalise_id(value)):
         raise UserError(f"no {what} with id {value!r} in this database (ids are hex digits and dashes): {hint}")
+    value = normalise_id(value)
     return "substr(id, 1, ?) = ?", [len(value), value]
+
+
+def row_by_id(db: sqlite_utils.Database, table: str, value: str, what: str, hint: str) -> dict[str, Any]:
+    """The one row ``value`` names: its id in either case, or a prefix of 8+ characters that starts exactly one id.
+
+    A prefix that starts several ids is refused naming them (a user who typed 8 characters of an id
+    must learn it was not enough, not that nothing is stored); nothing found says so.
+    """
+    exists = db[table].exists()
+    exact = normalise_id(value) if isinstance(value, str) else value
+    rows = list(db.query(f"SELECT * FROM {table} WHERE id = ?", [exact])) if exists else []
+    if rows:
+        return rows[0]
+    where, params = id_prefix(value, what, hint)
+    query = f"SELECT * FROM {table} WHERE {where} ORDER BY rowid LIMIT {AMBIGUOUS_SHOWN + 1}"
+    matches = list(db.query(query, params)) if exists else []
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise UserError(f"no {what} with id {value!r} in this database: {hint}")
+    count = f"more than {AMBIGUOUS_SHOWN}" if len(matches) > AMBIGUOUS_SHOWN else str(len(matches))
+    named = ", ".join(row["id"] for row in matches[:AMBIGUOUS_SHOWN])
+    raise AmbiguousId(f"id prefix {value!r} is ambiguous: it starts {count} {what} ids ({named}): give more characters")
 
 
 class CanonicalRow:
@@ -100,6 +124,8 @@ class EvidenceRepository:
 
     kind: ClassVar[str]  # the event kind logged with each row
     table: ClassVar[str]
+    # Payload fields held by a column of another name ("blobs.rollout" -> "rollout_sha256"), for naming it.
+    columns_of_fields: ClassVar[dict[str, str]] = {}
 
     def __init__(self, db: sqlite_utils.Database, events: EventLog) -> None:
         self.db = db

@@ -15,13 +15,13 @@ from typing import Any
 import sqlite_utils
 
 from ..attribution.result import AttributionResult
-from ..errors import UserError
 from ..integrity.canonical import strict_canonical
+from ..integrity.canonical_check import read_json
 from .append_only import append_only
 from .blobs import BlobRepository
 from .database import atomic
 from .events import EventLog
-from .evidence import CanonicalRow, EvidenceRepository, assign_identity, id_prefix
+from .evidence import CanonicalRow, EvidenceRepository, assign_identity, row_by_id
 from .schema import register
 
 TABLE = "explanations"
@@ -110,8 +110,19 @@ _BLOB_TEXT = re.compile(r'"(?:token_attr_sha256|seq_attr_sha256)":"([0-9a-f]{64}
 def _decode(row: dict[str, Any]) -> dict[str, Any]:
     data = {column: row[column] for column in _COLUMNS}
     for column in _JSON:
-        data[column] = json.loads(data[column]) if data[column] is not None else None
+        data[column] = read_json(data[column], f"{TABLE}.{column} of explanation {data['id']}")
     return data
+
+
+def _targets(row: dict[str, Any], target: str | None, contrast: str | None) -> bool:
+    """Whether the explanation in ``row`` has this target (``decision`` or ``output``) and contrast label."""
+    aim = (read_json(row["params"], f"{TABLE}.params of explanation {row['id']}") or {}).get("target")
+    kind = aim.get("kind") if isinstance(aim, dict) else None
+    if target == "decision" and kind != "decision":
+        return False
+    if target == "output" and kind is not None:
+        return False
+    return contrast is None or (isinstance(aim, dict) and aim.get("contrast") == contrast)
 
 
 class ExplanationRepository(EvidenceRepository):
@@ -178,16 +189,9 @@ class ExplanationRepository(EvidenceRepository):
         )
 
     def get(self, explanation_id: str) -> AttributionResult:
-        """One explanation by id (or an unambiguous prefix of 8+ characters)."""
-        rows = list(self.db.query(f"SELECT * FROM {TABLE} WHERE id = ?", [explanation_id])) if self.exists() else []
+        """One explanation by id (either case) or an unambiguous prefix of 8+ characters (:func:`row_by_id`)."""
         hint = "run `llm-audit explain RECORD_ID` first"
-        if not rows and self.exists():
-            where, params = id_prefix(explanation_id, "explanation", hint)
-            matches = list(self.db.query(f"SELECT * FROM {TABLE} WHERE {where} LIMIT 2", params))
-            rows = matches if len(matches) == 1 else []
-        if not rows:
-            raise UserError(f"no explanation with id {explanation_id!r} in this database: {hint}")
-        return self._result(rows[0])
+        return self._result(row_by_id(self.db, TABLE, explanation_id, "explanation", hint))
 
     def iter(
         self,
@@ -206,17 +210,12 @@ class ExplanationRepository(EvidenceRepository):
             if value is not None:
                 clauses.append(f"t.{column} = ?")
                 params.append(value)
-        # The target lives in the stored parameters (a text for output targets, an object for decisions).
-        if target == "decision":
-            clauses.append("json_extract(t.params, '$.target.kind') = 'decision'")
-        elif target == "output":
-            clauses.append("json_extract(t.params, '$.target.kind') IS NULL")
-        if contrast is not None:
-            clauses.append("json_extract(t.params, '$.target.contrast') = ?")
-            params.append(contrast)
-        return (
-            self._result(row) for row in self._chain_ordered(" AND ".join(clauses), params, newest_first=newest_first)
-        )
+        rows = self._chain_ordered(" AND ".join(clauses), params, newest_first=newest_first)
+        if target is None and contrast is None:
+            return (self._result(row) for row in rows)
+        # The target lives in the stored parameters (a text for output targets, an object for decisions), read
+        # through the one reader (never json_extract, which reads a duplicate "target" as another value).
+        return (self._result(row) for row in rows if _targets(row, target, contrast))
 
     def list(
         self,
@@ -243,7 +242,9 @@ class ExplanationRepository(EvidenceRepository):
         if record_id is not None:
             sql += " AND record_id = ?"
             args.append(record_id)
-        return [(row[0], json.loads(row[1])) for row in self.db.execute(sql + " ORDER BY rowid", args)]
+        return [
+            (row[0], read_json(row[1], f"{TABLE}.params")) for row in self.db.execute(sql + " ORDER BY rowid", args)
+        ]
 
     def latest(
         self,

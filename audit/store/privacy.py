@@ -7,11 +7,11 @@ already trusts. This repository logs those events and finds them again.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import sqlite_utils
 
+from ..integrity.canonical_check import read_json
 from .events import EventLog
 
 ERASURE, HOLD, RELEASE = "erasure", "hold", "release"
@@ -26,16 +26,17 @@ class PrivacyRepository:
         """``{id, started_at, use_case, privacy}`` of every sealed record (of one subject), oldest first."""
         if not self.db["generations"].exists():
             return []
-        sql = (
-            "SELECT id, started_at, use_case, json_extract(tags, '$.privacy') AS privacy FROM generations "
-            "WHERE json_extract(tags, '$.privacy.sealed') = 1"
-        )
-        params: list[Any] = []
-        if subject is not None:
-            sql += " AND json_extract(tags, '$.privacy.subject') = ?"
-            params.append(subject)
-        rows = self.db.execute(sql + " ORDER BY seq", params).fetchall()
-        return [{"id": r[0], "started_at": r[1], "use_case": r[2], "privacy": json.loads(r[3])} for r in rows]
+        # Read through the one reader, never json_extract: a duplicate key would read one way here and another in
+        # verify (a duplicate "sealed" or "retain_until" must not decide what is erased or held).
+        rows = self.db.execute("SELECT id, started_at, use_case, tags FROM generations ORDER BY seq").fetchall()
+        out = []
+        for record_id, started_at, use_case, tags in rows:
+            privacy = (read_json(tags, f"generations.tags of record {record_id}") or {}).get("privacy")
+            if not isinstance(privacy, dict) or privacy.get("sealed") is not True:
+                continue
+            if subject is None or privacy.get("subject") == subject:
+                out.append({"id": record_id, "started_at": started_at, "use_case": use_case, "privacy": privacy})
+        return out
 
     def append_erasure(self, record_id: str, payload: dict[str, Any]) -> int:
         """Log the tombstone of ``record_id``'s erasure (call inside the transaction that destroys its key)."""

@@ -7,7 +7,6 @@ from records version 3 the per-token log-probabilities and top-k alternatives ar
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import fields
 from typing import Any
@@ -15,12 +14,12 @@ from typing import Any
 import sqlite_utils
 
 from ..clock import normalise_time
-from ..errors import UserError
 from ..integrity.canonical import canonical_flat, strict_canonical
+from ..integrity.canonical_check import check_text, encode_json, read_json
 from ..record import PACKED_FROM, GenerationRecord
 from ..token_pack import pack_logprobs, pack_top
 from .append_only import append_only
-from .evidence import CanonicalRow, EvidenceRepository, id_prefix
+from .evidence import CanonicalRow, EvidenceRepository, row_by_id
 from .schema import register
 
 TABLE = "generations"
@@ -106,14 +105,13 @@ def _to_row(record: GenerationRecord, data: dict[str, Any] | None = None) -> dic
 
 
 def _json_text(value: Any, canonical: bool = True) -> str | None:
-    """A JSON column's text: canonical (RFC 8785) so verification can rebuild the logged
-    payload by concatenation (:func:`_project_text`); plain JSON for the rare value JCS
-    cannot write (a -inf log-probability), which verification then checks the slow way,
-    and for the columns whose key order means something (:data:`_ORDERED_COLUMNS`)."""
+    """A JSON column's text in its declared encoding (:mod:`audit.store.coverage`): canonical (RFC 8785) so
+    verification can rebuild the logged payload by concatenation (:func:`_project_text`); plain JSON for the rare
+    value JCS cannot write (a -inf log-probability), which verification then checks the slow way, and for the
+    columns whose key order means something (:data:`_ORDERED_COLUMNS`)."""
     if value is None:
         return None
-    plain = json.dumps(value, ensure_ascii=False, allow_nan=True)
-    return (strict_canonical(value) or plain) if canonical else plain
+    return encode_json(value, "jcs" if canonical else "plain")
 
 
 # Template variables keep the caller's order (it is the order of the fields in a field-level
@@ -155,18 +153,26 @@ def _project(db: sqlite_utils.Database, record_id: str) -> dict[str, Any]:
             data.pop(column, None)
     for column in _JSON_COLUMNS:
         if column in data:
-            data[column] = json.loads(data[column]) if data[column] is not None else None
+            data[column] = read_json(data[column], f"{TABLE}.{column}")
     data["add_special_tokens"] = bool(data["add_special_tokens"])
     return data
 
 
 def _ordered(value: str) -> str:
-    """The ``variables`` column (kept in the caller's order) in canonical form."""
-    parsed = json.loads(value)
+    """The ``variables`` column (kept in the caller's order) in canonical form; a text that is not exactly its
+    writer's form of one value (a duplicate key, say) is returned as it is, so it never matches the logged payload."""
+    parsed, problem = check_text(value, "plain")
+    if problem is not None:
+        return value
     return canonical_flat(parsed) or strict_canonical(parsed) or value
 
 
-_SPECIAL = {"variables": _ordered, "add_special_tokens": lambda value: "true" if value else "false"}
+def _flag(value: Any) -> str:
+    """A 0/1 column as JSON; anything else (a 2 is truthy too) as itself, so it does not match."""
+    return {0: "false", 1: "true"}.get(value, repr(value)) if type(value) is int else repr(value)
+
+
+_SPECIAL = {"variables": _ordered, "add_special_tokens": _flag}
 
 
 def _text_plan(names: list[str]) -> CanonicalRow:
@@ -185,7 +191,7 @@ def _from_row(row: dict[str, Any]) -> GenerationRecord:
     data.pop("weights_sha256", None)
     for column in _JSON_COLUMNS:
         if column in data:
-            data[column] = json.loads(data[column]) if data[column] is not None else None
+            data[column] = read_json(data[column], f"{TABLE}.{column} of record {data.get('id')}")
     data["add_special_tokens"] = bool(data["add_special_tokens"])
     return GenerationRecord.from_dict(data)
 
@@ -225,17 +231,8 @@ class RecordRepository(EvidenceRepository):
         return ((values[at], plan.text(values)) for values in cursor)
 
     def get(self, record_id: str) -> GenerationRecord:
-        rows = list(self.db.query(f"SELECT * FROM {TABLE} WHERE id = ?", [record_id])) if self.exists() else []
-        if not rows:
-            hint = "run `llm-audit list` to see the ids"
-            where, params = id_prefix(record_id, "record", hint)
-            matches = (
-                list(self.db.query(f"SELECT * FROM {TABLE} WHERE {where} LIMIT 2", params)) if self.exists() else []
-            )
-            if len(matches) != 1:
-                raise UserError(f"no record with id {record_id!r} in this database: {hint}")
-            rows = matches
-        return _from_row(rows[0])
+        """The record ``record_id`` names: its id (either case) or an unambiguous prefix (:func:`row_by_id`)."""
+        return _from_row(row_by_id(self.db, TABLE, record_id, "record", "run `llm-audit list` to see the ids"))
 
     def iter(
         self,

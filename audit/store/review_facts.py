@@ -7,13 +7,13 @@ field attribution, sign-offs, open findings and the monitoring alerts that name 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlite_utils
 
+from ..integrity.canonical_check import StoredValueError, read_json
 from .alerts import AlertRepository
 from .events import EventLog
 
@@ -60,6 +60,7 @@ class RecordFacts:
     label_mass: float | None = None  # the labels' share of the model's probability (set by the review rules' reader)
     key_fields: list[tuple[str, str]] = field(default_factory=list)  # the first template fields (stored text)
     assignee: str | None = None  # of the latest assignment
+    unreadable: str | None = None  # a stored JSON value that is not one value (edited outside llm-audit)
     decision_label_logprobs: dict[str, float] | None = None  # the recorded ones: the label mass derives from them
     decision_min_label_mass: float | None = None  # as recorded (None: a record written before it; the default)
     alerts: list[tuple[str, str, int]] = field(default_factory=list)  # (severity, text, event seq) naming it
@@ -101,28 +102,33 @@ def _facts_where(db: sqlite_utils.Database, where: str, params: list[str]) -> It
     rid = f" WHERE {{col}} {where}" if where else ""
     facts: dict[str, RecordFacts] = {}
     decided = "decision" in db["generations"].columns_dict
-    decision = (
-        ", ".join(
-            f"json_extract(decision, '$.{key}')" for key in ("chosen", "favourable", "runner_up", "margin", "stated")
-        )
-        + ", json_extract(decision, '$.agrees'), json_extract(decision, '$.label_logprobs')"
-        + ", json_extract(decision, '$.min_label_mass')"
-        if decided
-        else "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
-    )
-    for seq, record_id, started, use_case, operator, sealed, variables, *d in db.execute(
-        f"SELECT seq, id, started_at, use_case, operator, json_extract(tags, '$.privacy.sealed'), variables, {decision} "
+    # Read through the one reader (never json_extract: SQLite and Python read a duplicate key differently).
+    for seq, record_id, started, use_case, operator, tags, variables, decision in db.execute(
+        f"SELECT seq, id, started_at, use_case, operator, tags, variables, {'decision' if decided else 'NULL'} "
         "FROM generations" + rid.format(col="id"),
         params,
     ):
-        f = facts[record_id] = RecordFacts(seq, record_id, started, use_case, operator, bool(sealed))
-        if variables:
-            f.key_fields = [(str(k), str(v)) for k, v in list(json.loads(variables).items())[:KEY_FIELDS]]
-        if d[0] is not None:
-            f.decision, f.decision_favourable, f.decision_runner_up, f.decision_margin, f.decision_stated = d[:5]
-            f.decision_agrees = bool(d[5])
-            f.decision_label_logprobs = json.loads(d[6]) if d[6] else None
-            f.decision_min_label_mass = d[7]
+        f = facts[record_id] = RecordFacts(seq, record_id, started, use_case, operator, False)
+        try:
+            privacy = (read_json(tags, "tags") or {}).get("privacy")
+            d = read_json(decision, "decision")
+            fields = read_json(variables, "variables")
+        except StoredValueError as exc:
+            f.unreadable, f.sealed = f"{exc.where} {exc.reason}", True  # unreadable: never index its text
+            continue
+        f.sealed = bool(isinstance(privacy, dict) and privacy.get("sealed") is True)
+        if isinstance(fields, dict):  # as stored: a sealed record's values are its redacted ones
+            f.key_fields = [(str(k), str(v)) for k, v in list(fields.items())[:KEY_FIELDS]]
+        if isinstance(d, dict) and d.get("chosen") is not None:
+            f.decision, f.decision_favourable, f.decision_runner_up = (
+                d["chosen"],
+                d.get("favourable"),
+                d.get("runner_up"),
+            )
+            f.decision_margin, f.decision_stated = d.get("margin"), d.get("stated")
+            f.decision_agrees = bool(d.get("agrees"))
+            f.decision_label_logprobs = d.get("label_logprobs") or None
+            f.decision_min_label_mass = d.get("min_label_mass")
     if not facts:
         return
     for (subject,) in db.execute(
@@ -132,8 +138,8 @@ def _facts_where(db: sqlite_utils.Database, where: str, params: list[str]) -> It
         if subject in facts:
             facts[subject].erased = True
     if db["replays"].exists():
-        for record_id, verdict, step, seq in db.execute(
-            "SELECT t.record_id, t.verdict, json_extract(t.first_divergence, '$.step'), e.seq FROM replays t "
+        for record_id, verdict, divergence, seq in db.execute(
+            "SELECT t.record_id, t.verdict, t.first_divergence, e.seq FROM replays t "
             "JOIN events e ON e.subject_id = t.id AND e.kind = 'replay'"
             + rid.format(col="t.record_id")
             + " ORDER BY e.seq",
@@ -141,11 +147,16 @@ def _facts_where(db: sqlite_utils.Database, where: str, params: list[str]) -> It
         ):
             f = facts.get(record_id)
             if f is not None:
+                try:
+                    first = read_json(divergence, "replays.first_divergence")
+                except StoredValueError as exc:
+                    f.unreadable, first = f"{exc.where} {exc.reason}", None
+                step = first.get("step") if isinstance(first, dict) else None
                 f.replay_verdict, f.replay_step, f.replay_seq = verdict, step, seq
     if db["explanations"].exists():
         granular = "t.granularity IN ('field', 'segment')"
-        for record_id, _granularity, diff, stability, seq in db.execute(
-            "SELECT t.record_id, t.granularity, t.logprob_max_diff, json_extract(t.extra, '$.stability'), e.seq "
+        for record_id, _granularity, diff, extra, seq in db.execute(
+            "SELECT t.record_id, t.granularity, t.logprob_max_diff, t.extra, e.seq "
             "FROM explanations t JOIN events e ON e.subject_id = t.id AND e.kind = 'explanation'"
             + (rid.format(col="t.record_id") + f" AND {granular}" if where else f" WHERE {granular}")
             + " ORDER BY t.granularity = 'field', e.seq",  # a field attribution wins over a segment one
@@ -154,7 +165,11 @@ def _facts_where(db: sqlite_utils.Database, where: str, params: list[str]) -> It
             f = facts.get(record_id)
             if f is not None:
                 f.attribution_logprob_diff, f.attribution_seq = diff, seq
-                f.attribution_stability = json.loads(stability) if stability else None
+                try:
+                    stability = (read_json(extra, "explanations.extra") or {}).get("stability")
+                except StoredValueError as exc:
+                    f.unreadable, stability = f"{exc.where} {exc.reason}", None
+                f.attribution_stability = stability or None
     if db["reviews"].exists():
         for record_id, action, reviewer, at, seq in db.execute(
             "SELECT t.record_id, t.action, t.reviewer, t.created_at, e.seq FROM reviews t "

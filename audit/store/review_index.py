@@ -149,6 +149,42 @@ def fts_query(text: str) -> str | None:
     return " AND ".join('"' + w.replace('"', "") + '"*' for w in words[:12]) or None
 
 
+def index_values(entry: IndexEntry) -> list[Any]:
+    """The review index row of ``entry``, column by column (:data:`_ROW_COLUMNS`): what is written and what a check
+    of the index recomputes."""
+    f = entry.facts
+    state = {"accept": "accepted", "override": "overridden"}.get(f.review_action or "", UNREVIEWED)
+    return [
+        f.seq,
+        f.record_id,
+        f.started_at,
+        f.use_case,
+        f.operator,
+        int(f.sealed),
+        state,
+        f.reviewer,
+        f.reviewed_at,
+        f.first_reviewed_at,
+        f.replay_verdict or NOT_REPLAYED,
+        f.decision,
+        len(f.open_findings),
+        entry.rank,
+        json.dumps(entry.reasons, ensure_ascii=False),
+        f.label_mass,
+        json.dumps(f.key_fields, ensure_ascii=False),
+        f.assignee,
+    ]
+
+
+def reason_rows(entry: IndexEntry) -> list[tuple[str, int, str, int]]:
+    if entry.rank is None:
+        return []
+    return [(reason, entry.rank, entry.facts.started_at, entry.facts.seq) for reason, _ in entry.reasons]
+
+
+INDEX_COLUMNS = _ROW_COLUMNS
+
+
 class ReviewIndexRepository:
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
@@ -196,34 +232,14 @@ class ReviewIndexRepository:
                             "SELECT 'delete', seq, prompt, output_text FROM generations WHERE seq = ?",
                             [f.seq],
                         )
-                state = {"accept": "accepted", "override": "overridden"}.get(f.review_action or "", UNREVIEWED)
                 conn.execute(
                     f"INSERT INTO {INDEX} ({', '.join(_ROW_COLUMNS)}) VALUES ({', '.join('?' for _ in _ROW_COLUMNS)})",
-                    [
-                        f.seq,
-                        f.record_id,
-                        f.started_at,
-                        f.use_case,
-                        f.operator,
-                        int(f.sealed),
-                        state,
-                        f.reviewer,
-                        f.reviewed_at,
-                        f.first_reviewed_at,
-                        f.replay_verdict or NOT_REPLAYED,
-                        f.decision,
-                        len(f.open_findings),
-                        entry.rank,
-                        json.dumps(entry.reasons, ensure_ascii=False),
-                        f.label_mass,
-                        json.dumps(f.key_fields, ensure_ascii=False),
-                        f.assignee,
-                    ],
+                    index_values(entry),
                 )
                 if entry.rank is not None:
                     conn.executemany(
                         f"INSERT OR IGNORE INTO {REASONS} (reason, rank, started_at, record_seq) VALUES (?, ?, ?, ?)",
-                        [(reason, entry.rank, f.started_at, f.seq) for reason, _ in entry.reasons],
+                        reason_rows(entry),
                     )
                 if not f.sealed:
                     conn.execute(
@@ -236,6 +252,17 @@ class ReviewIndexRepository:
         return written
 
     # -- reading ---------------------------------------------------------------------------------------
+    def stored_rows(self) -> dict[str, tuple[Any, ...]]:
+        """record id -> its index row as stored (for checking it against the evidence)."""
+        if not self.exists():
+            return {}
+        return {row[1]: tuple(row) for row in self.db.execute(f"SELECT {', '.join(_ROW_COLUMNS)} FROM {INDEX}")}
+
+    def stored_reasons(self) -> set[tuple[str, int, str, int]]:
+        if not self.db[REASONS].exists():
+            return set()
+        return {tuple(row) for row in self.db.execute(f"SELECT reason, rank, started_at, record_seq FROM {REASONS}")}
+
     def queue(
         self, *, reason: str | None, limit: int, offset: int, assignee: str | None = None
     ) -> tuple[list[IndexRow], int]:

@@ -70,6 +70,7 @@ def real(tiny_loaded, tmp_path_factory) -> Real:
     auditor.report([credit.id], real.folder / "dossier.html", generated_at="2026-03-04T12:00:00Z")
     auditor.checkpoint(export=real.late_note)
     auditor.signing.write_public(real.pub)
+    real.key = auditor.signing.info().path  # the operator's key file (for the operator's own commands)
     real.credit, real.other = credit.id, other.id
     result = auditor.verify(key=real.pub, require_signed=True, against=[real.late_note])
     assert result.ok and result.key_pinned and result.unsigned_events == 0, result.problems
@@ -161,7 +162,9 @@ def test_evidence_row_deleted_leaves_its_event_without_a_row(real, copy, cli):
 def test_event_forged_for_an_existing_row(real, copy, cli):
     (replay_id, payload) = rows(copy, "SELECT subject_id, payload FROM events WHERE kind = 'replay'")[0]
     seq = append_event(copy, "replay", replay_id, json.loads(payload))
-    assert f"seq {seq}: replay {replay_id} is logged twice" in tampered(cli, copy, "--key", str(real.pub))
+    line = tampered(cli, copy, "--key", str(real.pub))  # first: it carries no writer's signature
+    assert f"seq {seq}: replay {replay_id} carries no signature" in line
+    assert f"seq {seq}: replay {replay_id} is logged twice" in run("verify", "--db", str(copy)).stdout
 
 
 def test_row_swapped_between_two_records(real, copy, cli):
@@ -249,7 +252,9 @@ def test_whole_log_re_signed_with_a_foreign_key(real, copy, cli, tmp_path, priva
     assert unpinned.returncode == 0 and "UNPINNED: " in unpinned.stdout and mallory.key_id in unpinned.stdout
     line = tampered(cli, copy, "--key", str(real.pub))
     assert "no checkpoint of this log is signed by the pinned key" in line and mallory.key_id in line
-    assert run("trust", "add", str(real.pub)).returncode == 0  # pinned through the trust file: the same failure
+    assert run("trust", "add", str(real.pub)).returncode == 0  # a key pin pins only the logs its key signed:
+    assert "UNPINNED: " in run("verify", "--db", str(copy)).stdout  # a log re-signed from the start is not one
+    assert run("trust", "add", str(real.pub), "--db", str(copy)).returncode == 0  # pinned for this log (its origin)
     assert "no checkpoint of this log is signed by the pinned key" in tampered(cli, copy)
 
 
@@ -280,8 +285,11 @@ def test_forged_key_transition_not_signed_by_the_old_key(real, copy, cli, tmp_pa
         "new_signature": mallory.sign(message),
     }
     seq = append_event(copy, "key-transition", mallory.key_id, payload)
-    line = tampered(cli, copy, "--key", str(real.pub))
-    assert f"seq {seq}: key-transition to {mallory.key_id} is not valid: it is not signed by the key it retires" in line
+    tampered(cli, copy, "--key", str(real.pub))
+    shown = run("verify", "--db", str(copy), "--key", str(real.pub)).stdout
+    assert (
+        f"seq {seq}: key-transition to {mallory.key_id} is not valid: it is not signed by the key it retires" in shown
+    )
 
 
 # -- the unsigned tail, rollback ---------------------------------------------------------------------------------------
@@ -304,14 +312,22 @@ def test_forged_sign_off_after_the_last_checkpoint(real, copy, cli, tmp_path):
     columns, marks = ", ".join(payload), ", ".join("?" for _ in payload)
     shell(copy, f"INSERT INTO reviews ({columns}) VALUES ({marks})", params=list(payload.values()))
     seq = append_event(copy, "review", payload["id"], payload)
-    shown = run("verify", "--db", str(copy), "--key", str(real.pub))
-    assert shown.returncode == 0 and f"1 newest events (seq {seq}-{seq}) not yet covered" in shown.stdout
-    line = tampered(cli, copy, "--key", str(real.pub), "--require-signed")
-    assert f"seq {seq}: 1 events (seq {seq}-{seq}) come after the last checkpoint signed by a pinned key" in line
-    # The dossier says the sign-off is recorded but not covered, and never "verified" for it.
+    # Every event is signed by the log's key when written: the forged one is not, so it is named at once, and the
+    # operator's next routine checkpoint refuses to cover it (nothing is signed).
+    line = tampered(cli, copy, "--key", str(real.pub))
+    assert f"seq {seq}: review {payload['id']} carries no signature, but the events before it do" in line
+    strict = run("verify", "--db", str(copy), "--key", str(real.pub), "--require-signed").stdout
+    assert f"{seq}-{seq}) come after the last checkpoint signed by a pinned key" in strict
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LLM_AUDIT_SIGNING_KEY", str(real.key))
+        refused = run("checkpoint", "--db", str(copy))
+    assert (
+        refused.returncode == 2 and f"event seq {seq} (review {payload['id']}) carries no signature" in refused.stderr
+    )
+    assert run("verify", "--db", str(copy), "--key", str(real.pub)).returncode == 1  # still named, nothing laundered
+    # The dossier says the log failed verification, never "verified" for the forged sign-off.
     text = dossier(copy, real.credit, tmp_path)
-    assert "Audit log integrity: unverified" in text and "Audit log integrity: verified" not in text
-    assert f"recorded at seq {seq}, but not yet covered by a signed checkpoint" in text
+    assert "Audit log integrity: verified" not in text
 
 
 def test_rolled_back_copy_against_an_exported_checkpoint(real, cli, tmp_path):

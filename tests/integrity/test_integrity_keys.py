@@ -20,8 +20,8 @@ from click.testing import CliRunner
 from audit import Auditor
 from audit.cli import main
 from audit.errors import UserError
-from audit.integrity.key_location import default_key_path, key_dir, legacy_key_path
-from audit.integrity.signing import create_key, load_key
+from audit.integrity.key_location import default_key_path, key_dir, legacy_key_path, log_key_path
+from audit.integrity.signing import create_key, load_key, load_signing_key
 from audit.store import AuditStore
 from tests.forge import append_event, rechain, rewrite_event
 
@@ -47,16 +47,21 @@ def small(tmp_path, monkeypatch) -> Path:
     return db
 
 
-def test_default_key_lives_in_its_own_directory_one_per_database(small, tmp_path):
-    key = default_key_path(small)
-    assert key.parent == key_dir() and key.name.startswith("audit.db.") and key.name.endswith(".key")
+def _log_key(db: Path) -> Path:
+    with AuditStore.open(db) as store:
+        return log_key_path(str(store.events.origin()))
+
+
+def test_default_key_lives_in_its_own_directory_one_per_log(small, tmp_path):
+    key = _log_key(small)
+    assert key.parent == key_dir() and key.name.startswith("log-") and key.name.endswith(".key")
     assert stat.S_IMODE(key.stat().st_mode) == 0o600 and stat.S_IMODE(key.parent.stat().st_mode) == 0o700
     assert not legacy_key_path(small).exists() and not list(tmp_path.glob("*.key"))
     other = tmp_path / "sub" / "audit.db"  # same file name, another database: another key
     other.parent.mkdir()
     notes(other, 1)
     Auditor(db=other).checkpoint()
-    assert default_key_path(other) != key and load_key(default_key_path(other)).key_id != load_key(key).key_id
+    assert _log_key(other) != key and load_key(_log_key(other)).key_id != load_key(key).key_id
     shown = run("key", "--db", str(small), "--json")
     assert shown.exit_code == 0 and json.loads(shown.stdout)["path"] == str(key)
     assert json.loads(shown.stdout)["key_id"] == load_key(key).key_id
@@ -65,9 +70,9 @@ def test_default_key_lives_in_its_own_directory_one_per_database(small, tmp_path
 def test_signing_key_from_the_environment_and_its_old_name(tmp_path, monkeypatch):
     for name in ("LLM_AUDIT_SIGNING_KEY", "LLM_AUDIT_KEY"):
         db = tmp_path / f"{name}.db"
-        notes(db, 1)
         key = create_key(tmp_path / f"{name}.key")
         monkeypatch.setenv(name, str(key.source))
+        notes(db, 1)  # each event is signed by the log's key when written: the key is chosen before the first
         assert Auditor(db=db).checkpoint().key_id == key.key_id
         monkeypatch.delenv(name)
     with pytest.raises(UserError, match="is missing but this log is signed by key id"):
@@ -79,42 +84,59 @@ def test_signing_key_from_the_environment_and_its_old_name(tmp_path, monkeypatch
 def test_a_0_1_key_beside_the_database_keeps_working_with_a_warning_naming_the_move(tmp_path, monkeypatch):
     monkeypatch.setenv("LLM_AUDIT_CHECKPOINT_EVERY", "0")
     db = tmp_path / "old.db"
-    notes(db, 2)
     legacy = create_key(legacy_key_path(db))
+    notes(db, 2)
     done = run("checkpoint", "--db", str(db))
     assert done.exit_code == 0 and legacy.key_id in done.stdout
-    warning = done.stderr.strip()
-    assert (
-        warning.count("\n") == 0
-        and warning.startswith("Warning: the signing key ")
-        and "lies beside its database" in warning
-    )
-    command = warning.split("move it into the key directory: ")[1]
+    warnings = [line for line in done.stderr.splitlines() if line.startswith("Warning:")]
+    assert len(warnings) == 1 and warnings[0].startswith("Warning: the signing key ")
+    assert "lies beside its database" in warnings[0]
+    command = warnings[0].split("move it into the key directory: ")[1]
     subprocess.run(command, shell=True, check=True)
-    assert not legacy_key_path(db).exists() and load_key(default_key_path(db)).key_id == legacy.key_id
+    assert not legacy_key_path(db).exists() and load_key(_log_key(db)).key_id == legacy.key_id
     again = run("checkpoint", "--db", str(db))
     assert again.exit_code == 0 and again.stderr == "" and legacy.key_id in again.stdout
 
 
-def test_a_moved_database_is_told_where_its_key_is(small, tmp_path):
+def test_a_moved_or_copied_database_finds_its_key_by_its_log(small, tmp_path):
+    key_id = load_key(_log_key(small)).key_id
+    copied = tmp_path / "validator-copy.db"
+    shutil.copy(small, copied)
     moved = tmp_path / "moved.db"
     shutil.move(small, moved)
-    done = run("checkpoint", "--db", str(moved))
-    assert done.exit_code == 2 and done.stderr.count("\n") == 1
-    assert f"which is in {default_key_path(small)}" in done.stderr and "mv " in done.stderr
+    for db in (moved, copied):
+        done = run("checkpoint", "--db", str(db))
+        assert done.exit_code == 0 and f"by key {key_id}" in done.stdout, done.output
+        assert run("verify", "--db", str(db)).exit_code == 0
+    assert not default_key_path(moved).exists()  # found by the log, not by the path
+
+
+def test_a_key_named_after_its_database_path_is_adopted_by_its_log(tmp_path, monkeypatch):
+    monkeypatch.setenv("LLM_AUDIT_CHECKPOINT_EVERY", "0")
+    db = tmp_path / "old.db"
+    notes(db, 2)
+    old = create_key(default_key_path(db))  # the 0.2 layout: named after the database's path
+    assert Auditor(db=db).checkpoint().key_id == old.key_id
+    assert load_key(_log_key(db)).key_id == old.key_id and default_key_path(db).exists()
 
 
 def test_trust_add_list_remove_pin_verification(small, tmp_path, private_trust_file):
     pub = tmp_path / "pub.pem"
     Auditor(db=small).signing.write_public(pub)
     key_id = load_key(pub).key_id
+    with AuditStore.open(small) as store:
+        origin = store.events.origin()
+    # The log's first checkpoint pinned its key for this log (first use, like SSH).
+    assert run("trust", "list").stdout.strip() == f"{key_id}  {origin}  created on this machine for {origin}"
+    assert "pinned for log" in run("verify", "--db", str(small)).stdout
+    assert run("trust", "remove", key_id[:6]).exit_code == 0
     unpinned = run("verify", "--db", str(small))
     assert unpinned.exit_code == 0 and "UNPINNED" in unpinned.stdout
     assert json.loads(run("verify", "--db", str(small), "--json").stdout)["key_pinned"] is False
     added = run("trust", "add", str(pub), "--name", "pricing-1")
     assert added.exit_code == 0 and f"trusted: key {key_id} (pricing-1)" in added.stdout
     assert "already trusted" in run("trust", "add", str(pub)).stdout
-    assert run("trust", "list").stdout.strip() == f"{key_id}  pricing-1"
+    assert run("trust", "list").stdout.strip() == f"{key_id}  every log it signs  pricing-1"
     pinned = run("verify", "--db", str(small))
     assert pinned.exit_code == 0 and "verified against the pinned key (trust file" in pinned.stdout
     assert "UNPINNED" not in pinned.stdout
@@ -144,7 +166,7 @@ def test_rotation_is_a_transition_signed_by_the_old_key(small, tmp_path):
     assert done.exit_code == 0, done.output
     new_id = load_key(new_pub).key_id
     assert f"key {old_id} handed over to {new_id}" in done.stdout
-    assert load_key(default_key_path(small)).key_id == new_id  # the new key took the default place
+    assert load_key(_log_key(small)).key_id == new_id  # the new key took the log's place
     assert list(key_dir().glob(f"*retired-{old_id}.key"))
     notes(small, 2)
     Auditor(db=small).checkpoint()
@@ -179,7 +201,8 @@ def test_automatic_checkpoints_every_n_events_and_after_a_quiet_minute(tmp_path,
     from datetime import UTC, datetime, timedelta
 
     old = (datetime.now(UTC) - timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    append_event(db, "note", "quiet", {"i": "quiet"}, old)  # logged two minutes ago (as a quiet serving process would)
+    key = load_signing_key(_log_key(db))  # logged two minutes ago by its writer (as a quiet serving process would)
+    append_event(db, "note", "quiet", {"i": "quiet"}, old, key)
     notes(db, 1)  # the next append signs: the oldest uncovered event is older than a minute
     with AuditStore.open(db) as store:
         assert store.checkpoints.signed_size() == store.events.count() == 13  # old event 11, note 12, checkpoint 13
@@ -202,7 +225,7 @@ def test_exported_checkpoint_proves_extension_and_refuses_foreign_or_forged_note
     forged = tmp_path / "forged.checkpoint"
     forged.write_text(f"{lines[0]}\n{int(lines[1]) + 1}\n{lines[2]}\n\n{signature}")  # a size the key never signed
     bad = run("verify", "--db", str(small), "--against", str(forged))
-    assert bad.exit_code == 1 and "is not signed by any key of this log" in bad.stdout
+    assert bad.exit_code == 1 and "is not signed by a pinned key" in bad.stdout
     garbage = tmp_path / "garbage.checkpoint"
     garbage.write_text("not a note")
     refused = run("verify", "--db", str(small), "--against", str(garbage))
@@ -222,15 +245,34 @@ def test_batch_command_ends_covered_by_a_checkpoint(tiny_loaded, tmp_path, monke
 def test_verify_proof_pins_the_trust_file_and_says_when_it_is_unpinned(tiny_loaded, tmp_path, private_trust_file):
     auditor = Auditor(db=tmp_path / "p.db", model=tiny_loaded)
     record = auditor.generate(prompt="Counterparty rated BB.", max_new_tokens=2)
-    auditor.checkpoint()
+    auditor.checkpoint()  # the log's first checkpoint pins its key for it
     proof = auditor.proof(record.id, tmp_path / "record.proof.json")
+    pinned = run("verify-proof", str(proof))
+    assert pinned.exit_code == 0 and "verified against the pinned key" in pinned.stdout
+    private_trust_file.unlink()
     unpinned = run("verify-proof", str(proof))
     assert unpinned.exit_code == 0 and "UNPINNED" in unpinned.stdout
     stranger = create_key(tmp_path / "stranger.key")
-    assert run("trust", "add", stranger.source).exit_code == 0
+    assert run("trust", "add", stranger.source).exit_code == 0  # a key pin of another log: says nothing of this one
+    assert "UNPINNED" in run("verify-proof", str(proof)).stdout
+    assert run("trust", "add", stranger.source, "--db", str(tmp_path / "p.db")).exit_code == 0  # pinned to another key
     wrong = run("verify-proof", str(proof))
     assert wrong.exit_code == 1 and "not by a trusted key" in wrong.stdout
-    auditor.signing.write_public(tmp_path / "p.pub.pem")
-    assert run("trust", "add", str(tmp_path / "p.pub.pem")).exit_code == 0
-    pinned = run("verify-proof", str(proof))
-    assert pinned.exit_code == 0 and "verified against the pinned key" in pinned.stdout
+
+
+def test_verify_proof_after_rotation_follows_the_transition_as_verify_does(tiny_loaded, tmp_path):
+    auditor = Auditor(db=tmp_path / "r.db", model=tiny_loaded)
+    record = auditor.generate(prompt="Counterparty rated BB.", max_new_tokens=2)
+    auditor.checkpoint()
+    old_pub = auditor.signing.write_public(tmp_path / "old.pub.pem")
+    auditor.signing.rotate()
+    proof = auditor.proof(record.id, tmp_path / "record.proof.json")
+    assert Auditor(db=tmp_path / "r.db").verify(key=old_pub).ok
+    done = run("verify-proof", str(proof), "--key", str(old_pub))
+    assert done.exit_code == 0 and "verified against the pinned key" in done.stdout, done.stdout
+    doc = json.loads(proof.read_text())
+    doc["transitions"][0]["payload"]["new_signature"] = doc["transitions"][0]["payload"]["old_signature"]
+    forged = tmp_path / "forged.proof.json"
+    forged.write_text(json.dumps(doc))
+    refused = run("verify-proof", str(forged), "--key", str(old_pub))
+    assert refused.exit_code == 1 and "not by a trusted key" in refused.stdout

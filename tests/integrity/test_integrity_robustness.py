@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from audit import Auditor
 from audit.cli import main
 from audit.errors import UserError
-from audit.integrity.key_location import default_key_path
+from audit.integrity.key_location import log_key_path
 from audit.store import AuditStore
 
 FORK = multiprocessing.get_context("fork")
@@ -60,8 +60,8 @@ def test_four_processes_recording_at_once_lose_nothing_and_readers_never_fail(ti
     assert result.ok, result.problems
     # 12 generations and, every 3 uncovered events, a checkpoint (each its own event, signing the tree that ends with it)
     assert (result.events, result.projected, result.rows) == (16, 16, 16)
-    assert result.checkpoints == 4 and result.signed_size == 16 and not result.key_pinned
-    key = default_key_path(db)
+    assert result.checkpoints == 4 and result.signed_size == 16 and result.key_pinned  # pinned at its first checkpoint
+    key = log_key_path(result.origin)
     assert stat.S_IMODE(key.stat().st_mode) == 0o600 and stat.S_IMODE(key.parent.stat().st_mode) == 0o700
     assert not (tmp_path / "shared.db.key").exists()  # never beside the database
     assert {r.tags["worker"] for r in Auditor(db=db).list()} == {"w0", "w1", "w2", "w3"}

@@ -173,9 +173,9 @@ def test_inserted_row_with_recomputed_hashes_is_caught_by_the_signed_root(copy):
     result = Auditor(db=copy).verify()
     checks = {p.check for p in result.problems}
     # The chain itself is consistent: the signed root catches it, and the checkpoint's event now sits at seq 7
-    # while it signs a tree of 6.
-    assert checks == {"checkpoint-root", "tables"}
-    assert result.first_problem.seq == 6 and "Merkle root" in result.first_problem.what
+    # while it signs a tree of 6; the forged event carries no writer's signature.
+    assert checks == {"checkpoint-root", "tables", "event-signature"}
+    assert any(p.seq == 6 and "Merkle root" in p.what for p in result.problems)
 
 
 def test_appended_row_with_forged_checkpoint_fails_against_the_pinned_key(copy):
@@ -183,10 +183,11 @@ def test_appended_row_with_forged_checkpoint_fails_against_the_pinned_key(copy):
     assert append_event(copy, "attribution-test", "forged", {"method": "forged"}, "2026-01-01T00:00:00.000000Z") == 7
     mallory = create_key(copy.parent / "mallory.key")
     before = Auditor(db=copy).verify(key=copy.parent / "audit.pub.pem")
-    assert before.ok and before.pinned_size == 6 and before.unsigned_events == 1  # appended, simply not covered
+    assert before.pinned_size == 6 and before.unsigned_events == 1  # appended, not covered, and without signature:
+    assert [p.check for p in before.problems] == ["event-signature"]
     sign_checkpoint(copy, mallory, "2026-01-02T00:00:00.000000Z")
-    problem = first(copy)
-    assert (problem.check, problem.seq) == ("checkpoint-key", 7) and mallory.key_id in problem.what
+    result = Auditor(db=copy).verify(key=copy.parent / "audit.pub.pem")
+    assert any(p.check == "checkpoint-key" and p.seq == 7 and mallory.key_id in p.what for p in result.problems)
 
 
 def test_triggers_dropped_row_edited_and_chain_recomputed(copy):
@@ -194,8 +195,10 @@ def test_triggers_dropped_row_edited_and_chain_recomputed(copy):
     attack(copy, f"UPDATE generations SET output_text = 'APPROVED.' WHERE id = '{record_id}'")
     rewrite_event(copy, seq, lambda payload: payload.update(output_text="APPROVED."))
     rechain(copy, seq)
-    problem = first(copy)
-    assert problem.check == "checkpoint-root" and problem.seq == 6
+    result = Auditor(db=copy).verify(key=copy.parent / "audit.pub.pem")
+    assert any(p.check == "checkpoint-root" and p.seq == 6 for p in result.problems)
+    # and the rewritten event's writer's signature no longer matches its leaf: the edited event itself is named
+    assert result.first_problem.check == "event-signature" and result.first_problem.seq == seq
 
 
 def test_edited_payload_without_rehash(copy):

@@ -401,15 +401,19 @@ def test_reasons_replays_and_flip_rate_come_from_the_stored_evidence(tmp_path, c
     assert "flip rate under a marital_status swap for credit-decision is 5%, above 0%" in fired.stdout
 
 
-def test_a_firing_that_cannot_be_signed_stores_nothing(shifted, tmp_path, cli_fast):
-    """A copied database whose key is elsewhere: the firing is refused in one line before any alert is stored."""
+def test_a_firing_that_cannot_be_signed_stores_nothing(shifted, tmp_path, cli_fast, monkeypatch):
+    """A process given a key that is not the log's: the firing is refused in one line before any alert is stored.
+    (A copied database finds its key by its log since 0.3, so the key is made wrong on purpose.)"""
+    from audit.integrity.signing import create_key
+
     db = tmp_path / "moved.db"
     shutil.copy(shifted, db)
     before = _digest(db)
+    monkeypatch.setenv("LLM_AUDIT_SIGNING_KEY", str(create_key(tmp_path / "stranger.key").source))
     run = cli_fast(
         "monitor", "--db", str(db), "--until", "2026-11-15", "--rules", str(_write_rules(tmp_path, RULES[0]))
     )
-    assert run.returncode == 2 and "signed by key" in run.stderr and _digest(db) == before
+    assert run.returncode == 2 and "is not this log's signing key" in run.stderr and _digest(db) == before
 
 
 def test_sign_offs_give_the_override_rate_and_acknowledge_an_alert(shifted, tmp_path, cli_fast):

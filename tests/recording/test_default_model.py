@@ -45,4 +45,4 @@ def test_chat_template_record_and_cli_round_trip(default_loaded, db_path, cli):
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout) == json.loads(json.dumps(record.to_dict()))
     listed = cli("list", "--db", str(db_path), "--use-case", "credit-decision", "--json")
-    assert [row["id"] for row in json.loads(listed.stdout)] == [record.id]
+    assert [row["id"] for row in json.loads(listed.stdout)["records"]] == [record.id]

@@ -66,6 +66,7 @@ def test_reasons_urgency_and_counts(queue_db):
     assert reasons[flagged][0] == ("finding", "open finding, high severity: the clause summary is wrong")
     assert reasons[plain] == [("unreviewed", "no sign-off yet")]
     assert {reason: n for reason, _, n in q.counts} == {
+        "unreadable": 0,
         "adverse-decision": 0,
         "label-mass": 0,
         "decision-disagrees": 0,

@@ -268,7 +268,7 @@ def test_cli_users_and_review(copy, tmp_path):
         "users", "add", "eve", "--role", "viewer", "--password-stdin", "--db", str(db), stdin="short\n", env=env
     )
     assert short.returncode == 2 and short.stderr.count("\n") == 1 and "12 to 1024 characters" in short.stderr
-    listed = json.loads(run("users", "list", "--json", "--db", str(db)).stdout)
+    listed = json.loads(run("users", "list", "--json", "--db", str(db)).stdout)["users"]
     assert [(u["name"], u["role"], u["disabled"]) for u in listed] == [
         ("bob", "reviewer", False),
         ("rita", "reviewer", False),

@@ -35,7 +35,7 @@ def test_keys_are_printed_once_stored_hashed_listed_and_revoked(cli, tmp_path):
     assert key.encode() not in db.read_bytes() and key[10:].encode() not in db.read_bytes()
     revoked = cli("keys", "revoke", "loan-app", "--reason", "rotated", "--db", str(db))
     assert revoked.returncode == 0 and "revoked" in revoked.stdout
-    listed = json.loads(cli("keys", "list", "--db", str(db), "--json").stdout)
+    listed = json.loads(cli("keys", "list", "--db", str(db), "--json").stdout)["keys"]
     assert [(k["name"], k["status"], k["key_prefix"]) for k in listed] == [("loan-app", "revoked", key[:10])]
     keys = Auditor(db=db).api_keys  # the rest through the API the commands call
     assert keys.authenticate(key) is None

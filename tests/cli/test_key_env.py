@@ -28,7 +28,6 @@ def signed(tmp_path: Path, cli_fast, monkeypatch) -> tuple[Path, Path, Path, str
     return db, key, public, json.loads(shown.stdout)["key_id"]
 
 
-
 def verify(cli_fast, db: Path) -> tuple[dict, str]:
     done = cli_fast("verify", "--db", str(db), "--json")
     assert done.returncode == 0, done.stderr

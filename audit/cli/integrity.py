@@ -42,6 +42,15 @@ def trust_file_option(func):
     multiple=True,
     help="A checkpoint saved earlier (`checkpoint --export`) the log must extend; repeatable.",
 )
+@click.option(
+    "--witness-key",
+    "witness_keys",
+    multiple=True,
+    help="A witness's verifier key (or a file holding it, e.g. DIR/witness.vkey): hold the log to what it cosigned; repeatable.",
+)
+@click.option(
+    "--witnesses", type=click.IntRange(min=0), default=0, help="Require this many trusted witnesses on one checkpoint."
+)
 @json_option
 @click.option(
     "--junit",
@@ -56,6 +65,8 @@ def verify(
     trust_file: Path | None,
     require_signed: bool,
     against: tuple[Path, ...],
+    witness_keys: tuple[str, ...],
+    witnesses: int,
     as_json: bool,
     junit: Path | None,
 ) -> None:
@@ -71,9 +82,15 @@ def verify(
       llm-audit verify --db demo.db
       llm-audit verify --db demo.db --key signing.pub.pem --require-signed --json --junit verify.xml
       llm-audit verify --db demo.db --against regulator-copy.checkpoint
+      llm-audit verify --db demo.db --witnesses 1 --witness-key witness/witness.vkey
     """
     result = make_auditor(db=db).verify(
-        key=list(keys), trust_file=trust_file, require_signed=require_signed, against=list(against)
+        key=list(keys),
+        trust_file=trust_file,
+        require_signed=require_signed,
+        against=list(against),
+        witness_keys=witness_keys,
+        witnesses=witnesses,
     )
     if junit is not None:
         write_junit(junit, verify_junit(result))
@@ -99,16 +116,47 @@ def verify(
     default=None,
     help="Also write the public key (PEM) here, for validators and `trust add`.",
 )
+@click.option(
+    "--witness",
+    "witness_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Have the witness in this folder cosign it (kept in <db>.witnessed/).",
+)
 @json_option
-def checkpoint(db: Path, signing_key: Path | None, export: Path | None, public_out: Path | None, as_json: bool) -> None:
+def checkpoint(
+    db: Path,
+    signing_key: Path | None,
+    export: Path | None,
+    public_out: Path | None,
+    witness_dir: Path | None,
+    as_json: bool,
+) -> None:
     """Sign the log's current size and Merkle root now (a key is created on first use, in the key directory).
 
     \b
     Example:
       llm-audit checkpoint --db demo.db --public-key demo.pub.pem
       llm-audit checkpoint --db demo.db --export demo-2026-03-01.checkpoint
+      llm-audit checkpoint --db demo.db --witness witness
     """
     auditor = make_auditor(db=db)
+    if witness_dir is not None:
+        done = auditor.checkpoint_witnessed(witness_dir, key=signing_key)
+        if as_json:
+            echo_json(
+                {
+                    "witness": done.witness,
+                    "tree_size": done.tree_size,
+                    "old_size": done.old_size,
+                    "note": str(done.path),
+                }
+            )
+        else:
+            click.echo(
+                f"witness {done.witness} cosigned size {done.tree_size} (proven to extend size {done.old_size}): wrote {done.path}"
+            )
+        return
     made = auditor.checkpoint(key=signing_key, export=export)
     info = auditor.signing.info(signing_key)
     if public_out is not None:

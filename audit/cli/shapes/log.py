@@ -33,6 +33,9 @@ SHAPES: tuple[Shape, ...] = (
             pin_warning=nullable(STRING),
             unpinned_because=nullable(STRING),
             require_signed=BOOLEAN,
+            witnessed_size=INTEGER,
+            witnesses=array(STRING),
+            witness_checked=BOOLEAN,
             problems=array(fields(check=STRING, seq=nullable(INTEGER), what=STRING)),
             covers=array(
                 fields(checkpoint_id=INTEGER, tree_size=INTEGER, key_id=STRING, signed_at=STRING, pinned=BOOLEAN)

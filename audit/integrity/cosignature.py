@@ -86,7 +86,7 @@ def parse_witness_vkey(text: str, source: str = "the witness key") -> WitnessKey
     path = Path(text)
     if "+" not in text and path.is_file():
         text = path.read_text(encoding="utf-8").strip()
-    parts = text.rsplit("+", 2)
+    parts = text.split("+", 2)
     fix = "pass the line `llm-audit witness init` printed (or the file witness.vkey in the witness folder)"
     if len(parts) != 3:
         raise UserError(f"{source} is not a witness verifier key (name+hash+key): {fix}")

@@ -61,7 +61,7 @@ def parse_log_key(text: str, source: str) -> VerifyKey:
     path = Path(text)
     if path.is_file():
         return load_key(path)
-    parts = text.strip().rsplit("+", 2)
+    parts = text.strip().split("+", 2)
     try:
         raw = base64.b64decode(parts[2], validate=True) if len(parts) == 3 else b""
     except (binascii.Error, ValueError):

@@ -82,7 +82,7 @@ def check_witnessed(
     report = ProblemLog(result)
     tree = MerkleTree(leaves)
     best: tuple[int, int, list[str]] = (0, 0, [])  # (witnesses, size, names) of a checkpoint the log extends
-    for note, text in read_witnessed(db_path):
+    for note, text in reversed(read_witnessed(db_path)):  # the newest first: the first problem names it
         names = sorted({k.name for c in cosignatures(text) for k in keys if c.valid_for(note.body, k)})
         if not names or note.origin != result.origin:
             continue
@@ -110,5 +110,5 @@ def check_witnessed(
             "witness",
             None,
             f"--witnesses {required} was given but no checkpoint of this log that it extends carries {required} "
-            f"valid cosignatures of the trusted witnesses (found {best[0]}): nothing proves it was not truncated",
+            f"valid cosignature(s) of the trusted witnesses (found {best[0]}): nothing proves it was not truncated",
         )

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ..auditor import Auditor
+from ..errors import UserError
 from ..integrity.verify import verify_junit
 from ..junit import write_junit
 from .app import db_option, echo_json, json_option, main, make_auditor
@@ -140,33 +141,33 @@ def checkpoint(
       llm-audit checkpoint --db demo.db --export demo-2026-03-01.checkpoint
       llm-audit checkpoint --db demo.db --witness witness
     """
+    if witness_dir is not None and export is not None:
+        raise UserError(
+            "--witness keeps the cosigned note in <db>.witnessed/; --export is the unwitnessed copy: pass one"
+        )
     auditor = make_auditor(db=db)
-    if witness_dir is not None:
-        done = auditor.checkpoint_witnessed(witness_dir, key=signing_key)
-        if as_json:
-            echo_json(
-                {
-                    "witness": done.witness,
-                    "tree_size": done.tree_size,
-                    "old_size": done.old_size,
-                    "note": str(done.path),
-                }
-            )
-        else:
-            click.echo(
-                f"witness {done.witness} cosigned size {done.tree_size} (proven to extend size {done.old_size}): wrote {done.path}"
-            )
-        return
-    made = auditor.checkpoint(key=signing_key, export=export)
+    done = auditor.checkpoint_witnessed(witness_dir, key=signing_key) if witness_dir is not None else None
+    made = done.checkpoint if done is not None else auditor.checkpoint(key=signing_key, export=export)
     info = auditor.signing.info(signing_key)
     if public_out is not None:
         auditor.signing.write_public(public_out, signing_key)
     if as_json:
-        echo_json({**made.to_dict(), "key_file": str(info.path), "export": str(export) if export else None})
+        echo_json(
+            {
+                **made.to_dict(),
+                "key_file": str(info.path),
+                "export": str(export) if export else None,
+                "witnessed": done.to_dict() if done else None,
+            }
+        )
     else:
         click.echo(
             f"checkpoint {made.id}: {made.tree_size} events, root {made.root_hash}, signed {made.signed_at} by key {made.key_id} ({info.path})"
         )
+        if done is not None:
+            click.echo(
+                f"witness {done.witness} cosigned size {done.tree_size} (proven to extend size {done.old_size}): wrote {done.path}"
+            )
         if export is not None:
             click.echo(
                 f"wrote {export}: keep it elsewhere; `llm-audit verify --against {export}` proves the log extends it"

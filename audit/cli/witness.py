@@ -9,7 +9,7 @@ import click
 
 from ..errors import UserError
 from ..integrity.witness import Witness, WitnessRefusal, parse_log_key, parse_proof
-from .app import echo_json, json_option, main
+from .app import main
 
 FOLDER = click.Path(file_okay=False, path_type=Path)
 FILE = click.Path(dir_okay=False, path_type=Path)
@@ -36,8 +36,7 @@ def witness() -> None:
 @witness.command("init")
 @click.option("--name", required=True, help="The witness's name, e.g. internal-audit.example/w1.")
 @dir_option
-@json_option
-def witness_init(name: str, folder: Path, as_json: bool) -> None:
+def witness_init(name: str, folder: Path) -> None:
     """Make a witness in DIR: its own Ed25519 key; prints its verifier key for `verify --witness-key`.
 
     \b
@@ -45,9 +44,6 @@ def witness_init(name: str, folder: Path, as_json: bool) -> None:
       llm-audit witness init --name internal-audit.example/w1 --dir witness
     """
     made = Witness.init(folder, name)
-    if as_json:
-        echo_json({"name": made.name, "dir": str(folder), "vkey": made.vkey})
-        return
     click.echo(f"witness {made.name} in {folder}; its verifier key (also in {folder / 'witness.vkey'}):")
     click.echo(made.vkey)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..store import AuditStore
+from ..store.checkpoints import Checkpoint
 from .cosignature import WitnessKey, cosignatures
 from .keys import sign_checkpoint, signing_key
 from .merkle import MerkleTree
@@ -34,6 +35,10 @@ class Witnessed:
     tree_size: int
     old_size: int
     path: Path
+    checkpoint: Checkpoint
+
+    def to_dict(self) -> dict[str, object]:
+        return {"witness": self.witness, "tree_size": self.tree_size, "old_size": self.old_size, "note": str(self.path)}
 
 
 def checkpoint_with_witness(db_path: Path, witness_dir: Path, key: str | Path | None = None) -> Witnessed:
@@ -61,7 +66,7 @@ def checkpoint_with_witness(db_path: Path, witness_dir: Path, key: str | Path | 
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{made.tree_size:012d}.{hashlib.sha256(witness.name.encode()).hexdigest()[:8]}.note"
     path.write_text(cosigned, encoding="utf-8")
-    return Witnessed(witness.name, made.tree_size, old_size, path)
+    return Witnessed(witness.name, made.tree_size, old_size, path, made)
 
 
 def read_witnessed(db_path: Path) -> list[tuple[NoteCheckpoint, str]]:

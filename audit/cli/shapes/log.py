@@ -58,6 +58,7 @@ SHAPES: tuple[Shape, ...] = (
             signature=STRING,
             key_file=STRING,
             export=nullable(STRING),
+            witnessed=nullable(fields(witness=STRING, tree_size=INTEGER, old_size=INTEGER, note=STRING)),
         ),
     ),
     Shape(

@@ -6,6 +6,7 @@ short index; it needs only the Auditor's ``db_path``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
     from .proof import ProofResult
 
 
+WITNESS_KEYS_ENV = "LLM_AUDIT_WITNESS_KEYS"  # witness verifier keys (or files), os.pathsep apart
+
+
 class IntegrityFacade:
     """Verification, checkpoints, signing keys and proofs of the database at ``db_path``."""
 
@@ -36,6 +40,8 @@ class IntegrityFacade:
     ) -> VerifyResult:
         """Check all the log commits to, read-only, pinned to ``key`` or the trust file (:func:`~audit.integrity.verify.verify_path`);
         held to the checkpoints the witnesses of ``witness_keys`` cosigned, ``witnesses`` of them required on one."""
+        if not witness_keys and os.environ.get(WITNESS_KEYS_ENV):  # reports and the workspace hold the log to them too
+            witness_keys = [k for k in os.environ[WITNESS_KEYS_ENV].split(os.pathsep) if k]
         trusted = [parse_witness_vkey(k, f"--witness-key {k}") for k in witness_keys]
         if witnesses and not trusted:
             raise UserError("--witnesses needs the witnesses' keys: pass --witness-key with each witness's vkey")

@@ -127,7 +127,8 @@ def witnessed_log(tiny_loaded, tmp_path, monkeypatch, private_trust_file):
     db = tmp_path / "audit.db"
     auditor = Auditor(db=db, model=tiny_loaded)
     public = auditor.signing.write_public(tmp_path / "audit.pub.pem")
-    auditor.generate(prompt="Income 42000, score 580. Approve?", max_new_tokens=2)
+    record = auditor.generate(prompt="Income 42000, score 580. Approve?", max_new_tokens=2)
+    (tmp_path / "record_id").write_text(record.id)
     auditor.checkpoint()
     early = backup(db, tmp_path / "early.db")
     folder = tmp_path / "w"
@@ -175,3 +176,15 @@ def test_deleting_the_witnessed_notes_too_fails_the_required_count(witnessed_log
     assert done.returncode == 1 and "nothing proves it was not truncated" in done.stdout
     plain = cli("verify", "--db", str(db), "--witness-key", str(folder / "witness.vkey"))
     assert plain.returncode == 0 and "no witness has cosigned this log" in plain.stdout
+
+
+def test_the_dossier_states_the_newest_witnessed_size_or_that_none_cosigned(witnessed_log, tmp_path, monkeypatch):
+    db, _, folder, size = witnessed_log
+    record_id = (tmp_path / "record_id").read_text()
+    plain = Auditor(db=db).report([record_id], tmp_path / "plain.html", generated_at="2026-03-06T10:00:00Z")
+    assert "No witness has cosigned this log" in plain.path.read_text()
+    monkeypatch.setenv("LLM_AUDIT_WITNESS_KEYS", str(folder / "witness.vkey"))
+    seen = Auditor(db=db).report([record_id], tmp_path / "seen.html", generated_at="2026-03-06T10:00:00Z")
+    text = seen.path.read_text()
+    assert f"Witness internal-audit.example/w1 cosigned the log up to seq {size}" in text
+    assert "No witness has cosigned" not in text

@@ -120,9 +120,8 @@ def verify(
 @click.option(
     "--witness",
     "witness_dir",
-    type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Have the witness in this folder cosign it (kept in <db>.witnessed/).",
+    help="Have the witness in this folder, or at this URL (`witness serve`), cosign it (kept in <db>.witnessed/).",
 )
 @json_option
 def checkpoint(
@@ -130,7 +129,7 @@ def checkpoint(
     signing_key: Path | None,
     export: Path | None,
     public_out: Path | None,
-    witness_dir: Path | None,
+    witness_dir: str | None,
     as_json: bool,
 ) -> None:
     """Sign the log's current size and Merkle root now (a key is created on first use, in the key directory).

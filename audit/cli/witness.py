@@ -89,3 +89,23 @@ def witness_cosign(folder: Path, note: Path, proof_file: Path, output: Path | No
     else:
         output.write_text(cosigned, encoding="utf-8")
         click.echo(f"cosigned: wrote {output}")
+
+
+@witness.command("serve")
+@dir_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8010, show_default=True)
+def witness_serve(folder: Path, host: str, port: int) -> None:
+    """Serve the witness in DIR over HTTP: POST /add-checkpoint answers the cosigned note, or 409 with the reason.
+
+    \b
+    Example:
+      llm-audit witness serve --dir witness --port 8010
+      llm-audit checkpoint --db demo.db --witness http://127.0.0.1:8010
+    """
+    from ..web.background import run
+    from ..web.witness import witness_app
+
+    app = witness_app(folder)
+    click.echo(f"witness {Witness(folder).name} on http://{host}:{port}/add-checkpoint", err=True)
+    run(app, host, port)

@@ -58,7 +58,7 @@ class IntegrityFacade:
 
     def checkpoint_witnessed(self, witness_dir: str | Path, *, key: str | Path | None = None) -> Witnessed:
         """Sign a checkpoint now and have the witness in ``witness_dir`` cosign it (kept in ``<db>.witnessed/``)."""
-        return checkpoint_with_witness(self.db_path, Path(witness_dir), key)
+        return checkpoint_with_witness(self.db_path, witness_dir, key)
 
     def checkpoint(self, *, key: str | Path | None = None, export: str | Path | None = None) -> Checkpoint:
         """Sign the log's current size and root now (the key is created on first use); ``export``: also write it as a C2SP note."""

@@ -41,32 +41,43 @@ class Witnessed:
         return {"witness": self.witness, "tree_size": self.tree_size, "old_size": self.old_size, "note": str(self.path)}
 
 
-def checkpoint_with_witness(db_path: Path, witness_dir: Path, key: str | Path | None = None) -> Witnessed:
-    """Sign a checkpoint now, prove it extends what the witness last cosigned, and keep the cosigned note."""
-    witness = Witness(witness_dir)
+def checkpoint_with_witness(db_path: Path, target: str | Path, key: str | Path | None = None) -> Witnessed:
+    """Sign a checkpoint now, prove it extends what the witness (a folder or a URL) last cosigned, keep the cosigned note."""
     made = sign_checkpoint(db_path, key)
     signing, _ = signing_key(db_path, key)
     with AuditStore.open(db_path) as store:
         leaves = store.events.leaf_hashes(made.tree_size)
     origin = origin_of(leaves[0].hex())
     note = sign_note(checkpoint_body(origin, made.tree_size, bytes.fromhex(made.root_hash)), origin, signing)
-    last = witness.last(origin)
-    old_size = last.tree_size if last else 0
-    if old_size > made.tree_size:
-        raise UserError(
-            f"witness {witness.name} cosigned size {old_size} of this log, which now has {made.tree_size} events: "
-            "the log was truncated or rolled back; restore it from a backup"
-        )
-    proof = Proof(old_size, MerkleTree(leaves).consistency_proof(old_size, made.tree_size) if old_size else [])
+    tree = MerkleTree(leaves)
+
+    def proof_for(old_size: int) -> Proof:
+        if old_size > made.tree_size:
+            raise UserError(
+                f"the witness cosigned size {old_size} of this log, which now has {made.tree_size} events: "
+                "the log was truncated or rolled back; restore it from a backup"
+            )
+        return Proof(old_size, tree.consistency_proof(old_size, made.tree_size) if old_size else [])
+
     try:
-        cosigned = witness.cosign(note, proof)
+        if str(target).startswith(("http://", "https://")):
+            from ..web.witness import RemoteWitness  # the HTTP client, only when asked for
+
+            remote = RemoteWitness(str(target))
+            cosigned, old_size = remote.cosign_with(note, proof_for)
+            name = remote.name
+        else:
+            witness = Witness(Path(target))
+            last = witness.last(origin)
+            old_size, name = (last.tree_size if last else 0), witness.name
+            cosigned = witness.cosign(note, proof_for(old_size))
     except WitnessRefusal as exc:
         raise UserError(f"the witness refused: {exc}") from None
     folder = witnessed_folder(db_path)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{made.tree_size:012d}.{hashlib.sha256(witness.name.encode()).hexdigest()[:8]}.note"
+    path = folder / f"{made.tree_size:012d}.{hashlib.sha256(name.encode()).hexdigest()[:8]}.note"
     path.write_text(cosigned, encoding="utf-8")
-    return Witnessed(witness.name, made.tree_size, old_size, path, made)
+    return Witnessed(name, made.tree_size, old_size, path, made)
 
 
 def read_witnessed(db_path: Path) -> list[tuple[NoteCheckpoint, str]]:

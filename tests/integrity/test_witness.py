@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import shutil
 from pathlib import Path
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_private_key
@@ -188,3 +190,24 @@ def test_the_dossier_states_the_newest_witnessed_size_or_that_none_cosigned(witn
     text = seen.path.read_text()
     assert f"Witness internal-audit.example/w1 cosigned the log up to seq {size}" in text
     assert "No witness has cosigned" not in text
+
+
+def test_the_witness_over_http(witnessed_log, tmp_path):
+    from audit.web.background import BackgroundServer
+    from audit.web.witness import witness_app
+
+    db, early, folder, size = witnessed_log
+    with BackgroundServer(witness_app(folder)) as server:
+        grown = cli("checkpoint", "--db", str(db), "--witness", server.url, "--json")
+        assert grown.returncode == 0, grown.stdout + grown.stderr
+        witnessed = json.loads(grown.stdout)["witnessed"]
+        assert witnessed["old_size"] == size and witnessed["tree_size"] > size
+        assert witnessed["witness"] == "internal-audit.example/w1"
+        independent_check(Path(witnessed["note"]).read_text(), folder, "internal-audit.example/w1")
+        body = Proof(0, []).text() + "\n" + Path(witnessed["note"]).read_text()  # a proof from another size than it cosigned
+        refused = httpx.post(f"{server.url}/add-checkpoint", content=body)
+        assert refused.status_code == 409 and refused.json()["last_size"] == witnessed["tree_size"]
+        assert httpx.post(f"{server.url}/add-checkpoint", content="nonsense").status_code == 400
+        shutil.copyfile(early, db)
+        rolled = cli("checkpoint", "--db", str(db), "--witness", server.url)
+        assert rolled.returncode == 2 and f"cosigned size {witnessed['tree_size']}" in rolled.stderr

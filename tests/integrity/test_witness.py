@@ -26,7 +26,7 @@ from audit.integrity.signing import create_key
 from audit.integrity.witness import Proof, Witness, WitnessRefusal
 from audit.store import AuditStore
 from tests.conftest import run_cli_in_process as cli
-from tests.forge import backup
+from tests.forge import backup, shell
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
@@ -204,10 +204,24 @@ def test_the_witness_over_http(witnessed_log, tmp_path):
         assert witnessed["old_size"] == size and witnessed["tree_size"] > size
         assert witnessed["witness"] == "internal-audit.example/w1"
         independent_check(Path(witnessed["note"]).read_text(), folder, "internal-audit.example/w1")
-        body = Proof(0, []).text() + "\n" + Path(witnessed["note"]).read_text()  # a proof from another size than it cosigned
+        body = (
+            Proof(0, []).text() + "\n" + Path(witnessed["note"]).read_text()
+        )  # a proof from another size than it cosigned
         refused = httpx.post(f"{server.url}/add-checkpoint", content=body)
         assert refused.status_code == 409 and refused.json()["last_size"] == witnessed["tree_size"]
         assert httpx.post(f"{server.url}/add-checkpoint", content="nonsense").status_code == 400
         shutil.copyfile(early, db)
         rolled = cli("checkpoint", "--db", str(db), "--witness", server.url)
         assert rolled.returncode == 2 and f"cosigned size {witnessed['tree_size']}" in rolled.stderr
+
+
+def test_every_truncation_below_the_witnessed_size_is_named(witnessed_log, tmp_path):
+    """Every prefix shorter than the witnessed size, cut with the guards dropped (newest checkpoints removed too)."""
+    db, _, folder, size = witnessed_log
+    for kept in range(1, size):
+        cut = backup(db, tmp_path / f"cut{kept}.db")
+        shutil.copytree(str(db) + ".witnessed", str(cut) + ".witnessed")
+        shell(cut, f"DELETE FROM events WHERE seq > {kept}", f"DELETE FROM checkpoints WHERE tree_size > {kept}")
+        done = cli("verify", "--db", str(cut), "--witnesses", "1", "--witness-key", str(folder / "witness.vkey"))
+        assert done.returncode == 1
+        assert f"the log has {kept} events but witness internal-audit.example/w1 cosigned size {size}" in done.stdout

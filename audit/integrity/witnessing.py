@@ -100,9 +100,17 @@ def check_witnessed(
     best: tuple[int, int, list[str]] = (0, 0, [])  # (witnesses, size, names) of a checkpoint the log extends
     for note, text in reversed(read_witnessed(db_path)):  # the newest first: the first problem names it
         names = sorted({k.name for c in cosignatures(text) for k in keys if c.valid_for(note.body, k)})
-        if not names or note.origin != result.origin:
+        if not names:
             continue
         who = ", ".join(names)
+        if note.origin != result.origin:
+            report.add(
+                "witness",
+                None,
+                f"witness {who} cosigned size {note.tree_size} of log {note.origin}, kept beside this database, which is "
+                f"log {result.origin}: the database was replaced or its history rebuilt from the first event",
+            )
+            continue
         if note.tree_size > len(leaves):
             report.add(
                 "witness",

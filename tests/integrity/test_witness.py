@@ -26,7 +26,7 @@ from audit.integrity.signing import create_key
 from audit.integrity.witness import Proof, Witness, WitnessRefusal
 from audit.store import AuditStore
 from tests.conftest import run_cli_in_process as cli
-from tests.forge import backup, shell
+from tests.forge import backup, rechain, rewrite_event, shell
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
@@ -225,3 +225,18 @@ def test_every_truncation_below_the_witnessed_size_is_named(witnessed_log, tmp_p
         done = cli("verify", "--db", str(cut), "--witnesses", "1", "--witness-key", str(folder / "witness.vkey"))
         assert done.returncode == 1
         assert f"the log has {kept} events but witness internal-audit.example/w1 cosigned size {size}" in done.stdout
+
+
+@pytest.mark.parametrize("seq", [1, 2, 4])
+def test_a_history_rewritten_and_rechained_under_a_witnessed_checkpoint_is_named(witnessed_log, seq):
+    db, _, folder, size = witnessed_log
+    rewrite_event(db, seq, lambda payload: payload.update(forged=True))
+    rechain(db)
+    done = cli("verify", "--db", str(db), "--witnesses", "1", "--witness-key", str(folder / "witness.vkey"))
+    assert done.returncode == 1
+    named = (
+        "kept beside this database, which is log"  # the first event changed: another origin
+        if seq == 1
+        else f"the log does not extend the checkpoint of size {size} that witness internal-audit.example/w1 cosigned"
+    )
+    assert named in done.stdout, done.stdout

@@ -190,6 +190,8 @@ def test_the_dossier_states_the_newest_witnessed_size_or_that_none_cosigned(witn
     text = seen.path.read_text()
     assert f"Witness internal-audit.example/w1 cosigned the log up to seq {size}" in text
     assert "No witness has cosigned" not in text
+    summary = Auditor(db=db).report([], tmp_path / "summary.html", generated_at="2026-03-06T10:00:00Z")
+    assert f"Witness internal-audit.example/w1 cosigned the log up to seq {size}" in summary.path.read_text()
 
 
 def test_the_witness_over_http(witnessed_log, tmp_path):

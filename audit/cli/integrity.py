@@ -47,7 +47,7 @@ def trust_file_option(func):
     "--witness-key",
     "witness_keys",
     multiple=True,
-    help="A witness's verifier key (or a file holding it, e.g. DIR/witness.vkey): hold the log to what it cosigned; repeatable.",
+    help="A witness's verifier key (or a file holding it, e.g. DIR/witness.vkey): hold the log to what it cosigned; repeatable [env LLM_AUDIT_WITNESS_KEYS, PATH-separated].",
 )
 @click.option(
     "--witnesses", type=click.IntRange(min=0), default=0, help="Require this many trusted witnesses on one checkpoint."

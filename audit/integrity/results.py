@@ -89,6 +89,9 @@ class VerifyResult:
     pin_warning: str | None = None
     unpinned_because: str | None = None  # a trust file that pins other logs, not this one
     require_signed: bool = False
+    witnessed_size: int = 0  # the newest checkpoint a trusted witness cosigned that the log extends
+    witnesses: list[str] = field(default_factory=list)  # the witnesses who cosigned it
+    witness_checked: bool = False  # witness keys were given, so witnessed_size means something
     seconds: float = 0.0
     problems: list[Problem] = field(default_factory=list)
     covers: list[Cover] = field(default_factory=list)
@@ -151,7 +154,16 @@ class VerifyResult:
             f"; extends the checkpoint saved in {a.path} (tree size {a.tree_size})" for a in self.against if a.ok
         )
         warning = f"; WARNING: {self.pin_warning}" if self.pin_warning else ""
-        return f"{head}; {signed}{tail}{against}{warning} ({self.seconds:.2f} s)"
+        return f"{head}; {signed}{tail}{against}{self.witness_line()}{warning} ({self.seconds:.2f} s)"
+
+    def witness_line(self) -> str:
+        if not self.witness_checked:
+            return ""
+        if not self.witnessed_size:
+            return "; no witness has cosigned this log: a writer of the database could truncate it to an earlier checkpoint"
+        after = self.events - self.witnessed_size
+        rest = f", the {after} events after it are not yet witnessed" if after else ", nothing after it"
+        return f"; witnessed up to seq {self.witnessed_size} by {', '.join(self.witnesses)}{rest}"
 
 
 class ProblemLog:

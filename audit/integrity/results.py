@@ -32,7 +32,13 @@ CHECKS = (
     "derived",
     "event-signature",
     "derived-index",
+    "witness",
+    "witness-required",
 )
+
+# Checks that fail because something the caller required is absent (--require-signed, --witnesses N), not
+# because anything was altered: a result whose only problems are these is NOT PROVEN, never TAMPERED.
+REQUIREMENTS = frozenset({"unsigned", "witness-required"})
 
 
 @dataclass(frozen=True)
@@ -127,10 +133,16 @@ class VerifyResult:
         data["problems"] = [asdict(p) for p in self.problems]
         return data
 
+    @property
+    def tampered(self) -> bool:
+        """Something was proven altered (as opposed to a requirement of the caller's not met)."""
+        return any(p.check not in REQUIREMENTS for p in self.problems)
+
     def summary(self) -> str:
         if not self.ok:
             more = f" (+{len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
-            return f"TAMPERED: {self.first_problem}{more}"
+            verdict = "TAMPERED" if self.tampered else "NOT PROVEN"
+            return f"{verdict}: {self.first_problem}{more}"
         head = (
             f"OK: {self.events} events ({self.projected} checked against their tables, {self.rows} rows against "
             f"their events), {self.blobs} blobs, root {self.root_hash[:16]}…"

@@ -131,7 +131,7 @@ def check_witnessed(
             result.witnessed_size, result.witnesses = note.tree_size, names
     if required and best[0] < required:
         report.add(
-            "witness",
+            "witness-required",
             None,
             f"--witnesses {required} was given but no checkpoint of this log that it extends carries {required} "
             f"valid cosignature(s) of the trusted witnesses (found {best[0]}): nothing proves it was not truncated",

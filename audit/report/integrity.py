@@ -51,6 +51,12 @@ def _not_verified(check: Verification | None) -> IntegrityStatus | None:
     result = check.result
     if not result.ok:
         more = f" ({len(result.problems) - 1} further problems)" if len(result.problems) > 1 else ""
+        if not result.tampered:  # a requirement (signatures, witnesses) not met: nothing is proven altered
+            return IntegrityStatus(
+                "failed",
+                f"The audit log is NOT PROVEN to the standard required, so nothing in this report is verified "
+                f"(nothing was found altered). First gap: {result.first_problem}{more}.",
+            )
         return IntegrityStatus(
             "failed",
             f"The audit log FAILED verification, so nothing in this report is verified. First problem: {result.first_problem}{more}.",

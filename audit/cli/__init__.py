@@ -25,6 +25,7 @@ from . import (  # noqa: F401,E402 - registers the commands
     serve,
     spool,
     telemetry,
+    witness,
 )
 from .app import main
 

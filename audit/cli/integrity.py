@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ..auditor import Auditor
+from ..errors import UserError
 from ..integrity.verify import verify_junit
 from ..junit import write_junit
 from .app import db_option, echo_json, json_option, main, make_auditor
@@ -42,6 +43,15 @@ def trust_file_option(func):
     multiple=True,
     help="A checkpoint saved earlier (`checkpoint --export`) the log must extend; repeatable.",
 )
+@click.option(
+    "--witness-key",
+    "witness_keys",
+    multiple=True,
+    help="A witness's verifier key (or a file holding it, e.g. DIR/witness.vkey): hold the log to what it cosigned; repeatable [env LLM_AUDIT_WITNESS_KEYS, PATH-separated].",
+)
+@click.option(
+    "--witnesses", type=click.IntRange(min=0), default=0, help="Require this many trusted witnesses on one checkpoint."
+)
 @json_option
 @click.option(
     "--junit",
@@ -56,6 +66,8 @@ def verify(
     trust_file: Path | None,
     require_signed: bool,
     against: tuple[Path, ...],
+    witness_keys: tuple[str, ...],
+    witnesses: int,
     as_json: bool,
     junit: Path | None,
 ) -> None:
@@ -71,9 +83,15 @@ def verify(
       llm-audit verify --db demo.db
       llm-audit verify --db demo.db --key signing.pub.pem --require-signed --json --junit verify.xml
       llm-audit verify --db demo.db --against regulator-copy.checkpoint
+      llm-audit verify --db demo.db --witnesses 1 --witness-key witness/witness.vkey
     """
     result = make_auditor(db=db).verify(
-        key=list(keys), trust_file=trust_file, require_signed=require_signed, against=list(against)
+        key=list(keys),
+        trust_file=trust_file,
+        require_signed=require_signed,
+        against=list(against),
+        witness_keys=witness_keys,
+        witnesses=witnesses,
     )
     if junit is not None:
         write_junit(junit, verify_junit(result))
@@ -99,26 +117,56 @@ def verify(
     default=None,
     help="Also write the public key (PEM) here, for validators and `trust add`.",
 )
+@click.option(
+    "--witness",
+    "witness_dir",
+    default=None,
+    help="Have the witness in this folder, or at this URL (`witness serve`), cosign it (kept in <db>.witnessed/).",
+)
 @json_option
-def checkpoint(db: Path, signing_key: Path | None, export: Path | None, public_out: Path | None, as_json: bool) -> None:
+def checkpoint(
+    db: Path,
+    signing_key: Path | None,
+    export: Path | None,
+    public_out: Path | None,
+    witness_dir: str | None,
+    as_json: bool,
+) -> None:
     """Sign the log's current size and Merkle root now (a key is created on first use, in the key directory).
 
     \b
     Example:
       llm-audit checkpoint --db demo.db --public-key demo.pub.pem
       llm-audit checkpoint --db demo.db --export demo-2026-03-01.checkpoint
+      llm-audit checkpoint --db demo.db --witness witness
     """
+    if witness_dir is not None and export is not None:
+        raise UserError(
+            "--witness keeps the cosigned note in <db>.witnessed/; --export is the unwitnessed copy: pass one"
+        )
     auditor = make_auditor(db=db)
-    made = auditor.checkpoint(key=signing_key, export=export)
+    done = auditor.checkpoint_witnessed(witness_dir, key=signing_key) if witness_dir is not None else None
+    made = done.checkpoint if done is not None else auditor.checkpoint(key=signing_key, export=export)
     info = auditor.signing.info(signing_key)
     if public_out is not None:
         auditor.signing.write_public(public_out, signing_key)
     if as_json:
-        echo_json({**made.to_dict(), "key_file": str(info.path), "export": str(export) if export else None})
+        echo_json(
+            {
+                **made.to_dict(),
+                "key_file": str(info.path),
+                "export": str(export) if export else None,
+                "witnessed": done.to_dict() if done else None,
+            }
+        )
     else:
         click.echo(
             f"checkpoint {made.id}: {made.tree_size} events, root {made.root_hash}, signed {made.signed_at} by key {made.key_id} ({info.path})"
         )
+        if done is not None:
+            click.echo(
+                f"witness {done.witness} cosigned size {done.tree_size} (proven to extend size {done.old_size}): wrote {done.path}"
+            )
         if export is not None:
             click.echo(
                 f"wrote {export}: keep it elsewhere; `llm-audit verify --against {export}` proves the log extends it"

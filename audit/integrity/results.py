@@ -32,7 +32,13 @@ CHECKS = (
     "derived",
     "event-signature",
     "derived-index",
+    "witness",
+    "witness-required",
 )
+
+# Checks that fail because something the caller required is absent (--require-signed, --witnesses N), not
+# because anything was altered: a result whose only problems are these is NOT PROVEN, never TAMPERED.
+REQUIREMENTS = frozenset({"unsigned", "witness-required"})
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,9 @@ class VerifyResult:
     pin_warning: str | None = None
     unpinned_because: str | None = None  # a trust file that pins other logs, not this one
     require_signed: bool = False
+    witnessed_size: int = 0  # the newest checkpoint a trusted witness cosigned that the log extends
+    witnesses: list[str] = field(default_factory=list)  # the witnesses who cosigned it
+    witness_checked: bool = False  # witness keys were given, so witnessed_size means something
     seconds: float = 0.0
     problems: list[Problem] = field(default_factory=list)
     covers: list[Cover] = field(default_factory=list)
@@ -124,10 +133,16 @@ class VerifyResult:
         data["problems"] = [asdict(p) for p in self.problems]
         return data
 
+    @property
+    def tampered(self) -> bool:
+        """Something was proven altered (as opposed to a requirement of the caller's not met)."""
+        return any(p.check not in REQUIREMENTS for p in self.problems)
+
     def summary(self) -> str:
         if not self.ok:
             more = f" (+{len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
-            return f"TAMPERED: {self.first_problem}{more}"
+            verdict = "TAMPERED" if self.tampered else "NOT PROVEN"
+            return f"{verdict}: {self.first_problem}{more}"
         head = (
             f"OK: {self.events} events ({self.projected} checked against their tables, {self.rows} rows against "
             f"their events), {self.blobs} blobs, root {self.root_hash[:16]}…"
@@ -151,7 +166,16 @@ class VerifyResult:
             f"; extends the checkpoint saved in {a.path} (tree size {a.tree_size})" for a in self.against if a.ok
         )
         warning = f"; WARNING: {self.pin_warning}" if self.pin_warning else ""
-        return f"{head}; {signed}{tail}{against}{warning} ({self.seconds:.2f} s)"
+        return f"{head}; {signed}{tail}{against}{self.witness_line()}{warning} ({self.seconds:.2f} s)"
+
+    def witness_line(self) -> str:
+        if not self.witness_checked:
+            return ""
+        if not self.witnessed_size:
+            return "; no witness has cosigned this log: a writer of the database could truncate it to an earlier checkpoint"
+        after = self.events - self.witnessed_size
+        rest = f", the {after} events after it are not yet witnessed" if after else ", nothing after it"
+        return f"; witnessed up to seq {self.witnessed_size} by {', '.join(self.witnesses)}{rest}"
 
 
 class ProblemLog:

@@ -51,6 +51,12 @@ def _not_verified(check: Verification | None) -> IntegrityStatus | None:
     result = check.result
     if not result.ok:
         more = f" ({len(result.problems) - 1} further problems)" if len(result.problems) > 1 else ""
+        if not result.tampered:  # a requirement (signatures, witnesses) not met: nothing is proven altered
+            return IntegrityStatus(
+                "failed",
+                f"The audit log is NOT PROVEN to the standard required, so nothing in this report is verified "
+                f"(nothing was found altered). First gap: {result.first_problem}{more}.",
+            )
         return IntegrityStatus(
             "failed",
             f"The audit log FAILED verification, so nothing in this report is verified. First problem: {result.first_problem}{more}.",
@@ -79,12 +85,21 @@ def statement(result: Any, seq: int | None) -> str:
 
 
 def _unwitnessed(result: Any) -> str:
-    """What a writer of the database could still do when no copy of a checkpoint kept elsewhere was checked."""
+    """The newest witnessed size and its witnesses, or what a writer of the database could still do without one."""
+    size = getattr(result, "witnessed_size", 0)
+    if size:
+        later = result.events - size
+        rest = (
+            f"; the {later} events after it are not yet witnessed, so a writer of the database could still remove them"
+            if later
+            else ", the whole log"
+        )
+        return f" Witness {', '.join(result.witnesses)} cosigned the log up to seq {size}{rest}."
     if any(getattr(a, "ok", False) for a in getattr(result, "against", ()) or ()):
         return ""
     return (
-        " No copy of a checkpoint kept elsewhere was checked, so whoever can write the database could still have "
-        "removed the newest checkpoints together with the events after an earlier one (truncation)."
+        " No witness has cosigned this log (nor was a checkpoint copy kept elsewhere checked): a writer of the "
+        "database could truncate it to an earlier checkpoint."
     )
 
 
@@ -156,14 +171,14 @@ def log_status(check: Verification | None, seqs: list[int | None] | None = None)
             return IntegrityStatus(
                 "verified",
                 f"The whole audit log ({result.events} events) is covered by checkpoints signed by a pinned key and verified "
-                f"intact when this report was generated ({result.pin_source}).",
+                f"intact when this report was generated ({result.pin_source})." + _unwitnessed(result),
             )
         return IntegrityStatus("unverified", f"This summary lists no records; {upto}.{after}")
     if covered == len(listed):
         return IntegrityStatus(
             "verified",
             f"Every record in this summary is covered by a checkpoint signed by a pinned key ({covered} of "
-            f"{len(listed)}), and {upto}.{after}",
+            f"{len(listed)}), and {upto}.{after}" + _unwitnessed(result),
         )
     return IntegrityStatus(
         "unverified",

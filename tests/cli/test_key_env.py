@@ -15,12 +15,16 @@ PRIVATE_NOT_PIN = "holds a private key (a signing key), so it is not read as the
 
 
 @pytest.fixture
-def signed(tmp_path: Path, cli_fast) -> tuple[Path, Path, Path, str]:
-    """A log with one checkpoint, its private key (moved out of the key directory) and public key."""
+def signed(tmp_path: Path, cli_fast, monkeypatch) -> tuple[Path, Path, Path, str]:
+    """A log with one checkpoint, its private key (moved out of the key directory) and public key.
+
+    Then verified as a validator elsewhere would: the first checkpoint pinned the log in the operator's
+    trust file; the validator's trust file is empty, so only the environment can pin."""
     db, key, public = tmp_path / "audit.db", tmp_path / "signing.key", tmp_path / "signing.pub.pem"
     made = cli_fast("checkpoint", "--db", str(db), "--signing-key", str(key), "--json")
     assert made.returncode == 0, made.stderr
     shown = cli_fast("key", "--db", str(db), "--signing-key", str(key), "--public-key", str(public), "--json")
+    monkeypatch.setenv("LLM_AUDIT_TRUST_FILE", str(tmp_path / "validator" / "trusted_keys"))
     return db, key, public, json.loads(shown.stdout)["key_id"]
 
 

@@ -33,6 +33,9 @@ SHAPES: tuple[Shape, ...] = (
             pin_warning=nullable(STRING),
             unpinned_because=nullable(STRING),
             require_signed=BOOLEAN,
+            witnessed_size=INTEGER,
+            witnesses=array(STRING),
+            witness_checked=BOOLEAN,
             problems=array(fields(check=STRING, seq=nullable(INTEGER), what=STRING)),
             covers=array(
                 fields(checkpoint_id=INTEGER, tree_size=INTEGER, key_id=STRING, signed_at=STRING, pinned=BOOLEAN)
@@ -55,6 +58,7 @@ SHAPES: tuple[Shape, ...] = (
             signature=STRING,
             key_file=STRING,
             export=nullable(STRING),
+            witnessed=nullable(fields(witness=STRING, tree_size=INTEGER, old_size=INTEGER, note=STRING)),
         ),
     ),
     Shape(

@@ -1,7 +1,9 @@
-"""The review workspace at scale: server time of the queue, a filtered list and a record page; sign-off commit.
+"""The review workspace at scale: server time of the queue, a filtered list and a record page; sign-off commit;
+the record page's first-screen bytes; 20 readers and 2 writers at once.
 
     python benchmarks/ui.py                    # 100,000 synthetic records (the issue's figure)
     python benchmarks/ui.py --quick            # 10,000 records, fewer requests (shared machines)
+    python benchmarks/ui.py --records 300 --requests 5 --soak 5   # a smoke run
 
 1. Builds a synthetic database through the store's own append path (every record a chained
    ``generation`` event; 5 % replayed, one in five of those not identical; 30 % signed off, 1 %
@@ -15,17 +17,26 @@
 4. Times a sign-off's commit: ``POST /api/records/{id}/reviews`` until the 201, against a direct
    ``Reviews.sign_off``; both write the row and its chained event in one transaction (fsync'd).
 
-Targets (issue 18): list and queue pages under 300 ms at p95, a record page under 1 s.
+5. Measures the record page's first response (decision first, the heavy dossier parts on pages of
+   their own) against the whole dossier it summarises (the HTML download), in bytes.
+6. Runs ``--readers`` clients (queue, list and record pages, a dossier part) and ``--writers`` clients
+   (sign-offs of unsigned records, then taking and giving back records) at once for ``--soak``
+   seconds; every response must be a success (any error is printed and fails the run).
+
+Targets (issues 18 and 29): list and queue pages under 300 ms at p95, a record page under 1 s, the
+record page's first response under 150 KB, no error under 20 readers and 2 writers for 30 s.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import random
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,11 +48,12 @@ os.environ["LLM_AUDIT_CHECKPOINT_EVERY"] = "0"  # one checkpoint at the end, not
 from audit import Auditor  # noqa: E402
 from audit.environment import Environment  # noqa: E402
 from audit.ids import uuid7  # noqa: E402
-from audit.record import GenerationRecord, ModelIdentity, TopAlternative  # noqa: E402
+from audit.record import DecisionRecord, GenerationRecord, ModelIdentity, TopAlternative  # noqa: E402
 from audit.replay.result import Divergence, ReplayResult  # noqa: E402
 from audit.review.queue import refresh  # noqa: E402
 from audit.review.roles import Principal  # noqa: E402
 from audit.store import AuditStore  # noqa: E402
+from audit.store.review_index import RecordFilter  # noqa: E402
 from audit.store.reviews import SignOff  # noqa: E402
 
 CASES = ["credit-decision", "risk-assessment", "financial-advice", "news-summary", "legal-text"]
@@ -98,6 +110,28 @@ def synthetic_record(i: int, started: datetime, rng: random.Random) -> Generatio
         seed=0,
         model=model,
         environment=env,
+        decision=synthetic_decision(rng) if i % len(CASES) == 0 else None,
+    )
+
+
+def synthetic_decision(rng: random.Random) -> DecisionRecord:
+    """A credit decision as the scorer records it: whole-sequence label log-probabilities, renormalised."""
+    lps = {"APPROVE": -rng.random() * 3, "DECLINE": -rng.random() * 3}
+    total = sum(math.exp(v) for v in lps.values())
+    chosen, runner_up = sorted(lps, key=lambda k: -lps[k])
+    return DecisionRecord(
+        ["APPROVE", "DECLINE"],
+        "APPROVE",
+        "free",
+        {"APPROVE": [101], "DECLINE": [102]},
+        lps,
+        {k: math.exp(v) / total for k, v in lps.items()},
+        chosen,
+        runner_up,
+        lps[chosen] - lps[runner_up],
+        chosen,
+        True,
+        {"score": "Credit score"},
     )
 
 
@@ -161,11 +195,87 @@ def timed(call, repeat: int) -> list[float]:
     return out
 
 
+def concurrent(url: str, token: str, ids: list[str], args) -> tuple[int, int, list[str], float]:
+    """``args.readers`` readers and ``args.writers`` writers at once for ``args.soak`` seconds, each its own
+    client: (reads, writes, errors, the reads' p95 in seconds)."""
+    import httpx
+
+    stop = time.monotonic() + args.soak
+    lock = threading.Lock()
+    reads: list[float] = []
+    writes = [0]
+    errors: list[str] = []
+    headers = {"Authorization": f"Bearer {token}"}
+    unsigned = httpx.get(f"{url}/api/records?review=unreviewed", headers=headers, timeout=60).json()["records"]
+    mine = [r["record_id"] for r in unsigned]
+
+    def check(response, what: str) -> None:
+        if response.status_code >= 400:
+            with lock:
+                errors.append(f"{what}: {response.status_code} {response.text[:200]}")
+
+    def reader(n: int) -> None:
+        rng = random.Random(n)
+        with httpx.Client(base_url=url, timeout=60, headers=headers) as client:
+            while time.monotonic() < stop:
+                record = rng.choice(ids)
+                path = rng.choice(
+                    ["/queue", "/queue?page=3", "/records?use_case=credit-decision", f"/records/{record}",
+                     f"/records/{record}/part/reproducibility", "/api/queue"]
+                )  # fmt: skip
+                began = time.perf_counter()
+                try:
+                    response = client.get(path)
+                except httpx.HTTPError as exc:
+                    with lock:
+                        errors.append(f"GET {path}: {exc!r}")
+                    continue
+                check(response, f"GET {path}")
+                with lock:
+                    reads.append(time.perf_counter() - began)
+
+    def writer(n: int) -> None:
+        todo = mine[n :: max(1, args.writers)]
+        own = ids[n :: max(1, args.writers)][:5]
+        with httpx.Client(base_url=url, timeout=60, headers=headers) as client:
+            turn = 0
+            while time.monotonic() < stop:
+                try:
+                    if todo:
+                        record = todo.pop()
+                        response = client.post(f"/api/records/{record}/reviews", json={"action": "accept"})
+                    else:
+                        record = own[turn % len(own)]
+                        taken = turn // len(own) % 2 == 0
+                        response = client.post(
+                            f"/api/records/{record}/assign", json={"assignee": "rita" if taken else ""}
+                        )
+                        turn += 1
+                except httpx.HTTPError as exc:
+                    with lock:
+                        errors.append(f"write: {exc!r}")
+                    continue
+                check(response, f"POST {record}")
+                with lock:
+                    writes[0] += 1
+
+    threads = [threading.Thread(target=reader, args=(n,)) for n in range(args.readers)]
+    threads += [threading.Thread(target=writer, args=(n,)) for n in range(args.writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return len(reads), writes[0], errors, percentiles(reads)[1] if reads else 0.0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--quick", action="store_true", help="10,000 records, 15 requests per page")
+    parser.add_argument("--soak", type=float, default=30.0, help="seconds of concurrent readers and writers")
+    parser.add_argument("--readers", type=int, default=20)
+    parser.add_argument("--writers", type=int, default=2)
     args = parser.parse_args()
     if args.quick:
         args.records, args.requests = 10_000, 15
@@ -211,7 +321,11 @@ def main() -> None:
                 over_http = timed(lambda path=path: client.get(path).raise_for_status(), args.requests)
                 in_process = timed(direct, args.requests)
                 rows.append((name, *percentiles(over_http), *percentiles(in_process)))
-            targets = [i for i in ids[::7] if i != record_id][: args.requests]
+            unsigned: list[str] = []  # a sign-off names the state it was made on: unsigned records, "no review yet"
+            for number in range(1, 1 + -(-args.requests // 50)):
+                listed, _ = reviews.records(rita, RecordFilter(review_state="unreviewed"), number)
+                unsigned += [row.record_id for row in listed.rows if row.record_id != record_id]
+            targets = unsigned[: args.requests]
             alternate = iter(targets)
             over_http = timed(
                 lambda: client.post(
@@ -221,6 +335,9 @@ def main() -> None:
             )
             in_process = timed(lambda: reviews.sign_off(rita, next(alternate), "accept"), len(targets) // 2)
             rows.append(("sign-off commit", *percentiles(over_http), *percentiles(in_process)))
+            first = len(client.get(f"/records/{record_id}").content)
+            whole = len(client.get(f"/records/{record_id}/dossier.html").content)
+            soak = concurrent(server.url, token, ids, args)
         load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
         print(
             f"\n{args.records:,} records, {args.requests} requests per page; load average {load} ({os.cpu_count()} CPUs)\n"
@@ -230,7 +347,20 @@ def main() -> None:
             print(
                 f"{name:18} {hp50 * 1000:7.1f}ms {hp95 * 1000:7.1f}ms {dp50 * 1000:9.1f}ms {dp95 * 1000:9.1f}ms {hp50 / dp50:9.2f}x"
             )
+        print(
+            f"\nrecord page, first response: {first:,} bytes; the whole dossier (HTML download): {whole:,} bytes "
+            f"({first / whole:.2f}x); target < 150,000 bytes"
+        )
+        reads, writes, errors, p95 = soak
+        print(
+            f"{args.readers} readers and {args.writers} writers for {args.soak:.0f} s: {reads:,} reads "
+            f"(p95 {p95 * 1000:.0f} ms), {writes:,} writes, {len(errors)} errors"
+        )
+        for error in errors[:10]:
+            print("  error:", error)
         print("\ntargets: queue and list pages < 300 ms at p95, record page < 1 s (HTTP columns)")
+        if errors:
+            sys.exit(1)
 
 
 if __name__ == "__main__":

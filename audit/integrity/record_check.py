@@ -34,6 +34,7 @@ _WORDS = {
     "replay": "replay",
     "review": "sign-off",
     "finding": "finding",
+    "assignment": "assignment",
 }
 
 

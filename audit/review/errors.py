@@ -47,3 +47,9 @@ class Locked(UserError):
 
 def status_of(error: UserError) -> int:
     return getattr(error, "status", 400)
+
+
+class Unavailable(UserError):
+    """Something the environment lacks (a browser to print a PDF): 503, nothing stored."""
+
+    status = 503

@@ -1,13 +1,19 @@
-"""Explanation, attention and replay requests from the workspace, run one at a time by a worker thread.
+"""Explanation, attention, replay and counterfactual requests from the workspace, run one at a time by a worker thread.
 
 A job is requested by a validator on a record page (or ``POST /api/records/{id}/jobs``); the request
 is logged (``job-requested``) at once, then the worker runs it through the Auditor it was handed
-(the same ``explain`` / ``attention`` / ``replay`` a user runs from the CLI, which store the result
-and its own event) and logs how it ended (``job-finished``: the result's id, or the error). One
-worker, because one model is loaded and a CPU runs one pass well at a time. The queue of pending
-jobs lives in the server's memory: a restart drops jobs not yet run, and the log shows them as
-requested and never finished. :class:`ReviewJobs` is the workspace's side: it checks a request
-(role, kind, parameters against the record), logs it, and hands it to the :class:`JobQueue`.
+(the same ``explain`` / ``attention`` / ``replay`` / ``counterfactual`` a user runs from the CLI, which
+store the result and its own event) and logs how it ended (``job-finished``: the result's id, or the
+error). One worker, because one model is loaded and a CPU runs one pass well at a time.
+
+The log is the jobs' memory: a request identical to one queued or running (same record, kind and
+parameters) is answered with that job, and nothing new is logged; a job requested but never
+finished when the workspace starts (the server was killed mid-job) is logged as failed then and
+shown so. Stopping the workspace (Ctrl-C, SIGTERM) logs the jobs still queued as failed and lets
+the running one finish: the worker is not a daemon, so the process never exits while it is
+inside the model (which aborts a process: "terminate called without an active exception").
+:class:`ReviewJobs` is the workspace's side: it checks a request (role, kind, parameters against the
+record), logs it, and hands it to the :class:`JobQueue`.
 """
 
 from __future__ import annotations
@@ -24,13 +30,13 @@ from typing import Any
 from ..clock import utc_iso
 from ..errors import UserError
 from ..ids import uuid7
-from ..record import GenerationRecord
 from ..store import AuditStore
 from .errors import BadRequest, NotFound
+from .job_params import KINDS, job_params
 from .roles import READ, REQUEST_JOB, Principal, require
 from .validate import check_id, choice, stored_record, writable
 
-KINDS = ("explain", "attention", "replay")
+STOPPED = "the workspace stopped before this job finished: request it again"
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 
 
@@ -106,7 +112,8 @@ class JobQueue:
             self._renumber()
             self._trim()
             if self._worker is None:
-                self._worker = threading.Thread(target=self._run, name="llm-audit-jobs", daemon=True)
+                # Not a daemon: the interpreter waits for a running job instead of killing it inside the model.
+                self._worker = threading.Thread(target=self._run, name="llm-audit-jobs", daemon=False)
                 self._worker.start()
             self._lock.notify_all()
         return job
@@ -114,6 +121,20 @@ class JobQueue:
     def get(self, job_id: str) -> Job | None:
         with self._lock:
             return self._jobs.get(job_id)
+
+    def same(self, kind: str, record_id: str, params: dict[str, Any]) -> Job | None:
+        """The job queued or running with this kind, record and parameters, if any."""
+        with self._lock:
+            for job in self._jobs.values():
+                if job.pending and (job.kind, job.record_id, job.params) == (kind, record_id, params):
+                    return job
+        return None
+
+    def adopt(self, job: Job) -> None:
+        """Show a job that is already settled (one a restart found unfinished in the log)."""
+        with self._lock:
+            self._jobs[job.id] = job
+            self._trim()
 
     def of_record(self, record_id: str) -> list[Job]:
         with self._lock:
@@ -132,13 +153,30 @@ class JobQueue:
                     return job
                 self._lock.wait(left)
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop(self, timeout: float | None = None) -> list[Job]:
+        """Refuse new jobs, log the queued ones as failed (they never ran), and wait for the running one
+        (``timeout``: at most that long; None: until it ends). The jobs that were dropped."""
         with self._lock:
             self._stopped = True
+            dropped = list(self._pending)
+            self._pending.clear()
+            for job in dropped:
+                job.state, job.stage, job.error, job.settled = FAILED, "failed", STOPPED, True
             self._lock.notify_all()
             worker = self._worker
-        if worker is not None:
+        for job in dropped:
+            try:
+                self.log(job)
+            except Exception:  # noqa: BLE001 - the next start finds it unfinished and logs it then
+                traceback.print_exc()
+        if worker is not None and worker is not threading.current_thread():
             worker.join(timeout)
+        return dropped
+
+    @property
+    def running(self) -> Job | None:
+        with self._lock:
+            return next((j for j in self._jobs.values() if j.state == RUNNING), None)
 
     def _renumber(self) -> None:
         for i, job in enumerate(self._pending):
@@ -153,7 +191,11 @@ class JobQueue:
         while True:
             with self._lock:
                 while not self._pending and not self._stopped:
-                    self._lock.wait()
+                    self._lock.wait(1.0)
+                    if (
+                        not threading.main_thread().is_alive()
+                    ):  # the program ends without close(): so does an idle worker
+                        self._stopped = True
                 if self._stopped:
                     return
                 job = self._pending.popleft()
@@ -192,15 +234,46 @@ class ReviewJobs:
         self.db_path = db_path
         self.runner = runner
         self.started: JobQueue | None = None  # made by the first request
+        self._requesting = threading.Lock()  # one request at a time: two identical ones make one job
 
     @property
     def queue(self) -> JobQueue:
         if self.started is None:
-            self.started = JobQueue(
-                {"explain": self._run_explain, "attention": self._run_attention, "replay": self._run_replay},
-                self._log,
-            )
+            runners = {
+                "explain": self._run_explain,
+                "attention": self._run_attention,
+                "replay": self._run_replay,
+                "counterfactual": self._run_counterfactual,
+            }
+            self.started = JobQueue(runners, self._log)
         return self.started
+
+    def recover(self) -> list[Job]:
+        """Log as failed every job the log shows requested and never finished (the workspace stopped
+        without finishing it), and show them so on their record pages; the jobs recovered."""
+        if not self.db_path.exists():
+            return []
+        recovered = []
+        with writable(self.db_path) as store:
+            unfinished = store.access.unfinished_jobs()
+        for job_id, p in unfinished:
+            job = Job(
+                job_id,
+                str(p.get("kind", "")),
+                str(p.get("record_id", "")),
+                dict(p.get("params") or {}),
+                str(p.get("user", "")),
+                str(p.get("role", "")),
+                str(p.get("at", "")),
+                state=FAILED,
+                stage="failed",
+                error="the workspace stopped while this job was queued or running: request it again",
+                settled=True,
+            )
+            self._log(job)
+            self.queue.adopt(job)
+            recovered.append(job)
+        return recovered
 
     def request(self, principal: Principal, record_id: str, kind: str, params: dict[str, Any] | None = None) -> Job:
         check_id(record_id)
@@ -209,9 +282,12 @@ class ReviewJobs:
         if self.runner is None:
             raise BadRequest("this workspace has no model to run jobs with: start it with `llm-audit ui`")
         params = dict(params or {})
-        with writable(self.db_path) as store:
+        with self._requesting, writable(self.db_path) as store:
             record = stored_record(store, record_id)
             params = job_params(kind, params, record)
+            same = self.queue.same(kind, record.id, params)
+            if same is not None:  # the same work is already queued or running: one job, one result
+                return same
             job = self.queue.new(kind, record.id, params, principal.name, principal.role)
             store.access.job_requested(
                 job.id,
@@ -225,7 +301,7 @@ class ReviewJobs:
                     "at": job.requested_at,
                 },
             )
-        return self.queue.submit(job)
+            return self.queue.submit(job)
 
     def get(self, principal: Principal, job_id: str) -> Job:
         check_id(job_id)
@@ -238,9 +314,9 @@ class ReviewJobs:
     def of_record(self, record_id: str) -> list[Job]:
         return self.started.of_record(record_id) if self.started else []
 
-    def close(self) -> None:
+    def close(self, timeout: float | None = None) -> None:
         if self.started is not None:
-            self.started.stop()
+            self.started.stop(timeout)
 
     def _run_explain(self, record_id: str, params: dict[str, Any], say) -> tuple[str, str]:
         say(f"computing {params['method']} by {params['granularity']}")
@@ -257,6 +333,12 @@ class ReviewJobs:
         result = self.runner.replay(record_id)
         return result.id, f"replay verdict: {result.verdict} ({result.seconds:.1f} s)"
 
+    def _run_counterfactual(self, record_id: str, params: dict[str, Any], say) -> tuple[str, str]:
+        say("re-scoring the decision with " + ", ".join(params["vary"]) + " changed")
+        result = self.runner.counterfactual(record_id, params["vary"])
+        flips = len(result.flips)
+        return result.id, f"counterfactual stored: {flips} of {len(result.alternatives)} alternatives flip the decision"
+
     def _log(self, job: Job) -> None:
         with AuditStore.open(self.db_path, write=True) as store:
             store.access.job_finished(
@@ -271,28 +353,3 @@ class ReviewJobs:
                     "at": utc_iso(),
                 },
             )
-
-
-def job_params(kind: str, params: dict[str, Any], record: GenerationRecord) -> dict[str, Any]:
-    """A job's parameters, checked against its record, with the defaults filled in (what is logged and run)."""
-    if kind == "explain":
-        from ..attribution.request import check_request
-
-        unknown = sorted(set(params) - {"method", "granularity"})
-        if unknown:
-            raise BadRequest(f"unknown explain parameter(s) {', '.join(unknown)}: use method and granularity")
-        method = str(params.get("method") or "feature-ablation")
-        granularity = str(params.get("granularity") or ("field" if record.template else "token"))
-        try:
-            check_request(method, granularity, {}).check_record(record)
-        except UserError as exc:
-            raise BadRequest(str(exc)) from None
-        return {"method": method, "granularity": granularity}
-    if kind == "attention":
-        unknown = sorted(set(params) - {"heads"})
-        if unknown:
-            raise BadRequest(f"unknown attention parameter(s) {', '.join(unknown)}: use heads")
-        return {"heads": bool(params.get("heads", False))}
-    if params:
-        raise BadRequest("a replay takes no parameters")
-    return {}

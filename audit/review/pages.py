@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..clock import normalise_time, utc_iso
+from ..decision.mass import label_mass_of
 from ..errors import UserError
 from ..integrity.origin import log_identity
 from ..integrity.record_check import RecordIntegrity, SignedLeaves, check_record
@@ -35,7 +36,7 @@ from .index_check import rebuild_if_edited
 from .jobs import Job
 from .names import same_person
 from .queue import Page, QueuePage, queue_page, records_page, refresh
-from .roles import READ, Principal, permissions, require
+from .roles import READ, SIGN_OFF, Principal, allowed, permissions, require
 from .trends import records_link
 from .validate import check_id, stored_record, writable
 
@@ -73,6 +74,10 @@ class RecordView:
     clear_shown: bool
     default_granularity: str
     reviews: list[SignOff] = field(default_factory=list)
+    label_mass: float | None = None  # the labels' total probability at the answer's start (None: no decision)
+    assignee: str | None = None
+    reviewers: list[str] = field(default_factory=list)  # enabled users who may sign off (whom it may be assigned to)
+    fields: list[str] = field(default_factory=list)  # the template's fields (a counterfactual varies them)
     override_choices: list[str] = field(default_factory=list)  # empty: the override is free text (no labels)
 
     @property
@@ -107,11 +112,11 @@ class ReviewPages:
                 )
         refresh(store)
 
-    def queue(self, principal: Principal, reason: str | None = None, page: int = 1) -> QueuePage:
+    def queue(self, principal: Principal, reason: str | None = None, page: int = 1, mine: bool = False) -> QueuePage:
         require(principal, READ)
         with writable(self.db_path) as store:
             self._refresh(store)
-            shown = queue_page(store, reason, page)
+            shown = queue_page(store, reason, page, assignee=principal.name if mine else None)
             shown.notice = self.index_notice
             return shown
 
@@ -120,6 +125,13 @@ class ReviewPages:
         with writable(self.db_path) as store:
             self._refresh(store)
             return records_page(store, filters, page), store.review_index.choices()
+
+    def choices(self, principal: Principal) -> dict[str, list[str]]:
+        """The values the lists' filters offer (use cases, operators, decisions, replay verdicts)."""
+        require(principal, READ)
+        with writable(self.db_path) as store:
+            self._refresh(store)
+            return store.review_index.choices()
 
     def record(self, principal: Principal, record_id: str, *, clear: bool = False) -> RecordView:
         check_id(record_id)
@@ -150,6 +162,12 @@ class ReviewPages:
             findings = [FindingView(f, resolutions.get(f.id)) for f in found if not f.resolves]
             row = store.review_index.get(record.id)
             reviews = store.reviews.of_record(record.id)
+            assignee = store.assignments.current(record.id)
+            reviewers = (
+                [u.name for u in store.users.all_current() if not u.disabled and allowed(u.role, SIGN_OFF)]
+                if store.users.exists()
+                else []
+            )
         four_eyes = None
         if same_person(principal.name, record.operator):
             four_eyes = (
@@ -169,6 +187,10 @@ class ReviewPages:
             shown,
             "field" if record.template else "token",
             reviews,
+            label_mass_of(record.decision.label_logprobs).total if record.decision else None,
+            assignee,
+            reviewers,
+            list(record.variables or {}) if record.prompt_kind == "template" else [],
             override_choices(record),
         )
 

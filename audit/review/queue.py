@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..store import AuditStore
-from ..store.review_index import IndexRow, RecordFilter
+from ..store.review_index import LAYOUT, IndexRow, RecordFilter
 from .rules import REASONS, RULES, RULES_VERSION, evaluate
 
 PAGE_SIZE = 50
@@ -22,7 +22,7 @@ def refresh(store: AuditStore) -> int:
     index = store.review_index
     with store.transaction():
         last = index.last_event()
-        rebuild = index.meta("rules") != RULES_VERSION
+        rebuild = index.meta("rules") != RULES_VERSION or index.meta("layout") != LAYOUT
         mark = int(index.meta("event_seq") or 0)
         if not rebuild and mark >= last:
             return 0
@@ -42,6 +42,8 @@ class Page:
 class QueuePage(Page):
     counts: list[tuple[str, str, int]]  # (reason, title, records), in urgency order
     reason: str | None
+    requested_reason: str | None = None  # the reason asked for, known or not (an unknown one lists nothing)
+    mine: bool = False
     notice: str | None = None  # the index had to be rebuilt from the evidence (edited outside llm-audit)
 
 
@@ -49,9 +51,11 @@ def _page(page: int) -> int:
     return max(1, min(int(page), 10**6))
 
 
-def queue_page(store: AuditStore, reason: str | None, page: int, size: int = PAGE_SIZE) -> QueuePage:
+def queue_page(
+    store: AuditStore, reason: str | None, page: int, size: int = PAGE_SIZE, assignee: str | None = None
+) -> QueuePage:
     page = _page(page)
-    rows, total = store.review_index.queue(reason=reason, limit=size, offset=(page - 1) * size)
+    rows, total = store.review_index.queue(reason=reason, limit=size, offset=(page - 1) * size, assignee=assignee)
     counts = store.review_index.reason_counts()
     return QueuePage(
         rows,
@@ -60,6 +64,8 @@ def queue_page(store: AuditStore, reason: str | None, page: int, size: int = PAG
         max(1, -(-total // size)),
         [(rule.reason, rule.title, counts.get(rule.reason, 0)) for rule in RULES],
         reason if reason in REASONS else None,
+        reason,
+        assignee is not None,
     )
 
 

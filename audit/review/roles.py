@@ -1,9 +1,10 @@
 """Roles and what each may do: viewer < reviewer < validator < admin, each with everything below it.
 
 - viewer: reads the queue, the records, the dossiers and the summary.
-- reviewer: also signs off records (accept or override) and adds findings.
-- validator: also requests explanations, attention passes and replays, resolves findings, and exports the
-  records list as an evidence pack.
+- reviewer: also signs off records (accept or override), adds findings, and takes records (assigns them
+  to themselves, or gives back their own).
+- validator: also requests explanations, attention passes, replays and counterfactuals, resolves
+  findings, assigns records to any reviewer, and exports the records list as an evidence pack.
 - admin: also manages users.
 
 Who may see sealed content in clear is the privacy policy's decision (``[access] clear_roles``),
@@ -24,6 +25,8 @@ SIGN_OFF = "sign-off"
 ADD_FINDING = "add-finding"
 RESOLVE_FINDING = "resolve-finding"
 REQUEST_JOB = "request-job"
+ASSIGN = "assign"  # to oneself; to another user needs ASSIGN_OTHERS
+ASSIGN_OTHERS = "assign-others"
 MANAGE_USERS = "manage-users"
 EXPORT_PACK = "export-pack"
 
@@ -33,6 +36,8 @@ MINIMUM_ROLE = {
     ADD_FINDING: REVIEWER,
     RESOLVE_FINDING: VALIDATOR,
     REQUEST_JOB: VALIDATOR,
+    ASSIGN: REVIEWER,
+    ASSIGN_OTHERS: VALIDATOR,
     MANAGE_USERS: ADMIN,
     EXPORT_PACK: VALIDATOR,
 }
@@ -42,7 +47,9 @@ _WORDS = {
     SIGN_OFF: "sign off records",
     ADD_FINDING: "add findings",
     RESOLVE_FINDING: "resolve findings",
-    REQUEST_JOB: "request explanations, attention passes or replays",
+    REQUEST_JOB: "request explanations, attention passes, replays or counterfactuals",
+    ASSIGN: "take records for review",
+    ASSIGN_OTHERS: "assign records to other users",
     MANAGE_USERS: "manage users",
     EXPORT_PACK: "export evidence packs",
 }

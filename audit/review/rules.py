@@ -141,7 +141,10 @@ RULES_VERSION = hashlib.sha256(repr([(r.reason, r.rank, r.check.__name__) for r 
 
 
 def evaluate(facts: RecordFacts) -> IndexEntry:
-    """Run every rule on one record: its reasons (most urgent first) and rank (None: not in the queue)."""
+    """Run every rule on one record: its reasons (most urgent first) and rank (None: not in the queue); the
+    record's label mass is set for the worklist on the way (the decision's one reader of it)."""
+    if facts.decision_label_logprobs:
+        facts.label_mass = label_mass_of(facts.decision_label_logprobs).total
     reasons = []
     rank = None
     for rule in RULES:

@@ -16,11 +16,13 @@ from ..pack import ExportResult
 from ..privacy.guard import PrivacyGuard
 from ..privacy.policy import Policy
 from ..report.summary import Summary
+from ..store.assignments import Assignment
 from ..store.findings import Finding
 from ..store.review_index import RecordFilter
 from ..store.reviews import SignOff
 from .accounts import Accounts, LoginPolicy
 from .actions import ReviewActions
+from .downloads import Download, Downloads
 from .exports import ReviewExports
 from .identity import Identity, LocalAdmin
 from .jobs import Job, JobQueue, ReviewJobs
@@ -28,6 +30,7 @@ from .pages import FindingView, RecordView, ReviewPages
 from .queue import Page, QueuePage
 from .roles import Principal
 from .validate import AREAS, REVIEW_STATES, SEVERITIES, check_id
+from .worklist import Worklist
 
 __all__ = ["AREAS", "REVIEW_STATES", "SEVERITIES", "FindingView", "RecordView", "Reviews", "check_id"]
 
@@ -55,6 +58,8 @@ class Reviews:
         self.job_requests = ReviewJobs(self.db_path, runner)
         self.pages = ReviewPages(self.db_path, privacy, policy, self.job_requests)
         self.actions = ReviewActions(self.db_path)
+        self.worklist = Worklist(self.db_path)
+        self.downloads = Downloads(self.db_path, self.pages)
         self.exports = ReviewExports(self.db_path, runner, lambda: self.pages.trusted_key)
 
     @staticmethod
@@ -87,12 +92,17 @@ class Reviews:
         return self.identity.local_admin(operator)
 
     # -- reading ---------------------------------------------------------------------------------
-    def queue(self, principal: Principal, reason: str | None = None, page: int = 1) -> QueuePage:
-        return self.pages.queue(principal, reason, page)
+    def queue(self, principal: Principal, reason: str | None = None, page: int = 1, mine: bool = False) -> QueuePage:
+        """A page of the queue (``mine``: only the records assigned to ``principal``)."""
+        return self.pages.queue(principal, reason, page, mine)
 
     def records(self, principal: Principal, filters: RecordFilter, page: int = 1) -> tuple[Page, dict[str, list[str]]]:
         """A page of the records list and the values the filter form offers."""
         return self.pages.records(principal, filters, page)
+
+    def choices(self, principal: Principal) -> dict[str, list[str]]:
+        """The values the lists' filters offer: the same use cases on the records page and the summary."""
+        return self.pages.choices(principal)
 
     def record(self, principal: Principal, record_id: str, *, clear: bool = False) -> RecordView:
         """The record page; ``clear``: with sealed content opened (policy roles only; the viewing is logged)."""
@@ -124,6 +134,26 @@ class Reviews:
     def resolve_finding(self, principal: Principal, finding_id: str, text: str | None) -> Finding:
         return self.actions.resolve_finding(principal, finding_id, text)
 
+    def assign(self, principal: Principal, record_id: str, assignee: str | None) -> Assignment:
+        """Give a record to a reviewer (None: back to the team); stored and logged as evidence."""
+        return self.worklist.assign(principal, record_id, assignee)
+
+    def next_unsigned(
+        self, principal: Principal, after: str, reason: str | None = None, mine: bool = False
+    ) -> str | None:
+        """The next unsigned record of the queue that ``principal`` may sign, after ``after``."""
+        return self.worklist.next_unsigned(principal, after, reason, mine)
+
+    # -- downloads (each logged) ------------------------------------------------------------------------
+    def download_dossier(self, principal: Principal, record_id: str, fmt: str = "html") -> Download:
+        return self.downloads.dossier(principal, record_id, fmt)
+
+    def download_records(self, principal: Principal, filters: RecordFilter) -> Download:
+        return self.downloads.records_csv(principal, filters)
+
+    def download_queue(self, principal: Principal, reason: str | None = None, mine: bool = False) -> Download:
+        return self.downloads.queue_csv(principal, reason, mine)
+
     # -- evidence packs ------------------------------------------------------------------------------
     def export_list(self, principal: Principal, filters: RecordFilter) -> ExportResult:
         """The records list of ``filters`` as a zipped evidence pack (validator and admin; logged as an event)."""
@@ -144,6 +174,10 @@ class Reviews:
     def job(self, principal: Principal, job_id: str) -> Job:
         return self.job_requests.get(principal, job_id)
 
-    def close(self) -> None:
-        """Stop the job worker (a job running now is finished first, up to a few seconds)."""
-        self.job_requests.close()
+    def recover_jobs(self) -> list[Job]:
+        """At start: log as failed the jobs a stopped workspace left requested and unfinished."""
+        return self.job_requests.recover()
+
+    def close(self, timeout: float | None = None) -> None:
+        """Stop the job worker: queued jobs are logged as failed, a running one is finished first."""
+        self.job_requests.close(timeout)

@@ -16,6 +16,7 @@ import sqlite_utils
 from .access import AccessLog
 from .alerts import AlertRepository
 from .api_keys import ApiKeyRepository
+from .assignments import AssignmentRepository
 from .attention import AttentionRepository
 from .blobs import BlobRepository
 from .checkpoints import CheckpointRepository
@@ -63,6 +64,7 @@ class AuditStore:
         self.api_keys = ApiKeyRepository(db, self.events)
         self.reviews = ReviewRepository(db, self.events)  # the review workspace (audit/review/)
         self.findings = FindingRepository(db, self.events)
+        self.assignments = AssignmentRepository(db, self.events)
         self.users = UserRepository(db, self.events)
         self.access = AccessLog(db, self.events)
         self.exports = ExportLog(self.events)  # evidence packs handed out (audit/pack/)
@@ -73,7 +75,7 @@ class AuditStore:
         """Event kind -> the repository whose table holds that event's row: what verification checks."""
         repositories = (self.records, self.explanations, self.attention, self.replays, self.reports, self.provenance)
         repositories += (self.checkpoints, self.api_keys, self.reviews, self.findings, self.users)
-        repositories += (self.counterfactuals, self.fairness, self.alerts)
+        repositories += (self.counterfactuals, self.fairness, self.alerts, self.assignments)
         return {repository.kind: repository for repository in repositories}
 
     @classmethod

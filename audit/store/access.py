@@ -1,4 +1,5 @@
-"""Workspace actions that have no table: logins, failed logins, logouts, unlocks, views of sealed content, job requests.
+"""Workspace actions that have no table: logins, failed logins, logouts, unlocks, views of sealed content, jobs,
+downloads.
 
 They are events in the hash chain and nothing else: the log is where an auditor looks for who
 did what, and none of these facts needs a row a report reads back. Login events have the subject
@@ -18,6 +19,7 @@ from .events import EventLog
 LOGIN, LOGIN_FAILED, LOGOUT, UNLOCK = "login", "login-failed", "logout", "unlock"
 CLEAR_VIEW = "clear-view"
 JOB_REQUESTED, JOB_FINISHED = "job-requested", "job-finished"
+DOWNLOAD = "download"
 UNKNOWN_USER = "user:?"
 
 
@@ -53,6 +55,26 @@ class AccessLog:
 
     def job_finished(self, job_id: str, payload: dict[str, Any]) -> int:
         return self.events.append(JOB_FINISHED, job_id, payload)
+
+    def unfinished_jobs(self) -> list[tuple[str, dict[str, Any]]]:
+        """(job id, request payload) of every job requested and never finished, in the log's order."""
+        if not self.events.exists():
+            return []
+        import json
+
+        rows = self.db.execute(
+            "SELECT r.subject_id, r.payload FROM events r WHERE r.kind = ? AND NOT EXISTS "
+            "(SELECT 1 FROM events f WHERE f.subject_id = r.subject_id AND f.kind = ?) ORDER BY r.seq",
+            [JOB_REQUESTED, JOB_FINISHED],
+        ).fetchall()
+        return [(subject, json.loads(payload)) for subject, payload in rows]
+
+    def download(self, subject: str, payload: dict[str, Any]) -> int:
+        """Log that a user downloaded ``subject`` (a record's dossier, or a list of records as CSV)."""
+        return self.events.append(DOWNLOAD, subject, payload)
+
+    def downloads(self, subject: str) -> list[dict[str, Any]]:
+        return [e.payload for e in self.events.iter(subject_id=subject, kind=DOWNLOAD)]
 
     def recent_logins(self, name: str, limit: int) -> list[tuple[str, str, dict[str, Any]]]:
         """(kind, created_at, payload) of ``name``'s latest logins, failed logins and unlocks, newest first."""

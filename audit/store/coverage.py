@@ -162,6 +162,7 @@ COVERAGE: dict[str, Coverage] = {
     "api_keys": _ROW,
     "reviews": _ROW,
     "findings": _ROW,
+    "assignments": _ROW,
     "user_changes": _ROW,
     "blobs": Coverage(
         derived={

@@ -126,7 +126,7 @@ def _insert(conn: sqlite3.Connection, event: ChainedEvent, signature: str | None
 
 
 # Events whose payload names a record (``record_id``), indexed by it (partial expression index).
-RECORD_EVENT_KINDS = "('explanation', 'attention', 'replay', 'review', 'finding')"
+RECORD_EVENT_KINDS = "('explanation', 'attention', 'replay', 'review', 'finding', 'assignment')"
 RECORD_EVENTS_INDEX = (
     f"CREATE INDEX IF NOT EXISTS idx_{TABLE}_record ON {TABLE} (json_extract(payload, '$.record_id')) "
     f"WHERE kind IN {RECORD_EVENT_KINDS}"
@@ -273,7 +273,7 @@ class EventLog:
 
     def naming(self, record_id: str) -> list[tuple[str, str]]:
         """(kind, subject) of the events about ``record_id``'s explanations, attention passes, replays,
-        sign-offs and findings (their payload's ``record_id``): what each row was logged as, even if the row
+        sign-offs, findings and assignments (their payload's ``record_id``): what each row was logged as, even if the row
         has since been deleted. Served by the expression index :data:`RECORD_EVENTS_INDEX`."""
         if not self.exists():
             return []

@@ -17,7 +17,14 @@ from ..integrity.canonical_check import StoredValueError, read_json
 from .alerts import AlertRepository
 from .events import EventLog
 
-_RECORD_TABLES = {"explanation": "explanations", "replay": "replays", "review": "reviews", "finding": "findings"}
+_RECORD_TABLES = {
+    "explanation": "explanations",
+    "replay": "replays",
+    "review": "reviews",
+    "finding": "findings",
+    "assignment": "assignments",
+}
+KEY_FIELDS = 3  # the worklist shows a record's first template fields
 _CHUNK = 500
 
 
@@ -50,6 +57,9 @@ class RecordFacts:
     decision_margin: float | None = None  # log-odds of the chosen label over the runner-up
     decision_stated: str | None = None  # the label the text states first (None: none)
     decision_agrees: bool | None = None
+    label_mass: float | None = None  # the labels' share of the model's probability (set by the review rules' reader)
+    key_fields: list[tuple[str, str]] = field(default_factory=list)  # the first template fields (stored text)
+    assignee: str | None = None  # of the latest assignment
     unreadable: str | None = None  # a stored JSON value that is not one value (edited outside llm-audit)
     decision_label_logprobs: dict[str, float] | None = None  # the recorded ones: the label mass derives from them
     decision_min_label_mass: float | None = None  # as recorded (None: a record written before it; the default)
@@ -60,7 +70,7 @@ def touched_since(db: sqlite_utils.Database, seq: int) -> list[str]:
     """Ids of the records an event after ``seq`` is about (their state may have changed)."""
     rows = db.execute(
         "SELECT kind, subject_id FROM events WHERE seq > ? AND kind IN "
-        "('generation', 'erasure', 'explanation', 'replay', 'review', 'finding', 'alert')",
+        "('generation', 'erasure', 'explanation', 'replay', 'review', 'finding', 'alert', 'assignment')",
         [seq],
     ).fetchall()
     ids: set[str] = {subject for kind, subject in rows if kind in ("generation", "erasure")}
@@ -93,8 +103,8 @@ def _facts_where(db: sqlite_utils.Database, where: str, params: list[str]) -> It
     facts: dict[str, RecordFacts] = {}
     decided = "decision" in db["generations"].columns_dict
     # Read through the one reader (never json_extract: SQLite and Python read a duplicate key differently).
-    for seq, record_id, started, use_case, operator, tags, decision in db.execute(
-        f"SELECT seq, id, started_at, use_case, operator, tags, {'decision' if decided else 'NULL'} "
+    for seq, record_id, started, use_case, operator, tags, variables, decision in db.execute(
+        f"SELECT seq, id, started_at, use_case, operator, tags, variables, {'decision' if decided else 'NULL'} "
         "FROM generations" + rid.format(col="id"),
         params,
     ):
@@ -102,10 +112,13 @@ def _facts_where(db: sqlite_utils.Database, where: str, params: list[str]) -> It
         try:
             privacy = (read_json(tags, "tags") or {}).get("privacy")
             d = read_json(decision, "decision")
+            fields = read_json(variables, "variables")
         except StoredValueError as exc:
             f.unreadable, f.sealed = f"{exc.where} {exc.reason}", True  # unreadable: never index its text
             continue
         f.sealed = bool(isinstance(privacy, dict) and privacy.get("sealed") is True)
+        if isinstance(fields, dict):  # as stored: a sealed record's values are its redacted ones
+            f.key_fields = [(str(k), str(v)) for k, v in list(fields.items())[:KEY_FIELDS]]
         if isinstance(d, dict) and d.get("chosen") is not None:
             f.decision, f.decision_favourable, f.decision_runner_up = (
                 d["chosen"],
@@ -181,6 +194,17 @@ def _facts_where(db: sqlite_utils.Database, where: str, params: list[str]) -> It
             f = facts.get(record_id)
             if f is not None:
                 f.open_findings.append((severity or "", text))
+    if db["assignments"].exists():
+        for record_id, assignee in db.execute(
+            "SELECT t.record_id, t.assignee FROM assignments t "
+            "JOIN events e ON e.subject_id = t.id AND e.kind = 'assignment'"
+            + rid.format(col="t.record_id")
+            + " ORDER BY e.seq",
+            params,
+        ):
+            f = facts.get(record_id)
+            if f is not None:
+                f.assignee = assignee
     for record_id, severity, text, seq in AlertRepository(db, EventLog(db)).named_records():
         f = facts.get(record_id)
         if f is not None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlite_utils
@@ -72,6 +72,18 @@ register(
         tokenize='unicode61 remove_diacritics 2')""",
     RECORD_EVENTS_INDEX,  # a record page finds every event about the record, even of a deleted row
 )
+register(
+    "review_index",
+    2,
+    "the worklist's columns: label mass, key fields, assignee (the index is rebuilt on the next refresh)",
+    f"ALTER TABLE {INDEX} ADD COLUMN label_mass REAL",
+    f"ALTER TABLE {INDEX} ADD COLUMN key_fields TEXT NOT NULL DEFAULT '[]'",
+    f"ALTER TABLE {INDEX} ADD COLUMN assignee TEXT",
+    f"CREATE INDEX idx_{INDEX}_assignee ON {INDEX} (assignee, started_at)",
+    "DROP INDEX IF EXISTS idx_events_record",  # the events about a record now include its assignments
+    RECORD_EVENTS_INDEX,
+)
+LAYOUT = "2"  # part of the index's version: a new layout rebuilds it on the next refresh
 
 
 @dataclass
@@ -100,6 +112,9 @@ class IndexRow:
     open_findings: int
     rank: int | None
     reasons: list[tuple[str, str]]
+    label_mass: float | None = None
+    key_fields: list[tuple[str, str]] = field(default_factory=list)
+    assignee: str | None = None
 
 
 _ROW_COLUMNS = tuple(IndexRow.__dataclass_fields__)
@@ -109,6 +124,7 @@ def _index_row(row: Any) -> IndexRow:
     data = dict(zip(_ROW_COLUMNS, row))
     data["sealed"] = bool(data["sealed"])
     data["reasons"] = [tuple(r) for r in json.loads(data["reasons"])]
+    data["key_fields"] = [tuple(r) for r in json.loads(data["key_fields"] or "[]")]
     return IndexRow(**data)
 
 
@@ -124,6 +140,7 @@ class RecordFilter:
     review_state: str | None = None  # "unreviewed" | "accepted" | "overridden"
     replay_verdict: str | None = None  # "not replayed" | "identical" | ...
     text: str | None = None  # words, all of which must occur in the prompt or output (unsealed records)
+    assignee: str | None = None  # records assigned to this user (the "mine" filter)
 
 
 def fts_query(text: str) -> str | None:
@@ -153,6 +170,9 @@ def index_values(entry: IndexEntry) -> list[Any]:
         len(f.open_findings),
         entry.rank,
         json.dumps(entry.reasons, ensure_ascii=False),
+        f.label_mass,
+        json.dumps(f.key_fields, ensure_ascii=False),
+        f.assignee,
     ]
 
 
@@ -227,7 +247,7 @@ class ReviewIndexRepository:
                         [f.seq],
                     )
                 written += 1
-            for key, value in (("event_seq", str(up_to)), ("rules", rules)):
+            for key, value in (("event_seq", str(up_to)), ("rules", rules), ("layout", LAYOUT)):
                 conn.execute(f"INSERT OR REPLACE INTO {META} (key, value) VALUES (?, ?)", [key, value])
         return written
 
@@ -243,22 +263,26 @@ class ReviewIndexRepository:
             return set()
         return {tuple(row) for row in self.db.execute(f"SELECT reason, rank, started_at, record_seq FROM {REASONS}")}
 
-    def queue(self, *, reason: str | None, limit: int, offset: int) -> tuple[list[IndexRow], int]:
-        """A page of the queue, most urgent first (then oldest first), and how many records it holds."""
+    def queue(
+        self, *, reason: str | None, limit: int, offset: int, assignee: str | None = None
+    ) -> tuple[list[IndexRow], int]:
+        """A page of the queue (``assignee``: only their records), most urgent first (then oldest first),
+        and how many records it holds."""
         columns = ", ".join(f"i.{c}" for c in _ROW_COLUMNS)
+        mine, extra = (" AND i.assignee = ?", [assignee]) if assignee is not None else ("", [])
         if reason is None:
-            total = self.db.execute(f"SELECT COUNT(*) FROM {INDEX} WHERE rank IS NOT NULL").fetchone()[0]
+            where = f"WHERE i.rank IS NOT NULL{mine}"
+            total = self.db.execute(f"SELECT COUNT(*) FROM {INDEX} i {where}", extra).fetchone()[0]
             rows = self.db.execute(
-                f"SELECT {columns} FROM {INDEX} i WHERE i.rank IS NOT NULL ORDER BY i.rank, i.started_at, i.seq "
-                "LIMIT ? OFFSET ?",
-                [limit, offset],
+                f"SELECT {columns} FROM {INDEX} i {where} ORDER BY i.rank, i.started_at, i.seq LIMIT ? OFFSET ?",
+                [*extra, limit, offset],
             ).fetchall()
         else:
-            total = self.db.execute(f"SELECT COUNT(*) FROM {REASONS} WHERE reason = ?", [reason]).fetchone()[0]
+            source = f"{REASONS} r JOIN {INDEX} i ON i.seq = r.record_seq WHERE r.reason = ?{mine}"
+            total = self.db.execute(f"SELECT COUNT(*) FROM {source}", [reason, *extra]).fetchone()[0]
             rows = self.db.execute(
-                f"SELECT {columns} FROM {REASONS} r JOIN {INDEX} i ON i.seq = r.record_seq WHERE r.reason = ? "
-                "ORDER BY r.rank, r.started_at, r.record_seq LIMIT ? OFFSET ?",
-                [reason, limit, offset],
+                f"SELECT {columns} FROM {source} ORDER BY r.rank, r.started_at, r.record_seq LIMIT ? OFFSET ?",
+                [reason, *extra, limit, offset],
             ).fetchall()
         return [_index_row(r) for r in rows], int(total)
 
@@ -274,6 +298,7 @@ class ReviewIndexRepository:
             ("decision", filters.decision),
             ("review_state", filters.review_state),
             ("replay_verdict", filters.replay_verdict),
+            ("assignee", filters.assignee),
         ):
             if value:
                 clauses.append(f"i.{column} = ?")

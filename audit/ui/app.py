@@ -13,12 +13,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from prometheus_client import CollectorRegistry
 
+from ..errors import UserError
 from ..monitor.prometheus import DecisionMetrics
 from ..review.service import Reviews
 from . import refusals
 from .deps import MAX_BODY
 from .limits import BodyLimit
-from .routers import api, exports, monitoring, pages, session, users
+from .routers import api, downloads, exports, monitoring, pages, session, users
 from .security import HEADERS, HSTS, Sessions, is_https
 from .views import Views
 
@@ -29,8 +30,15 @@ def create_app(reviews: Reviews, *, sessions: Sessions | None = None) -> FastAPI
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        try:
+            reviews.recover_jobs()  # jobs a stopped workspace left unfinished are logged as failed
+        except UserError as exc:  # a read-only database: nothing to log them in; the pages still work
+            print(f"llm-audit ui: unfinished jobs not logged as failed: {exc}")
         yield
-        reviews.close()  # the job worker: a job running now is finished first
+        running = reviews.job_requests.started.running if reviews.job_requests.started else None
+        if running is not None:
+            print(f"llm-audit ui: finishing the running {running.kind} job of record {running.record_id} first")
+        reviews.close()  # the job worker: queued jobs logged as failed, a running one finished first
 
     app = FastAPI(
         title="llm-audit review workspace", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
@@ -54,6 +62,7 @@ def create_app(reviews: Reviews, *, sessions: Sessions | None = None) -> FastAPI
 
     app.add_middleware(BodyLimit, limit=MAX_BODY)  # outermost: refuses before anything reads the body
     refusals.install(app)
-    for router in (session.router, pages.router, users.router, api.router, monitoring.router, exports.router):
+    routers = (session, pages, downloads, users, api, monitoring, exports)
+    for router in (r.router for r in routers):
         app.include_router(router)
     return app

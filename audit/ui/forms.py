@@ -21,6 +21,7 @@ from ..review.jobs import Job
 from ..review.roles import Principal
 from ..review.service import REVIEW_STATES, Reviews
 from ..review.validate import choice
+from ..store.assignments import Assignment
 from ..store.findings import Finding
 from ..store.review_index import RecordFilter
 from ..store.reviews import SignOff
@@ -105,6 +106,20 @@ class JobForm:
 
 
 @dataclass(frozen=True)
+class AssignForm:
+    """Who a record goes to; missing or empty: back to the team."""
+
+    assignee: str | None
+
+    @classmethod
+    def read(cls, fields: Fields) -> AssignForm:
+        return cls(_text(fields, "assignee"))
+
+    def submit(self, reviews: Reviews, principal: Principal, record_id: str) -> Assignment:
+        return reviews.assign(principal, record_id, self.assignee)
+
+
+@dataclass(frozen=True)
 class UserChangeForm:
     op: str
     name: str
@@ -138,8 +153,21 @@ def page_number(params: Fields) -> int:
     return int(value)
 
 
-def record_filter(params: Fields) -> RecordFilter:
-    """The records list's filters, each checked (a bad one is a 400)."""
+@dataclass(frozen=True)
+class QueueView:
+    """The queue's reason filter (an unknown one lists nothing, and the page says so) and "mine"."""
+
+    reason: str | None
+    mine: bool
+
+    @classmethod
+    def read(cls, params: Fields) -> QueueView:
+        reason = str(params.get("reason") or "").strip()[:40] or None
+        return cls(reason, params.get("mine") in ("1", "true"))
+
+
+def record_filter(params: Fields, principal: Principal | None = None) -> RecordFilter:
+    """The records list's filters, each checked (a bad one is a 400); ``mine=1``: assigned to ``principal``."""
     get = lambda k: str(params.get(k) or "").strip() or None  # noqa: E731
     review = get("review")
     if review is not None:
@@ -161,6 +189,7 @@ def record_filter(params: Fields) -> RecordFilter:
         review_state=review,
         replay_verdict=get("replay"),
         text=text,
+        assignee=principal.name if principal is not None and get("mine") in ("1", "true") else None,
     )
 
 

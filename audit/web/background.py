@@ -35,7 +35,12 @@ def _config(app: Any, host: str, port: int, log_level: str, **options: Any) -> u
 def run(app: Any, host: str = "127.0.0.1", port: int = 8000, log_level: str = "info", **options: Any) -> None:
     """Serve until interrupted (Ctrl-C finishes the requests in progress, then stops); ``options`` go to uvicorn."""
     server = uvicorn.Server(_config(app, host, port, log_level, **options))
-    server.run()
+    try:
+        server.run()
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C once its graceful shutdown (the lifespan's too) is done
+        if not server.started:
+            raise
+        return
     if not server.started:
         raise UserError(f"could not listen on {host}:{port} (in use, or not allowed): pass another --port")
 

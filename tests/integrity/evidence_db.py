@@ -58,6 +58,7 @@ def _build(loaded, folder: Path) -> dict[str, str]:
     rita = reviews.session_user("rita")
     reviews.sign_off(rita, decided.id, "accept", rationale="reasons read")
     reviews.add_finding(rita, plain.id, "high", "outcome", "summary omits the rate level")
+    reviews.assign(rita, plain.id, "rita")  # an assignment: a record taken for review
     auditor.api_keys.add("svc-1")
     auditor.hold(record_id=plain.id, reason="litigation 42")
     auditor.hold(record_id=plain.id, reason="settled", release=True)

@@ -435,5 +435,5 @@ def test_the_record_page_headline_says_when_the_labels_hold_too_little_probabili
     page = entities.unescape(client.get(f"/records/{rid}").text)
     headline = f"Not a decision the model made: the model put only {share_text(mass)} of its probability on the labels"
     assert mass < 0.5 and headline in page
-    assert page.index(headline) < page.index('class="live-dossier"')  # in the record bar, before the dossier
+    assert page.index('id="decision"') < page.index(headline) < page.index('id="signoff"')  # the first thing read
     assert "label-mass" in page and f"label mass {share_text(mass)}" in page  # the queue's reason

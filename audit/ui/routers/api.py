@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from .. import payloads
 from ..deps import ApiWho, Body, PageNo, ReviewsDep, Who
-from ..forms import FindingForm, JobForm, ResolutionForm, SignOffForm, record_filter
+from ..forms import AssignForm, FindingForm, JobForm, QueueView, ResolutionForm, SignOffForm, record_filter
 
 router = APIRouter(prefix="/api")
 
@@ -23,13 +23,14 @@ def me(who: Who) -> JSONResponse:
 
 @router.get("/queue")
 def queue(request: Request, who: Who, page: PageNo, reviews: ReviewsDep) -> JSONResponse:
-    q = reviews.queue(who.principal, request.query_params.get("reason") or None, page)
+    shown = QueueView.read(request.query_params)
+    q = reviews.queue(who.principal, shown.reason, page, shown.mine)
     return JSONResponse(payloads.queue(q))
 
 
 @router.get("/records")
 def records(request: Request, who: Who, page: PageNo, reviews: ReviewsDep) -> JSONResponse:
-    result, _ = reviews.records(who.principal, record_filter(request.query_params), page)
+    result, _ = reviews.records(who.principal, record_filter(request.query_params, who.principal), page)
     return JSONResponse(payloads.records(result))
 
 
@@ -55,6 +56,12 @@ def finding(record_id: str, who: ApiWho, body: Body, reviews: ReviewsDep) -> JSO
 def resolve(finding_id: str, who: ApiWho, body: Body, reviews: ReviewsDep) -> JSONResponse:
     done = ResolutionForm.read(body).submit(reviews, who.principal, finding_id)
     return JSONResponse(done.payload(), status_code=201)
+
+
+@router.post("/records/{record_id}/assign")
+def assign(record_id: str, who: ApiWho, body: Body, reviews: ReviewsDep) -> JSONResponse:
+    assigned = AssignForm.read(body).submit(reviews, who.principal, record_id)
+    return JSONResponse(assigned.payload(), status_code=201)
 
 
 @router.post("/records/{record_id}/jobs")

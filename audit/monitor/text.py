@@ -17,7 +17,7 @@ def group_line(g: GroupStats) -> str:
     parts = [
         f"n {g.n}",
         rates,
-        f"label mass {g.mass_mean:.3f}" if g.mass_mean is not None else "",
+        f"label mass {g.mass_mean:.2g}" if g.mass_mean is not None else "",
         f"margin median {g.margin_median:.2f}" if g.margin_median is not None else "",
         f"override {_pct(g.overridden, g.reviewed)} of {g.reviewed} signed off" if g.reviewed else "",
         f"replay not identical {_pct(g.diverged, g.replayed)} of {g.replayed}" if g.replayed else "",

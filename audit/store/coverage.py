@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from .records import RECORD_JSON_COLUMNS
+
 
 @dataclass(frozen=True)
 class Derived:
@@ -87,19 +89,6 @@ def _blob_part(index: int) -> Callable[[bytes], Any]:
     return part
 
 
-_RECORD_JSON = (
-    "messages",
-    "input_ids",
-    "output_ids",
-    "token_logprobs",
-    "top_logprobs",
-    "generation_config",
-    "model",
-    "environment",
-    "tags",
-    "decision",
-)
-
 _DOCUMENT = Coverage(
     json={"body": "plain"},
     derived={
@@ -114,7 +103,7 @@ _ROW = Coverage(derived={"seq": POSITION, "id": IDENTITY})
 
 COVERAGE: dict[str, Coverage] = {
     "generations": Coverage(
-        json={**dict.fromkeys(_RECORD_JSON, "jcs"), "variables": "plain"},
+        json={**dict.fromkeys(RECORD_JSON_COLUMNS, "jcs"), "variables": "plain"},
         derived={
             "seq": POSITION,
             "id": IDENTITY,

@@ -23,7 +23,7 @@ from .evidence import CanonicalRow, EvidenceRepository, row_by_id
 from .schema import register
 
 TABLE = "generations"
-_JSON_COLUMNS = (
+RECORD_JSON_COLUMNS = (
     "variables",
     "messages",
     "input_ids",
@@ -96,7 +96,7 @@ def stored_dict(record: GenerationRecord) -> dict[str, Any]:
 def _to_row(record: GenerationRecord, data: dict[str, Any] | None = None) -> dict[str, Any]:
     row = dict(data if data is not None else stored_dict(record))
     row.pop("seq")
-    for column in _JSON_COLUMNS:
+    for column in RECORD_JSON_COLUMNS:
         row[column] = _json_text(row[column], canonical=column not in _ORDERED_COLUMNS)
     row["add_special_tokens"] = int(record.add_special_tokens)
     row["model_name"] = record.model.name
@@ -151,7 +151,7 @@ def _project(db: sqlite_utils.Database, record_id: str) -> dict[str, Any]:
     for column in _OMITTED_WHEN_NULL:
         if data.get(column) is None:
             data.pop(column, None)
-    for column in _JSON_COLUMNS:
+    for column in RECORD_JSON_COLUMNS:
         if column in data:
             data[column] = read_json(data[column], f"{TABLE}.{column}")
     data["add_special_tokens"] = bool(data["add_special_tokens"])
@@ -182,14 +182,14 @@ def _text_plan(names: list[str]) -> CanonicalRow:
     canonicalised here) and scalars encode in microseconds, so a record verifies without
     parsing its large columns: 100,000 records in seconds instead of minutes.
     """
-    return CanonicalRow(names, _JSON_COLUMNS, _SPECIAL, _NOT_IN_PAYLOAD, _OMITTED_WHEN_NULL)
+    return CanonicalRow(names, RECORD_JSON_COLUMNS, _SPECIAL, _NOT_IN_PAYLOAD, _OMITTED_WHEN_NULL)
 
 
 def _from_row(row: dict[str, Any]) -> GenerationRecord:
     data = dict(row)
     data.pop("model_name", None)
     data.pop("weights_sha256", None)
-    for column in _JSON_COLUMNS:
+    for column in RECORD_JSON_COLUMNS:
         if column in data:
             data[column] = read_json(data[column], f"{TABLE}.{column} of record {data.get('id')}")
     data["add_special_tokens"] = bool(data["add_special_tokens"])

@@ -31,6 +31,7 @@ from .charts import BarChart, histogram
 from .evidence import Evidence, IntegrityStatus, mean_logprob
 from .oversight import Oversight
 from .reasons import field_words, text_influences
+from .reasons_gate import reasons_gate
 from .reliance import Reliance, build_reliance
 
 if TYPE_CHECKING:
@@ -81,6 +82,7 @@ class UseCaseView:
     ]  # (field in words, adverse records, share of explained ones, notice reason, a protected attribute)
     adverse: int
     adverse_explained: int
+    adverse_unfaithful: int  # explained, but no faithful reasons (the reasons gate failed)
     influences: list[tuple[str, str, int, str]]  # (field in words, direction, records, share of explained records)
     influence_explained: int
     low_mass: int = 0  # decisions whose labels held less than their minimum share of the model's probability
@@ -99,6 +101,7 @@ class _UseCaseTally:
     protected: set = field(default_factory=set)
     adverse: int = 0
     adverse_explained: int = 0
+    adverse_unfaithful: int = 0  # explained, but the reasons gate failed: no principal reasons counted
     reasons: Counter = field(default_factory=Counter)
     notices: dict[str, Counter] = field(default_factory=dict)
     influences: Counter = field(default_factory=Counter)
@@ -123,6 +126,14 @@ class _UseCaseTally:
         if result is None or result.target.contrast != d.favourable:
             return  # only an explanation against the favourable outcome gives adverse-action reasons
         self.adverse_explained += 1
+        # The dossier's gate, on the same evidence: reasons that fail it are no principal reasons here either.
+        if not reasons_gate(ev.record, result, ev.counterfactuals, ev.fairness_flips).passed:
+            self.adverse_unfaithful += 1
+            # A protected field weighing toward the decision is still shown, marked as a prohibited basis.
+            for j in toward_decision(result.seq_attr):
+                if result.features[j] in d.protected:
+                    self.reasons[result.features[j]] += 1
+            return
         for j in toward_decision(result.seq_attr):
             name = result.features[j]
             self.reasons[name] += 1
@@ -146,7 +157,7 @@ class _UseCaseTally:
             (
                 field_words(name),
                 n,
-                share(n, self.adverse_explained),
+                share(n, self.adverse_explained - self.adverse_unfaithful),
                 self.notices[name].most_common(1)[0][0] if name in self.notices else "—",
                 name in self.protected,
             )
@@ -165,6 +176,7 @@ class _UseCaseTally:
             reasons=reasons,
             adverse=self.adverse,
             adverse_explained=self.adverse_explained,
+            adverse_unfaithful=self.adverse_unfaithful,
             influences=[
                 (name, direction, n, share(n, self.influence_explained))
                 for (name, direction), n in sorted(self.influences.items(), key=lambda kv: (-kv[1], kv[0]))[:10]

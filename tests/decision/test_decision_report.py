@@ -19,6 +19,7 @@ from audit.decision.mass import share_text
 from audit.decision.reasons import toward_decision
 from audit.report import IntegrityStatus, build_dossier, build_summary, gather, render_dossiers, render_summary
 from audit.report.reasons import field_words
+from audit.report.reasons_gate import reasons_gate
 from audit.store import AuditStore
 
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -159,10 +160,14 @@ def test_summary_counts_decisions_per_use_case_and_never_mixes_reasons(case):
     assert (credit.use_case, credit.decided, credit.adverse, credit.adverse_explained) == ("credit-decision", 2, 1, 1)
     assert credit.favourable_rate == "50%" and sum(n for _, n, _ in credit.counts) == 2
     assert credit.margin_chart is not None and not credit.margin_chart.empty
-    result = evidence[adverse.id].decision_attribution
-    assert [row[0] for row in credit.reasons] == [
-        field_words(result.features[j]) for j in toward_decision(result.seq_attr)
-    ]
+    ev = evidence[adverse.id]
+    result = ev.decision_attribution
+    # Principal reasons are counted only where the dossier's reasons gate passes on the same evidence.
+    faithful = reasons_gate(ev.record, result, ev.counterfactuals, ev.fairness_flips).passed
+    assert credit.adverse_unfaithful == (0 if faithful else 1)
+    toward = [result.features[j] for j in toward_decision(result.seq_attr)]
+    shown = toward if faithful else [name for name in toward if name in ev.record.decision.protected]
+    assert [row[0] for row in credit.reasons] == [field_words(name) for name in shown]
     assert {row[3] for row in credit.reasons} <= set(REASONS.values())
     assert summaries.use_case == "news-summary" and summaries.decided == 0 and summaries.reasons == []
     assert {row[0] for row in summaries.influences} <= {"article"} and credit.influences == []

@@ -21,11 +21,13 @@ from audit.counterfactual.result import Alternative, CounterfactualResult
 from audit.decision.labels import label_token_ids
 from audit.decision.scorer import score_labels
 from audit.demo import reasons_line
-from audit.report import IntegrityStatus, build_dossier, gather, render_dossiers
+from audit.report import IntegrityStatus, build_dossier, build_summary, gather, render_dossiers, render_summary
 from audit.report.reasons_gate import reasons_gate
 from audit.store import AuditStore
 from audit.tolerances import REASONS_COMPLETENESS, REASONS_DELETION
 from tests.planted import GATE_TEMPLATE, build_planted_model, by_history, by_nothing
+
+OK = IntegrityStatus("verified", "ok")
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 APPLICATION = {"applicant_name": "James Miller", "age": "41", "history": "defaulted"}
@@ -119,6 +121,9 @@ def test_a_decision_that_follows_one_field_gets_that_reason_and_the_notice_wordi
     assert "The counterfactual runs (fields varied: applicant name, history) agree with the reasons." in section3
     assert f"moves the log-odds of DECLINE over APPROVE by {full - without_history:+.3f}" in section3
     assert "Applicant name (James Miller) weighed" not in section3 and "Age (41) weighed" not in section3
+    # The summary counts the same reason, because it passes the same gate.
+    (use_case,) = build_summary([evidence], "t", OK, []).use_cases
+    assert [row[0] for row in use_case.reasons] == ["history"] and use_case.adverse_unfaithful == 0
 
     # The same explanation, beside a counterfactual run in which the applicant's name alone flips the decision:
     # the counterfactuals contradict the reasons, so no reasons are given and the page says which run and why.
@@ -170,3 +175,8 @@ def test_a_decision_that_depends_on_no_field_gets_no_reasons_and_says_why(plante
     assert (
         "Unexplainable for an adverse-action notice." in section2 and "do not send an adverse-action notice" in section2
     )
+    # The summary gives no principal reasons for it either: explained, but unfaithful.
+    summary = build_summary([evidence], "t", OK, [])
+    (use_case,) = summary.use_cases
+    assert use_case.reasons == [] and (use_case.adverse_explained, use_case.adverse_unfaithful) == (1, 1)
+    assert "none passes the reasons gate" in _text(render_summary(summary))

@@ -19,7 +19,11 @@ payload names (the check every array already has), the evidence pack carries the
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import hashlib
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -27,7 +31,7 @@ from ..errors import UserError
 from ..integrity.canonical_check import encode_json, read_json
 from ..record import TopAlternative
 from ..token_pack import TOKENS, pack_tokens, unpack_tokens
-from .blobs import JSON_LAYOUT, Blob, BlobRepository, laid_out
+from .blobs import JSON_LAYOUT, Blob, BlobRepository, laid_out, layout_body
 
 REFS_FROM = 4
 TOKEN_COLUMNS = ("token_logprobs", "top_logprobs")
@@ -98,17 +102,42 @@ def referenced_in_text(payload_text: str) -> list[str] | None:
     return list(dict.fromkeys(digest for _, digest in matches))
 
 
-class Resolver:
-    """Reads the referenced values back, through the blob store's checked reader (a fact read once per reader)."""
+def pack_body(blobs: dict[str, bytes]) -> Callable[[str, str], bytes]:
+    """The body reader over an evidence pack's blobs (key -> stored bytes): each checked against its key first."""
 
-    def __init__(self, blobs: BlobRepository) -> None:
-        self.blobs = blobs
+    def body(digest: str, layout: str) -> bytes:
+        data = blobs.get(digest)
+        if data is None or hashlib.sha256(data).hexdigest() != digest:
+            raise UserError(f"blob {digest[:16]}… is missing from the pack or does not match its SHA-256")
+        try:
+            return layout_body(data, layout)
+        except ValueError as exc:
+            raise UserError(f"blob {digest[:16]}… {exc}") from None
+
+    return body
+
+
+class Resolver:
+    """Reads the referenced values back, through a checked body reader (the store's, or :func:`pack_body`); a fact is
+    read once per resolver."""
+
+    def __init__(self, blobs: BlobRepository | Callable[[str, str], bytes]) -> None:
+        self.body = blobs.body if isinstance(blobs, BlobRepository) else blobs
         self.facts: dict[str, str] = {}
+
+    def readable(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """A copy of a logged payload with its references replaced by their values, alternatives as JSON objects
+        (``token_id``, ``token``, ``logprob``, as versions 1 and 2 wrote them): for copies people read (Parquet)."""
+        data = copy.deepcopy(payload)
+        self.resolve(data)
+        if is_ref(payload.get("top_logprobs")):
+            data["top_logprobs"] = [[dataclasses.asdict(alt) for alt in step] for step in data["top_logprobs"]]
+        return data
 
     def fact(self, value: dict[str, str], where: str) -> Any:
         digest = value["blob"]
         if digest not in self.facts:
-            self.facts[digest] = self.blobs.body(digest, JSON_LAYOUT).decode("utf-8")
+            self.facts[digest] = self.body(digest, JSON_LAYOUT).decode("utf-8")
         return read_json(self.facts[digest], f"{where} (blob {digest[:16]}…)")
 
     def resolve(self, data: dict[str, Any]) -> None:
@@ -128,7 +157,7 @@ class Resolver:
                 f"record {record_id}: its token columns name different blobs; the record is unreadable: run `llm-audit verify`"
             )
         try:
-            values, steps = unpack_tokens(self.blobs.body(tops["blob"], TOKENS))
+            values, steps = unpack_tokens(self.body(tops["blob"], TOKENS))
         except ValueError as exc:
             raise UserError(f"record {record_id}: its tokens blob {exc}: run `llm-audit verify`") from None
         data["token_logprobs"] = values

@@ -135,10 +135,6 @@ def create_app(backend: Backend, api_keys: ApiKeys, companions: tuple = ()) -> F
         parsed = parse(KINDS[request.url.path], body)
         return await backend.complete(request.url.path, parsed, operator, request.is_disconnected)
 
-    app.add_api_route("/v1/chat/completions", completion, methods=["POST"])
-    app.add_api_route("/v1/completions", completion, methods=["POST"])
-
-    @app.get("/v1/models")
     async def models(request: Request) -> Response:
         await authenticate(request, keys)
         refusal = unwritable_reason(backend.db_path)  # system calls only; the healthy case ends here
@@ -152,18 +148,23 @@ def create_app(backend: Backend, api_keys: ApiKeys, companions: tuple = ()) -> F
             )
         return json_response({"object": "list", "data": await backend.models()})
 
-    @app.get("/healthz")
-    async def healthz() -> Response:
+    async def healthz(request: Request) -> Response:
         status, body = await asyncio.to_thread(backend.health)
         return json_response(body, status)
 
-    @app.get("/metrics")
-    async def metrics() -> Response:
+    async def metrics(request: Request) -> Response:
         def render() -> tuple[bytes, list[str]]:
             return backend.metrics.render(next_write_fails(backend.db_path, backend.writer))
 
         text, problems = await asyncio.to_thread(render)
         return Response(text, 503 if problems else 200, media_type="text/plain; version=0.0.4; charset=utf-8")
 
+    # Plain Starlette routes: each endpoint takes the request and returns a response, so FastAPI's dependency
+    # and validation machinery had nothing to do but cost a tenth of the event loop's time per completion.
+    app.add_route("/v1/chat/completions", completion, methods=["POST"])
+    app.add_route("/v1/completions", completion, methods=["POST"])
+    app.add_route("/v1/models", models, methods=["GET"])
+    app.add_route("/healthz", healthz, methods=["GET"])
+    app.add_route("/metrics", metrics, methods=["GET"])
     app.add_middleware(MetricsMiddleware, metrics=backend.metrics)
     return app

@@ -2,7 +2,8 @@
 
 ``llm_audit_requests_total{endpoint,status}``, ``llm_audit_request_seconds{endpoint}`` (until the
 last byte, streams included), ``llm_audit_queue_depth``, ``llm_audit_records_written_total``,
-``llm_audit_records_failed_total``, ``llm_audit_database_writable`` (1, or 0 when the next record
+``llm_audit_records_failed_total``, ``llm_audit_record_batches_total`` (transactions that stored
+records: records written over batches is the mean batch), ``llm_audit_database_writable`` (1, or 0 when the next record
 would be refused: full disk, read-only, a write lock held past the timeout) and
 ``llm_audit_checkpoint_lag_events`` (events not yet covered by a signed checkpoint, read from the
 database at scrape time; NaN when the database cannot be read); and the decision counters and
@@ -50,6 +51,11 @@ class Metrics:
             "llm_audit_queue_depth", "Requests waiting for or using the model", registry=self.registry
         )
         self.records_written = Counter("llm_audit_records_written", "Records committed", registry=self.registry)
+        self.batches = Counter(
+            "llm_audit_record_batches",
+            "Transactions that stored records (one fsync and checkpoint each)",
+            registry=self.registry,
+        )
         self.records_failed = Counter(
             "llm_audit_records_failed",
             "Completions refused because their record could not be stored",

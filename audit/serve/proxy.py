@@ -80,7 +80,7 @@ class ProxyBackend:
         self.inflight = 0
         self.ask_token_ids = True
         self.metrics = Metrics(self.db_path)
-        self.writer = GroupWriter(self.db_path, auditor.privacy, self.metrics)
+        self.writer = GroupWriter(self.db_path, auditor.privacy, self.metrics, expected=lambda: self.inflight)
         self.client: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task] = set()
         self._settled: list[tuple[asyncio.Future, str | None, ApiError | None]] = []  # answers to hand to the loop

@@ -18,7 +18,9 @@ from .token_pack import is_packed, unpack
 # payload of a later record without a decision, so both verify unchanged.
 # 3: ``token_logprobs`` and ``top_logprobs`` are stored packed (:mod:`audit.token_pack`), about a tenth of
 # their JSON; versions 1 and 2 keep their JSON lists. In memory every version holds the lists.
-SCHEMA_VERSION = 3
+# 4: the environment, a proxy's ``tags.proxy.known`` and the packed token arrays are stored once, as blobs
+# the row and the payload name by SHA-256 (:mod:`audit.store.record_refs`); about a third of version 3's bytes.
+SCHEMA_VERSION = 4
 PACKED_FROM = 3
 
 
@@ -164,8 +166,11 @@ class GenerationRecord:
             data["token_logprobs"] = unpack(data["token_logprobs"])
         if is_packed(data["top_logprobs"]):
             data["top_logprobs"] = [[TopAlternative(*alt) for alt in step] for step in unpack(data["top_logprobs"])]
-        else:
-            data["top_logprobs"] = [[TopAlternative(**alt) for alt in step] for step in data["top_logprobs"]]
+        else:  # JSON objects (versions 1-2, a spooled record), or read back already (version 4's blob)
+            data["top_logprobs"] = [
+                [alt if isinstance(alt, TopAlternative) else TopAlternative(**alt) for alt in step]
+                for step in data["top_logprobs"]
+            ]
         decision = data.get("decision")
         data["decision"] = DecisionRecord.from_dict(decision) if isinstance(decision, dict) else None
         return cls(**data)

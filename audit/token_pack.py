@@ -30,6 +30,17 @@ the texts          UTF-8 (lone surrogates kept, ``surrogatepass``), one after th
 Nothing is rounded: float32 is used only when every value survives the round trip exactly (a model
 computing in float32 gives such values), else float64; ids that do not fit int32 use int64. Older
 records keep their JSON lists, read and verified as they were written.
+
+From records version 4 the same two layouts are stored once, as one content-addressed blob
+(:mod:`audit.store.blobs`, key: the SHA-256 of the stored bytes) instead of base64 inside both the row and
+its event's payload: the two columns and the payload hold ``{"blob": "<sha256>"}``, which the chain covers.
+The blob's bytes are zlib (RFC 1950) of::
+
+    b"llm-audit-tokens/1\n"      the layout's name and a newline
+    the llm-audit-logprobs/1 fields above (flags, N, N log-probabilities)
+    the llm-audit-top/1 fields above (flags, N, counts, ids, log-probabilities, text lengths, texts)
+
+:func:`pack_tokens` writes it and :func:`unpack_tokens` is its one decoder.
 """
 
 from __future__ import annotations
@@ -46,6 +57,7 @@ if TYPE_CHECKING:
 
 LOGPROBS = "llm-audit-logprobs/1"
 TOP = "llm-audit-top/1"
+TOKENS = "llm-audit-tokens/1"
 _IDS64, _FLOAT64 = 1, 2
 _INT32 = (-(2**31), 2**31 - 1)
 
@@ -62,12 +74,26 @@ def _wrap(layout: str, steps: int, raw: bytes) -> dict[str, Any]:
     return {"data": base64.b64encode(zlib.compress(raw, 9)).decode("ascii"), "layout": layout, "steps": steps}
 
 
-def pack_logprobs(values: list[float]) -> dict[str, Any]:
+def _logprobs_raw(values: list[float]) -> bytes:
     flags, data = _floats(values)
-    return _wrap(LOGPROBS, len(values), struct.pack("<BI", flags, len(values)) + data)
+    return struct.pack("<BI", flags, len(values)) + data
+
+
+def pack_logprobs(values: list[float]) -> dict[str, Any]:
+    return _wrap(LOGPROBS, len(values), _logprobs_raw(values))
 
 
 def pack_top(steps: list[list[TopAlternative]]) -> dict[str, Any]:
+    return _wrap(TOP, len(steps), _top_raw(steps))
+
+
+def pack_tokens(values: list[float], steps: list[list[TopAlternative]]) -> bytes:
+    """Records version 4: both layouts, one after the other: a tokens blob's body (the blob store adds the layout
+    line and compresses it)."""
+    return _logprobs_raw(values) + _top_raw(steps)
+
+
+def _top_raw(steps: list[list[TopAlternative]]) -> bytes:
     counts = [len(step) for step in steps]
     alternatives = [alt for step in steps for alt in step]
     ids = [int(alt.token_id) for alt in alternatives]
@@ -84,7 +110,7 @@ def pack_top(steps: list[list[TopAlternative]]) -> dict[str, Any]:
             *texts,
         )
     )
-    return _wrap(TOP, len(steps), raw)
+    return raw
 
 
 def is_packed(value: Any) -> bool:
@@ -92,9 +118,9 @@ def is_packed(value: Any) -> bool:
 
 
 class _Reader:
-    def __init__(self, packed: dict[str, Any]) -> None:
-        self.raw = zlib.decompress(base64.b64decode(packed["data"], validate=True))
-        self.at = 0
+    def __init__(self, raw: bytes, at: int = 0) -> None:
+        self.raw = raw
+        self.at = at
 
     def take(self, dtype: str, count: int) -> np.ndarray:
         size = np.dtype(dtype).itemsize * count
@@ -105,38 +131,62 @@ class _Reader:
         return out
 
     def head(self) -> tuple[int, int]:
-        flags, steps = struct.unpack_from("<BI", self.raw, 0)
-        self.at = 5
+        if self.at + 5 > len(self.raw):
+            raise ValueError("packed tokens are shorter than their layout says")
+        flags, steps = struct.unpack_from("<BI", self.raw, self.at)
+        self.at += 5
         return flags, steps
 
+    def logprobs(self) -> list[float]:
+        flags, steps = self.head()
+        return [float(v) for v in self.take("<f8" if flags & _FLOAT64 else "<f4", steps)]
 
-def unpack(packed: dict[str, Any]) -> list[float] | list[list[tuple[int, str, float]]]:
-    """The one decoder: token log-probabilities (``llm-audit-logprobs/1``) as floats, or the alternatives
-    (``llm-audit-top/1``) as ``(token_id, token, logprob)`` per step. Raises ValueError on anything else."""
-    reader = _Reader(packed)
-    flags, steps = reader.head()
-    float_type = "<f8" if flags & _FLOAT64 else "<f4"
-    if packed.get("layout") == LOGPROBS:
-        values = [float(v) for v in reader.take(float_type, steps)]
-        tops: Any = values
-    elif packed.get("layout") == TOP:
-        counts = reader.take("<u2", steps)
+    def top(self) -> list[list[tuple[int, str, float]]]:
+        flags, steps = self.head()
+        counts = self.take("<u2", steps)
         total = int(counts.sum())
-        ids = reader.take("<i8" if flags & _IDS64 else "<i4", total).tolist()
-        logprobs = [float(v) for v in reader.take(float_type, total)]
-        lengths = reader.take("<u4", total).tolist()
-        texts, at = [], reader.at
+        ids = self.take("<i8" if flags & _IDS64 else "<i4", total).tolist()
+        logprobs = [float(v) for v in self.take("<f8" if flags & _FLOAT64 else "<f4", total)]
+        lengths = self.take("<u4", total).tolist()
+        texts, at = [], self.at
         for length in lengths:
-            texts.append(reader.raw[at : at + length].decode("utf-8", "surrogatepass"))
+            if at + length > len(self.raw):
+                raise ValueError("packed tokens are shorter than their layout says")
+            texts.append(self.raw[at : at + length].decode("utf-8", "surrogatepass"))
             at += length
-        reader.at = at
+        self.at = at
         flat = list(zip(ids, texts, logprobs))
         tops, start = [], 0
         for count in counts.tolist():
             tops.append(flat[start : start + count])
             start += count
-    else:
-        raise ValueError(f"unknown token layout {packed.get('layout')!r}")
-    if reader.at != len(reader.raw) or int(packed.get("steps", -1)) != steps:
+        return tops
+
+
+def unpack(packed: dict[str, Any]) -> list[float] | list[list[tuple[int, str, float]]]:
+    """The one decoder of records version 3: token log-probabilities (``llm-audit-logprobs/1``) as floats, or the
+    alternatives (``llm-audit-top/1``) as ``(token_id, token, logprob)`` per step. Raises ValueError on anything else."""
+    reader = _Reader(zlib.decompress(base64.b64decode(packed["data"], validate=True)))
+    layout = packed.get("layout")
+    if layout not in (LOGPROBS, TOP):
+        raise ValueError(f"unknown token layout {layout!r}")
+    tops: Any = reader.logprobs() if layout == LOGPROBS else reader.top()
+    if reader.at != len(reader.raw) or int(packed.get("steps", -1)) != len(tops):
         raise ValueError("packed tokens do not match their layout")
     return tops
+
+
+def tokens_steps(body: bytes) -> int:
+    """The number of generated tokens a version-4 tokens body holds (read from its head alone): the blob's ``shape``."""
+    return _Reader(body).head()[1]
+
+
+def unpack_tokens(body: bytes) -> tuple[list[float], list[list[tuple[int, str, float]]]]:
+    """The one decoder of records version 4: a tokens blob's body -> (log-probabilities, alternatives per step).
+    Raises ValueError on anything that is not exactly that layout."""
+    reader = _Reader(body)
+    logprobs = reader.logprobs()
+    tops = reader.top()
+    if reader.at != len(body) or len(tops) != len(logprobs):
+        raise ValueError("packed tokens do not match their layout")
+    return logprobs, tops

@@ -3,7 +3,8 @@
 Three kinds of process, as in production (each its own interpreter):
 
 * a fast fake OpenAI-compatible upstream (raw asyncio HTTP/1.1, keep-alive): every chat completion is
-  a canned ``--tokens``-token answer with top-5 log-probabilities and vLLM's ``token_ids``;
+  a ``--tokens``-token answer with top-5 log-probabilities and vLLM's ``token_ids``, drawn in advance
+  from a seeded generator so that no two answers are the same bytes;
 * ``llm-audit proxy`` in front of it (``python -m audit proxy``), recording to a fresh database;
 * closed-loop clients (httpx, one process): each sends its next request as soon as the last answered.
 
@@ -11,10 +12,12 @@ Rows alternate direct and proxied at each concurrency (1 and ``--clients``), so 
 drift hits both. Printed: requests/s, p50 and p95 per row, the proxied/direct ratio of requests/s,
 the proxy's CPU milliseconds per recorded request (utime + stime of the proxy's processes, children
 included, from ``/proc``), records written against 200 responses received, ``verify``'s result
-(pinned to the database's own key), bytes stored per output token, and the load average: the
-figures mean something only on a quiet machine.
+(pinned to the database's own key), and the load average: the figures mean something only on a
+quiet machine. Then the storage phase: ``--long`` 256-token completions through the proxy, and the
+bytes the database grew by per output token at both lengths, split into a per-record part and a
+per-token part; and the same records stored again in records version 3 (before) and 4 (now).
 
-Run: python benchmarks/proxy_throughput.py [--seconds 10] [--clients 32] [--tokens 16] [--stream]
+Run: python benchmarks/proxy_throughput.py [--seconds 10] [--clients 32] [--tokens 16] [--long 200] [--stream]
 """
 
 from __future__ import annotations
@@ -44,28 +47,28 @@ def _f32(value: float) -> float:
     return struct.unpack("<f", struct.pack("<f", value))[0]
 
 
-def _answer(tokens: int) -> tuple[dict, list[dict]]:
-    """A canned chat completion and its stream chunks: ``tokens`` tokens, top-5 alternatives each."""
-    words = [f" w{i}" for i in range(tokens)]
-    content = [
-        {
-            "token": w,
-            "logprob": _f32(-0.25 - i / 100),
-            "bytes": list(w.encode()),
-            "top_logprobs": [
-                {"token": w if k == 0 else f" alt{k}", "logprob": _f32(-0.25 - i / 100 - k), "bytes": list(w.encode())}
-                for k in range(TOP)
-            ],
-        }
-        for i, w in enumerate(words)
-    ]
-    # ids: the chosen token's and each alternative's (vLLM returns them with return_token_ids / llama.cpp as "id")
-    for i, entry in enumerate(content):
-        entry["id"] = 1000 + i
-        for k, alt in enumerate(entry["top_logprobs"]):
-            alt["id"] = 1000 + i if k == 0 else 50 + k
+_WORDS = [" the", " loan", " ratio", " debt", " income", " is", " high", " risk", " a", " of", " credit", " 45%"]
+
+
+def _answer(tokens: int, variant: int) -> tuple[dict, list[dict]]:
+    """One chat completion and its stream chunks: ``tokens`` tokens with top-5 alternatives each, its ids, texts and
+    log-probabilities drawn from ``variant`` (a seeded generator), so no two answers are the same bytes: a canned
+    answer would let content-addressed storage keep one copy for all and understate what real traffic costs."""
+    import random
+
+    rng = random.Random(variant)
+    content, ids = [], []
+    for _ in range(tokens):
+        alternatives = []
+        for k, token_id in enumerate(rng.sample(range(49152), TOP)):
+            text = rng.choice(_WORDS) if rng.random() < 0.7 else f" w{token_id}"
+            logprob = _f32(-rng.expovariate(2.0) - 1.5 * k)
+            alternatives.append({"token": text, "logprob": logprob, "bytes": list(text.encode()), "id": token_id})
+        chosen = alternatives[0]
+        ids.append(chosen["id"])
+        content.append({**chosen, "top_logprobs": alternatives})
     whole = {
-        "id": "chatcmpl-0",
+        "id": f"chatcmpl-{variant}",
         "object": "chat.completion",
         "created": 1_700_000_000,
         "model": "fake-model",
@@ -73,10 +76,10 @@ def _answer(tokens: int) -> tuple[dict, list[dict]]:
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": "".join(words)},
+                "message": {"role": "assistant", "content": "".join(c["token"] for c in content)},
                 "logprobs": {"content": content},
                 "finish_reason": "length",
-                "token_ids": [1000 + i for i in range(tokens)],
+                "token_ids": ids,
             }
         ],
         "prompt_token_ids": [1, 2, 3, 4, 5, 6, 7, 8],
@@ -88,10 +91,10 @@ def _answer(tokens: int) -> tuple[dict, list[dict]]:
             **base,
             "object": "chat.completion.chunk",
             "choices": [
-                {"index": 0, "delta": {"content": w}, "logprobs": {"content": [content[i]]}, "token_ids": [1000 + i]}
+                {"index": 0, "delta": {"content": c["token"]}, "logprobs": {"content": [c]}, "token_ids": [ids[i]]}
             ],
         }
-        for i, w in enumerate(words)
+        for i, c in enumerate(content)
     ]
     chunks[0]["prompt_token_ids"] = whole["prompt_token_ids"]
     chunks.append(
@@ -100,10 +103,24 @@ def _answer(tokens: int) -> tuple[dict, list[dict]]:
     return whole, chunks
 
 
+VARIANTS = 4096  # distinct answers of the benchmark's length, served in turn (more than a 10 s run records)
+LONG, LONG_VARIANTS = 256, 400  # the storage phase's longer answers (asked for with max_tokens >= LONG)
+
+
 def run_upstream(port: int, tokens: int) -> None:
-    whole, chunks = _answer(tokens)
-    body = json.dumps(whole).encode()
-    events = b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
+    import re
+
+    def encoded(length: int, variant: int) -> tuple[bytes, bytes]:
+        whole, chunks = _answer(length, variant)
+        events = b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
+        return json.dumps(whole).encode(), events
+
+    answers = {
+        False: [encoded(tokens, v) for v in range(VARIANTS)],
+        True: [encoded(LONG, 10**6 + v) for v in range(LONG_VARIANTS)],
+    }
+    served = {False: 0, True: 0}
+    asked = re.compile(rb'"max_tokens":\s*(\d+)')
     models = json.dumps({"object": "list", "data": [{"id": "fake-model", "object": "model"}]}).encode()
 
     def response(payload: bytes, kind: bytes = b"application/json") -> bytes:
@@ -121,10 +138,15 @@ def run_upstream(port: int, tokens: int) -> None:
                 request = await reader.readexactly(length) if length else b""
                 if head.startswith(b"GET"):
                     writer.write(response(models))
-                elif b'"stream":true' in request.replace(b" ", b""):
-                    writer.write(response(events, b"text/event-stream"))
                 else:
-                    writer.write(response(body))
+                    found = asked.search(request)
+                    long = found is not None and int(found.group(1)) >= LONG
+                    body, events = answers[long][served[long] % len(answers[long])]
+                    served[long] += 1
+                    if b'"stream":true' in request.replace(b" ", b""):
+                        writer.write(response(events, b"text/event-stream"))
+                    else:
+                        writer.write(response(body))
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             writer.close()
@@ -138,13 +160,13 @@ def run_upstream(port: int, tokens: int) -> None:
 
 
 # -- the closed-loop clients (their own process) ----------------------------------------------------
-def run_clients(url: str, key: str, clients: int, seconds: float, stream: bool) -> None:
+def run_clients(url: str, key: str, clients: int, seconds: float, stream: bool, tokens: int) -> None:
     import httpx
 
     body = {
         "model": "fake-model",
         "messages": [{"role": "user", "content": "Is a debt-to-income ratio of 45% high?"}],
-        "max_tokens": 16,
+        "max_tokens": tokens,
         "stream": stream,
     }
     headers = {"Authorization": f"Bearer {key}"}
@@ -233,23 +255,42 @@ def records(db: Path) -> int:
             return 0
 
 
-def stored_bytes(db: Path) -> tuple[int, int, int]:
-    """(used pages' bytes of the database, bytes of the generation events' payloads, bytes of the token
-    columns: output ids, log-probabilities and top-k alternatives, each held twice: row and event payload)."""
+def stored_bytes(db: Path) -> int:
+    """The bytes of the database's used pages (the write-ahead log's included: read through SQLite)."""
     with sqlite3.connect(str(db)) as conn:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         pages, size, free = (
             conn.execute(f"PRAGMA {p}").fetchone()[0] for p in ("page_count", "page_size", "freelist_count")
         )
-        payload = conn.execute(
-            "SELECT COALESCE(SUM(LENGTH(payload)), 0) FROM events WHERE kind = 'generation'"
-        ).fetchone()[0]
-        try:
-            columns = "LENGTH(output_ids) + LENGTH(token_logprobs) + LENGTH(top_logprobs)"
-            tokens = conn.execute(f"SELECT COALESCE(SUM({columns}), 0) FROM generations").fetchone()[0]
-        except sqlite3.OperationalError:
-            tokens = 0
-    return (pages - free) * size, int(payload), 2 * int(tokens)
+    return (pages - free) * size
+
+
+def long_answers(url: str, key: str, count: int) -> int:
+    """``count`` sequential :data:`LONG`-token completions through the proxy; how many were answered 200."""
+    import httpx
+
+    body = {"model": "fake-model", "messages": [{"role": "user", "content": "Explain."}], "max_tokens": LONG}
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=120) as client:
+        return sum(client.post("/chat/completions", json=body).status_code == 200 for _ in range(count))
+
+
+def as_versions(db: Path, folder: Path, sample: int) -> dict[int, tuple[int, int]]:
+    """The same ``sample`` records stored again into fresh databases in records version 3 and 4: {version: (bytes of
+    the database's growth, output tokens)}. Before and after in one run, on the same records."""
+    from audit.store import AuditStore
+
+    with AuditStore.open(db) as store:
+        chosen = list(store.records.iter(limit=sample))
+    found = {}
+    for version in (3, 4):
+        target = folder / f"records-v{version}.db"
+        with AuditStore.open(target, write=True) as store:
+            empty = stored_bytes(target)
+            with store.transaction():
+                for record in chosen:
+                    record.schema_version = version
+                    store.records.append(record)
+        found[version] = (stored_bytes(target) - empty, sum(r.output_tokens for r in chosen))
+    return found
 
 
 def fsync_ms(folder: Path, times: int = 20) -> float:
@@ -267,8 +308,8 @@ def fsync_ms(folder: Path, times: int = 20) -> float:
     return 1000 * statistics.median(spent)
 
 
-def clients_run(url: str, key: str, clients: int, seconds: float, stream: bool) -> dict:
-    command = [sys.executable, __file__, "--role", "clients", "--url", url, "--key", key]
+def clients_run(url: str, key: str, clients: int, seconds: float, stream: bool, tokens: int) -> dict:
+    command = [sys.executable, __file__, "--role", "clients", "--url", url, "--key", key, "--tokens", str(tokens)]
     command += ["--clients", str(clients), "--seconds", str(seconds)] + (["--stream"] if stream else [])
     out = subprocess.run(command, capture_output=True, text=True, check=True, cwd=ROOT)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -295,6 +336,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32, help="the concurrent row's clients (the other has 1)")
     parser.add_argument("--tokens", type=int, default=16, help="output tokens of the canned answer")
     parser.add_argument("--stream", action="store_true", help="stream every completion (SSE)")
+    parser.add_argument("--long", type=int, default=200, help=f"{LONG}-token completions of the storage phase")
     parser.add_argument("--role", choices=("main", "upstream", "clients"), default="main", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--url", default="", help=argparse.SUPPRESS)
@@ -303,7 +345,7 @@ def main() -> None:
     if args.role == "upstream":
         return run_upstream(args.port, args.tokens)
     if args.role == "clients":
-        return run_clients(args.url, args.key, args.clients, args.seconds, args.stream)
+        return run_clients(args.url, args.key, args.clients, args.seconds, args.stream, args.tokens)
 
     tmp = Path(tempfile.mkdtemp(prefix="llm-audit-proxy-bench-"))
     env = {**os.environ, "XDG_CONFIG_HOME": str(tmp / "config"), "PYTHONPATH": str(ROOT)}
@@ -313,7 +355,7 @@ def main() -> None:
     key = subprocess.run(
         cli + ["keys", "add", "bench", "--db", str(db)], env=env, capture_output=True, text=True, check=True
     ).stdout.strip()
-    base_bytes = stored_bytes(db)[0]
+    base_bytes = stored_bytes(db)
     up_port, proxy_port = free_port(), free_port()
     upstream = subprocess.Popen(
         [sys.executable, __file__, "--role", "upstream", "--port", str(up_port), "--tokens", str(args.tokens)]
@@ -338,14 +380,24 @@ def main() -> None:
         proxy_url = f"http://127.0.0.1:{proxy_port}/v1"
         rows, cpu, written, received = [], 0.0, 0, 0
         for clients in (1, args.clients):
-            rows.append(row("upstream direct", clients, clients_run(up_url, key, clients, args.seconds, args.stream)))
+            rows.append(
+                row(
+                    "upstream direct",
+                    clients,
+                    clients_run(up_url, key, clients, args.seconds, args.stream, args.tokens),
+                )
+            )
             before_cpu, before_records = cpu_seconds(proxy.pid), records(db)
-            result = clients_run(proxy_url, key, clients, args.seconds, args.stream)
+            result = clients_run(proxy_url, key, clients, args.seconds, args.stream, args.tokens)
             rows.append(row("through llm-audit proxy", clients, result))
             used, made = cpu_seconds(proxy.pid) - before_cpu, records(db) - before_records
             if clients == args.clients:
                 cpu, written = used, made
             received += len(result["latencies"]) + result["warm"]  # the warm-up requests are recorded too
+        short_records, short_bytes = records(db), stored_bytes(db) - base_bytes
+        answered = long_answers(proxy_url, key, args.long)
+        received += answered
+        long_bytes = stored_bytes(db) - base_bytes - short_bytes
     finally:
         for process in (proxy, upstream):
             if process is not None:
@@ -357,8 +409,7 @@ def main() -> None:
     auditor = Auditor(db=db)
     verified = auditor.verify(key=auditor.signing.write_public(tmp / "proxy.pub.pem"))
     total = records(db)
-    db_bytes, payload_bytes, token_bytes = stored_bytes(db)
-    tokens = max(1, total * args.tokens)
+    versions = as_versions(db, tmp, min(short_records, 1000))
 
     print(
         f"\n{args.tokens}-token chat completions (top-{TOP} logprobs){', streamed' if args.stream else ''}, "
@@ -383,10 +434,19 @@ def main() -> None:
     )
     print(f"verify: {verified.summary()}")
     print(f"one write + fsync in the database's folder: {fsync_ms(tmp):.1f} ms (p50; each commit waits for one)")
+    short = short_bytes / max(1, short_records)
+    long = long_bytes / max(1, answered)
+    per_token = (long - short) / (LONG - args.tokens)
     print(
-        f"bytes per output token: {(db_bytes - base_bytes) / tokens:.0f} in the database, "
-        f"{payload_bytes / tokens:.0f} in the generation events' payloads, {token_bytes / tokens:.0f} in the token "
-        "columns (ids, log-probabilities, top-5 alternatives with their texts; row and payload)"
+        f"bytes stored per output token (top-{TOP} alternatives, everything in the database counted): "
+        f"{short / args.tokens:.0f} at {args.tokens} tokens ({short_records} records), "
+        f"{long / LONG:.0f} at {LONG} tokens ({answered} records); per record {short - per_token * args.tokens:.0f} B "
+        f"+ {per_token:.1f} B per output token"
+    )
+    (v3_bytes, v3_tokens), (v4_bytes, v4_tokens) = versions[3], versions[4]
+    print(
+        f"the same {min(short_records, 1000)} records stored again: records version 3 (before) "
+        f"{v3_bytes / max(1, v3_tokens):.0f} B per output token, version 4 (now) {v4_bytes / max(1, v4_tokens):.0f}"
     )
 
 

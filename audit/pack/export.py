@@ -251,7 +251,7 @@ def _write_records(folder: PackFolder, found: Collected, prove_exclusions: bool)
     parquet.write_events(folder.place(parquet.EVENTS_PARQUET), (found.events[s - 1] for s in found.exported))
     folder.add_file(parquet.EVENTS_PARQUET, folder.place(parquet.EVENTS_PARQUET))
     records = [(seq, found.events[seq - 1].payload) for seq in sorted(found.records.values())]
-    parquet.write_records(folder.place(parquet.RECORDS_PARQUET), records)
+    parquet.write_records(folder.place(parquet.RECORDS_PARQUET), records, found.blobs)
     folder.add_file(parquet.RECORDS_PARQUET, folder.place(parquet.RECORDS_PARQUET))
 
 

@@ -2,7 +2,8 @@
 
 Copies, not evidence: the verifier proves the JSON Lines; each Parquet row carries its event's seq,
 leaf hash and canonical payload text, so any row can be matched to the proven line. Records get one
-column per top-level field of the logged payload (nested values as JSON text, keys sorted).
+column per top-level field of the logged payload (nested values as JSON text, keys sorted), with the
+values a version-4 record holds by reference (environment, token arrays) read from the pack's blobs.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..integrity.chain import ChainedEvent
+from ..store.record_refs import Resolver, pack_body
 
 EVENTS_PARQUET = "records/events.parquet"
 RECORDS_PARQUET = "records/records.parquet"
@@ -37,12 +39,13 @@ def write_events(path: Path, events: Iterable[ChainedEvent]) -> None:
     pq.write_table(table, path)
 
 
-def write_records(path: Path, records: list[tuple[int, str]]) -> None:
-    """``records``: (generation seq, canonical payload text) of each exported record."""
+def write_records(path: Path, records: list[tuple[int, str]], blobs: dict[str, bytes]) -> None:
+    """``records``: (generation seq, canonical payload text) of each exported record; ``blobs``: the pack's."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    parsed = [json.loads(text) for _, text in records]
+    resolver = Resolver(pack_body(blobs))
+    parsed = [resolver.readable(json.loads(text)) for _, text in records]
     names = sorted({name for payload in parsed for name in payload})
     columns: dict[str, Any] = {"seq": pa.array([seq for seq, _ in records], pa.int64())}
     for name in names:

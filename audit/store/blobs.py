@@ -1,8 +1,15 @@
-"""Content-addressed array blobs: attributions and attention maps, stored compactly.
+"""Content-addressed blobs: attributions and attention maps, a record's token arrays, shared facts.
 
-An array is stored as a zlib-compressed ``.npy`` payload (dtype and shape travel inside
-it), keyed by the SHA-256 of exactly the bytes stored. Identical arrays are stored once,
-and any changed byte is detectable by rehashing, which the tamper-evident log relies on.
+A blob is stored zlib-compressed and keyed by the SHA-256 of exactly the bytes stored. Identical
+blobs are stored once, and any changed byte is detectable by rehashing, which the tamper-evident
+log relies on. Two kinds of content:
+
+* arrays: a ``.npy`` payload (dtype and shape travel inside it);
+* laid-out bytes (records version 4): a first line naming the layout, then its fields. ``dtype``
+  is the layout's name: ``llm-audit-tokens/1`` (:mod:`audit.token_pack`: a record's per-token
+  log-probabilities and top-k alternatives; ``shape`` is the number of tokens) or
+  ``llm-audit-json/1`` (a JSON value in RFC 8785 canonical form, e.g. the recording host's
+  environment, the same for every record a process writes; ``shape`` is empty).
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import io
 import os
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import sqlite_utils
@@ -87,9 +95,73 @@ def decode_array(data: bytes, limit: int | None = None) -> np.ndarray:
     return np.load(io.BytesIO(raw), allow_pickle=False)
 
 
+JSON_LAYOUT = "llm-audit-json/1"
+LAYOUT_PREFIX = b"llm-audit-"
+
+
+@dataclass(frozen=True)
+class Blob:
+    """One blob as it will be stored: computed before the transaction that stores it, so the payload can name it."""
+
+    sha256: str
+    dtype: str
+    shape: str
+    raw_bytes: int
+    data: bytes
+
+
+def laid_out(layout: str, body: bytes, shape: str = "") -> Blob:
+    """The blob of ``body`` in ``layout`` (its first line names the layout)."""
+    raw = layout.encode("ascii") + b"\n" + body
+    data = zlib.compress(raw, 6)
+    return Blob(hashlib.sha256(data).hexdigest(), layout, shape, len(raw), data)
+
+
+def layout_body(data: bytes, layout: str, limit: int | None = None) -> bytes:
+    """The body of a laid-out blob's stored bytes, after its layout line; ValueError when it is not ``layout``."""
+    raw = expand(data, max_blob_bytes() if limit is None else limit)
+    head = layout.encode("ascii") + b"\n"
+    if not raw.startswith(head):
+        raise ValueError(f"is not a {layout} blob")
+    return raw[len(head) :]
+
+
+def expand(data: bytes, limit: int) -> bytes:
+    """All of ``data`` expanded, refused (:class:`BlobTooLarge`) past ``limit`` bytes."""
+    inflater = zlib.decompressobj()
+    try:
+        raw = inflater.decompress(data, limit + 1)
+    except zlib.error as exc:
+        raise BlobTooLarge(f"is not zlib data ({exc})") from None
+    if len(raw) > limit or inflater.unconsumed_tail:
+        raise BlobTooLarge(f"expands beyond {limit:,} bytes (set ${ENV_MAX_BLOB_BYTES} to allow more)")
+    return raw
+
+
 class BlobRepository:
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
+
+    def put_blob(self, blob: Blob) -> str:
+        """Store ``blob`` (if new; inside the caller's transaction) and return its key."""
+        self.db.execute(
+            f"INSERT OR IGNORE INTO {TABLE} (sha256, dtype, shape, raw_bytes, data) VALUES (?, ?, ?, ?, ?)",
+            [blob.sha256, blob.dtype, blob.shape, blob.raw_bytes, blob.data],
+        )
+        return blob.sha256
+
+    def body(self, digest: str, layout: str) -> bytes:
+        """A laid-out blob's body, its bytes checked against their key first: what a reader shows is what was logged,
+        or a refusal naming the blob (``verify`` names the same problem)."""
+        data = self.stored_bytes(digest)
+        if data is None:
+            raise UserError(f"blob {digest[:16]}… is missing from the database (deleted?): run `llm-audit verify`")
+        if hashlib.sha256(data).hexdigest() != digest:
+            raise UserError(f"blob {digest[:16]}… does not match its SHA-256 (altered): run `llm-audit verify`")
+        try:
+            return layout_body(data, layout)
+        except (BlobTooLarge, ValueError) as exc:
+            raise UserError(f"blob {digest[:16]}… {exc}: run `llm-audit verify`") from None
 
     def put(self, array: np.ndarray) -> str:
         """Store ``array`` (if new) and return its key."""

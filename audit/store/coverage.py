@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from ..token_pack import TOKENS, tokens_steps
+from .blobs import LAYOUT_PREFIX, expand, max_blob_bytes
 from .records import RECORD_JSON_COLUMNS
 
 
@@ -66,8 +68,15 @@ def _body_member(key: str) -> Callable[[str], Any]:
 
 
 def blob_header(data: bytes) -> tuple[str, str, int]:
-    """(dtype, shape, raw bytes) read from a stored blob's ``.npy`` header, expanding only its first bytes."""
+    """(dtype, shape, raw bytes) read from a stored blob: an array's ``.npy`` header (expanding only its first bytes),
+    or a laid-out blob's layout line and, for a tokens blob, its number of tokens (:mod:`audit.store.blobs`)."""
     head = zlib.decompressobj().decompress(bytes(data), 65536)
+    if head.startswith(LAYOUT_PREFIX):
+        raw = expand(bytes(data), max_blob_bytes())
+        end = raw.index(b"\n")
+        layout = raw[:end].decode("ascii")
+        shape = str(tokens_steps(raw[end + 1 :])) if layout == TOKENS else ""
+        return layout, shape, len(raw)
     buffer = io.BytesIO(head)
     version = np.lib.format.read_magic(buffer)
     read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
@@ -83,7 +92,7 @@ def _blob_part(index: int) -> Callable[[bytes], Any]:
     def part(data: bytes) -> Any:
         try:
             return blob_header(data)[index]
-        except (ValueError, zlib.error, EOFError, OSError, TypeError, AttributeError):
+        except (ValueError, zlib.error, EOFError, OSError, TypeError, AttributeError, UnicodeDecodeError):
             return SKIP  # no readable .npy header: nothing to derive (reading it whole is the blob reader's job)
 
     return part
@@ -157,9 +166,21 @@ COVERAGE: dict[str, Coverage] = {
         derived={
             "sha256": Derived("the SHA-256 of the stored bytes, named by the evidence that references it", "blobs"),
             "data": Derived("the bytes whose SHA-256 is the blob's key", "blobs"),
-            "dtype": Derived("the dtype in the array's .npy header", sources=("data",), value=_blob_part(0)),
-            "shape": Derived("the shape in the array's .npy header", sources=("data",), value=_blob_part(1)),
-            "raw_bytes": Derived("the array's size from its .npy header", sources=("data",), value=_blob_part(2)),
+            "dtype": Derived(
+                "the dtype in the array's .npy header (a laid-out blob: its layout line)",
+                sources=("data",),
+                value=_blob_part(0),
+            ),
+            "shape": Derived(
+                "the shape in the array's .npy header (a tokens blob: its number of tokens)",
+                sources=("data",),
+                value=_blob_part(1),
+            ),
+            "raw_bytes": Derived(
+                "the array's size from its .npy header (a laid-out blob: its expanded size)",
+                sources=("data",),
+                value=_blob_part(2),
+            ),
         }
     ),
 }

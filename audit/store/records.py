@@ -1,8 +1,10 @@
 """The ``generations`` table: one row per recorded generation, append-only.
 
 Small arrays (token ids) are JSON columns so the record stays readable with any SQLite client;
-from records version 3 the per-token log-probabilities and top-k alternatives are packed
-(:mod:`audit.token_pack`, canonical JSON around base64); large arrays belong in :mod:`audit.store.blobs`.
+in records version 3 the per-token log-probabilities and top-k alternatives are packed
+(:mod:`audit.token_pack`, canonical JSON around base64); from version 4 they, the environment
+and a proxy's statement of what it knows are blobs the row names by SHA-256
+(:mod:`audit.store.record_refs`); large arrays belong in :mod:`audit.store.blobs`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from ..integrity.canonical_check import check_text, encode_json, read_json
 from ..record import PACKED_FROM, GenerationRecord
 from ..token_pack import pack_logprobs, pack_top
 from .append_only import append_only
+from .blobs import Blob, BlobRepository
 from .evidence import CanonicalRow, EvidenceRepository, row_by_id
+from .record_refs import REFS_FROM, Resolver, by_reference, referenced, referenced_in_text
 from .schema import register
 
 TABLE = "generations"
@@ -79,18 +83,26 @@ register("records", 2, "append-only guard on generations", *append_only(TABLE))
 register("records", 3, "decision column on generations", f"ALTER TABLE {TABLE} ADD COLUMN decision TEXT")
 
 
-def stored_dict(record: GenerationRecord) -> dict[str, Any]:
-    """The record as stored: ``to_dict()``, with the token columns packed from records version 3 on
-    (:mod:`audit.token_pack`; built field by field, since ``asdict`` over every alternative cost more than the write)."""
+def stored_form(record: GenerationRecord) -> tuple[dict[str, Any], list[Blob]]:
+    """The record as stored, and the blobs stored with it: ``to_dict()``, with the token columns packed in records
+    version 3 (:mod:`audit.token_pack`) and held by reference from version 4 (:mod:`.record_refs`); built field by
+    field, since ``asdict`` over every alternative cost more than the write."""
     if record.schema_version < PACKED_FROM:
-        return record.to_dict()
+        return record.to_dict(), []
     data = {f.name: getattr(record, f.name) for f in fields(record)}
     data["model"] = record.model.to_dict()
     data["environment"] = record.environment.to_dict()
     data["decision"] = record.decision.to_dict() if record.decision is not None else None
+    if record.schema_version >= REFS_FROM:
+        return data, by_reference(record, data)
     data["token_logprobs"] = pack_logprobs(record.token_logprobs)
     data["top_logprobs"] = pack_top(record.top_logprobs)
-    return data
+    return data, []
+
+
+def stored_dict(record: GenerationRecord) -> dict[str, Any]:
+    """The record as stored (its row's values before JSON encoding; see :func:`stored_form`)."""
+    return stored_form(record)[0]
 
 
 def _to_row(record: GenerationRecord, data: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -185,7 +197,7 @@ def _text_plan(names: list[str]) -> CanonicalRow:
     return CanonicalRow(names, RECORD_JSON_COLUMNS, _SPECIAL, _NOT_IN_PAYLOAD, _OMITTED_WHEN_NULL)
 
 
-def _from_row(row: dict[str, Any]) -> GenerationRecord:
+def _from_row(row: dict[str, Any], resolver: Resolver) -> GenerationRecord:
     data = dict(row)
     data.pop("model_name", None)
     data.pop("weights_sha256", None)
@@ -193,6 +205,7 @@ def _from_row(row: dict[str, Any]) -> GenerationRecord:
         if column in data:
             data[column] = read_json(data[column], f"{TABLE}.{column} of record {data.get('id')}")
     data["add_special_tokens"] = bool(data["add_special_tokens"])
+    resolver.resolve(data)
     return GenerationRecord.from_dict(data)
 
 
@@ -204,13 +217,30 @@ class RecordRepository(EvidenceRepository):
 
     def append(self, record: GenerationRecord) -> int:
         """Store ``record`` and log its event; sets ``record.seq`` (its row, 1-based, gap-free) and returns the event's seq."""
-        data = stored_dict(record)
-        return self._append(record.id, lambda: self._insert_row(record, data), generation_payload(record, data))
+        data, blobs = stored_form(record)
+        return self._append(record.id, lambda: self._insert_row(record, data, blobs), generation_payload(record, data))
 
-    def _insert_row(self, record: GenerationRecord, data: dict[str, Any] | None = None) -> int:
-        """The row alone, without its event: for :meth:`append`, and for tests that forge what an attacker would."""
+    def _insert_row(
+        self, record: GenerationRecord, data: dict[str, Any] | None = None, blobs: list[Blob] | None = None
+    ) -> int:
+        """The row (and its blobs) alone, without its event: for :meth:`append`, and for tests that forge what an
+        attacker would."""
+        if data is None:
+            data, blobs = stored_form(record)
+        store = BlobRepository(self.db)
+        for blob in blobs or ():
+            store.put_blob(blob)
         record.seq = self._insert(_to_row(record, data))
         return record.seq
+
+    def _resolver(self) -> Resolver:
+        return Resolver(BlobRepository(self.db))
+
+    def blob_digests(self, payload: dict[str, Any]) -> list[str]:
+        return referenced(payload)
+
+    def blob_digests_text(self, payload_text: str) -> list[str] | None:
+        return referenced_in_text(payload_text)
 
     def payload(self, subject_id: str) -> dict[str, Any]:
         return _project(self.db, subject_id)
@@ -232,7 +262,9 @@ class RecordRepository(EvidenceRepository):
 
     def get(self, record_id: str) -> GenerationRecord:
         """The record ``record_id`` names: its id (either case) or an unambiguous prefix (:func:`row_by_id`)."""
-        return _from_row(row_by_id(self.db, TABLE, record_id, "record", "run `llm-audit list` to see the ids"))
+        return _from_row(
+            row_by_id(self.db, TABLE, record_id, "record", "run `llm-audit list` to see the ids"), self._resolver()
+        )
 
     def iter(
         self,
@@ -250,14 +282,16 @@ class RecordRepository(EvidenceRepository):
         sql = f"SELECT * FROM {TABLE}{where} ORDER BY seq {order}"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        return (_from_row(row) for row in self.db.query(sql, params))
+        resolver = self._resolver()
+        return (_from_row(row, resolver) for row in self.db.query(sql, params))
 
     def after(self, seq: int, limit: int = 256) -> list[GenerationRecord]:
         """Records stored after position ``seq``, oldest first, at most ``limit`` (a follower's next batch)."""
         if not self.exists():
             return []
         rows = self.db.query(f"SELECT * FROM {TABLE} WHERE seq > ? ORDER BY seq LIMIT ?", [seq, int(limit)])
-        return [_from_row(row) for row in rows]
+        resolver = self._resolver()
+        return [_from_row(row, resolver) for row in rows]
 
     def count(self, *, use_case: str | None = None, since: str | None = None, until: str | None = None) -> int:
         if not self.exists():

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from audit import Auditor
+from audit.errors import UserError
 from audit.integrity.chain import GENESIS, seal
 from audit.integrity.signing import create_key
 from audit.store import AuditStore
@@ -73,7 +74,8 @@ def generation_seq(db: Path, n: int) -> tuple[int, str]:
 def test_intact_log_verifies_with_every_count(copy):
     result = Auditor(db=copy).verify(key=copy.parent / "audit.pub.pem")
     assert result.ok, result.problems
-    assert (result.events, result.projected, result.blobs, result.checkpoints, result.signed_size) == (6, 5, 1, 1, 6)
+    # blobs: the explanation's array, the recording host's environment (one for all four records), each record's tokens
+    assert (result.events, result.projected, result.blobs, result.checkpoints, result.signed_size) == (6, 5, 6, 1, 6)
     assert result.rows == 5 and result.pinned_size == 6
     assert result.key_pinned and result.unsigned_events == 0
     unpinned = Auditor(db=copy).verify()
@@ -119,13 +121,19 @@ def test_changed_generation_parameter(copy):
     assert (problem.check, problem.seq) == ("tables", seq) and "generation_config" in problem.what
 
 
-def test_changed_byte_in_blob(copy):
-    conn = sqlite3.connect(copy)
-    digest, data = conn.execute("SELECT sha256, data FROM blobs").fetchone()
+def _flip_blob(db: Path, where: str) -> str:
+    """Flip one byte of the first blob matching ``where``; its key."""
+    conn = sqlite3.connect(db)
+    digest, data = conn.execute(f"SELECT sha256, data FROM blobs WHERE {where} ORDER BY rowid").fetchone()
     conn.close()
     flipped = bytearray(data)
     flipped[len(flipped) // 2] ^= 0x01
-    attack(copy, "UPDATE blobs SET data = ?", params=[bytes(flipped)])
+    attack(db, "UPDATE blobs SET data = ? WHERE sha256 = ?", params=[bytes(flipped), digest])
+    return digest
+
+
+def test_changed_byte_in_blob(copy):
+    digest = _flip_blob(copy, "dtype NOT LIKE 'llm-audit-%'")  # the explanation's array
     problem = first(copy)
     assert (
         problem.check == "blobs"
@@ -133,6 +141,19 @@ def test_changed_byte_in_blob(copy):
         and digest[:16] in problem.what
         and "named by seq 5" in problem.what
     )
+
+
+@pytest.mark.parametrize("layout", ["llm-audit-tokens/1", "llm-audit-json/1"])
+def test_changed_byte_in_a_records_blob_is_named_and_the_record_is_not_read(copy, layout):
+    """Records version 4 hold their tokens and environment by reference: a changed blob is named by verify with the
+    first record that references it, and reading that record is refused, never shown altered."""
+    digest = _flip_blob(copy, f"dtype = '{layout}'")
+    seq, record_id = generation_seq(copy, 0)
+    problem = first(copy)
+    assert problem.check == "blobs" and problem.seq == seq and digest[:16] in problem.what
+    assert f"referenced by generation {record_id}" in problem.what
+    with pytest.raises(UserError, match="does not match its SHA-256"):
+        Auditor(db=copy).get(record_id)
 
 
 def test_deleted_middle_row(copy):

@@ -4,6 +4,7 @@ Parquet against JSON Lines, the one write an export makes, and the refusals befo
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -159,10 +160,25 @@ def test_parquet_and_json_lines_give_the_same_records(db, tmp_path):
     records = pq.read_table(pack / "records/records.parquet").to_pylist()
     generations = [p for e, p, _ in exported if e["kind"] == "generation"]
     assert len(records) == len(generations) == 3
+    store = AuditStore.open(db)
     for row, payload in zip(records, generations):
+        stored = store.records.get(payload["id"])  # the store's one reader, for the values held by reference
+        by_reference = {
+            "environment": stored.environment.to_dict(),
+            "token_logprobs": stored.token_logprobs,
+            "top_logprobs": [[dataclasses.asdict(alt) for alt in step] for step in stored.top_logprobs],
+        }
         for name, value in payload.items():
-            shown = row[name]
-            assert (json.loads(shown) if isinstance(value, dict | list) else shown) == value, name
+            shown = json.loads(row[name]) if isinstance(value, dict | list) else row[name]
+            if isinstance(value, dict) and set(value) == {"blob"}:
+                assert name in by_reference and shown == by_reference[name], name
+                assert value["blob"] in {json.loads(line)["sha256"] for line in lines(pack / "records/blobs.jsonl")}
+            else:
+                assert shown == value, name
+    store.close()
+    assert {"environment", "top_logprobs"} <= {
+        k for k, v in generations[0].items() if isinstance(v, dict) and "blob" in v
+    }
 
 
 def test_export_writes_nothing_but_its_one_logged_event(case, db, tmp_path):

@@ -197,6 +197,7 @@ class CheckpointRepository(EvidenceRepository):
             first = self.latest() is None
             acc = self._leaves_checked()
             self._signatures_checked(key)
+            self.events.signed_here.clear()  # covered from now on (or rolled back with this checkpoint)
             next_id = int(self.db.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {TABLE}").fetchone()[0])
             row = {"tree_size": acc.size + 1, "signed_at": utc_iso(), "key_id": key.key_id, "public_key": key.raw.hex()}
             seq = self.events.append(KIND, str(next_id), checkpoint_payload(row), auto_checkpoint=False, key=key)
@@ -268,6 +269,7 @@ class CheckpointRepository(EvidenceRepository):
             if event.seq > signed
         ]
         final = VerifyKey.from_raw_hex(key.raw.hex(), "the signing key")
+        mine = self.events.signed_here
         for seq, signature in self.events.signatures(after=signed):
             if signature is None and legacy:
                 continue
@@ -278,6 +280,8 @@ class CheckpointRepository(EvidenceRepository):
                 why = "carries no signature, but the log's events are signed when they are written"
             elif recompute_leaf(event, signed=True) != event.leaf_hash:
                 why = "does not match its leaf hash"
+            elif mine.get(seq) == (event.leaf_hash, signature, verifier.key_id):
+                pass  # signed by this connection with that key, over this very leaf: nothing to verify
             elif not verifier.verify(signature, event_message(event.leaf_hash)):
                 why = f"is not signed by the log's key {verifier.key_id}"
             if why is not None:

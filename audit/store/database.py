@@ -19,7 +19,6 @@ import sqlite_utils
 from ..errors import UserError
 from .schema import MIGRATIONS_TABLE, apply_pending
 
-SQLITE_HEADER = b"SQLite format 3\x00"
 DEFAULT_DB = "llm-audit.db"
 ENV_DB = "LLM_AUDIT_DB"
 ENV_LOCK_TIMEOUT = "LLM_AUDIT_LOCK_TIMEOUT"
@@ -63,13 +62,25 @@ def _check_file(path: Path) -> bool:
     size = path.stat().st_size
     if size == 0:
         return True
+    # Read through SQLite, never with open(): SQLite's locks are POSIX advisory locks, which a process loses, all of
+    # them, when it closes *any* descriptor of the file. A server checking the file while its writer's connection is
+    # open would lose its locks, and the next process to close the database would take itself for the last one and
+    # checkpoint and delete the write-ahead log under it: records answered, never stored (test_proxy_durability).
+    # SQLite's own open and close keep the descriptors of a file this process has locked.
+    if not os.access(path, os.R_OK):
+        raise UserError(f"cannot read database {path}: permission denied: check its permissions")
     try:
-        with open(path, "rb") as handle:
-            header = handle.read(len(SQLITE_HEADER))
-    except OSError as exc:
-        raise UserError(f"cannot read database {path}: {exc.strerror}: check its permissions") from None
-    if header != SQLITE_HEADER:
-        raise UserError(f"{path} is not an SQLite database: pass --db with an llm-audit database or a new file path")
+        conn = _connect_readonly(path)
+        try:
+            conn.execute("PRAGMA schema_version").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        if "not a database" in str(exc) or "encrypted" in str(exc):
+            raise UserError(
+                f"{path} is not an SQLite database: pass --db with an llm-audit database or a new file path"
+            ) from None
+        raise UserError(f"cannot read database {path} ({exc}): check its permissions and its folder's") from None
     return True
 
 

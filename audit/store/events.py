@@ -159,6 +159,10 @@ class EventLog:
         self.db = db
         self.after_append = after_append
         self.signer: Callable[[], Any] | None = None  # the log's signing key, for each append (set by AuditStore)
+        # seq -> (leaf hash, signature, key id) of the events this connection signed and has not yet seen covered by a
+        # checkpoint: the checkpoint need not verify a signature it made itself (a rolled-back or replaced event no
+        # longer matches and is verified as usual).
+        self.signed_here: dict[int, tuple[str, str, str]] = {}
 
     # -- writing -----------------------------------------------------------------------
     def append(
@@ -177,6 +181,8 @@ class EventLog:
             event = seal(seq, prev, kind, subject_id, utc_iso(), payload, signed=key is not None)
             signature = key.sign(event_message(event.leaf_hash)) if key is not None else None
             _insert(conn, event, signature)
+            if signature is not None:
+                self.signed_here[seq] = (event.leaf_hash, signature, key.key_id)
             if auto_checkpoint and self.after_append is not None:
                 self.after_append(seq)
         return seq

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import fields
+from json.encoder import encode_basestring
 from typing import Any
 
 import sqlite_utils
 
 from ..clock import normalise_time
-from ..integrity.canonical import canonical_flat, strict_canonical
+from ..integrity.canonical import canonical_flat, fast_canonical, strict_canonical
 from ..integrity.canonical_check import check_text, encode_json, read_json
+from ..integrity.chain import CanonicalText
 from ..record import PACKED_FROM, GenerationRecord
 from ..token_pack import pack_logprobs, pack_top
 from .append_only import append_only
@@ -106,14 +108,26 @@ def stored_dict(record: GenerationRecord) -> dict[str, Any]:
 
 
 def _to_row(record: GenerationRecord, data: dict[str, Any] | None = None) -> dict[str, Any]:
-    row = dict(data if data is not None else stored_dict(record))
+    return _row_texts(record, data if data is not None else stored_dict(record))[0]
+
+
+def _row_texts(record: GenerationRecord, data: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """The row to insert, and whether every canonical JSON column is in RFC 8785 form (not its plain fallback)."""
+    row = dict(data)
     row.pop("seq")
+    exact = True
     for column in RECORD_JSON_COLUMNS:
-        row[column] = _json_text(row[column], canonical=column not in _ORDERED_COLUMNS)
+        value = row[column]
+        if value is None or column in _ORDERED_COLUMNS:
+            row[column] = _json_text(value, canonical=False)
+            continue
+        text = strict_canonical(value)
+        exact = exact and text is not None
+        row[column] = text if text is not None else _json_text(value)
     row["add_special_tokens"] = int(record.add_special_tokens)
     row["model_name"] = record.model.name
     row["weights_sha256"] = record.model.weights_text
-    return row
+    return row, exact
 
 
 def _json_text(value: Any, canonical: bool = True) -> str | None:
@@ -197,6 +211,30 @@ def _text_plan(names: list[str]) -> CanonicalRow:
     return CanonicalRow(names, RECORD_JSON_COLUMNS, _SPECIAL, _NOT_IN_PAYLOAD, _OMITTED_WHEN_NULL)
 
 
+def payload_text(row: dict[str, Any], variables: Any) -> str | None:
+    """The logged payload's RFC 8785 text, joined from a row whose canonical JSON columns are all in RFC 8785 form
+    (:func:`_row_texts`): what verification rebuilds with :class:`CanonicalRow` too. None where a value needs the
+    reference encoder (then the payload is encoded whole). ``variables`` (the column keeps the caller's order) is
+    canonicalised here from its value."""
+    members = []
+    for name in sorted(row):  # ASCII column names: code-point order is JCS's order
+        value = row[name]
+        if name in _NOT_IN_PAYLOAD or (value is None and name in _OMITTED_WHEN_NULL):
+            continue
+        if name == "add_special_tokens":
+            text = "true" if value else "false"
+        elif name == "variables":
+            text = strict_canonical(variables)
+        elif name in RECORD_JSON_COLUMNS and value is not None:
+            text = value
+        else:
+            text = fast_canonical(value)
+        if text is None:
+            return None
+        members.append(encode_basestring(name) + ":" + text)
+    return "{" + ",".join(members) + "}"
+
+
 def _from_row(row: dict[str, Any], resolver: Resolver) -> GenerationRecord:
     data = dict(row)
     data.pop("model_name", None)
@@ -218,7 +256,17 @@ class RecordRepository(EvidenceRepository):
     def append(self, record: GenerationRecord) -> int:
         """Store ``record`` and log its event; sets ``record.seq`` (its row, 1-based, gap-free) and returns the event's seq."""
         data, blobs = stored_form(record)
-        return self._append(record.id, lambda: self._insert_row(record, data, blobs), generation_payload(record, data))
+        row, exact = _row_texts(record, data)
+        text = payload_text(row, data.get("variables")) if exact else None
+        payload = CanonicalText(text) if text is not None else generation_payload(record, data)
+        return self._append(record.id, lambda: self._insert_stored(record, row, blobs), payload)
+
+    def _insert_stored(self, record: GenerationRecord, row: dict[str, Any], blobs: list[Blob]) -> int:
+        store = BlobRepository(self.db)
+        for blob in blobs:
+            store.put_blob(blob)
+        record.seq = self._insert(row)
+        return record.seq
 
     def _insert_row(
         self, record: GenerationRecord, data: dict[str, Any] | None = None, blobs: list[Blob] | None = None
@@ -227,11 +275,7 @@ class RecordRepository(EvidenceRepository):
         attacker would."""
         if data is None:
             data, blobs = stored_form(record)
-        store = BlobRepository(self.db)
-        for blob in blobs or ():
-            store.put_blob(blob)
-        record.seq = self._insert(_to_row(record, data))
-        return record.seq
+        return self._insert_stored(record, _to_row(record, data), blobs or [])
 
     def _resolver(self) -> Resolver:
         return Resolver(BlobRepository(self.db))

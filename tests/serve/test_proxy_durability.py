@@ -40,11 +40,6 @@ def upstream():
         yield faulty
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="audit/store/database.py _check_file opens the database with Python's open() while the process holds "
-    "SQLite connections, which drops the process's POSIX locks (store code: reported, not changed here)",
-)
 def test_records_answered_survive_another_process_closing_the_database(upstream, tmp_path):
     db = tmp_path / "proxy.db"
     body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}
@@ -61,25 +56,32 @@ def test_records_answered_survive_another_process_closing_the_database(upstream,
     assert set(receipts) <= stored_ids(db), "answered records lost when the proxy stopped"
 
 
-def test_the_header_check_is_what_drops_the_locks(tmp_path):
+def test_the_header_check_keeps_the_processs_locks_where_a_plain_open_drops_them(tmp_path):
     """The mechanism alone: while this process has a connection open, another process that opens and closes the
-    database is not the last one and leaves the write-ahead log alone, until this process has opened and closed the
-    file itself (the header check): then the other process deletes the log under the open connection."""
+    database is not the last one and leaves the write-ahead log alone. ``_check_file`` (run before every store is
+    opened) keeps it so; a plain ``open()`` and ``close()`` of the file, the way it used to read the header, drops this
+    process's locks, and the other process then deletes the log under the open connection (the control: it shows the
+    test can see the failure)."""
     import sqlite3
 
-    db = tmp_path / "x.db"
-    holder = sqlite3.connect(db, isolation_level=None)
-    holder.execute("PRAGMA journal_mode=WAL")
-    holder.execute("PRAGMA wal_autocheckpoint=0")
-    holder.execute("CREATE TABLE t (x)")
-    holder.execute("INSERT INTO t VALUES (1)")  # in the log, not yet in the file
-    wal = db.with_name(db.name + "-wal")
+    def holding(db):
+        holder = sqlite3.connect(db, isolation_level=None)
+        holder.execute("PRAGMA journal_mode=WAL")
+        holder.execute("PRAGMA wal_autocheckpoint=0")
+        holder.execute("CREATE TABLE t (x)")
+        holder.execute("INSERT INTO t VALUES (1)")  # in the log, not yet in the file
+        return holder
+
     touch = "import sqlite3, sys; sqlite3.connect(sys.argv[1]).execute('SELECT COUNT(*) FROM t').fetchall()"
-    try:
-        subprocess.run([sys.executable, "-c", touch, str(db)], check=True)
-        assert wal.exists() and wal.stat().st_size > 0  # the other process knew it was not the last
-        _check_file(db)  # opens and closes the file: this process's locks are gone, its connection still open
-        subprocess.run([sys.executable, "-c", touch, str(db)], check=True)
-        assert not wal.exists() or wal.stat().st_size == 0  # the other process took itself for the last one
-    finally:
-        holder.close()
+    for name, check, kept in (("checked.db", _check_file, True), ("opened.db", lambda p: open(p, "rb").close(), False)):
+        db = tmp_path / name
+        holder = holding(db)
+        wal = db.with_name(db.name + "-wal")
+        try:
+            subprocess.run([sys.executable, "-c", touch, str(db)], check=True)
+            assert wal.exists() and wal.stat().st_size > 0  # the other process knew it was not the last
+            check(db)
+            subprocess.run([sys.executable, "-c", touch, str(db)], check=True)
+            assert (wal.exists() and wal.stat().st_size > 0) is kept, name
+        finally:
+            holder.close()

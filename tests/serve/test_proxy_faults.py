@@ -26,11 +26,9 @@ import openai
 import pytest
 
 from audit import Auditor
-from audit.serve.app import KINDS
-from audit.serve.schema import ChatRequest
 from audit.web.background import BackgroundServer, free_port
 from tests.serve.faulty_upstream import MODEL, RAW, TOKENS, FaultyUpstream
-from tests.serve.serving import TIMEOUT, proxy, wait_for
+from tests.serve.serving import TIMEOUT, every_route_answers, every_route_refuses, proxy, wait_for
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 COMPLETIONS = ("/v1/chat/completions", "/v1/completions")
@@ -71,48 +69,6 @@ def refused(response: httpx.Response, *words: str) -> str:
     return message
 
 
-def every_route_refuses(running, *words: str) -> list[str]:
-    """Each route of the app, called as a client would (key, JSON body), answers 503 naming the cause (``words``),
-    never 500: JSON everywhere but ``/metrics``, which keeps its Prometheus text with the database marked not
-    writable. Returns the routes called."""
-    called = []
-    for route in running.server.app.routes:
-        for method in sorted(getattr(route, "methods", None) or ()):
-            if method == "HEAD":
-                continue
-            kind = KINDS.get(route.path)
-            body = None
-            if kind is ChatRequest:
-                body = ask("hi")
-            elif kind is not None:
-                body = {"model": "m", "prompt": "hi", "max_tokens": 2}
-            response = httpx.request(
-                method, running.url + route.path, json=body, headers=running.headers(), timeout=TIMEOUT
-            )
-            where = f"{method} {route.path}"
-            assert response.status_code == 503, (where, response.status_code, response.text)
-            if route.path == "/metrics":
-                assert "llm_audit_database_writable 0.0" in response.text, response.text
-                assert all(w in response.text.split("\n", 1)[0] for w in words), response.text[:300]
-                assert "/tmp" not in response.text and "/root" not in response.text
-            elif route.path == "/healthz":
-                assert response.json()["status"] == "not writable"
-                assert all(w in response.json()["reason"] for w in words), response.text
-            else:
-                refused(response, *words)
-            called.append(where)
-    assert len(called) >= 5, called  # the two completions, models, healthz, metrics at least
-    return called
-
-
-def every_route_answers(running) -> None:
-    """Once the fault is gone: the reads answer 200 again and the database is marked writable."""
-    assert httpx.get(running.url + "/healthz", timeout=TIMEOUT).status_code == 200
-    assert httpx.get(running.url + "/v1/models", headers=running.headers(), timeout=TIMEOUT).status_code == 200
-    scraped = httpx.get(running.url + "/metrics", timeout=TIMEOUT)
-    assert scraped.status_code == 200 and "llm_audit_database_writable 1.0" in scraped.text
-
-
 @pytest.fixture
 def small_disk(tmp_path: Path):
     folder = tmp_path / "disk"
@@ -151,7 +107,7 @@ def test_a_full_disk_is_a_503_saying_so_everywhere_and_nothing_computed_is_lost(
         upstream.release.set()
         waiting.join(TIMEOUT)
         refused(held["r"], "full")
-        assert set(COMPLETIONS) <= {c.split()[1] for c in every_route_refuses(running, "full")}
+        assert set(COMPLETIONS) <= {c.split()[1] for c in every_route_refuses(running, "full", model="any-name")}
         with pytest.raises(openai.APIStatusError) as streamed:
             list(client.chat.completions.create(**ask("hi"), stream=True))
         assert streamed.value.status_code == 503 and "full" in streamed.value.message
@@ -181,7 +137,9 @@ def test_a_lock_held_past_the_timeout_is_a_503_and_healthz_says_so(upstream, tmp
             refused(running.post("/v1/chat/completions", ask("hi")), "locked")
             with pytest.raises(openai.APIError):  # the text came, then an error event instead of [DONE]
                 list(client.chat.completions.create(**ask("hi"), stream=True))
-            every_route_refuses(running, "locked")  # its two completions are computed, refused and journaled
+            every_route_refuses(
+                running, "locked", model="any-name"
+            )  # its two completions are computed, refused and journaled
         finally:
             holder.execute("ROLLBACK")
             holder.close()
@@ -200,7 +158,7 @@ def test_a_read_only_database_is_a_503_on_every_route_and_nothing_is_stored(upst
         receipts = [running.openai().chat.completions.create(**ask("hello")).model_extra["llm_audit"]]
         db.chmod(0o444)
         try:
-            every_route_refuses(running, "read-only")
+            every_route_refuses(running, "read-only", model="any-name")
         finally:
             db.chmod(0o644)
         every_route_answers(running)

@@ -31,16 +31,7 @@ Nothing is rounded: float32 is used only when every value survives the round tri
 computing in float32 gives such values), else float64; ids that do not fit int32 use int64. Older
 records keep their JSON lists, read and verified as they were written.
 
-From records version 4 the same two layouts are stored once, as one content-addressed blob
-(:mod:`audit.store.blobs`, key: the SHA-256 of the stored bytes) instead of base64 inside both the row and
-its event's payload: the two columns and the payload hold ``{"blob": "<sha256>"}``, which the chain covers.
-The blob's bytes are zlib (RFC 1950) of::
-
-    b"llm-audit-tokens/1\n"      the layout's name and a newline
-    the llm-audit-logprobs/1 fields above (flags, N, N log-probabilities)
-    the llm-audit-top/1 fields above (flags, N, counts, ids, log-probabilities, text lengths, texts)
-
-:func:`pack_tokens` writes it and :func:`unpack_tokens` is its one decoder.
+From records version 4 the token arrays are one blob instead (:mod:`audit.token_blob`).
 """
 
 from __future__ import annotations
@@ -57,7 +48,6 @@ if TYPE_CHECKING:
 
 LOGPROBS = "llm-audit-logprobs/1"
 TOP = "llm-audit-top/1"
-TOKENS = "llm-audit-tokens/1"
 _IDS64, _FLOAT64 = 1, 2
 _INT32 = (-(2**31), 2**31 - 1)
 
@@ -85,12 +75,6 @@ def pack_logprobs(values: list[float]) -> dict[str, Any]:
 
 def pack_top(steps: list[list[TopAlternative]]) -> dict[str, Any]:
     return _wrap(TOP, len(steps), _top_raw(steps))
-
-
-def pack_tokens(values: list[float], steps: list[list[TopAlternative]]) -> bytes:
-    """Records version 4: both layouts, one after the other: a tokens blob's body (the blob store adds the layout
-    line and compresses it)."""
-    return _logprobs_raw(values) + _top_raw(steps)
 
 
 def _top_raw(steps: list[list[TopAlternative]]) -> bytes:
@@ -174,19 +158,3 @@ def unpack(packed: dict[str, Any]) -> list[float] | list[list[tuple[int, str, fl
     if reader.at != len(reader.raw) or int(packed.get("steps", -1)) != len(tops):
         raise ValueError("packed tokens do not match their layout")
     return tops
-
-
-def tokens_steps(body: bytes) -> int:
-    """The number of generated tokens a version-4 tokens body holds (read from its head alone): the blob's ``shape``."""
-    return _Reader(body).head()[1]
-
-
-def unpack_tokens(body: bytes) -> tuple[list[float], list[list[tuple[int, str, float]]]]:
-    """The one decoder of records version 4: a tokens blob's body -> (log-probabilities, alternatives per step).
-    Raises ValueError on anything that is not exactly that layout."""
-    reader = _Reader(body)
-    logprobs = reader.logprobs()
-    tops = reader.top()
-    if reader.at != len(body) or len(tops) != len(logprobs):
-        raise ValueError("packed tokens do not match their layout")
-    return logprobs, tops

@@ -273,23 +273,29 @@ def long_answers(url: str, key: str, count: int) -> int:
         return sum(client.post("/chat/completions", json=body).status_code == 200 for _ in range(count))
 
 
-def as_versions(db: Path, folder: Path, sample: int) -> dict[int, tuple[int, int]]:
-    """The same ``sample`` records stored again into fresh databases in records version 3 and 4: {version: (bytes of
-    the database's growth, output tokens)}. Before and after in one run, on the same records."""
+def as_versions(db: Path, folder: Path, samples: dict[int, int]) -> dict[tuple[int, int], tuple[int, int]]:
+    """The same records stored again into fresh databases in records version 3 (before) and 4 (now), per answer
+    length: {(version, tokens): (bytes the database grew by, output tokens)}; ``samples``: tokens -> how many records.
+    Only what a record adds is counted, free of the live database's keys, timing of checkpoints and log."""
     from audit.store import AuditStore
 
+    chosen: dict[int, list] = {}
     with AuditStore.open(db) as store:
-        chosen = list(store.records.iter(limit=sample))
+        for record in store.records.iter():
+            group = chosen.setdefault(record.output_tokens, [])
+            if len(group) < samples.get(record.output_tokens, 0):
+                group.append(record)
     found = {}
     for version in (3, 4):
-        target = folder / f"records-v{version}.db"
-        with AuditStore.open(target, write=True) as store:
-            empty = stored_bytes(target)
-            with store.transaction():
-                for record in chosen:
-                    record.schema_version = version
-                    store.records.append(record)
-        found[version] = (stored_bytes(target) - empty, sum(r.output_tokens for r in chosen))
+        for tokens, records in chosen.items():
+            target = folder / f"records-v{version}-{tokens}.db"
+            with AuditStore.open(target, write=True) as store:
+                empty = stored_bytes(target)
+                with store.transaction():
+                    for record in records:
+                        record.schema_version = version
+                        store.records.append(record)
+            found[version, tokens] = (stored_bytes(target) - empty, sum(r.output_tokens for r in records))
     return found
 
 
@@ -409,7 +415,7 @@ def main() -> None:
     auditor = Auditor(db=db)
     verified = auditor.verify(key=auditor.signing.write_public(tmp / "proxy.pub.pem"))
     total = records(db)
-    versions = as_versions(db, tmp, min(short_records, 1000))
+    versions = as_versions(db, tmp, {args.tokens: 1000, LONG: args.long})
 
     print(
         f"\n{args.tokens}-token chat completions (top-{TOP} logprobs){', streamed' if args.stream else ''}, "
@@ -436,18 +442,20 @@ def main() -> None:
     print(f"one write + fsync in the database's folder: {fsync_ms(tmp):.1f} ms (p50; each commit waits for one)")
     short = short_bytes / max(1, short_records)
     long = long_bytes / max(1, answered)
-    per_token = (long - short) / (LONG - args.tokens)
     print(
-        f"bytes stored per output token (top-{TOP} alternatives, everything in the database counted): "
-        f"{short / args.tokens:.0f} at {args.tokens} tokens ({short_records} records), "
-        f"{long / LONG:.0f} at {LONG} tokens ({answered} records); per record {short - per_token * args.tokens:.0f} B "
-        f"+ {per_token:.1f} B per output token"
+        f"bytes the live database grew by per output token: {short / args.tokens:.0f} at {args.tokens} tokens "
+        f"({short_records} records), {long / LONG:.0f} at {LONG} tokens ({answered} records), everything counted"
     )
-    (v3_bytes, v3_tokens), (v4_bytes, v4_tokens) = versions[3], versions[4]
-    print(
-        f"the same {min(short_records, 1000)} records stored again: records version 3 (before) "
-        f"{v3_bytes / max(1, v3_tokens):.0f} B per output token, version 4 (now) {v4_bytes / max(1, v4_tokens):.0f}"
-    )
+    print("the same records stored again into fresh databases (bytes per output token; per record + per token):")
+    for version, name in ((3, "version 3 (before)"), (4, "version 4 (now)")):
+        (a, n_a), (b, n_b) = versions[version, args.tokens], versions[version, LONG]
+        records_a, records_b = n_a / args.tokens, n_b / LONG
+        per_a, per_b = a / max(1, records_a), b / max(1, records_b)
+        slope = (per_b - per_a) / (LONG - args.tokens)
+        print(
+            f"  {name:<19} {a / max(1, n_a):>5.0f} at {args.tokens} tokens, {b / max(1, n_b):>4.0f} at {LONG}: "
+            f"{per_a - slope * args.tokens:,.0f} B + {slope:.1f} B per output token"
+        )
 
 
 if __name__ == "__main__":

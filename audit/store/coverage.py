@@ -28,7 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from ..token_pack import TOKENS, tokens_steps
+from ..token_blob import LAYOUT as TOKENS
+from ..token_blob import steps_of
 from .blobs import LAYOUT_PREFIX, expand, max_blob_bytes
 from .records import RECORD_JSON_COLUMNS
 
@@ -75,7 +76,7 @@ def blob_header(data: bytes) -> tuple[str, str, int]:
         raw = expand(bytes(data), max_blob_bytes())
         end = raw.index(b"\n")
         layout = raw[:end].decode("ascii")
-        shape = str(tokens_steps(raw[end + 1 :])) if layout == TOKENS else ""
+        shape = str(steps_of(raw[end + 1 :])) if layout == TOKENS else ""
         return layout, shape, len(raw)
     buffer = io.BytesIO(head)
     version = np.lib.format.read_magic(buffer)

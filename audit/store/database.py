@@ -80,7 +80,11 @@ def _check_file(path: Path) -> bool:
             raise UserError(
                 f"{path} is not an SQLite database: pass --db with an llm-audit database or a new file path"
             ) from None
-        raise UserError(f"cannot read database {path} ({exc}): check its permissions and its folder's") from None
+        if "unable to open" in str(exc):
+            raise UserError(f"cannot read database {path} ({exc}): check its permissions and its folder's") from None
+        raise UserError(
+            f"the database file is damaged or not SQLite ({exc}): restore it from a backup or pass another --db"
+        ) from None
     return True
 
 

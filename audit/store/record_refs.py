@@ -8,8 +8,9 @@ arrays. From version 4:
 * ``environment``: ``{"blob": "<sha256>"}`` of an ``llm-audit-json/1`` blob (its canonical JSON),
   one row of ``blobs`` for every record written by the same process on the same host;
 * ``tags.proxy.known`` (a proxied record): the same;
-* ``token_logprobs`` and ``top_logprobs``: both ``{"blob": "<sha256>"}`` of the record's one
-  ``llm-audit-tokens/1`` blob (:mod:`audit.token_pack`), stored once, compressed, not as base64.
+* ``output_ids``, ``token_logprobs`` and ``top_logprobs``: all three ``{"blob": "<sha256>"}`` of the
+  record's one ``llm-audit-tokens/1`` blob (:mod:`audit.token_blob`), stored once, compressed, not as
+  JSON or base64 in two places.
 
 The reference is inside the row and the payload alike, so the chain covers it; the blob's key is
 the SHA-256 of its stored bytes, so the chain covers the blob. ``verify`` rehashes every blob a
@@ -30,11 +31,13 @@ from typing import Any
 from ..errors import UserError
 from ..integrity.canonical_check import encode_json, read_json
 from ..record import TopAlternative
-from ..token_pack import TOKENS, pack_tokens, unpack_tokens
+from ..token_blob import LAYOUT as TOKENS
+from ..token_blob import pack as pack_tokens
+from ..token_blob import unpack as unpack_tokens
 from .blobs import JSON_LAYOUT, Blob, BlobRepository, laid_out, layout_body
 
 REFS_FROM = 4
-TOKEN_COLUMNS = ("token_logprobs", "top_logprobs")
+TOKEN_COLUMNS = ("output_ids", "token_logprobs", "top_logprobs")
 
 
 def ref(digest: str) -> dict[str, str]:
@@ -67,7 +70,8 @@ def by_reference(record: Any, data: dict[str, Any]) -> list[Blob]:
         known = json_blob(proxy["known"])
         data["tags"] = {**tags, "proxy": {**proxy, "known": ref(known.sha256)}}
         blobs.append(known)
-    tokens = laid_out(TOKENS, pack_tokens(record.token_logprobs, record.top_logprobs), str(len(record.token_logprobs)))
+    body = pack_tokens(record.output_ids, record.token_logprobs, record.top_logprobs)
+    tokens = laid_out(TOKENS, body, str(len(record.output_ids)))
     blobs.append(tokens)
     for column in TOKEN_COLUMNS:
         data[column] = ref(tokens.sha256)
@@ -86,18 +90,18 @@ def referenced(payload: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(value["blob"] for value in found if is_ref(value)))
 
 
-_REF_TEXT = re.compile(r'"(environment|token_logprobs|top_logprobs)":\{"blob":"([0-9a-f]{64})"\}')
+_REF_TEXT = re.compile(r'"(environment|output_ids|token_logprobs|top_logprobs)":\{"blob":"([0-9a-f]{64})"\}')
 
 
 def referenced_in_text(payload_text: str) -> list[str] | None:
     """:func:`referenced` from the canonical payload text without parsing it, where that is exact; else None.
 
-    Exact when each of the three top-level references appears once and no ``known`` reference does: a
+    Exact when each of the four top-level references appears once and no ``known`` reference does: a
     look-alike nested in tags or variables would add a second match, and then the payload is parsed."""
     if '"known":{"blob":' in payload_text:
         return None
     matches = _REF_TEXT.findall(payload_text)
-    if sorted(name for name, _ in matches) != ["environment", "token_logprobs", "top_logprobs"]:
+    if sorted(name for name, _ in matches) != ["environment", "output_ids", "token_logprobs", "top_logprobs"]:
         return None
     return list(dict.fromkeys(digest for _, digest in matches))
 
@@ -149,16 +153,17 @@ class Resolver:
         known = _known(data)
         if is_ref(known):
             data["tags"]["proxy"]["known"] = self.fact(known, f"generations.tags of record {record_id}")
-        logprobs, tops = (data.get(c) for c in TOKEN_COLUMNS)
-        if not (is_ref(logprobs) or is_ref(tops)):
+        refs = [data.get(c) for c in TOKEN_COLUMNS]
+        if not any(is_ref(value) for value in refs):
             return
-        if not (is_ref(logprobs) and is_ref(tops) and logprobs == tops):
+        if not all(value == refs[0] for value in refs) or not is_ref(refs[0]):
             raise UserError(
                 f"record {record_id}: its token columns name different blobs; the record is unreadable: run `llm-audit verify`"
             )
         try:
-            values, steps = unpack_tokens(self.body(tops["blob"], TOKENS))
+            ids, values, steps = unpack_tokens(self.body(refs[0]["blob"], TOKENS))
         except ValueError as exc:
             raise UserError(f"record {record_id}: its tokens blob {exc}: run `llm-audit verify`") from None
+        data["output_ids"] = ids
         data["token_logprobs"] = values
         data["top_logprobs"] = [[TopAlternative(*alt) for alt in step] for step in steps]

@@ -165,6 +165,7 @@ def test_parquet_and_json_lines_give_the_same_records(db, tmp_path):
         stored = store.records.get(payload["id"])  # the store's one reader, for the values held by reference
         by_reference = {
             "environment": stored.environment.to_dict(),
+            "output_ids": stored.output_ids,
             "token_logprobs": stored.token_logprobs,
             "top_logprobs": [[dataclasses.asdict(alt) for alt in step] for step in stored.top_logprobs],
         }

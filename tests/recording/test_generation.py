@@ -1,6 +1,7 @@
 """Recording with the tiny model: what is stored equals what generation produced, and is right."""
 
 import hashlib
+import zlib
 
 import numpy as np
 import pytest
@@ -8,6 +9,7 @@ import pytest
 from audit import Auditor
 from audit.scoring import teacher_forced
 from audit.store import AuditStore
+from audit.token_blob import unpack
 
 
 @pytest.fixture
@@ -30,8 +32,14 @@ def test_stored_record_equals_generated_record(auditor, db_path):
     assert stored.generation_config["batch_size"] == 1
     with AuditStore.open(db_path) as store:
         events = list(store.events.iter(subject_id=record.id))
-    assert [e.kind for e in events] == ["generation"]
-    assert events[0].payload["output_ids"] == record.output_ids
+        assert [e.kind for e in events] == ["generation"]
+        # records version 4: the payload names the token arrays' blob, whose bytes the chain covers through its key
+        digest = events[0].payload["output_ids"]["blob"]
+        assert events[0].payload["top_logprobs"] == {"blob": digest}
+        data = store.blobs.stored_bytes(digest)
+    assert hashlib.sha256(data).hexdigest() == digest
+    body = zlib.decompress(data).split(b"\n", 1)[1]
+    assert unpack(body)[0] == record.output_ids
 
 
 @pytest.mark.parametrize("params", [{}, {"do_sample": True, "temperature": 0.8, "top_p": 0.9}, {"num_beams": 3}])

@@ -6,9 +6,10 @@ A validator comparing a replay with the original needs to see which of these cha
 
 from __future__ import annotations
 
+import copy
 import platform
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
@@ -52,7 +53,12 @@ class Environment:
     determinism: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """What ``dataclasses.asdict`` gives, without its recursion through every value: the record of each proxied
+        request carries one, and ``asdict`` cost a tenth of building that record."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["packages"] = dict(self.packages)
+        data["determinism"] = copy.deepcopy(self.determinism)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Environment:

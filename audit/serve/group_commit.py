@@ -9,6 +9,11 @@ with at most one automatic checkpoint, signed at the end of the batch under the 
 (:meth:`audit.store.checkpoints.CheckpointRepository.sign_if_due`). Each request is answered only once
 that commit returned: no completion without a record (fail-closed).
 
+When records arrive close together (a fast upstream under load) the writer lingers briefly for the
+ones on their way (:meth:`GroupWriter._gather`): a batch's fixed cost (its transaction, fsync and
+checkpoint) then spreads over more records. It never lingers for a lone request, nor when records
+arrive further apart than :data:`LINGER` (a slow upstream): then each waits for nothing but its commit.
+
 A record that fails on its own (a bug in building it) is rolled back to its savepoint and refused
 alone; a database that cannot take the batch (full disk, a lock held past ``$LLM_AUDIT_LOCK_TIMEOUT``,
 a read-only file) refuses the whole batch: each record is kept in the pending spool (:mod:`audit.spool`), marked
@@ -22,6 +27,7 @@ import logging
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +49,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("llm_audit.serve")
 
 MAX_BATCH = 256  # records per transaction: bounds a batch's latency and the memory of one commit
+LINGER = 0.005  # seconds a batch may wait for more records on their way, at most (see _gather)
 Done = Callable[[str | None, ApiError | None], None]  # (record hash, None) after the commit, or (None, the refusal)
 
 
@@ -75,7 +82,11 @@ def mark_refused(record: GenerationRecord, reason: str) -> None:
 class GroupWriter(threading.Thread):
     """The thread that writes the database (see the module's docstring)."""
 
-    def __init__(self, db_path: Path, guard: PrivacyGuard, metrics: Metrics) -> None:
+    def __init__(
+        self, db_path: Path, guard: PrivacyGuard, metrics: Metrics, expected: Callable[[], int] | None = None
+    ) -> None:
+        """``expected()``: how many records are on their way now (the proxy's requests in flight, this batch's
+        included); None: never linger (the server's model makes one record at a time)."""
         super().__init__(name="llm-audit-writer", daemon=True)
         self.db_path = db_path
         self.guard = guard
@@ -84,11 +95,17 @@ class GroupWriter(threading.Thread):
         self.store: AuditStore | None = None
         self.failure: str | None = None  # why the last batch was refused; None once a batch commits
         self.in_transaction = False
+        self.expected = expected
+        self.gap = LINGER  # seconds between two submitted records, smoothed (read by _gather)
+        self._last_submit = 0.0
 
     # -- the requests' side --------------------------------------------------------------------------
     def submit(self, record: GenerationRecord | Callable[[], GenerationRecord], done: Done) -> None:
         """Store ``record`` (or what ``record()`` builds, on this thread) and then call ``done``."""
         build = record if callable(record) else (lambda: record)
+        now = time.monotonic()
+        self.gap += 0.2 * (min(now - self._last_submit, 1.0) - self.gap)
+        self._last_submit = now
         self.pending.put(_Item(build, done))
 
     def stop(self) -> None:
@@ -104,18 +121,43 @@ class GroupWriter(threading.Thread):
                 if first is None:
                     break
                 batch = [first]
-                while len(batch) < MAX_BATCH:
-                    try:
-                        item = self.pending.get_nowait()
-                    except queue.Empty:
-                        break
-                    if item is None:
-                        running = False
-                        break
-                    batch.append(item)
+                running = self._take_waiting(batch) and self._gather(batch)
                 self._write(batch)
         finally:
             self._close()
+
+    def _take_waiting(self, batch: list[_Item]) -> bool:
+        """Add every record already waiting to ``batch``; False once told to stop."""
+        while len(batch) < MAX_BATCH:
+            try:
+                item = self.pending.get_nowait()
+            except queue.Empty:
+                return True
+            if item is None:
+                return False
+            batch.append(item)
+        return True
+
+    def _gather(self, batch: list[_Item]) -> bool:
+        """Wait up to :data:`LINGER` for the records on their way while they arrive less than :data:`LINGER` apart
+        (each wait at most twice the usual gap); False once told to stop."""
+        if self.expected is None:
+            return True
+        deadline = time.monotonic() + LINGER
+        while len(batch) < MAX_BATCH and self.expected() > len(batch) and self.gap < LINGER:
+            wait = min(deadline - time.monotonic(), 2 * self.gap)
+            if wait <= 0:
+                return True
+            try:
+                item = self.pending.get(timeout=wait)
+            except queue.Empty:
+                return True
+            if item is None:
+                return False
+            batch.append(item)
+            if not self._take_waiting(batch):
+                return False
+        return True
 
     def _write(self, batch: list[_Item]) -> None:
         ready = [item for item in batch if self._build(item)]
@@ -131,6 +173,7 @@ class GroupWriter(threading.Thread):
                     self._refuse(item, refused.reason)
             return
         self.failure = None
+        self.metrics.batches.inc()
         for item, record_hash in zip(ready, hashes):
             assert item.record is not None and item.stored is not None
             if record_hash is None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,7 @@ from ..params import GenerationParams, effective_config
 from ..store import check_writable
 from ..traffic.answer import Answer, served_model, strip_for_client
 from ..traffic.proxied import ServedWeights, proxied_record
+from . import json_codec
 from .context import client_content, generation_request, parameter_inputs
 from .errors import ApiError, bad_request, not_stored
 from .group_commit import GroupWriter
@@ -78,9 +80,11 @@ class ProxyBackend:
         self.inflight = 0
         self.ask_token_ids = True
         self.metrics = Metrics(self.db_path)
-        self.writer = GroupWriter(self.db_path, auditor.privacy, self.metrics)
+        self.writer = GroupWriter(self.db_path, auditor.privacy, self.metrics, expected=lambda: self.inflight)
         self.client: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task] = set()
+        self._settled: list[tuple[asyncio.Future, str | None, ApiError | None]] = []  # answers to hand to the loop
+        self._settle_lock = threading.Lock()
         self.host = remote_environment("upstream", self.upstream)  # this process's facts, read once
         self._listed: tuple[float, list[str]] = (-MODELS_TTL, [])
 
@@ -270,15 +274,29 @@ class ProxyBackend:
             return record
 
         def done(record_hash: str | None, error: ApiError | None) -> None:
-            def settle() -> None:
-                if not future.done():
-                    future.set_exception(error) if error is not None else future.set_result(record_hash)
-
-            loop.call_soon_threadsafe(settle)
+            self._settle(loop, future, record_hash, error)
 
         self.writer.submit(build, done)
         record_hash = await future
         return built[0], record_hash
+
+    def _settle(
+        self, loop: asyncio.AbstractEventLoop, future: asyncio.Future, record_hash: str | None, error: ApiError | None
+    ) -> None:
+        """On the writer thread: hand an answer to the event loop. The answers of one batch go in one wake-up of the
+        loop (the first schedules it, the others join it), not one cross-thread call each."""
+        with self._settle_lock:
+            self._settled.append((future, record_hash, error))
+            if len(self._settled) > 1:
+                return
+        loop.call_soon_threadsafe(self._settle_all)
+
+    def _settle_all(self) -> None:
+        with self._settle_lock:
+            settled, self._settled = self._settled, []
+        for future, record_hash, error in settled:
+            if not future.done():
+                future.set_exception(error) if error is not None else future.set_result(record_hash)
 
     @staticmethod
     def receipt(record: GenerationRecord, record_hash: str) -> dict[str, Any]:
@@ -311,9 +329,11 @@ class ProxyBackend:
         if status >= 400:
             return upstream_error(status, content)
         try:
-            data = json.loads(content)
+            data, strict = json_codec.loads(content)
         except ValueError:
-            raise ApiError(502, f"the upstream {self.upstream} answered something that is not JSON") from None
+            data = None
+        if not isinstance(data, dict):
+            raise ApiError(502, f"the upstream {self.upstream} answered something that is not a JSON object")
         answer = Answer()
         answer.add_chunk(data, chat)
         gone = disconnected is not None and await disconnected()
@@ -321,4 +341,4 @@ class ProxyBackend:
         record, record_hash = await self.store(pending, answer, started, delivery)
         out = strip_for_client(data, top, ids, chat)
         out["llm_audit"] = self.receipt(record, record_hash)
-        return json_response(out, headers=headers)
+        return json_response(out, headers=headers, strict=strict)

@@ -26,6 +26,7 @@ import aiohttp
 from starlette.responses import Response, StreamingResponse
 
 from ..traffic.answer import Answer, strip_for_client
+from . import json_codec
 from .errors import ApiError
 from .render import sse
 from .responses import json_response
@@ -85,11 +86,11 @@ async def stream_through(
                         data = line[5:].strip()
                         if data == "[DONE]":
                             return None
-                        chunk = json.loads(data)
+                        chunk, strict = json_codec.loads(data.encode())
                         if isinstance(chunk, dict) and "error" in chunk:
                             return chunk
                         answer.add_chunk(chunk, chat)
-                        await chunks.put(("chunk", chunk))
+                        await chunks.put(("chunk", (chunk, strict)))
                 except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
                     message = f"the upstream's stream broke off ({type(exc).__name__})"
                     return ApiError(502, message, code="upstream_broke_off").body()
@@ -177,7 +178,8 @@ async def _relay(
         while True:
             kind, value = await chunks.get()
             if kind == "chunk":
-                yield sse(strip_for_client(value, top, ids, chat))
+                chunk, strict = value
+                yield b"data: " + json_codec.dumps(strip_for_client(chunk, top, ids, chat), strict) + b"\n\n"
                 sent["chunks"] += 1
             elif kind == "end":
                 relayed.set()

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.responses import Response
 
+from .json_codec import dumps
+
 RECORD_HEADER = "X-LLM-Audit-Record-Id"
 
 
-def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    text = json.dumps(body, ensure_ascii=False, allow_nan=True, separators=(",", ":"))
-    return Response(text, status_code=status, media_type="application/json", headers=headers)
+def json_response(
+    body: Any, status: int = 200, headers: dict[str, str] | None = None, *, strict: bool = False
+) -> Response:
+    """``strict``: ``body`` holds no non-finite float (:func:`.json_codec.dumps`)."""
+    return Response(dumps(body, strict), status_code=status, media_type="application/json", headers=headers)

@@ -11,6 +11,7 @@ What a client reads names the database by its file name only: absolute server pa
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,7 +37,7 @@ def unwritable_reason(db_path: Path) -> str | None:
     # No write bit counts as read-only even for root, as `check_writable` has it.
     if mode is not None and (not (mode & 0o222) or not os.access(db_path, os.W_OK)):
         return f"database {name} is read-only: make it writable (chmod u+w)"
-    folder = db_path.resolve().parent
+    folder = _folder(db_path)
     if not os.access(folder, os.W_OK):
         return f"the folder of database {name} is read-only: SQLite cannot write its journal there"
     try:
@@ -47,6 +48,13 @@ def unwritable_reason(db_path: Path) -> str | None:
         free = stats.f_bavail * stats.f_frsize
         return f"the disk holding {name} is full ({free} bytes free): free space on it"
     return None
+
+
+@lru_cache(maxsize=64)
+def _folder(db_path: Path) -> Path:
+    """The folder SQLite writes ``db_path``'s journal in (symbolic links resolved): resolving took two thirds of
+    the check, which runs for every request; a database's folder does not move under a running server."""
+    return db_path.resolve().parent
 
 
 def lock_held_reason(db_path: Path) -> str | None:
@@ -73,13 +81,20 @@ def public_reason(text: str, db_path: Path) -> str:
 
 
 def next_write_fails(db_path: Path, writer: GroupWriter) -> str | None:
-    """Why the next record would be refused (what ``/healthz`` reports as 503), or None: the file system first,
-    then a write lock held elsewhere (probed), then the writer's last failure until a batch commits again (a
-    failure that was a lock is over once the probe finds the lock free)."""
+    """Why the next record would be refused (what ``/healthz`` and ``/metrics`` report as 503), or None: the file
+    system first, then a write lock held elsewhere (probed), then the writer's last failure until a batch commits
+    again (a failure that was a lock is over once the probe finds the lock free)."""
+    return write_refusal(db_path, writer, probe_lock=True)
+
+
+def write_refusal(db_path: Path, writer: GroupWriter, *, probe_lock: bool) -> str | None:
+    """:func:`next_write_fails`; without ``probe_lock`` the write lock is probed only after a write failed on it
+    (what ``GET /v1/models`` uses: the probe may wait :data:`HEALTH_LOCK_WAIT` s, which only a fault may cost)."""
     reason = unwritable_reason(db_path)
-    if reason is None and not writer.in_transaction:
-        reason = lock_held_reason(db_path)
     failure = writer.failure
-    if reason is None and failure is not None and "locked" not in failure:
+    locked = failure is not None and "locked" in failure
+    if reason is None and (probe_lock or locked) and not writer.in_transaction:
+        reason = lock_held_reason(db_path)
+    if reason is None and failure is not None and not locked:
         reason = f"the last write failed: {failure}"
     return reason

@@ -94,10 +94,14 @@ def _number(value: Any) -> float:
 
 
 def _bytes_of(entry: dict[str, Any]) -> bytes | None:
+    """The entry's ``bytes`` (a list of integers 0-255), or None when it has none or they are not bytes."""
     value = entry.get("bytes")
-    if isinstance(value, list) and all(isinstance(b, int) and 0 <= b < 256 for b in value):
+    if type(value) is not list:
+        return None
+    try:  # bytes() refuses a float, a string or an integer outside 0-255 itself, in C
         return bytes(value)
-    return None
+    except (TypeError, ValueError):
+        return None
 
 
 def _chat_steps(logprobs: dict[str, Any]) -> list[Step]:

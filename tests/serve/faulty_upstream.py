@@ -47,11 +47,25 @@ class FaultyUpstream:
             routes=[
                 Route("/v1/models", self.models),
                 Route("/v1/chat/completions", self.chat, methods=["POST"]),
+                Route("/v1/completions", self.text, methods=["POST"]),
             ]
         )
 
     async def models(self, request: Request) -> JSONResponse:
         return JSONResponse({"object": "list", "data": [{"id": MODEL, "object": "model"}]})
+
+    async def text(self, request: Request) -> JSONResponse:
+        """A text completion (not streamed): the same tokens, log-probabilities as the legacy API gives them."""
+        body = json.loads(await request.body())
+        logprobs = {
+            "tokens": TOKENS,
+            "token_logprobs": [-0.5 - i for i in range(len(TOKENS))],
+            "top_logprobs": [{TOKENS[i]: -0.5 - i, " alt0": -3.0} for i in range(len(TOKENS))],
+        }
+        choice = {"index": 0, "text": "".join(TOKENS), "logprobs": logprobs, "finish_reason": "stop"}
+        return JSONResponse(
+            {"id": "cmpl-up", "object": "text_completion", "created": 1, "model": body["model"], "choices": [choice]}
+        )
 
     async def chat(self, request: Request):
         body = json.loads(await request.body())

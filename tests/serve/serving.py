@@ -15,9 +15,10 @@ from typing import Any
 import httpx
 
 from audit import Auditor
-from audit.serve.app import create_app
+from audit.serve.app import KINDS, create_app
 from audit.serve.http import uvicorn_options
 from audit.serve.proxy import ProxyBackend
+from audit.serve.schema import ChatRequest
 from audit.serve.service import LocalBackend
 from audit.web.background import BackgroundServer
 
@@ -115,3 +116,47 @@ def sse_events(response: httpx.Response) -> list[Any]:
             data = line[6:]
             events.append(data if data == "[DONE]" else json.loads(data))
     return events
+
+
+def every_route_refuses(running: Running, *words: str, model: str) -> list[str]:
+    """Each route of the app, called as a client would (key, JSON body), answers 503 naming the cause (``words``),
+    never 500: JSON everywhere but ``/metrics``, which keeps its Prometheus text with the database marked not
+    writable. ``model``: the name the completions send. Returns the routes called."""
+    called = []
+    for route in running.server.app.routes:
+        for method in sorted(getattr(route, "methods", None) or ()):
+            if method == "HEAD":
+                continue
+            kind = KINDS.get(route.path)
+            body = None
+            if kind is ChatRequest:
+                body = {"model": model, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
+            elif kind is not None:
+                body = {"model": model, "prompt": "hi", "max_tokens": 2}
+            response = httpx.request(
+                method, running.url + route.path, json=body, headers=running.headers(), timeout=TIMEOUT
+            )
+            where = f"{method} {route.path}"
+            assert response.status_code == 503, (where, response.status_code, response.text)
+            if route.path == "/metrics":
+                assert "llm_audit_database_writable 0.0" in response.text, response.text
+                assert all(w in response.text.split("\n", 1)[0] for w in words), response.text[:300]
+                assert "/tmp" not in response.text and "/root" not in response.text
+            elif route.path == "/healthz":
+                assert response.json()["status"] == "not writable"
+                assert all(w in response.json()["reason"] for w in words), response.text
+            else:
+                message = response.json()["error"]["message"]
+                assert all(w in message for w in words), (where, message)
+                assert "/tmp" not in message and "/root" not in message  # no server paths
+            called.append(where)
+    assert len(called) >= 5, called  # the two completions, models, healthz, metrics at least
+    return called
+
+
+def every_route_answers(running: Running) -> None:
+    """Once the fault is gone: the reads answer 200 again and the database is marked writable."""
+    assert httpx.get(running.url + "/healthz", timeout=TIMEOUT).status_code == 200
+    assert httpx.get(running.url + "/v1/models", headers=running.headers(), timeout=TIMEOUT).status_code == 200
+    scraped = httpx.get(running.url + "/metrics", timeout=TIMEOUT)
+    assert scraped.status_code == 200 and "llm_audit_database_writable 1.0" in scraped.text

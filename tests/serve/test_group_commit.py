@@ -14,11 +14,13 @@ import pytest
 from audit import Auditor
 from audit.ids import uuid7
 from audit.recording import GenerationRequest
+from audit.serve import group_commit
 from audit.serve.group_commit import GroupWriter
 from audit.serve.metrics import Metrics
 from audit.store import AuditStore
 from audit.traffic.answer import Answer
 from audit.traffic.proxied import proxied_record
+from tests.serve.serving import wait_for
 
 
 def proxied(i: int, record_id: str | None = None):
@@ -64,3 +66,40 @@ def test_a_batch_is_one_transaction_with_one_checkpoint_and_a_bad_record_is_refu
         new = len(store.checkpoints.all()) - signed_before
     assert new == (1 if size + 1 >= 10 else 0)  # per record, 25 records would have signed twice, 60 six times
     assert Auditor(db=db).verify().ok
+
+
+def batches(metrics: Metrics) -> float:
+    return metrics.registry.get_sample_value("llm_audit_record_batches_total")
+
+
+def _writer(tmp_path, monkeypatch, expected):
+    monkeypatch.setattr(group_commit, "LINGER", 60.0)  # a linger that happened would outlast wait_for's bound
+    db = tmp_path / "linger.db"
+    Auditor(db=db).api_keys.add("k")
+    metrics = Metrics(db)
+    return GroupWriter(db, None, metrics, expected=expected), metrics
+
+
+def test_a_lone_request_is_committed_at_once_and_records_on_their_way_join_its_batch(tmp_path, monkeypatch):
+    """With one request in flight the writer commits it without waiting; with two, the first waits for the second
+    and both go in one transaction (without the linger the first, already taken, would commit alone)."""
+    answers: dict[int, tuple] = {}
+    in_flight = {"n": 1}
+    writer, metrics = _writer(tmp_path, monkeypatch, lambda: in_flight["n"])
+    writer.start()
+    try:
+        writer.submit(proxied(0), lambda h, e: answers.__setitem__(0, (h, e)))
+        wait_for(lambda: 0 in answers, what="the lone record's commit")
+        assert answers[0][1] is None and batches(metrics) == 1
+
+        in_flight["n"] = 2
+        writer.submit(proxied(1), lambda h, e: answers.__setitem__(1, (h, e)))
+        wait_for(writer.pending.empty, what="the writer to take the first record")
+        assert 1 not in answers  # lingering for the second, which is on its way
+        writer.submit(proxied(2), lambda h, e: answers.__setitem__(2, (h, e)))
+        wait_for(lambda: 1 in answers and 2 in answers, what="the batch of two")
+    finally:
+        writer.stop()
+        writer.join(60)
+    assert answers[1][1] is None and answers[2][1] is None
+    assert batches(metrics) == 2 and metrics.registry.get_sample_value("llm_audit_records_written_total") == 3

@@ -1,7 +1,9 @@
 """The recording proxy under faults, through the official openai client: each fault answered as what it is.
 
-A full disk (a small tmpfs mounted here) and a write lock held past ``$LLM_AUDIT_LOCK_TIMEOUT`` answer 503
-naming the cause on the completion endpoints and ``/healthz``, never 500; a completion the upstream
+A full disk (a small tmpfs mounted here), a read-only database and a write lock held past
+``$LLM_AUDIT_LOCK_TIMEOUT`` answer 503 naming the cause on every route of the app (enumerated from
+``app.routes``, not listed by hand: ``/metrics`` with its whole text and ``llm_audit_database_writable 0``),
+never 500; a completion the upstream
 computed but the database refused is kept in the pending journal marked ``refused`` and restored by
 ``append-pending``. A client that leaves mid-stream, an upstream that breaks off mid-stream and an
 upstream that echoes any model name are each recorded as what happened. Every test counts the records
@@ -26,7 +28,7 @@ import pytest
 from audit import Auditor
 from audit.web.background import BackgroundServer, free_port
 from tests.serve.faulty_upstream import MODEL, RAW, TOKENS, FaultyUpstream
-from tests.serve.serving import TIMEOUT, proxy, wait_for
+from tests.serve.serving import TIMEOUT, every_route_answers, every_route_refuses, proxy, wait_for
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 COMPLETIONS = ("/v1/chat/completions", "/v1/completions")
@@ -105,20 +107,16 @@ def test_a_full_disk_is_a_503_saying_so_everywhere_and_nothing_computed_is_lost(
         upstream.release.set()
         waiting.join(TIMEOUT)
         refused(held["r"], "full")
-        for path in COMPLETIONS:
-            body = ask("hi") if path == COMPLETIONS[0] else {"model": "m", "prompt": "hi", "max_tokens": 2}
-            refused(running.post(path, body), "full")
+        assert set(COMPLETIONS) <= {c.split()[1] for c in every_route_refuses(running, "full", model="any-name")}
         with pytest.raises(openai.APIStatusError) as streamed:
             list(client.chat.completions.create(**ask("hi"), stream=True))
         assert streamed.value.status_code == 503 and "full" in streamed.value.message
-        health = httpx.get(running.url + "/healthz", timeout=TIMEOUT)
-        assert health.status_code == 503 and "full" in health.json()["reason"]
-        for read in ("/v1/models", "/metrics"):  # reading still works: answered, or 503 saying why; never 500
-            response = httpx.get(running.url + read, headers=running.headers(), timeout=TIMEOUT)
-            assert response.status_code == 200 or "full" in response.json()["error"]["message"]
+        with pytest.raises(openai.APIStatusError) as listed:
+            client.models.list()
+        assert listed.value.status_code == 503 and "full" in listed.value.message
         filler.unlink()
         receipts.append(client.chat.completions.create(**ask("again")).model_extra["llm_audit"])
-        assert httpx.get(running.url + "/healthz", timeout=TIMEOUT).status_code == 200
+        every_route_answers(running)
     appended = Auditor(db=db).append_pending()
     assert [a.status for a in appended] == ["appended"]
     stored = accounted(db, receipts, restored=1)
@@ -139,18 +137,33 @@ def test_a_lock_held_past_the_timeout_is_a_503_and_healthz_says_so(upstream, tmp
             refused(running.post("/v1/chat/completions", ask("hi")), "locked")
             with pytest.raises(openai.APIError):  # the text came, then an error event instead of [DONE]
                 list(client.chat.completions.create(**ask("hi"), stream=True))
-            health = httpx.get(running.url + "/healthz", timeout=TIMEOUT)
-            assert health.status_code == 503 and "locked" in health.json()["reason"]
+            every_route_refuses(
+                running, "locked", model="any-name"
+            )  # its two completions are computed, refused and journaled
         finally:
             holder.execute("ROLLBACK")
             holder.close()
-        assert httpx.get(running.url + "/healthz", timeout=TIMEOUT).status_code == 200
+        every_route_answers(running)
         receipts.append(client.chat.completions.create(**ask("again")).model_extra["llm_audit"])
     appended = Auditor(db=db).append_pending()
-    assert len(appended) == 2
-    stored = accounted(db, receipts, restored=2)
+    assert len(appended) == 4
+    stored = accounted(db, receipts, restored=4)
     states = {r.tags["serve"]["delivery"]["state"] for r in stored if r.id in {a.id for a in appended}}
     assert states == {"refused"}
+
+
+def test_a_read_only_database_is_a_503_on_every_route_and_nothing_is_stored(upstream, tmp_path):
+    db = tmp_path / "proxy.db"
+    with proxy(db, upstream.url) as running:
+        receipts = [running.openai().chat.completions.create(**ask("hello")).model_extra["llm_audit"]]
+        db.chmod(0o444)
+        try:
+            every_route_refuses(running, "read-only", model="any-name")
+        finally:
+            db.chmod(0o644)
+        every_route_answers(running)
+    assert Auditor(db=db).append_pending() == []  # refused before the upstream was called: nothing computed
+    accounted(db, receipts)
 
 
 def test_a_client_leaving_mid_stream_is_recorded_as_such(upstream, tmp_path):

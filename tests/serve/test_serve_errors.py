@@ -17,7 +17,15 @@ import pytest
 from audit import spool
 from audit.store import AuditStore
 from audit.store.records import RecordRepository
-from tests.serve.serving import TIMEOUT, serve, snapshot, sse_events, wait_for
+from tests.serve.serving import (
+    TIMEOUT,
+    every_route_answers,
+    every_route_refuses,
+    serve,
+    snapshot,
+    sse_events,
+    wait_for,
+)
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 CHAT = [{"role": "user", "content": "Approve the loan?"}]
@@ -168,10 +176,11 @@ def test_a_database_that_cannot_take_the_record_gives_503_and_no_completion(serv
         assert error["code"] == "record_not_stored" and "read-only" in error["message"]
         streamed = server.post("/v1/chat/completions", {**OK, "stream": True})
         assert refusal(streamed, 503)["code"] == "record_not_stored"
-        assert httpx.get(server.url + "/healthz", timeout=TIMEOUT).status_code == 503
+        every_route_refuses(server, "read-only", model="tiny")  # every route of the app, /metrics with its text
     finally:
         server.db.chmod(0o644)
     assert snapshot(server.db) == before
+    every_route_answers(server)
 
 
 def test_a_failing_write_after_generation_gives_503_or_a_stream_error_and_nothing_stored(server, monkeypatch):

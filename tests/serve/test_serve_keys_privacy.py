@@ -15,6 +15,7 @@ import pytest
 
 from audit import Auditor, UserError
 from audit.privacy.guard import SEALED_ID
+from audit.serve.auth import UNKNOWN, KeyCheck
 from audit.store import AuditStore
 from tests.serve.serving import serve
 
@@ -22,6 +23,28 @@ pytestmark = pytest.mark.usefixtures("single_thread")
 POLICY = Path(__file__).resolve().parents[2] / "examples" / "privacy" / "policy.toml"
 CARD = "4111 1111 1111 1111"
 EMAIL = "jane.doe@example.com"
+
+
+def test_a_kept_key_answer_lasts_only_while_the_keys_are_unchanged(cli, tmp_path):
+    """The event loop reuses a key's answer without the full check only until a key is added or revoked anywhere
+    (here by another process, the CLI): a revoked key is refused from the next request on."""
+    db = tmp_path / "keys.db"
+    auditor = Auditor(db=db)
+    teller, other = auditor.api_keys.add("teller"), auditor.api_keys.add("other")
+    keys = KeyCheck(db)
+    try:
+        assert keys.kept(teller) is UNKNOWN  # nothing checked yet
+        assert keys.holder(teller) == "teller" and keys.holder(other) == "other"
+        assert keys.kept(teller) == "teller" and keys.kept(other) == "other"
+        assert keys.kept("lla_" + "x" * 43) is UNKNOWN and keys.holder("lla_" + "x" * 43) is None  # never kept
+        assert cli("keys", "revoke", "teller", "--db", str(db)).returncode == 0
+        assert keys.kept(teller) is UNKNOWN and keys.kept(other) is UNKNOWN  # the table changed: all re-checked
+        assert keys.holder(teller) is None and keys.kept(teller) is UNKNOWN
+        assert keys.holder(other) == "other" and keys.kept(other) == "other"
+        third = cli("keys", "add", "teller", "--db", str(db)).stdout.strip()  # a new key under the same name
+        assert keys.kept(other) is UNKNOWN and keys.holder(third) == "teller" and keys.holder(teller) is None
+    finally:
+        keys.close()
 
 
 def test_keys_are_printed_once_stored_hashed_listed_and_revoked(cli, tmp_path):

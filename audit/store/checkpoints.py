@@ -39,13 +39,13 @@ from ..integrity.trust import pin_new_log
 from .append_only import append_only
 from .database import atomic
 from .events import TABLE as EVENTS
-from .events import EventLog, checkpoint_every, checkpoint_seconds
+from .events import TRANSITION_KIND, EventLog, checkpoint_every, checkpoint_seconds
 from .evidence import EvidenceRepository
 from .schema import register
 
 TABLE = "checkpoints"
 KIND = "checkpoint"
-TRANSITION = "key-transition"
+TRANSITION = TRANSITION_KIND
 _PAYLOAD_COLUMNS = ("tree_size", "signed_at", "key_id", "public_key")
 
 register(
@@ -168,11 +168,7 @@ class CheckpointRepository(EvidenceRepository):
         return latest.key_id if latest else None
 
     def last_transition(self) -> tuple[int, dict[str, Any]] | None:
-        if not self.events.exists():
-            return None
-        row = self.db.execute(
-            f"SELECT seq, payload FROM {EVENTS} WHERE kind = ? ORDER BY seq DESC LIMIT 1", [TRANSITION]
-        ).fetchone()
+        row = self.events.last_transition()
         return (int(row[0]), json.loads(row[1])) if row else None
 
     # -- signing ----------------------------------------------------------------------------

@@ -128,7 +128,7 @@ def verify_pack(
 ) -> None:
     """Check an evidence pack offline: exit 0 proven, 1 tampered or incomplete, 2 cannot check.
 
-    The same verifier as the pack's standalone.py (audit/pack/standalone.py), pinned to --key,
+    The same verifier as the pack's verifier/ (audit/pack/verifier/), pinned to --key,
     else the trust file's keys; prints what is proven and what is not.
 
     \b

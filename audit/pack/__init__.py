@@ -2,7 +2,7 @@
 
 :func:`export` verifies the log and writes a pack (:mod:`.export`: selection, :mod:`.collect`,
 :mod:`.proofs`, :mod:`.folder`, :mod:`.parquet`, :mod:`.reports`); :func:`verify_pack` checks one with
-:mod:`.standalone`, the single-file verifier a recipient runs with only ``cryptography`` installed.
+:mod:`.verifier`, the verifier a recipient runs with only ``cryptography`` installed (``python verifier/verify_pack.py``).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from .api import export, pinned_keys, verify_pack
 from .export import ExportOptions, ExportResult
 from .selection import Selection
-from .standalone import CannotCheck, Result
+from .verifier import CannotCheck, Result
 
 __all__ = [
     "CannotCheck",

@@ -9,7 +9,7 @@ from ..errors import UserError
 from ..integrity.trust import resolve_pins
 from ..integrity.verify import verify_path
 from ..privacy.guard import PrivacyGuard
-from . import standalone
+from . import verifier
 from .export import ExportOptions, ExportResult, export_pack
 
 
@@ -39,11 +39,11 @@ def verify_pack(
     trust_file: Path | None = None,
     witnesses: Sequence[str] = (),
     need_witnesses: int = 0,
-) -> standalone.Result:
-    """Check ``pack`` with the standalone verifier; a pack that cannot be checked is a UserError (exit 2)."""
+) -> verifier.Result:
+    """Check ``pack`` with the pack verifier; a pack that cannot be checked is a UserError (exit 2)."""
     try:
-        return standalone.verify_pack(
+        return verifier.verify_pack(
             Path(pack), pinned_keys(key, trust_file), witnesses=list(witnesses), need_witnesses=need_witnesses
         )
-    except standalone.CannotCheck as exc:
+    except verifier.CannotCheck as exc:
         raise UserError(f"cannot check {pack}: {exc}") from None

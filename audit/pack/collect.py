@@ -20,7 +20,7 @@ from ..integrity.chain import ChainedEvent
 from ..store import AuditStore
 from ..store.checkpoints import Checkpoint
 from .selection import Selection
-from .standalone import data_subject, match, record_links
+from .verifier import data_subject, match, record_links
 
 
 @dataclass

@@ -34,7 +34,7 @@ from .folder import PackFolder, check_output
 from .opening import data_keys
 from .proofs import checkpoint_document, checkpoint_note, index_lines, since_document, tree_of
 from .selection import Selection
-from .standalone import (
+from .verifier import (
     BLOBS,
     CHECKPOINT,
     COMPLETENESS,
@@ -49,7 +49,7 @@ from .standalone import (
 )
 
 KEYS = "log/keys.json"
-VERIFIER = "verifier/standalone.py"
+VERIFIER = "verifier"  # the verifier package, one file per module: `python verifier/verify_pack.py`
 README = "README.txt"
 
 
@@ -138,7 +138,8 @@ def export_pack(
             if options.open_sealed:
                 folder.lines(OPENED, (_jcs({"data_key": b64(k), "record_id": r}) for r, k in sorted(opened.items())))
             _write_reports(folder, store, found, check, options.dossiers)
-        folder.write(VERIFIER, Path(__file__).with_name("standalone.py").read_bytes())
+        for module in sorted(Path(__file__).with_name("verifier").glob("*.py")):
+            folder.write(f"{VERIFIER}/{module.name}", module.read_bytes())
         folder.write(README, _readme(origin, key).encode("utf-8"))
         pack_id = options.pack_id or uuid7()
         manifest = {
@@ -278,8 +279,8 @@ def _readme(origin: str, key: VerifyKey) -> str:
         f"llm-audit evidence pack of log {origin}, signed by key {key.key_id}.\n\n"
         "Check it offline (Python 3.11+ and the `cryptography` package, nothing else):\n"
         "  python -m venv v && v/bin/pip install cryptography\n"
-        "  v/bin/python verifier/standalone.py . --key KEY.pub.pem\n\n"
+        "  v/bin/python verifier/verify_pack.py . --key KEY.pub.pem\n\n"
         "KEY.pub.pem is the log's public key, which you must obtain from its owner by another channel:\n"
         "log/keys.json in this pack says which key signed it, not whether you should trust it.\n"
-        "The verifier in this pack is a copy; prefer the one you already hold (audit/pack/standalone.py).\n"
+        "The verifier in this pack is a copy; prefer the one you already hold (audit/pack/verifier/ of llm-audit).\n"
     )

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ..privacy.guard import PrivacyGuard
     from .export import ExportOptions, ExportResult
-    from .standalone import Result
+    from .verifier import Result
 
 
 class PackFacade:
@@ -31,7 +31,7 @@ class PackFacade:
 
     @staticmethod
     def verify_pack(pack: str | Path, **options: Any) -> Result:
-        """Check an evidence pack offline with the standalone verifier (:func:`audit.pack.api.verify_pack`)."""
+        """Check an evidence pack offline with the pack verifier (:func:`audit.pack.api.verify_pack`)."""
         from . import api
 
         return api.verify_pack(Path(pack), **options)

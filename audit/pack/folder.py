@@ -18,7 +18,7 @@ from typing import Any
 
 from ..errors import UserError
 from ..integrity.signing import SigningKey
-from .standalone import MANIFEST, SIGNATURE, manifest_message, signature_file
+from .verifier import MANIFEST, SIGNATURE, manifest_message, signature_file
 
 
 def check_output(output: Path, zipped: bool) -> None:

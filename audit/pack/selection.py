@@ -1,7 +1,7 @@
 """Which records a pack holds: one typed selection, validated once, written into the pack as its query.
 
 The selection is evaluated on the *logged* payloads of the log at the checkpoint, by the very
-predicate the offline verifier applies (:func:`audit.pack.standalone.match`), so what the exporter
+predicate the offline verifier applies (:func:`audit.pack.verifier.match`), so what the exporter
 chose and what the recipient re-checks cannot drift apart.
 """
 

@@ -22,7 +22,7 @@ from audit.integrity.canonical import canonical_bytes
 from audit.integrity.merkle import MerkleTree
 from audit.integrity.signing import create_key
 from audit.pack import ExportOptions, Selection
-from audit.pack.standalone import split_line
+from audit.pack.verifier import split_line
 from audit.privacy.keystore import default_key_store_path
 from audit.store import AuditStore
 from tests.forge import shell

@@ -1,4 +1,4 @@
-"""The standalone verifier as a recipient runs it: one file, in a fresh virtual environment holding only
+"""The verifier as a recipient runs it: its script (`python verifier/verify_pack.py`), in a fresh virtual environment holding only
 ``cryptography`` (no torch, no llm-audit, no database), in isolated mode so nothing of this checkout leaks in."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from audit import Auditor
 from audit.pack import ExportOptions, Selection
 from tests.pack.case import build_pack_case
 
-STANDALONE = Path(__file__).resolve().parents[2] / "audit" / "pack" / "standalone.py"
+VERIFIER = Path(__file__).resolve().parents[2] / "audit" / "pack" / "verifier"
 
 
 @pytest.fixture(scope="session")
@@ -59,24 +59,25 @@ def test_the_bare_environment_has_nothing_but_cryptography(bare_python):
 
 def test_standalone_verifier_proves_the_pack_and_catches_a_change_without_llm_audit(bare_python, pack, tmp_path):
     case, folder = pack
-    alone = tmp_path / "verifier"
-    alone.mkdir()
-    shutil.copy(STANDALONE, alone / "standalone.py")
+    alone = tmp_path / "held" / "verifier"
+    shutil.copytree(VERIFIER, alone, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(case.public_key, tmp_path / "KEY.pub.pem")
     outputs = []
     for target in (folder / "pack", folder / "pack.zip"):
-        done = run(bare_python, alone / "standalone.py", str(target), "--key", "KEY.pub.pem", cwd=tmp_path)
+        done = run(bare_python, alone / "verify_pack.py", str(target), "--key", "KEY.pub.pem", cwd=tmp_path)
         assert done.returncode == 0, done.stdout + done.stderr
         assert done.stdout.startswith("PROVEN: the pack was signed by the pinned key") and not done.stderr
         outputs.append(done.stdout)
-    shipped = folder / "pack" / "verifier" / "standalone.py"
-    again = run(bare_python, shipped, str(folder / "pack"), "--key", "KEY.pub.pem", cwd=tmp_path)
+    shipped = folder / "pack" / "verifier"
+    assert sorted(p.name for p in shipped.iterdir()) == sorted(p.name for p in VERIFIER.glob("*.py"))
+    again = run(bare_python, shipped / "verify_pack.py", str(folder / "pack"), "--key", "KEY.pub.pem", cwd=tmp_path)
     assert again.returncode == 0 and again.stdout == outputs[0] == outputs[1]
+    assert not (shipped / "__pycache__").exists()  # run inside the pack, it leaves no file the manifest lacks
     changed = tmp_path / "changed"
     shutil.copytree(folder / "pack", changed)
     summary = changed / "reports" / "summary.html"
     summary.write_text(summary.read_text().replace("credit-decision", "credit-decisions", 1))
-    done = run(bare_python, alone / "standalone.py", str(changed), "--key", "KEY.pub.pem", "--json", cwd=tmp_path)
+    done = run(bare_python, alone / "verify_pack.py", str(changed), "--key", "KEY.pub.pem", "--json", cwd=tmp_path)
     assert (
         done.returncode == 1
         and '"check": "files"' in done.stdout
@@ -86,14 +87,15 @@ def test_standalone_verifier_proves_the_pack_and_catches_a_change_without_llm_au
 
 
 def test_the_cli_verifier_is_the_standalone_one(pack):
-    """One verifier: verify-pack's result comes from the very functions of standalone.py."""
-    from audit.pack import api, standalone
+    """One verifier: verify-pack's result comes from the very functions of the verifier package."""
+    from audit.pack import api
+    from audit.pack import verifier as standalone
 
     case, folder = pack
     result = api.verify_pack(folder / "pack", [case.public_key])
     direct = standalone.verify_pack(folder / "pack", [standalone.load_pem(case.public_key)])
     assert result.to_dict() == direct.to_dict() and result.ok
-    assert sys.modules["audit.pack.standalone"].__file__ == str(STANDALONE)
+    assert sys.modules["audit.pack.verifier"].__file__ == str(VERIFIER / "__init__.py")
 
 
 def test_the_standalone_hashes_and_proofs_agree_with_the_package_ones():
@@ -104,7 +106,7 @@ def test_the_standalone_hashes_and_proofs_agree_with_the_package_ones():
 
     from audit.integrity import merkle
     from audit.integrity.chain import header_sha256, leaf_hash
-    from audit.pack import standalone as s
+    from audit.pack import verifier as s
 
     rng = random.Random(7)
     for text in ["plain", 'a "quoted" \\ back', "tab\tnew\nline\x01", "é ü 中文", "emoji 😀", "", "\u2028"]:

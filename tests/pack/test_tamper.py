@@ -18,7 +18,8 @@ import pytest
 from audit import Auditor
 from audit.integrity.canonical import canonical_bytes
 from audit.integrity.signing import create_key, load_signing_key
-from audit.pack import ExportOptions, Selection, standalone
+from audit.pack import ExportOptions, Selection
+from audit.pack import verifier as standalone
 from audit.pack.folder import PackFolder
 from tests.pack.case import build_pack_case, resign
 
@@ -40,7 +41,7 @@ def packs(tiny_loaded, tmp_path_factory):
 
 
 def check(pack: Path, key: Path, *extra: str) -> tuple[int, str]:
-    """The standalone verifier's exit code and first line, run as ``python standalone.py`` runs it (in-process)."""
+    """The standalone verifier's exit code and first line, run as ``python verifier/verify_pack.py`` runs it (in-process)."""
     out = io.StringIO()
     with redirect_stdout(out):
         code = standalone.main([str(pack), "--key", str(key), *extra])

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from audit import Auditor
-from audit.pack import standalone
+from audit.pack import verifier as standalone
 from audit.privacy.keystore import default_key_store_path
 from audit.review.roles import ROLES, Principal
 from audit.store import AuditStore

@@ -84,15 +84,7 @@ def expanded_size(data: bytes, limit: int) -> int:
 
 def decode_array(data: bytes, limit: int | None = None) -> np.ndarray:
     """The array in ``data``, refused (:class:`BlobTooLarge`) if it would expand beyond ``limit`` bytes."""
-    limit = max_blob_bytes() if limit is None else limit
-    inflater = zlib.decompressobj()
-    try:
-        raw = inflater.decompress(data, limit + 1)
-    except zlib.error as exc:
-        raise BlobTooLarge(f"is not zlib data ({exc})") from None
-    if len(raw) > limit or inflater.unconsumed_tail:
-        raise BlobTooLarge(f"expands beyond {limit:,} bytes (set ${ENV_MAX_BLOB_BYTES} to allow more)")
-    return np.load(io.BytesIO(raw), allow_pickle=False)
+    return np.load(io.BytesIO(expand(data, max_blob_bytes() if limit is None else limit)), allow_pickle=False)
 
 
 JSON_LAYOUT = "llm-audit-json/1"
@@ -166,12 +158,8 @@ class BlobRepository:
     def put(self, array: np.ndarray) -> str:
         """Store ``array`` (if new) and return its key."""
         data = encode_array(array)
-        digest = hashlib.sha256(data).hexdigest()
-        self.db.execute(
-            f"INSERT OR IGNORE INTO {TABLE} (sha256, dtype, shape, raw_bytes, data) VALUES (?, ?, ?, ?, ?)",
-            [digest, str(array.dtype), ",".join(map(str, array.shape)), int(array.nbytes), data],
-        )
-        return digest
+        shape = ",".join(map(str, array.shape))
+        return self.put_blob(Blob(hashlib.sha256(data).hexdigest(), str(array.dtype), shape, int(array.nbytes), data))
 
     def get(self, digest: str) -> np.ndarray:
         row = self.db.execute(f"SELECT data FROM {TABLE} WHERE sha256 = ?", [digest]).fetchone()
